@@ -1,0 +1,72 @@
+// qharden: the operator's CLI. Exceptions stop here; the engine returns Expected.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  qharden::CommonOptions options;
+  CLI::App app{"qharden: audits and repairs qmail/xinetd mail hosts for a slow SMTP greeting and stuck sockets",
+               "qharden"};
+  app.set_version_flag("--version", std::string("qharden ") + QHARDEN_VERSION);
+  app.require_subcommand(1);
+  app.footer("Exit codes (audit): 2 critical failure, 1 warning failure, 3 error or bad usage, 0 otherwise.\n"
+             "See `qharden explain ID` for what a rule checks and why.");
+
+  auto add_root = [&](CLI::App* command) {
+    command->add_option("--root", options.root, "Audit the tree under DIR as if it were /")
+        ->type_name("DIR");
+  };
+  auto add_config = [&](CLI::App* command) {
+    command->add_option("--config", options.config_file,
+                        "Override the built-in defaults with FILE (default /etc/qharden/qharden.toml)")
+        ->type_name("FILE");
+  };
+  auto add_selection = [&](CLI::App* command) {
+    command->add_option("--rule", options.rule_ids, "Only this rule (repeatable)")->type_name("ID");
+    command->add_flag("--offline", options.offline,
+                      "No network and no live reads or writes; live findings become skip");
+  };
+
+  CLI::App* audit = app.add_subcommand("audit", "Check this host (or --root DIR) and report findings");
+  add_selection(audit);
+  add_root(audit);
+  add_config(audit);
+  audit->add_option("--format", options.format, "text, json or prometheus")
+      ->check(CLI::IsMember({"text", "json", "prometheus"}));
+  bool json_flag = false;
+  audit->add_flag("--json", json_flag, "Same as --format json");
+
+  CLI::App* rules = app.add_subcommand("rules", "List every rule with its severity and whether it can fix");
+  CLI::App* explain = app.add_subcommand("explain", "Explain what a rule checks, why, and what it touches");
+  std::string explain_id;
+  explain->add_option("ID", explain_id, "Rule id")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    int code = app.exit(error);
+    // --help and --version exit 0; every other usage error is 3, as the design says.
+    return code == 0 ? 0 : 3;
+  }
+  if (json_flag) options.format = "json";
+
+  try {
+    if (*audit) return qharden::run_audit_command(options);
+    if (*rules) return qharden::run_rules_command();
+    if (*explain) return qharden::run_explain_command(explain_id);
+  } catch (const std::exception& exception) {
+    std::cerr << "qharden: internal error: " << exception.what() << '\n';
+    return 3;
+  }
+  return 3;
+}

@@ -1,0 +1,145 @@
+#include "engine/report.h"
+
+#include <cctype>
+#include <cstdio>
+#include <sstream>
+
+namespace qharden {
+namespace {
+
+std::string escape_label(std::string_view text) {
+  std::string escaped;
+  for (char character : text) {
+    if (character == '\\') {
+      escaped += "\\\\";
+    } else if (character == '"') {
+      escaped += "\\\"";
+    } else if (character == '\n') {
+      escaped += "\\n";
+    } else {
+      escaped += character;
+    }
+  }
+  return escaped;
+}
+
+std::string_view colour_of(Status status) {
+  switch (status) {
+    case Status::pass: return "\033[32m";
+    case Status::fail: return "\033[31m";
+    case Status::error: return "\033[35m";
+    case Status::skip: return "\033[2m";
+  }
+  return "";
+}
+
+std::string format_milliseconds(double milliseconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", milliseconds);
+  return text;
+}
+
+}  // namespace
+
+nlohmann::json report_json(const ReportHeader& header, const AuditResult& result) {
+  StatusCounts counts = count_statuses(result.findings);
+  nlohmann::json findings = nlohmann::json::array();
+  for (const Finding& finding : result.findings) {
+    findings.push_back({{"rule", finding.rule},
+                        {"subject", finding.subject},
+                        {"status", to_string(finding.status)},
+                        {"severity", to_string(finding.severity)},
+                        {"fixable", finding.fixable},
+                        {"message", finding.message},
+                        {"evidence", finding.evidence}});
+  }
+  // Round to 0.1 ms so the figure reads like the design's example.
+  double duration = static_cast<double>(static_cast<long long>(result.duration_ms * 10.0)) / 10.0;
+  return {{"schema", 1},
+          {"tool", {{"name", "qharden"}, {"version", header.version}}},
+          {"host", header.host_name},
+          {"root", header.root},
+          {"offline", header.offline},
+          {"started_at", result.started_at},
+          {"duration_ms", duration},
+          {"status", overall_status(result.findings)},
+          {"exit_code", audit_exit_code(result.findings)},
+          {"counts",
+           {{"pass", counts.pass},
+            {"fail", counts.fail},
+            {"error", counts.error},
+            {"skip", counts.skip}}},
+          {"findings", findings}};
+}
+
+std::string report_text(const ReportHeader& header, const AuditResult& result, bool colour) {
+  std::ostringstream out;
+  for (const Finding& finding : result.findings) {
+    std::string status(to_string(finding.status));
+    for (char& character : status) character = static_cast<char>(std::toupper(character));
+    if (colour) out << colour_of(finding.status);
+    out << status;
+    if (colour) out << "\033[0m";
+    out << "  " << finding.rule << "  " << finding.subject;
+    if (finding.status == Status::fail) out << "  [" << to_string(finding.severity) << "]";
+    out << "  " << finding.message;
+    if (finding.status == Status::fail && finding.fixable) out << " (fixable: qharden plan)";
+    out << '\n';
+  }
+  StatusCounts counts = count_statuses(result.findings);
+  out << "\n"
+      << counts.pass << " passed, " << counts.fail << " failed, " << counts.error << " errors, "
+      << counts.skip << " skipped on " << header.host_name;
+  if (header.root != "/") out << " (root " << header.root << ")";
+  if (header.offline) out << " (offline)";
+  out << " in " << format_milliseconds(result.duration_ms) << " ms; exit code "
+      << audit_exit_code(result.findings) << '\n';
+  return out.str();
+}
+
+std::string report_prometheus(const ReportHeader& header, const AuditResult& result,
+                              double unix_time_seconds) {
+  std::ostringstream out;
+  out << "# HELP qharden_finding 1 when the finding fails, 0 otherwise.\n"
+      << "# TYPE qharden_finding gauge\n";
+  for (const Finding& finding : result.findings) {
+    out << "qharden_finding{rule=\"" << escape_label(finding.rule) << "\",subject=\""
+        << escape_label(finding.subject) << "\",severity=\"" << to_string(finding.severity)
+        << "\",status=\"" << to_string(finding.status) << "\"} "
+        << (finding.status == Status::fail ? 1 : 0) << '\n';
+  }
+  bool socket_header_written = false;
+  for (const Finding& finding : result.findings) {
+    if (finding.rule != "sockets.stuck" || !finding.evidence.contains("count")) continue;
+    if (!socket_header_written) {
+      out << "# HELP qharden_socket_count TCP sockets in the state, in this network namespace.\n"
+          << "# TYPE qharden_socket_count gauge\n";
+      socket_header_written = true;
+    }
+    out << "qharden_socket_count{state=\"" << escape_label(finding.subject) << "\"} "
+        << finding.evidence["count"].dump() << '\n';
+  }
+  StatusCounts counts = count_statuses(result.findings);
+  out << "# HELP qharden_findings Findings by status in the last audit.\n"
+      << "# TYPE qharden_findings gauge\n"
+      << "qharden_findings{status=\"pass\"} " << counts.pass << '\n'
+      << "qharden_findings{status=\"fail\"} " << counts.fail << '\n'
+      << "qharden_findings{status=\"error\"} " << counts.error << '\n'
+      << "qharden_findings{status=\"skip\"} " << counts.skip << '\n'
+      << "# HELP qharden_audit_exit_code The audit's monitoring-plugin exit code.\n"
+      << "# TYPE qharden_audit_exit_code gauge\n"
+      << "qharden_audit_exit_code " << audit_exit_code(result.findings) << '\n'
+      << "# HELP qharden_audit_duration_seconds Wall time of the last audit.\n"
+      << "# TYPE qharden_audit_duration_seconds gauge\n"
+      << "qharden_audit_duration_seconds " << result.duration_ms / 1000.0 << '\n'
+      << "# HELP qharden_audit_timestamp_seconds When the last audit ran.\n"
+      << "# TYPE qharden_audit_timestamp_seconds gauge\n";
+  char timestamp[32];
+  std::snprintf(timestamp, sizeof timestamp, "%.3f", unix_time_seconds);
+  out << "qharden_audit_timestamp_seconds " << timestamp << '\n';
+  out << "# HELP qharden_info Version of qharden.\n# TYPE qharden_info gauge\n"
+      << "qharden_info{version=\"" << escape_label(header.version) << "\"} 1\n";
+  return out.str();
+}
+
+}  // namespace qharden

@@ -1,0 +1,36 @@
+#include "inventory/inventory.h"
+
+#include "config/config.h"
+#include "host/host.h"
+
+namespace qharden {
+
+ServiceInventory collect_service_inventory(const Host& host, const Config& config) {
+  ServiceInventory inventory;
+  collect_xinetd_services(host, config, inventory);
+  collect_inetd_services(host, config, inventory);
+  collect_run_scripts(host, config, inventory);
+  return inventory;
+}
+
+std::optional<std::size_t> find_program_word(const std::vector<std::string>& argv,
+                                             std::string_view program) {
+  for (std::size_t index = 0; index < argv.size(); ++index) {
+    std::string_view word = argv[index];
+    std::size_t slash = word.rfind('/');
+    std::string_view base = slash == std::string_view::npos ? word : word.substr(slash + 1);
+    if (base == program) return index;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(LaunchSource source) {
+  switch (source) {
+    case LaunchSource::xinetd: return "xinetd";
+    case LaunchSource::inetd: return "inetd";
+    case LaunchSource::run_script: return "run script";
+  }
+  return "unknown";
+}
+
+}  // namespace qharden

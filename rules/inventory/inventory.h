@@ -1,0 +1,83 @@
+// Every command line that a super-server or supervisor on this host runs:
+// xinetd services, inetd.conf lines and daemontools/runit run scripts. Parsed
+// once per audit and shared by tcp-env.flags, tcpserver.flags,
+// rblsmtpd.sources and smtp.greeting.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qharden {
+
+class Host;
+struct Config;
+
+enum class LaunchSource { xinetd, inetd, run_script };
+
+// Where a word of argv sits in its file, so a fix can change exactly those bytes.
+struct WordLocation {
+  std::size_t offset = 0;  // byte offset in the file
+  std::size_t length = 0;
+  int line = 0;            // 1-based
+};
+
+struct ServiceCommand {
+  LaunchSource source = LaunchSource::xinetd;
+  std::string file;     // host path of the file that holds the command line
+  int line = 0;         // 1-based line of the service (xinetd: `service`; inetd: the line)
+  std::string service;  // xinetd: id (name unless `id` is set); inetd: the service field as written
+  std::string subject;  // "/etc/xinetd.d/smtp_psa:smtp", "/etc/inetd.conf:smtp", or the run script
+  bool enabled = true;
+  std::string disabled_reason;  // when !enabled: "disable = yes", "flags = DISABLE", ...
+  // As executed: argv[0] is the program path (xinetd's server, inetd's server
+  // path with tcpd unwrapped to its argv[0]), then the arguments.
+  std::vector<std::string> argv;
+  // Same size as argv; nullopt for a word not written in the file (xinetd's
+  // server path when it comes from `server =`, is located separately).
+  std::vector<std::optional<WordLocation>> locations;
+  std::map<std::string, std::string> environment;  // xinetd env, run-script exports and envdirs
+  // xinetd only: the attributes whose effective value holds USERID, so xinetd
+  // itself does an ident lookup ("log_on_success", "log_on_failure").
+  std::vector<std::string> xinetd_ident_attributes;
+  // xinetd only: the port the service listens on, when known.
+  std::optional<int> port;
+  // tcpserver run scripts: the resolved program chain includes tcpserver's own
+  // arguments (host, port), then the chained programs.
+};
+
+// A file that could not be parsed, or parsed with an error, is reported with its
+// line; the rest of the inventory is still collected.
+struct InventoryProblem {
+  LaunchSource source = LaunchSource::xinetd;
+  std::string file;
+  int line = 0;  // 0 when the whole file is at fault
+  std::string message;
+};
+
+struct ServiceInventory {
+  std::vector<ServiceCommand> commands;
+  std::vector<InventoryProblem> problems;
+  bool xinetd_present = false;  // xinetd_conf exists
+  bool inetd_present = false;   // inetd_conf exists
+  bool xinetd_serves_inetd_conf = false;  // Debian's INETD_COMPAT=Yes in /etc/default/xinetd
+  std::vector<std::string> run_scripts_seen;  // paths matched by paths.run_scripts
+  std::vector<std::string> files_read;  // every file parsed, for the agent's watch list
+};
+
+ServiceInventory collect_service_inventory(const Host& host, const Config& config);
+
+// The parts, each in its own file.
+void collect_xinetd_services(const Host& host, const Config& config, ServiceInventory& inventory);
+void collect_inetd_services(const Host& host, const Config& config, ServiceInventory& inventory);
+void collect_run_scripts(const Host& host, const Config& config, ServiceInventory& inventory);
+
+// The index of the word that runs `program` (compared by basename), if any.
+std::optional<std::size_t> find_program_word(const std::vector<std::string>& argv,
+                                             std::string_view program);
+
+std::string_view to_string(LaunchSource source);
+
+}  // namespace qharden

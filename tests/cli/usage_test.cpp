@@ -1,0 +1,69 @@
+#include <gtest/gtest.h>
+
+#include "run_qharden.h"
+
+namespace qharden::testing {
+namespace {
+
+TEST(CliUsage, RulesListsEveryDesignRuleWithSeverityAndFix) {
+  RunResult result = run_qharden({"rules"});
+  ASSERT_EQ(result.exit_code, 0) << result.standard_error;
+  struct Expected {
+    const char* id;
+    const char* severity;
+    const char* fix;
+  };
+  for (const Expected& rule : {Expected{"resolv.nameservers", "critical", "yes"},
+                               Expected{"tcp-env.flags", "critical", "yes"},
+                               Expected{"tcpserver.flags", "critical", "yes"},
+                               Expected{"firewall.ident-reject", "warning", "yes"},
+                               Expected{"rblsmtpd.sources", "critical", "when named"},
+                               Expected{"sysctl.tcp-fin-timeout", "warning", "yes"},
+                               Expected{"sysctl.tcp-keepalive", "info", "yes"},
+                               Expected{"sockets.stuck", "warning", "no"},
+                               Expected{"smtp.greeting", "critical", "no"}}) {
+    std::string line;
+    std::size_t at = result.standard_output.find(std::string(rule.id) + " ");
+    ASSERT_NE(at, std::string::npos) << rule.id;
+    line = result.standard_output.substr(at, result.standard_output.find('\n', at) - at);
+    EXPECT_NE(line.find(rule.severity), std::string::npos) << line;
+    EXPECT_NE(line.find(rule.fix), std::string::npos) << line;
+  }
+}
+
+TEST(CliUsage, BadUsageExitsThree) {
+  EXPECT_EQ(run_qharden({"audit", "--format", "xml"}).exit_code, 3);
+  EXPECT_EQ(run_qharden({"no-such-command"}).exit_code, 3);
+  RunResult unknown_rule = run_qharden({"audit", "--offline", "--rule", "tcp-env.flag"});
+  EXPECT_EQ(unknown_rule.exit_code, 3);
+  EXPECT_NE(unknown_rule.standard_error.find("tcp-env.flag"), std::string::npos);
+  RunResult missing_root = run_qharden({"audit", "--root", "/nonexistent/qharden-root"});
+  EXPECT_EQ(missing_root.exit_code, 3);
+  EXPECT_NE(missing_root.standard_error.find("/nonexistent/qharden-root"), std::string::npos);
+}
+
+TEST(CliUsage, VersionAndHelpExitZero) {
+  RunResult version = run_qharden({"--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_NE(version.standard_output.find("0.1.0"), std::string::npos);
+  EXPECT_EQ(run_qharden({"--help"}).exit_code, 0);
+  RunResult explain = run_qharden({"explain", "tcp-env.flags"});
+  EXPECT_EQ(explain.exit_code, 0);
+  EXPECT_EQ(run_qharden({"explain", "nope"}).exit_code, 3);
+}
+
+TEST(CliUsage, BadConfigFileExitsThreeNamingFileLineColumn) {
+  char path[] = "/tmp/qharden-bad-config-XXXXXX";
+  int descriptor = ::mkstemp(path);
+  std::string text = "[paths]\nlock_wait_s = true\n";
+  ASSERT_EQ(::write(descriptor, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  ::close(descriptor);
+  RunResult result = run_qharden({"audit", "--offline", "--config", path});
+  ::unlink(path);
+  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_NE(result.standard_error.find(std::string(path) + ":2:15"), std::string::npos)
+      << result.standard_error;
+}
+
+}  // namespace
+}  // namespace qharden::testing
