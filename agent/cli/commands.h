@@ -16,6 +16,10 @@ struct CommonOptions {
 
 int run_audit_command(const CommonOptions& options);
 int run_rules_command();
+int run_plan_command(const CommonOptions& options);
+int run_apply_command(const CommonOptions& options, bool reload);
+int run_rollback_command(const CommonOptions& options, const std::string& change_id, bool force);
+int run_history_command(const CommonOptions& options);
 int run_explain_command(const std::string& rule_id);
 
 }  // namespace qharden

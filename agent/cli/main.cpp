@@ -46,6 +46,34 @@ int main(int argc, char** argv) {
   bool json_flag = false;
   audit->add_flag("--json", json_flag, "Same as --format json");
 
+  CLI::App* plan = app.add_subcommand("plan", "Show the diffs and commands apply would run; changes nothing");
+  add_selection(plan);
+  add_root(plan);
+  add_config(plan);
+
+  CLI::App* apply = app.add_subcommand("apply", "Fix failing rules: atomic, journaled, verified, reversible");
+  add_selection(apply);
+  add_root(apply);
+  add_config(apply);
+  bool no_reload = false;
+  apply->add_flag("--no-reload", no_reload, "Do not reload xinetd/inetd after changing their files");
+
+  CLI::App* rollback = app.add_subcommand("rollback", "Undo a change (CHANGE_ID or --last)");
+  std::string change_id;
+  bool last = false;
+  bool force = false;
+  rollback->add_option("CHANGE_ID", change_id, "The change to undo (see history)");
+  rollback->add_flag("--last", last, "Undo the most recent change");
+  rollback->add_flag("--force", force,
+                     "Restore even files changed since the fix (their current content is kept in "
+                     "the journal)");
+  add_root(rollback);
+  add_config(rollback);
+
+  CLI::App* history = app.add_subcommand("history", "List the changes qharden made, newest last");
+  add_root(history);
+  add_config(history);
+
   CLI::App* rules = app.add_subcommand("rules", "List every rule with its severity and whether it can fix");
   CLI::App* explain = app.add_subcommand("explain", "Explain what a rule checks, why, and what it touches");
   std::string explain_id;
@@ -62,6 +90,16 @@ int main(int argc, char** argv) {
 
   try {
     if (*audit) return qharden::run_audit_command(options);
+    if (*plan) return qharden::run_plan_command(options);
+    if (*apply) return qharden::run_apply_command(options, !no_reload);
+    if (*rollback) {
+      if (last == !change_id.empty()) {
+        std::cerr << "qharden: rollback: give either CHANGE_ID or --last\n";
+        return 3;
+      }
+      return qharden::run_rollback_command(options, change_id, force);
+    }
+    if (*history) return qharden::run_history_command(options);
     if (*rules) return qharden::run_rules_command();
     if (*explain) return qharden::run_explain_command(explain_id);
   } catch (const std::exception& exception) {

@@ -40,6 +40,7 @@ class [[nodiscard]] Expected {
   Value&& value() && { return std::get<0>(std::move(storage_)); }
   Value& operator*() & { return value(); }
   const Value& operator*() const& { return value(); }
+  Value&& operator*() && { return std::move(*this).value(); }
   Value* operator->() { return &value(); }
   const Value* operator->() const { return &value(); }
 

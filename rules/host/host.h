@@ -79,6 +79,9 @@ class RootedHost final : public Host {
   Expected<std::string> read_runtime_sysctl(const std::string& slash_key) const override;
   std::string runtime_sysctl_source() const override;
 
+  // The root folder, for writers that work relative to it.
+  int root_descriptor() const { return root_descriptor_; }
+
   // Opens host_path under the root; returns an fd or an error naming the path.
   Expected<int> open_under_root(const std::string& host_path, int flags,
                                 bool follow_final_symlink) const;

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# qharden from a fresh clone on Debian 12, as root:
+#   packaging/bootstrap.sh audit [AUDIT OPTIONS]   install build packages, build, audit this host
+#   packaging/bootstrap.sh test                    install build+test packages, build, run every test tier
+#   packaging/bootstrap.sh bench                   install, build, run the benchmarks
+#   packaging/bootstrap.sh build                   install build packages and build only
+# Only missing packages are installed. `audit` installs build packages only:
+# it never puts test daemons (xinetd, unbound, ...) on a production host.
+set -euo pipefail
+
+source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${QHARDEN_BUILD_DIR:-$source_dir/build}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+build_packages=(
+  build-essential cmake ninja-build pkg-config
+  libsdbus-c++-dev libsdbus-c++-bin libspdlog-dev libfmt-dev libtomlplusplus-dev
+  libc-ares-dev libsystemd-dev libssl-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev
+)
+test_packages=(
+  clang-16 libclang-rt-16-dev
+  iproute2 iptables nftables util-linux procps
+  xinetd unbound ucspi-tcp dnsutils dbus
+)
+
+log() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+install_missing() {
+  local missing=()
+  local package
+  for package in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$package")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing packages: ${missing[*]}; run as root to install them"
+    exit 3
+  fi
+  log "installing: ${missing[*]}"
+  # Package scripts must not start daemons (xinetd, unbound) on this machine:
+  # tests start their own copies inside network namespaces.
+  local own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  local status=0
+  { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } || status=$?
+  [ $own_policy -eq 1 ] && rm -f /usr/sbin/policy-rc.d
+  if [ $status -ne 0 ]; then
+    log "apt-get failed ($status)"
+    exit 3
+  fi
+}
+
+configure_and_build() {
+  local directory=$1
+  shift
+  cmake -S "$source_dir" -B "$directory" -G Ninja "$@" >/dev/null
+  ninja -C "$directory" -j "$jobs"
+}
+
+command=${1:-}
+[ $# -gt 0 ] && shift
+case "$command" in
+  build)
+    install_missing "${build_packages[@]}"
+    configure_and_build "$build_dir"
+    ;;
+  audit)
+    install_missing "${build_packages[@]}"
+    configure_and_build "$build_dir" -DQHARDEN_TESTS=OFF
+    exec "$build_dir/agent/qharden" audit "$@"
+    ;;
+  test)
+    install_missing "${build_packages[@]}" "${test_packages[@]}"
+    exec "$source_dir/tests/run-all.sh"
+    ;;
+  bench)
+    install_missing "${build_packages[@]}" "${test_packages[@]}"
+    configure_and_build "$build_dir"
+    exec "$source_dir/tests/bench/run.sh" "$build_dir"
+    ;;
+  *)
+    sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit 3
+    ;;
+esac

@@ -1,0 +1,195 @@
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "engine/change_steps.h"
+#include "engine/fix.h"
+#include "engine/reload.h"
+#include "host/host.h"
+#include "journal/lock.h"
+
+namespace qharden {
+namespace {
+
+// The daemons that serve a changed file: xinetd for its own files, inetd for
+// inetd.conf, and xinetd too where Debian's INETD_COMPAT makes it serve that.
+std::set<std::string> daemons_serving(AuditContext& context, const std::string& host_path) {
+  std::set<std::string> daemons;
+  const ServiceInventory& inventory = context.inventory();
+  const Config::Paths& paths = context.config.paths;
+  auto add_inetd = [&] {
+    daemons.insert("inetd");
+    if (inventory.xinetd_serves_inetd_conf) daemons.insert("xinetd");
+  };
+  if (host_path == paths.xinetd_conf) daemons.insert("xinetd");
+  if (host_path == paths.inetd_conf) add_inetd();
+  for (const ServiceCommand& command : inventory.commands) {
+    if (command.file != host_path) continue;
+    if (command.source == LaunchSource::xinetd) daemons.insert("xinetd");
+    if (command.source == LaunchSource::inetd) add_inetd();
+  }
+  return daemons;
+}
+
+std::string outcome_text(const StepOutcome& step) {
+  switch (step.result) {
+    case StepResult::applied: return "applied";
+    case StepResult::unchanged: return "unchanged";
+    case StepResult::refused: return "refused: " + step.message;
+    case StepResult::failed: return "failed: " + step.message;
+  }
+  return "failed";
+}
+
+// Undoes the rule's entries of this change, newest first.
+std::string undo_rule(const RootedHost& host, Journal& journal, JournalChange& change,
+                      const std::string& rule) {
+  std::string problems;
+  for (auto entry = change.entries.rbegin(); entry != change.entries.rend(); ++entry) {
+    if (entry->rule != rule || entry->state != "applied") continue;
+    Outcome undone = undo_entry(host, journal, change, *entry, false);
+    if (!undone) problems += (problems.empty() ? "" : "; ") + undone.error().message;
+  }
+  return problems;
+}
+
+void reload_all(const RootedHost& host, const Config& config, const std::set<std::string>& daemons,
+                bool offline, ApplyResult& result) {
+  for (const std::string& daemon : daemons) {
+    if (offline) {
+      result.notes.push_back(daemon + ": not reloaded (--offline); reload it by hand");
+      continue;
+    }
+    const std::string& pidfile =
+        daemon == "xinetd" ? config.paths.xinetd_pidfile : config.paths.inetd_pidfile;
+    ReloadOutcome reloaded = reload_daemon(host, daemon, pidfile);
+    result.notes.push_back(reloaded.message);
+    if (reloaded.failed) result.all_succeeded = false;
+  }
+}
+
+}  // namespace
+
+std::string state_directory(const RootedHost& host, const Config& config) {
+  return path_under_root(host.root(), config.paths.state_dir);
+}
+
+Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
+                                  const FixSelection& selection, const ApplyOptions& options) {
+  Expected<StateLock> lock = StateLock::acquire(state_directory(host, config), config.paths.lock_wait_s);
+  if (!lock) return Unexpected(lock.error());
+  Journal journal(state_directory(host, config));
+  settle_interrupted_changes(host, journal);
+
+  ApplyResult result;
+  // Planned inside the lock, from what is on disk now.
+  AuditContext context(host, config, selection.offline);
+  PlanResult plan = make_plan(context, selection);
+  for (const std::string& refusal : plan.refusals) {
+    std::size_t colon = refusal.find(": ");
+    result.outcomes.push_back({refusal.substr(0, colon), "", "refused: " + refusal.substr(colon + 2)});
+    result.all_succeeded = false;
+  }
+  if (plan.changes.empty()) {
+    result.notes.push_back(plan.failing_fixable == 0
+                               ? "nothing to do: no selected rule has a fixable failure"
+                               : "nothing to do");
+    return result;
+  }
+
+  Expected<JournalChange> begun = journal.begin_change(host.root());
+  if (!begun) return Unexpected(begun.error());
+  JournalChange change = std::move(*begun);
+  result.change_id = change.id;
+
+  std::vector<std::string> rule_order;
+  for (const PlannedChange& planned : plan.changes) {
+    if (std::find(rule_order.begin(), rule_order.end(), planned.rule) == rule_order.end()) {
+      rule_order.push_back(planned.rule);
+    }
+  }
+  std::set<std::string> rules_changed;
+  std::set<std::string> daemons;
+  for (const std::string& rule : rule_order) {
+    std::vector<ChangeOutcome> outcomes;
+    bool rule_failed = false;
+    for (const PlannedChange& planned : plan.changes) {
+      if (planned.rule != rule) continue;
+      StepOutcome step = apply_planned_change(host, journal, change, planned);
+      outcomes.push_back({planned.rule, planned.subject, outcome_text(step)});
+      if (step.result == StepResult::refused || step.result == StepResult::failed) {
+        rule_failed = true;
+        break;
+      }
+      if (step.result == StepResult::applied) {
+        rules_changed.insert(rule);
+        if (const auto* file = std::get_if<FileReplacement>(&planned.action)) {
+          for (const std::string& daemon : daemons_serving(context, file->host_path)) {
+            daemons.insert(daemon);
+          }
+        }
+      }
+    }
+    if (rule_failed) {
+      // A rule's fix lands whole or not at all; other rules' fixes stand.
+      std::string problems = undo_rule(host, journal, change, rule);
+      rules_changed.erase(rule);
+      if (!problems.empty()) outcomes.push_back({rule, "", "failed: undo: " + problems});
+      result.all_succeeded = false;
+    }
+    result.outcomes.insert(result.outcomes.end(), outcomes.begin(), outcomes.end());
+  }
+
+  if (options.reload) reload_all(host, config, daemons, selection.offline, result);
+
+  // Re-audit what was touched, from a fresh read: a fix that did not produce
+  // pass is undone and reported, never left claiming success.
+  AuditContext verification(host, config, selection.offline);
+  bool undone_any = false;
+  for (const std::string& rule : rules_changed) {
+    const Rule* checked = nullptr;
+    for (const Rule* candidate : selection.rules) {
+      if (candidate->info().id == rule) checked = candidate;
+    }
+    if (checked == nullptr) continue;
+    AuditResult after = run_audit(verification, {checked});
+    std::string still_failing;
+    for (const Finding& finding : after.findings) {
+      if (finding.status == Status::fail && finding.fixable) {
+        still_failing += (still_failing.empty() ? "" : "; ") + finding.subject + ": " + finding.message;
+      }
+    }
+    if (still_failing.empty()) {
+      result.notes.push_back(rule + ": verified, passes after the fix");
+      continue;
+    }
+    std::string problems = undo_rule(host, journal, change, rule);
+    for (ChangeOutcome& outcome : result.outcomes) {
+      if (outcome.rule == rule && outcome.outcome == "applied") {
+        outcome.outcome = "failed: rolled back, still failing after the fix: " + still_failing +
+                          (problems.empty() ? "" : " (undo: " + problems + ")");
+      }
+    }
+    result.all_succeeded = false;
+    undone_any = true;
+  }
+  if (undone_any && options.reload) reload_all(host, config, daemons, selection.offline, result);
+
+  change.reloads.assign(daemons.begin(), daemons.end());
+  bool any_applied = std::any_of(change.entries.begin(), change.entries.end(),
+                                 [](const JournalEntry& entry) { return entry.state == "applied"; });
+  change.status = !any_applied ? "failed" : result.all_succeeded ? "applied" : "partial";
+  Outcome saved = journal.save(change);
+  if (!saved) {
+    result.notes.push_back("journal: " + saved.error().message);
+    result.all_succeeded = false;
+  }
+  if (!any_applied &&
+      std::all_of(result.outcomes.begin(), result.outcomes.end(),
+                  [](const ChangeOutcome& outcome) { return outcome.outcome == "unchanged"; })) {
+    result.notes.push_back("nothing to do: every change was already in place");
+  }
+  return result;
+}
+
+}  // namespace qharden

@@ -1,0 +1,255 @@
+#include "engine/change_steps.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "host/command.h"
+#include "host/host.h"
+#include "journal/atomic_file.h"
+#include "journal/sha256.h"
+
+namespace qharden {
+namespace {
+
+std::string trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+Expected<std::string> read_sysctl_file(const std::string& path) {
+  int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (descriptor < 0) return fail_with(path + ": " + std::strerror(errno));
+  char buffer[256];
+  ssize_t count = ::read(descriptor, buffer, sizeof buffer);
+  int number = errno;
+  ::close(descriptor);
+  if (count < 0) return fail_with(path + ": " + std::strerror(number));
+  return trimmed(std::string(buffer, static_cast<std::size_t>(count)));
+}
+
+Outcome write_sysctl_file(const std::string& path, const std::string& value) {
+  int descriptor = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (descriptor < 0) return fail_with(path + ": " + std::strerror(errno));
+  std::string line = value + "\n";
+  ssize_t count = ::write(descriptor, line.data(), line.size());
+  int number = errno;
+  ::close(descriptor);
+  if (count != static_cast<ssize_t>(line.size())) {
+    return fail_with(path + ": write " + value + ": " + std::strerror(number));
+  }
+  Expected<std::string> now = read_sysctl_file(path);
+  if (!now) return Unexpected(now.error());
+  if (*now != value) return fail_with(path + ": wrote " + value + " but it reads " + *now);
+  return Done{};
+}
+
+StepOutcome failed(std::string message) { return {StepResult::failed, std::move(message)}; }
+
+StepOutcome apply_file(const RootedHost& host, Journal& journal, JournalChange& change,
+                       JournalEntry entry, const FileReplacement& file) {
+  Expected<FileSnapshot> snapshot = snapshot_for_write(host, file.host_path);
+  if (!snapshot) return {StepResult::refused, snapshot.error().message};
+  if (snapshot->exists && snapshot->content == file.after) return {StepResult::unchanged, ""};
+  if (file.create && snapshot->exists) {
+    return {StepResult::refused, file.host_path + ": exists now, so it was not created"};
+  }
+  if (!file.create && !snapshot->exists) {
+    return {StepResult::refused, file.host_path + ": was removed since it was planned"};
+  }
+  if (!file.create && snapshot->content != file.before) {
+    return {StepResult::refused,
+            file.host_path + ": changed since it was planned (another program rewrote it); "
+                             "nothing written"};
+  }
+  entry.kind = "file";
+  entry.target = file.host_path;
+  entry.existed = snapshot->exists;
+  entry.before_sha256 = snapshot->sha256;
+  entry.after_sha256 = sha256_hex(file.after);
+  entry.mode = snapshot->exists ? snapshot->mode : 0644;
+  entry.owner = snapshot->owner;
+  entry.group = snapshot->group;
+  if (snapshot->exists) {
+    entry.backup = "backup-" + std::to_string(change.entries.size());
+    Outcome stored = journal.store_bytes(change, entry.backup, snapshot->content);
+    if (!stored) return failed("journal: " + stored.error().message + "; nothing written");
+  }
+  change.entries.push_back(entry);
+  Outcome saved = journal.save(change);
+  if (!saved) {
+    change.entries.pop_back();
+    return failed("journal: " + saved.error().message + "; nothing written");
+  }
+  std::optional<FileOwnership> ownership;
+  if (file.create) ownership = FileOwnership{0644, 0, 0};
+  Outcome written = write_file_atomically(host, file.host_path, file.after, *snapshot, ownership);
+  JournalEntry& recorded = change.entries.back();
+  recorded.state = written ? "applied" : "failed";
+  if (!written) recorded.error = written.error().message;
+  (void)journal.save(change);
+  if (!written) {
+    bool refused = written.error().message.find("changed since") != std::string::npos;
+    return {refused ? StepResult::refused : StepResult::failed, written.error().message};
+  }
+  return {StepResult::applied, ""};
+}
+
+StepOutcome apply_sysctl(const RootedHost& host, Journal& journal, JournalChange& change,
+                         JournalEntry entry, const SysctlWrite& sysctl) {
+  std::string source = host.runtime_sysctl_source();
+  std::string path = source + "/" + sysctl.slash_key;
+  Expected<std::string> current = read_sysctl_file(path);
+  if (!current) return failed(current.error().message);
+  if (*current == sysctl.after) return {StepResult::unchanged, ""};
+  entry.kind = "sysctl";
+  entry.target = sysctl.slash_key;
+  entry.value_before = *current;
+  entry.value_after = sysctl.after;
+  entry.sysctl_source = source;
+  change.entries.push_back(entry);
+  Outcome saved = journal.save(change);
+  if (!saved) {
+    change.entries.pop_back();
+    return failed("journal: " + saved.error().message + "; nothing written");
+  }
+  Outcome written = write_sysctl_file(path, sysctl.after);
+  change.entries.back().state = written ? "applied" : "failed";
+  if (!written) change.entries.back().error = written.error().message;
+  (void)journal.save(change);
+  if (!written) return failed(written.error().message);
+  return {StepResult::applied, ""};
+}
+
+StepOutcome apply_command(Journal& journal, JournalChange& change, JournalEntry entry,
+                          const CommandRun& command) {
+  entry.kind = "command";
+  entry.target = describe_argv(command.argv);
+  entry.argv = command.argv;
+  entry.undo_argv = command.undo_argv;
+  change.entries.push_back(entry);
+  Outcome saved = journal.save(change);
+  if (!saved) {
+    change.entries.pop_back();
+    return failed("journal: " + saved.error().message + "; nothing run");
+  }
+  Expected<CommandResult> ran = run_command(command.argv);
+  change.entries.back().state = ran ? "applied" : "failed";
+  if (!ran) change.entries.back().error = ran.error().message;
+  (void)journal.save(change);
+  if (!ran) return failed(ran.error().message);
+  return {StepResult::applied, ""};
+}
+
+}  // namespace
+
+StepOutcome apply_planned_change(const RootedHost& host, Journal& journal, JournalChange& change,
+                                 const PlannedChange& planned) {
+  JournalEntry entry;
+  entry.rule = planned.rule;
+  entry.subject = planned.subject;
+  entry.summary = planned.summary;
+  if (const auto* file = std::get_if<FileReplacement>(&planned.action)) {
+    return apply_file(host, journal, change, entry, *file);
+  }
+  if (const auto* sysctl = std::get_if<SysctlWrite>(&planned.action)) {
+    return apply_sysctl(host, journal, change, entry, *sysctl);
+  }
+  return apply_command(journal, change, entry, std::get<CommandRun>(planned.action));
+}
+
+Outcome check_entry_undoable(const RootedHost& host, const JournalEntry& entry) {
+  if (entry.state != "applied") return Done{};
+  if (entry.kind == "file") {
+    Expected<FileSnapshot> snapshot = snapshot_for_write(host, entry.target);
+    if (!snapshot) return Unexpected(snapshot.error());
+    if (!snapshot->exists && entry.existed) {
+      return fail_with(entry.target + ": removed since the change; use --force to restore it");
+    }
+    if (snapshot->exists && snapshot->sha256 != entry.after_sha256) {
+      return fail_with(entry.target +
+                       ": changed since qharden wrote it (sha256 " + snapshot->sha256.substr(0, 12) +
+                       ", expected " + entry.after_sha256.substr(0, 12) +
+                       "); rolling back would lose that newer content. Use --force to restore "
+                       "the backup anyway (the current content is kept in the journal)");
+    }
+  } else if (entry.kind == "sysctl") {
+    Expected<std::string> now = read_sysctl_file(entry.sysctl_source + "/" + entry.target);
+    if (!now) return Unexpected(now.error());
+    if (*now != entry.value_after) {
+      return fail_with(entry.sysctl_source + "/" + entry.target + ": is " + *now +
+                       " now, not the " + entry.value_after + " qharden wrote; use --force");
+    }
+  }
+  return Done{};
+}
+
+Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& change,
+                   JournalEntry& entry, bool force) {
+  if (entry.state != "applied") return Done{};
+  if (!force) {
+    Outcome undoable = check_entry_undoable(host, entry);
+    if (!undoable) return undoable;
+  }
+  Outcome undone = Done{};
+  if (entry.kind == "file") {
+    Expected<FileSnapshot> snapshot = snapshot_for_write(host, entry.target);
+    if (!snapshot) return Unexpected(snapshot.error());
+    if (force && snapshot->exists && snapshot->sha256 != entry.after_sha256) {
+      std::string keep = "overwritten-" + std::to_string(&entry - change.entries.data()) + "-" +
+                         snapshot->sha256.substr(0, 12);
+      Outcome kept = journal.store_bytes(change, keep, snapshot->content);
+      if (!kept) return kept;
+    }
+    if (entry.existed) {
+      Expected<std::string> backup = journal.load_bytes(change, entry.backup);
+      if (!backup) return Unexpected(backup.error());
+      undone = write_file_atomically(host, entry.target, *backup, *snapshot,
+                                     FileOwnership{entry.mode, entry.owner, entry.group});
+    } else {
+      undone = remove_file_checked(host, entry.target,
+                                   force ? snapshot->sha256 : entry.after_sha256);
+    }
+  } else if (entry.kind == "sysctl") {
+    undone = write_sysctl_file(entry.sysctl_source + "/" + entry.target, entry.value_before);
+  } else if (entry.kind == "command") {
+    Expected<CommandResult> ran = run_command(entry.undo_argv);
+    if (!ran) undone = Unexpected(ran.error());
+  }
+  if (!undone) return undone;
+  entry.state = "undone";
+  return journal.save(change);
+}
+
+void settle_interrupted_changes(const RootedHost& host, Journal& journal) {
+  Expected<std::vector<JournalChange>> changes = journal.list();
+  if (!changes) return;
+  for (JournalChange& change : *changes) {
+    if (change.status != "in-progress") continue;
+    for (JournalEntry& entry : change.entries) {
+      if (entry.kind == "file") (void)remove_stale_temporary(host, entry.target);
+      if (entry.state != "pending") continue;
+      if (entry.kind == "file") {
+        Expected<FileSnapshot> snapshot = snapshot_for_write(host, entry.target);
+        if (!snapshot) {
+          entry.state = "unknown";
+        } else if (snapshot->exists && snapshot->sha256 == entry.after_sha256) {
+          entry.state = "applied";
+        } else if ((!snapshot->exists && !entry.existed) ||
+                   (snapshot->exists && snapshot->sha256 == entry.before_sha256)) {
+          entry.state = "not-applied";
+        } else {
+          entry.state = "unknown";
+        }
+      } else {
+        entry.state = "unknown";
+      }
+    }
+    change.status = "interrupted";
+    (void)journal.save(change);
+  }
+}
+
+}  // namespace qharden

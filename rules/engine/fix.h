@@ -1,0 +1,74 @@
+// plan, apply, rollback and history: the design's safety contract on top of the
+// rules' planned changes. Rules only describe changes; everything that touches
+// the host happens here, journaled, under the state lock.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "engine/audit.h"
+#include "engine/change.h"
+#include "engine/expected.h"
+#include "engine/rule.h"
+#include "journal/journal.h"
+
+namespace qharden {
+
+class RootedHost;
+
+struct FixSelection {
+  std::vector<const Rule*> rules;
+  bool rules_named = false;  // --rule given: rules that fix only when named are included
+  bool offline = false;
+};
+
+struct PlanResult {
+  std::vector<PlannedChange> changes;
+  std::vector<std::string> refusals;  // "rule: why" for plans that could not be made
+  std::vector<Finding> unfixed;       // failing findings no selected fix covers
+  int failing_fixable = 0;
+};
+
+// Audits the selection and asks each rule with fixable failures for its changes.
+PlanResult make_plan(AuditContext& context, const FixSelection& selection);
+
+// Unified diffs and exact argv, as `qharden plan` prints them.
+std::string render_plan(const PlanResult& plan);
+
+struct ChangeOutcome {
+  std::string rule;
+  std::string subject;
+  std::string outcome;  // applied | unchanged | refused: why | failed: why
+};
+
+struct ApplyResult {
+  std::string change_id;  // empty when nothing was changed
+  std::vector<ChangeOutcome> outcomes;
+  std::vector<std::string> notes;  // reloads, verification, restart hints
+  bool all_succeeded = true;
+};
+
+struct ApplyOptions {
+  bool reload = true;
+};
+
+Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
+                                  const FixSelection& selection, const ApplyOptions& options);
+
+struct RollbackResult {
+  std::string change_id;
+  std::vector<ChangeOutcome> restored;
+  std::vector<std::string> notes;
+};
+
+// change_id empty = the last change that is not rolled back yet.
+Expected<RollbackResult> rollback_change(const RootedHost& host, const Config& config,
+                                         const std::string& change_id, bool force);
+
+Expected<std::vector<JournalChange>> change_history(const RootedHost& host, const Config& config);
+
+// Where the journal lives for this host: the state dir under the root.
+std::string state_directory(const RootedHost& host, const Config& config);
+
+}  // namespace qharden

@@ -1,0 +1,68 @@
+#include "engine/reload.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "host/command.h"
+#include "host/host.h"
+
+namespace qharden {
+namespace {
+
+std::string process_name(pid_t pid) {
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name;
+}
+
+bool systemd_is_init() { return ::access("/run/systemd/system", F_OK) == 0; }
+
+}  // namespace
+
+ReloadOutcome reload_daemon(const Host& host, const std::string& daemon,
+                            const std::string& pidfile_host_path) {
+  ReloadOutcome outcome{daemon, false, ""};
+  std::string shown_pidfile = path_under_root(host.root(), pidfile_host_path);
+  Expected<std::string> pid_text = host.read_file(pidfile_host_path);
+  if (pid_text) {
+    long pid = std::strtol(pid_text->c_str(), nullptr, 10);
+    if (pid > 1) {
+      std::string name = process_name(static_cast<pid_t>(pid));
+      // openbsd-inetd's process is "inetd"; a stale pidfile may name any process.
+      if (name == daemon || (daemon == "inetd" && name.find("inetd") != std::string::npos &&
+                             name != "xinetd")) {
+        if (::kill(static_cast<pid_t>(pid), SIGHUP) == 0) {
+          outcome.message = daemon + " (pid " + std::to_string(pid) + ") reloaded with SIGHUP";
+        } else {
+          outcome.failed = true;
+          outcome.message = daemon + " (pid " + std::to_string(pid) + "): SIGHUP failed: " +
+                            std::strerror(errno) + "; the file change stands, reload it by hand";
+        }
+        return outcome;
+      }
+    }
+  }
+  if (host.root() == "/" && systemd_is_init()) {
+    Expected<CommandResult> active = run_command({"systemctl", "is-active", "--quiet", daemon});
+    if (active) {
+      Expected<CommandResult> reloaded = run_command({"systemctl", "reload", daemon});
+      if (reloaded) {
+        outcome.message = daemon + " reloaded with `systemctl reload " + daemon + "`";
+      } else {
+        outcome.failed = true;
+        outcome.message = reloaded.error().message + "; the file change stands, reload it by hand";
+      }
+      return outcome;
+    }
+  }
+  outcome.message = daemon + " is not running (no live process behind " + shown_pidfile +
+                    "); no reload needed, the change applies when it starts";
+  return outcome;
+}
+
+}  // namespace qharden

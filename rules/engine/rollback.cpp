@@ -1,0 +1,89 @@
+#include <ctime>
+
+#include "engine/change_steps.h"
+#include "engine/fix.h"
+#include "engine/reload.h"
+#include "host/host.h"
+#include "journal/lock.h"
+
+namespace qharden {
+
+Expected<RollbackResult> rollback_change(const RootedHost& host, const Config& config,
+                                         const std::string& change_id, bool force) {
+  if (!change_id.empty() && !is_valid_change_id(change_id)) {
+    return fail_with(change_id + ": not a change id (see `qharden history`)");
+  }
+  Expected<StateLock> lock = StateLock::acquire(state_directory(host, config), config.paths.lock_wait_s);
+  if (!lock) return Unexpected(lock.error());
+  Journal journal(state_directory(host, config));
+  settle_interrupted_changes(host, journal);
+
+  JournalChange change;
+  if (change_id.empty()) {
+    Expected<std::vector<JournalChange>> changes = journal.list();
+    if (!changes) return Unexpected(changes.error());
+    bool found = false;
+    for (auto candidate = changes->rbegin(); candidate != changes->rend(); ++candidate) {
+      if (candidate->status == "applied" || candidate->status == "partial" ||
+          candidate->status == "interrupted") {
+        change = *candidate;
+        found = true;
+        break;
+      }
+    }
+    if (!found) return fail_with("no change to roll back (see `qharden history`)");
+  } else {
+    Expected<JournalChange> loaded = journal.load(change_id);
+    if (!loaded) return Unexpected(loaded.error());
+    change = std::move(*loaded);
+  }
+  if (change.status == "rolled-back") return fail_with(change.id + ": already rolled back");
+
+  // All or nothing: every target is checked before the first one is restored.
+  if (!force) {
+    std::string refusals;
+    for (const JournalEntry& entry : change.entries) {
+      Outcome undoable = check_entry_undoable(host, entry);
+      if (!undoable) refusals += (refusals.empty() ? "" : "\n  ") + undoable.error().message;
+    }
+    if (!refusals.empty()) {
+      return fail_with("rollback of " + change.id + " refused, nothing restored:\n  " + refusals);
+    }
+  }
+
+  RollbackResult result;
+  result.change_id = change.id;
+  for (auto entry = change.entries.rbegin(); entry != change.entries.rend(); ++entry) {
+    if (entry->state != "applied") continue;
+    Outcome undone = undo_entry(host, journal, change, *entry, force);
+    if (!undone) {
+      (void)journal.save(change);
+      return fail_with("rollback of " + change.id + " stopped at " + entry->target + ": " +
+                       undone.error().message +
+                       " (entries already restored are marked in `qharden history`)");
+    }
+    result.restored.push_back({entry->rule, entry->subject, "restored " + entry->target});
+  }
+  for (const std::string& daemon : change.reloads) {
+    const std::string& pidfile =
+        daemon == "xinetd" ? config.paths.xinetd_pidfile : config.paths.inetd_pidfile;
+    result.notes.push_back(reload_daemon(host, daemon, pidfile).message);
+  }
+  change.status = "rolled-back";
+  std::time_t now = std::time(nullptr);
+  std::tm broken_down{};
+  ::gmtime_r(&now, &broken_down);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &broken_down);
+  change.rolled_back_at = text;
+  Outcome saved = journal.save(change);
+  if (!saved) return Unexpected(saved.error());
+  return result;
+}
+
+Expected<std::vector<JournalChange>> change_history(const RootedHost& host, const Config& config) {
+  Journal journal(state_directory(host, config));
+  return journal.list();
+}
+
+}  // namespace qharden

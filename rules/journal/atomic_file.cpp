@@ -1,0 +1,278 @@
+#include "journal/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "host/host.h"
+#include "journal/sha256.h"
+
+namespace qharden {
+namespace {
+
+class Descriptor {
+ public:
+  explicit Descriptor(int descriptor = -1) : descriptor_(descriptor) {}
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  ~Descriptor() {
+    if (descriptor_ >= 0) ::close(descriptor_);
+  }
+  int get() const { return descriptor_; }
+  bool valid() const { return descriptor_ >= 0; }
+  void reset(int descriptor) {
+    if (descriptor_ >= 0) ::close(descriptor_);
+    descriptor_ = descriptor;
+  }
+
+ private:
+  int descriptor_;
+};
+
+struct SplitPath {
+  std::string folder;
+  std::string name;
+};
+
+Expected<SplitPath> split_path(const std::string& host_path) {
+  std::size_t slash = host_path.rfind('/');
+  if (host_path.empty() || host_path.front() != '/' || slash == std::string::npos ||
+      slash + 1 == host_path.size()) {
+    return fail_with(host_path + ": not an absolute file path");
+  }
+  SplitPath split{slash == 0 ? "/" : host_path.substr(0, slash), host_path.substr(slash + 1)};
+  if (split.name == "." || split.name == "..") return fail_with(host_path + ": not a file path");
+  return split;
+}
+
+std::string errno_message(const std::string& host_path, const std::string& doing, int number) {
+  std::string message = host_path + ": " + doing + ": " + std::strerror(number);
+  if (number == ENOSPC || number == EDQUOT) {
+    message += " (the file system is full; the original is unchanged)";
+  } else if (number == EROFS) {
+    message += " (read-only file system; nothing was written)";
+  }
+  return message;
+}
+
+Expected<std::string> read_descriptor(int descriptor, const std::string& host_path) {
+  std::string content;
+  char buffer[65536];
+  for (;;) {
+    ssize_t count = ::read(descriptor, buffer, sizeof buffer);
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      return fail_with(errno_message(host_path, "read", errno));
+    }
+    if (count == 0) break;
+    content.append(buffer, static_cast<std::size_t>(count));
+    if (static_cast<std::int64_t>(content.size()) > kMaximumFileBytes) {
+      return fail_with(host_path + ": larger than the size cap; refusing to rewrite it");
+    }
+  }
+  return content;
+}
+
+Expected<int> open_folder(const RootedHost& host, const std::string& folder) {
+  // Folders on the way may be symlinks (resolved inside the root); only the
+  // final component of a write target must not be one.
+  return host.open_under_root(folder, O_PATH | O_DIRECTORY, true);
+}
+
+Expected<FileSnapshot> snapshot_in_folder(int folder, const std::string& name,
+                                          const std::string& host_path) {
+  FileSnapshot snapshot;
+  struct statx details {};
+  if (::statx(folder, name.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &details) != 0) {
+    if (errno == ENOENT) return snapshot;
+    return fail_with(errno_message(host_path, "stat", errno));
+  }
+  if (S_ISLNK(details.stx_mode)) {
+    char target[4096];
+    ssize_t length = ::readlinkat(folder, name.c_str(), target, sizeof target - 1);
+    std::string shown = length > 0 ? std::string(target, static_cast<std::size_t>(length)) : "?";
+    return fail_with(host_path + ": is a symlink to " + shown +
+                     "; qharden never writes through a symlink. Change the file it points to "
+                     "by hand, or replace the link with a regular file");
+  }
+  if ((details.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0 &&
+      (details.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0) {
+    return fail_with(host_path +
+                     ": is a mount point (a bind mount, as in containers or `ip netns exec`); a "
+                     "rename onto it would fail with EBUSY, so it is left as it is");
+  }
+  if (!S_ISREG(details.stx_mode)) return fail_with(host_path + ": not a regular file");
+  Descriptor file(::openat(folder, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!file.valid()) return fail_with(errno_message(host_path, "open", errno));
+  Expected<std::string> content = read_descriptor(file.get(), host_path);
+  if (!content) return Unexpected(content.error());
+  snapshot.exists = true;
+  snapshot.content = std::move(*content);
+  snapshot.sha256 = sha256_hex(snapshot.content);
+  snapshot.inode = details.stx_ino;
+  snapshot.device = makedev(details.stx_dev_major, details.stx_dev_minor);
+  snapshot.mode = details.stx_mode & 07777;
+  snapshot.owner = details.stx_uid;
+  snapshot.group = details.stx_gid;
+  return snapshot;
+}
+
+// The file must still be the one the plan read: a Plesk rewrite in between
+// shows as a new inode or a new hash.
+Outcome check_unchanged(int folder, const std::string& name, const std::string& host_path,
+                        const FileSnapshot& expected) {
+  Expected<FileSnapshot> now = snapshot_in_folder(folder, name, host_path);
+  if (!now) return Unexpected(now.error());
+  if (!expected.exists) {
+    if (now->exists) return fail_with(host_path + ": appeared since it was planned; not replaced");
+    return Done{};
+  }
+  if (!now->exists) return fail_with(host_path + ": was removed since it was planned");
+  if (now->inode != expected.inode || now->sha256 != expected.sha256) {
+    return fail_with(host_path +
+                     ": changed since it was read (another program rewrote it); nothing was "
+                     "written. Run `qharden plan` again to see the new state");
+  }
+  return Done{};
+}
+
+Outcome write_all(int descriptor, std::string_view content, const std::string& host_path) {
+  std::size_t written = 0;
+  while (written < content.size()) {
+    ssize_t count = ::write(descriptor, content.data() + written, content.size() - written);
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      return fail_with(errno_message(host_path, "write", errno));
+    }
+    written += static_cast<std::size_t>(count);
+  }
+  return Done{};
+}
+
+}  // namespace
+
+std::string temporary_name_for(const std::string& host_path) {
+  std::size_t slash = host_path.rfind('/');
+  std::string name = slash == std::string::npos ? host_path : host_path.substr(slash + 1);
+  return "." + name + ".qharden-new";
+}
+
+Outcome remove_stale_temporary(const RootedHost& host, const std::string& host_path) {
+  Expected<SplitPath> split = split_path(host_path);
+  if (!split) return Unexpected(split.error());
+  Expected<int> folder = open_folder(host, split->folder);
+  if (!folder) return Done{};  // no folder, no temporary
+  Descriptor folder_guard(*folder);
+  if (::unlinkat(*folder, temporary_name_for(host_path).c_str(), 0) != 0 && errno != ENOENT) {
+    return fail_with(errno_message(host_path, "remove stale temporary", errno));
+  }
+  return Done{};
+}
+
+Expected<FileSnapshot> snapshot_for_write(const RootedHost& host, const std::string& host_path) {
+  Expected<SplitPath> split = split_path(host_path);
+  if (!split) return Unexpected(split.error());
+  Expected<int> folder = open_folder(host, split->folder);
+  if (!folder) return Unexpected(folder.error());
+  Descriptor folder_guard(*folder);
+  return snapshot_in_folder(*folder, split->name, host_path);
+}
+
+Outcome write_file_atomically(const RootedHost& host, const std::string& host_path,
+                              std::string_view content, const FileSnapshot& expected,
+                              std::optional<FileOwnership> ownership) {
+  Expected<SplitPath> split = split_path(host_path);
+  if (!split) return Unexpected(split.error());
+  Expected<int> folder_path = open_folder(host, split->folder);
+  if (!folder_path) return Unexpected(folder_path.error());
+  Descriptor folder(*folder_path);
+
+  Outcome unchanged = check_unchanged(folder.get(), split->name, host_path, expected);
+  if (!unchanged) return unchanged;
+
+  // Unnamed until it is complete: a crash while writing leaves nothing behind.
+  // File systems without O_TMPFILE get a named O_EXCL temporary instead.
+  std::string temporary_name = temporary_name_for(host_path);
+  ::unlinkat(folder.get(), temporary_name.c_str(), 0);
+  bool named_temporary = false;
+  Descriptor temporary(::openat(folder.get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+  if (!temporary.valid() && (errno == EOPNOTSUPP || errno == EISDIR)) {
+    named_temporary = true;
+    temporary.reset(::openat(folder.get(), temporary_name.c_str(),
+                             O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0600));
+  }
+  if (!temporary.valid()) return fail_with(errno_message(host_path, "create temporary", errno));
+  auto discard_named = [&] {
+    if (named_temporary) ::unlinkat(folder.get(), temporary_name.c_str(), 0);
+  };
+  Outcome prepared = write_all(temporary.get(), content, host_path);
+  FileOwnership wanted =
+      ownership.value_or(FileOwnership{expected.mode, expected.owner, expected.group});
+  if (prepared && ::fchown(temporary.get(), wanted.owner, wanted.group) != 0) {
+    prepared = fail_with(errno_message(host_path, "set owner", errno));
+  }
+  if (prepared && ::fchmod(temporary.get(), wanted.mode) != 0) {
+    prepared = fail_with(errno_message(host_path, "set mode", errno));
+  }
+  if (prepared && ::fsync(temporary.get()) != 0) {
+    prepared = fail_with(errno_message(host_path, "fsync", errno));
+  }
+  if (!prepared) {
+    discard_named();
+    return prepared;
+  }
+  if (!named_temporary) {
+    std::string descriptor_path = "/proc/self/fd/" + std::to_string(temporary.get());
+    if (::linkat(AT_FDCWD, descriptor_path.c_str(), folder.get(), temporary_name.c_str(),
+                 AT_SYMLINK_FOLLOW) != 0) {
+      return fail_with(errno_message(host_path, "link temporary", errno));
+    }
+  }
+  // Checked again right before the rename to keep the window with a concurrent
+  // writer as small as the file system allows.
+  unchanged = check_unchanged(folder.get(), split->name, host_path, expected);
+  if (!unchanged) {
+    ::unlinkat(folder.get(), temporary_name.c_str(), 0);
+    return unchanged;
+  }
+  if (::renameat(folder.get(), temporary_name.c_str(), folder.get(), split->name.c_str()) != 0) {
+    int number = errno;
+    ::unlinkat(folder.get(), temporary_name.c_str(), 0);
+    if (number == EBUSY) {
+      return fail_with(host_path + ": rename failed with EBUSY: it is a mount point; left as it is");
+    }
+    return fail_with(errno_message(host_path, "rename", number));
+  }
+  Descriptor folder_for_sync(::openat(folder.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!folder_for_sync.valid() || ::fsync(folder_for_sync.get()) != 0) {
+    return fail_with(errno_message(split->folder, "fsync folder (the file was replaced)", errno));
+  }
+  return Done{};
+}
+
+Outcome remove_file_checked(const RootedHost& host, const std::string& host_path,
+                            const std::string& expected_sha256) {
+  Expected<SplitPath> split = split_path(host_path);
+  if (!split) return Unexpected(split.error());
+  Expected<int> folder_path = open_folder(host, split->folder);
+  if (!folder_path) return Unexpected(folder_path.error());
+  Descriptor folder(*folder_path);
+  Expected<FileSnapshot> now = snapshot_in_folder(folder.get(), split->name, host_path);
+  if (!now) return Unexpected(now.error());
+  if (!now->exists) return Done{};
+  if (now->sha256 != expected_sha256) {
+    return fail_with(host_path + ": changed since qharden created it; not removed");
+  }
+  if (::unlinkat(folder.get(), split->name.c_str(), 0) != 0) {
+    return fail_with(errno_message(host_path, "remove", errno));
+  }
+  Descriptor folder_for_sync(::openat(folder.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (folder_for_sync.valid()) ::fsync(folder_for_sync.get());
+  return Done{};
+}
+
+}  // namespace qharden

@@ -1,0 +1,58 @@
+// File replacement with the design's safety contract: the new content goes to
+// an unnamed temporary in the same folder (O_TMPFILE), takes the original's mode
+// and owner, is fsynced, and is renamed over the original only if the original
+// is still the file that was read (same inode, same hash); then the folder is
+// fsynced. Symlinks and mount points are refused as targets, never written
+// through.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/expected.h"
+
+namespace qharden {
+
+class RootedHost;
+
+struct FileSnapshot {
+  bool exists = false;
+  std::string content;
+  std::string sha256;
+  ino_t inode = 0;
+  dev_t device = 0;
+  mode_t mode = 0644;
+  uid_t owner = 0;
+  gid_t group = 0;
+};
+
+// Reads host_path as a writer sees it. Refuses a symlink (the message names its
+// target) and a mount point (a rename onto it fails with EBUSY).
+Expected<FileSnapshot> snapshot_for_write(const RootedHost& host, const std::string& host_path);
+
+struct FileOwnership {
+  mode_t mode = 0644;
+  uid_t owner = 0;
+  gid_t group = 0;
+};
+
+// Replaces (or creates, when expected.exists is false) host_path with content.
+// Fails, writing nothing, when the file is no longer what `expected` describes.
+// ownership: the mode/owner to give the new file; defaults to the original's.
+Outcome write_file_atomically(const RootedHost& host, const std::string& host_path,
+                              std::string_view content, const FileSnapshot& expected,
+                              std::optional<FileOwnership> ownership = std::nullopt);
+
+// Removes host_path if it still holds expected_sha256 (undo of a created file).
+Outcome remove_file_checked(const RootedHost& host, const std::string& host_path,
+                            const std::string& expected_sha256);
+
+// The name under which a replacement is linked just before its rename; a run
+// killed in between leaves it, and the next run removes it.
+std::string temporary_name_for(const std::string& host_path);
+Outcome remove_stale_temporary(const RootedHost& host, const std::string& host_path);
+
+}  // namespace qharden

@@ -1,0 +1,227 @@
+#include "journal/journal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+#include "journal/lock.h"
+
+namespace qharden {
+namespace {
+
+using nlohmann::json;
+
+json entry_to_json(const JournalEntry& entry) {
+  return {{"rule", entry.rule},           {"subject", entry.subject},
+          {"summary", entry.summary},     {"kind", entry.kind},
+          {"target", entry.target},       {"existed", entry.existed},
+          {"before_sha256", entry.before_sha256}, {"after_sha256", entry.after_sha256},
+          {"mode", entry.mode},           {"owner", entry.owner},
+          {"group", entry.group},         {"backup", entry.backup},
+          {"value_before", entry.value_before}, {"value_after", entry.value_after},
+          {"sysctl_source", entry.sysctl_source}, {"argv", entry.argv},
+          {"undo_argv", entry.undo_argv}, {"state", entry.state},
+          {"error", entry.error}};
+}
+
+JournalEntry entry_from_json(const json& value) {
+  JournalEntry entry;
+  entry.rule = value.value("rule", "");
+  entry.subject = value.value("subject", "");
+  entry.summary = value.value("summary", "");
+  entry.kind = value.value("kind", "");
+  entry.target = value.value("target", "");
+  entry.existed = value.value("existed", true);
+  entry.before_sha256 = value.value("before_sha256", "");
+  entry.after_sha256 = value.value("after_sha256", "");
+  entry.mode = value.value("mode", 0u);
+  entry.owner = value.value("owner", 0u);
+  entry.group = value.value("group", 0u);
+  entry.backup = value.value("backup", "");
+  entry.value_before = value.value("value_before", "");
+  entry.value_after = value.value("value_after", "");
+  entry.sysctl_source = value.value("sysctl_source", "");
+  entry.argv = value.value("argv", std::vector<std::string>{});
+  entry.undo_argv = value.value("undo_argv", std::vector<std::string>{});
+  entry.state = value.value("state", "unknown");
+  entry.error = value.value("error", "");
+  return entry;
+}
+
+std::string utc_now(const char* format) {
+  std::time_t now = std::time(nullptr);
+  std::tm broken_down{};
+  ::gmtime_r(&now, &broken_down);
+  char text[40];
+  std::strftime(text, sizeof text, format, &broken_down);
+  return text;
+}
+
+// Writes path through a temporary and a rename, so a manifest is never half
+// written even when the run is killed.
+Outcome write_whole_file(const std::string& path, std::string_view bytes) {
+  std::string temporary = path + ".tmp";
+  int descriptor =
+      ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (descriptor < 0) return fail_with(temporary + ": " + std::strerror(errno));
+  std::size_t written = 0;
+  while (written < bytes.size()) {
+    ssize_t count = ::write(descriptor, bytes.data() + written, bytes.size() - written);
+    if (count < 0 && errno == EINTR) continue;
+    if (count < 0) {
+      int number = errno;
+      ::close(descriptor);
+      ::unlink(temporary.c_str());
+      return fail_with(temporary + ": " + std::strerror(number) +
+                       (number == ENOSPC ? " (the state dir is full; nothing was changed)" : ""));
+    }
+    written += static_cast<std::size_t>(count);
+  }
+  if (::fsync(descriptor) != 0) {
+    int number = errno;
+    ::close(descriptor);
+    ::unlink(temporary.c_str());
+    return fail_with(temporary + ": fsync: " + std::strerror(number));
+  }
+  ::close(descriptor);
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    int number = errno;
+    ::unlink(temporary.c_str());
+    return fail_with(path + ": " + std::strerror(number));
+  }
+  std::string folder = path.substr(0, path.rfind('/'));
+  int folder_descriptor = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (folder_descriptor >= 0) {
+    ::fsync(folder_descriptor);
+    ::close(folder_descriptor);
+  }
+  return Done{};
+}
+
+Expected<std::string> read_whole_file(const std::string& path) {
+  int descriptor = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (descriptor < 0) return fail_with(path + ": " + std::strerror(errno));
+  std::string content;
+  char buffer[65536];
+  ssize_t count;
+  while ((count = ::read(descriptor, buffer, sizeof buffer)) > 0) {
+    content.append(buffer, static_cast<std::size_t>(count));
+  }
+  int number = errno;
+  ::close(descriptor);
+  if (count < 0) return fail_with(path + ": " + std::strerror(number));
+  return content;
+}
+
+}  // namespace
+
+bool is_valid_change_id(std::string_view change_id) {
+  // 20261125T150102Z-3f9a: digits, T, Z, dash and hex only, so an id from a
+  // D-Bus caller or the command line can never name a path outside the journal.
+  if (change_id.size() < 18 || change_id.size() > 40) return false;
+  return std::all_of(change_id.begin(), change_id.end(), [](char character) {
+    return (character >= '0' && character <= '9') || (character >= 'a' && character <= 'f') ||
+           character == 'T' || character == 'Z' || character == '-';
+  });
+}
+
+std::string Journal::change_folder(const std::string& change_id) const {
+  return directory_ + "/changes/" + change_id;
+}
+
+Expected<JournalChange> Journal::begin_change(const std::string& root) {
+  // The suffix counts changes, so ids sort in the order they were made even
+  // within one second; callers hold the state lock, so it cannot race.
+  Expected<std::vector<JournalChange>> existing = list();
+  std::size_t sequence = existing ? existing->size() + 1 : 1;
+  JournalChange change;
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "%04zx", sequence & 0xffff);
+  change.id = utc_now("%Y%m%dT%H%M%SZ") + "-" + suffix;
+  change.created_at = utc_now("%Y-%m-%dT%H:%M:%SZ");
+  change.root = root;
+  Outcome made = make_directories(change_folder(change.id));
+  if (!made) return Unexpected(made.error());
+  Outcome saved = save(change);
+  if (!saved) return Unexpected(saved.error());
+  return change;
+}
+
+Outcome Journal::save(const JournalChange& change) const {
+  json entries = json::array();
+  for (const JournalEntry& entry : change.entries) entries.push_back(entry_to_json(entry));
+  json manifest = {{"schema", 1},
+                   {"id", change.id},
+                   {"created_at", change.created_at},
+                   {"status", change.status},
+                   {"root", change.root},
+                   {"reloads", change.reloads},
+                   {"rolled_back_at", change.rolled_back_at},
+                   {"entries", entries}};
+  return write_whole_file(change_folder(change.id) + "/manifest.json", manifest.dump(2) + "\n");
+}
+
+Outcome Journal::store_bytes(const JournalChange& change, const std::string& name,
+                             std::string_view bytes) const {
+  return write_whole_file(change_folder(change.id) + "/" + name, bytes);
+}
+
+Expected<std::string> Journal::load_bytes(const JournalChange& change,
+                                          const std::string& name) const {
+  return read_whole_file(change_folder(change.id) + "/" + name);
+}
+
+Expected<JournalChange> Journal::load(const std::string& change_id) const {
+  if (!is_valid_change_id(change_id)) return fail_with(change_id + ": not a change id");
+  std::string path = change_folder(change_id) + "/manifest.json";
+  Expected<std::string> text = read_whole_file(path);
+  if (!text) return fail_with(change_id + ": no such change (" + text.error().message + ")");
+  json manifest = json::parse(*text, nullptr, false);
+  if (manifest.is_discarded() || !manifest.is_object()) {
+    return fail_with(path + ": the manifest is not valid JSON");
+  }
+  JournalChange change;
+  change.id = manifest.value("id", change_id);
+  change.created_at = manifest.value("created_at", "");
+  change.status = manifest.value("status", "unknown");
+  change.root = manifest.value("root", "");
+  change.reloads = manifest.value("reloads", std::vector<std::string>{});
+  change.rolled_back_at = manifest.value("rolled_back_at", "");
+  if (manifest.contains("entries") && manifest["entries"].is_array()) {
+    for (const json& entry : manifest["entries"]) change.entries.push_back(entry_from_json(entry));
+  }
+  return change;
+}
+
+Expected<std::vector<JournalChange>> Journal::list() const {
+  std::vector<JournalChange> changes;
+  std::string folder = directory_ + "/changes";
+  DIR* directory = ::opendir(folder.c_str());
+  if (directory == nullptr) {
+    if (errno == ENOENT) return changes;
+    return fail_with(folder + ": " + std::strerror(errno));
+  }
+  std::vector<std::string> ids;
+  while (dirent* entry = ::readdir(directory)) {
+    if (is_valid_change_id(entry->d_name)) ids.emplace_back(entry->d_name);
+  }
+  ::closedir(directory);
+  std::sort(ids.begin(), ids.end());
+  for (const std::string& id : ids) {
+    Expected<JournalChange> change = load(id);
+    if (!change) return Unexpected(change.error());
+    changes.push_back(std::move(*change));
+  }
+  return changes;
+}
+
+}  // namespace qharden
