@@ -224,6 +224,7 @@ Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& chan
 }
 
 void settle_interrupted_changes(const RootedHost& host, Journal& journal) {
+  journal.remove_stale_temporaries();
   Expected<std::vector<JournalChange>> changes = journal.list();
   if (!changes) return;
   for (JournalChange& change : *changes) {

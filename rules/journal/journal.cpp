@@ -202,6 +202,26 @@ Expected<JournalChange> Journal::load(const std::string& change_id) const {
   return change;
 }
 
+void Journal::remove_stale_temporaries() const {
+  std::string folder = directory_ + "/changes";
+  DIR* changes = ::opendir(folder.c_str());
+  if (changes == nullptr) return;
+  while (dirent* change = ::readdir(changes)) {
+    if (!is_valid_change_id(change->d_name)) continue;
+    std::string change_path = folder + "/" + change->d_name;
+    DIR* files = ::opendir(change_path.c_str());
+    if (files == nullptr) continue;
+    while (dirent* file = ::readdir(files)) {
+      std::string name = file->d_name;
+      if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
+        ::unlink((change_path + "/" + name).c_str());
+      }
+    }
+    ::closedir(files);
+  }
+  ::closedir(changes);
+}
+
 Expected<std::vector<JournalChange>> Journal::list() const {
   std::vector<JournalChange> changes;
   std::string folder = directory_ + "/changes";
@@ -217,6 +237,12 @@ Expected<std::vector<JournalChange>> Journal::list() const {
   ::closedir(directory);
   std::sort(ids.begin(), ids.end());
   for (const std::string& id : ids) {
+    // A run killed between creating a change folder and its first manifest
+    // leaves an empty folder: nothing was changed, so there is nothing to list.
+    if (::access((change_folder(id) + "/manifest.json").c_str(), F_OK) != 0) {
+      ::rmdir(change_folder(id).c_str());
+      continue;
+    }
     Expected<JournalChange> change = load(id);
     if (!change) return Unexpected(change.error());
     changes.push_back(std::move(*change));

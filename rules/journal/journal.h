@@ -68,6 +68,10 @@ class Journal {
   Expected<std::vector<JournalChange>> list() const;
   Expected<JournalChange> load(const std::string& change_id) const;
 
+  // A run killed while writing a manifest leaves its ".tmp"; the next run
+  // (holding the lock) removes it.
+  void remove_stale_temporaries() const;
+
  private:
   std::string change_folder(const std::string& change_id) const;
   std::string directory_;

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Real xinetd in a network namespace: apply fixes tcp-env's options in the
+# --root tree, reloads xinetd through the tree's pidfile, and a new connection
+# shows -Rt0; a second apply changes nothing; rollback restores the bytes and
+# the old banner.
+source "$(dirname "$0")/lib.sh"
+require_root
+require_program xinetd
+
+tree=$(make_tree)
+namespace=qh-xinetd-$$
+make_namespace "$namespace"
+stand_in=$tree/var/qmail/bin/tcp-env
+write_tcp_env_stand_in "$stand_in"
+mkdir -p "$tree/etc/xinetd.d" "$tree/run"
+# qharden reads the tree's xinetd.conf (host paths); the daemon gets a copy
+# pointing at the same service files through their real path.
+printf 'defaults\n{\n\tinstances = 10\n}\nincludedir /etc/xinetd.d\n' > "$tree/etc/xinetd.conf"
+printf 'defaults\n{\n\tinstances = 10\n}\nincludedir %s/etc/xinetd.d\n' "$tree" > "$tree/xinetd-daemon.conf"
+cat > "$tree/etc/xinetd.d/smtp_psa" <<SERVICE
+# Plesk-style service; the comment and tabs must survive the fix.
+service smtp
+{
+	socket_type	= stream
+	protocol	= tcp
+	wait		= no
+	disable		= no
+	user		= root
+	instances	= UNLIMITED
+	server		= $stand_in
+	server_args	= /usr/sbin/rblsmtpd -r sbl-xbl.spamhaus.org /var/qmail/bin/qmail-smtpd
+	type		= UNLISTED
+	port		= 2525
+}
+SERVICE
+original_sha=$(sha256sum < "$tree/etc/xinetd.d/smtp_psa")
+cp -p "$tree/etc/xinetd.d/smtp_psa" "$tree/original"
+
+ip netns exec "$namespace" xinetd -f "$tree/xinetd-daemon.conf" -pidfile "$tree/run/xinetd.pid" \
+  -filelog "$tree/xinetd.log" -dontfork &
+kill_later $!
+wait_for_port "$namespace" 2525
+
+before=$(first_line "$namespace" 2525)
+check "before: the banner shows no -R ($before)" lacks "$before" "-Rt0"
+
+audit_status=0
+"$QHARDEN" audit --root "$tree" --rule tcp-env.flags --json > "$tree/audit.json" || audit_status=$?
+check "audit exits 2 (critical failure)" [ "$audit_status" -eq 2 ]
+
+plan=$("$QHARDEN" plan --root "$tree" --rule tcp-env.flags)
+check "plan shows the diff" contains "$plan" "+	server_args	= -Rt0 /usr/sbin/rblsmtpd"
+check "plan wrote nothing" [ "$(sha256sum < "$tree/etc/xinetd.d/smtp_psa")" = "$original_sha" ]
+
+apply_output=$("$QHARDEN" apply --root "$tree" --rule tcp-env.flags)
+echo "$apply_output" | sed 's/^/      /'
+check "apply reloaded xinetd with SIGHUP" contains "$apply_output" "reloaded with SIGHUP"
+sleep 0.5
+after=$(first_line "$namespace" 2525)
+check "after apply: a new connection shows -Rt0 ($after)" contains "$after" "argv: -Rt0 /usr/sbin/rblsmtpd"
+check "only tcp-env's options changed, every other byte is the same" \
+  cmp -s <(sed 's/= -Rt0 \/usr/= \/usr/' "$tree/etc/xinetd.d/smtp_psa") "$tree/original"
+audit_after=0
+"$QHARDEN" audit --root "$tree" --rule tcp-env.flags > /dev/null || audit_after=$?
+check "audit passes after apply" [ "$audit_after" -eq 0 ]
+
+second=$("$QHARDEN" apply --root "$tree" --rule tcp-env.flags)
+check "a second apply changes nothing and says so" contains "$second" "nothing to do"
+
+rollback_output=$("$QHARDEN" rollback --last --root "$tree")
+check "rollback reloads xinetd" contains "$rollback_output" "reloaded with SIGHUP"
+check "rollback restores the exact bytes" [ "$(sha256sum < "$tree/etc/xinetd.d/smtp_psa")" = "$original_sha" ]
+sleep 0.5
+restored=$(first_line "$namespace" 2525)
+check "after rollback the old banner is back ($restored)" [ "$restored" = "$before" ]
+finish
