@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <vector>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 
@@ -27,6 +28,7 @@ class TemporaryTree {
   TemporaryTree& operator=(const TemporaryTree&) = delete;
 
   const std::string& path() const { return path_; }
+  const std::string& root() const { return path_; }
   std::string real(const std::string& host_path) const { return path_ + host_path; }
 
   void write(const std::string& host_path, const std::string& content, mode_t mode = 0644) const {
@@ -66,5 +68,14 @@ class TemporaryTree {
  private:
   std::string path_;
 };
+
+inline std::string fixture_root(const std::string& name) {
+  return std::string(QHARDEN_FIXTURES_DIR) + "/hosts/" + name;
+}
+
+inline std::string read_fixture(const std::string& name, const std::string& host_path) {
+  std::ifstream stream(fixture_root(name) + host_path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(stream), {});
+}
 
 }  // namespace qharden::testing
