@@ -21,7 +21,7 @@ build_packages=(
 test_packages=(
   clang-16 libclang-rt-16-dev
   iproute2 iptables nftables util-linux procps
-  xinetd unbound ucspi-tcp dnsutils dbus
+  xinetd unbound ucspi-tcp dnsutils dbus time
 )
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
@@ -58,6 +58,22 @@ install_missing() {
   fi
 }
 
+# openbsd-inetd conflicts with xinetd as a package, so the inetd tests run the
+# binary unpacked from its .deb into a cache folder, never installed.
+unpack_openbsd_inetd() {
+  local target=/var/cache/qharden-tests/openbsd-inetd
+  [ -x "$target/usr/sbin/inetd" ] && return 0
+  local download
+  download=$(mktemp -d)
+  log "unpacking openbsd-inetd into $target"
+  (cd "$download" && apt-get download -qq openbsd-inetd 2>/dev/null) || {
+    apt-get update -qq && (cd "$download" && apt-get download -qq openbsd-inetd)
+  } || { log "could not download openbsd-inetd"; exit 3; }
+  mkdir -p "$target"
+  dpkg -x "$download"/openbsd-inetd_*.deb "$target"
+  rm -rf "$download"
+}
+
 configure_and_build() {
   local directory=$1
   shift
@@ -79,6 +95,7 @@ case "$command" in
     ;;
   test)
     install_missing "${build_packages[@]}" "${test_packages[@]}"
+    unpack_openbsd_inetd
     exec "$source_dir/tests/run-all.sh"
     ;;
   bench)
