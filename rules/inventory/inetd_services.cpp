@@ -1,5 +1,49 @@
-// Placeholder while the inetd parser is written.
+// inetd.conf lines into the inventory, read through the Host.
+#include <map>
+
+#include "config/config.h"
+#include "host/host.h"
 #include "inventory/inventory.h"
+#include "parsers/inetd.h"
+
 namespace qharden {
-void collect_inetd_services(const Host&, const Config&, ServiceInventory&) {}
+
+void collect_inetd_services(const Host& host, const Config& config, ServiceInventory& inventory) {
+  const std::string& file = config.paths.inetd_conf;
+  Expected<FileStatus> file_status = host.status(file, true);
+  if (file_status && file_status->kind == FileKind::missing) return;
+  inventory.inetd_present = true;
+  Expected<std::string> text = host.read_file(file);
+  if (!text) {
+    std::string message = text.error().message;
+    if (message.rfind(file + ": ", 0) == 0) message.erase(0, file.size() + 2);
+    inventory.problems.push_back(InventoryProblem{LaunchSource::inetd, file, 0, message});
+    return;
+  }
+  inventory.files_read.push_back(file);
+  InetdFile parsed = parse_inetd_text(file, *text);
+  for (InetdProblem& problem : parsed.problems) {
+    inventory.problems.push_back(
+        InventoryProblem{LaunchSource::inetd, file, problem.line, std::move(problem.message)});
+  }
+  // tcp and tcp6 lines of one service share the service field; the protocol
+  // then tells them apart in the subject.
+  std::map<std::string, int> lines_per_service;
+  for (const InetdEntry& entry : parsed.entries) ++lines_per_service[entry.service];
+  for (const InetdEntry& entry : parsed.entries) {
+    ServiceCommand command;
+    command.source = LaunchSource::inetd;
+    command.file = file;
+    command.line = entry.line;
+    command.service = entry.service;
+    command.subject = file + ":" + entry.service;
+    if (lines_per_service[entry.service] > 1) command.subject += "/" + entry.protocol;
+    InetdCommandLine command_line = inetd_command_line(entry);
+    command.argv = std::move(command_line.argv);
+    command.locations = std::move(command_line.locations);
+    command.server_location = entry.server_location;
+    inventory.commands.push_back(std::move(command));
+  }
+}
+
 }  // namespace qharden

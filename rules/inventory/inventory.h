@@ -38,6 +38,9 @@ struct ServiceCommand {
   // Same size as argv; nullopt for a word not written in the file (xinetd's
   // server path when it comes from `server =`, is located separately).
   std::vector<std::optional<WordLocation>> locations;
+  // xinetd: where the `server =` value sits; inetd: the server field. Unset for
+  // run scripts and internal services.
+  std::optional<WordLocation> server_location;
   std::map<std::string, std::string> environment;  // xinetd env, run-script exports and envdirs
   // xinetd only: the attributes whose effective value holds USERID, so xinetd
   // itself does an ident lookup ("log_on_success", "log_on_failure").

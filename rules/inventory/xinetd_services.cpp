@@ -1,5 +1,154 @@
-// Placeholder while the xinetd parser is written.
+// xinetd services into the inventory. All reads go through the Host, so the
+// same code audits the live host and a --root fixture tree.
+#include <cctype>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+
+#include "config/config.h"
+#include "host/host.h"
 #include "inventory/inventory.h"
+#include "parsers/text_lines.h"
+#include "parsers/xinetd.h"
+
 namespace qharden {
-void collect_xinetd_services(const Host&, const Config&, ServiceInventory&) {}
+namespace {
+
+class HostXinetdFileSource final : public XinetdFileSource {
+ public:
+  explicit HostXinetdFileSource(const Host& host) : host_(host) {}
+
+  Expected<std::string> read_file(const std::string& path) const override {
+    return host_.read_file(path);
+  }
+
+  Expected<std::vector<std::string>> list_directory(const std::string& path) const override {
+    return host_.list_directory(path);
+  }
+
+  Expected<bool> is_regular_file(const std::string& path) const override {
+    Expected<FileStatus> file_status = host_.status(path, true);
+    if (!file_status) return Unexpected(file_status.error());
+    if (file_status->kind == FileKind::missing) return fail_with(path + ": no such file");
+    return file_status->kind == FileKind::regular;
+  }
+
+  std::string identity(const std::string& path) const override {
+    Expected<FileStatus> file_status = host_.status(path, true);
+    if (!file_status || file_status->kind == FileKind::missing) return path;
+    return std::to_string(file_status->device) + ":" + std::to_string(file_status->inode);
+  }
+
+ private:
+  const Host& host_;
+};
+
+// The port xinetd binds when a service names none: getservbyname(name), which
+// reads /etc/services; the mail ports are known even when that file is absent.
+class ServicePorts {
+ public:
+  explicit ServicePorts(const Host& host) {
+    Expected<std::string> text = host.read_file("/etc/services");
+    if (!text) return;
+    for (const TextLine& line : split_lines(*text)) {
+      std::string_view content = std::string_view(*text).substr(line.offset, line.length);
+      content = content.substr(0, content.find('#'));
+      std::vector<LocatedWord> words =
+          split_located_words(*text, TextLine{line.offset, content.size(), line.number});
+      if (words.size() < 2) continue;
+      std::size_t slash = words[1].text.find('/');
+      if (slash == std::string::npos || words[1].text.substr(slash + 1) != "tcp") continue;
+      int port = std::atoi(words[1].text.substr(0, slash).c_str());
+      if (port <= 0 || port > 65535) continue;
+      for (std::size_t index = 0; index < words.size(); ++index) {
+        if (index == 1) continue;
+        ports_.emplace(words[index].text, port);
+      }
+    }
+  }
+
+  std::optional<int> find(const std::string& name) const {
+    if (auto found = ports_.find(name); found != ports_.end()) return found->second;
+    static const std::map<std::string, int> mail_ports{
+        {"smtp", 25}, {"smtps", 465}, {"ssmtp", 465}, {"submission", 587}};
+    if (auto found = mail_ports.find(name); found != mail_ports.end()) return found->second;
+    return std::nullopt;
+  }
+
+ private:
+  std::map<std::string, int> ports_;
+};
+
+// Debian's /etc/default/xinetd: INETD_COMPAT=Yes makes xinetd serve inetd.conf too.
+bool inetd_compatibility_enabled(const Host& host) {
+  Expected<std::string> text = host.read_file("/etc/default/xinetd");
+  if (!text) return false;
+  bool enabled = false;
+  std::istringstream lines(*text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') continue;
+    line = line.substr(start);
+    if (line.rfind("export ", 0) == 0) line = line.substr(7);
+    if (line.rfind("INETD_COMPAT=", 0) != 0) continue;
+    std::string value = line.substr(13);
+    value = value.substr(0, value.find_first_of(" \t#;"));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+        value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
+    }
+    for (char& character : value) {
+      character = static_cast<char>(std::tolower(static_cast<unsigned char>(character)));
+    }
+    enabled = value == "yes";  // the last assignment wins, as in the shell
+  }
+  return enabled;
+}
+
+}  // namespace
+
+void collect_xinetd_services(const Host& host, const Config& config, ServiceInventory& inventory) {
+  const std::string& main_file = config.paths.xinetd_conf;
+  Expected<FileStatus> main_status = host.status(main_file, true);
+  if (main_status && main_status->kind == FileKind::missing) return;
+  inventory.xinetd_present = true;
+  inventory.xinetd_serves_inetd_conf = inetd_compatibility_enabled(host);
+
+  HostXinetdFileSource source(host);
+  XinetdConfiguration configuration = load_xinetd_configuration(main_file, source);
+  for (XinetdProblem& problem : configuration.problems) {
+    inventory.problems.push_back(InventoryProblem{LaunchSource::xinetd, std::move(problem.file),
+                                                  problem.line, std::move(problem.message)});
+  }
+  for (std::string& file : configuration.files_read) {
+    inventory.files_read.push_back(std::move(file));
+  }
+
+  std::vector<XinetdService> services = resolve_xinetd_services(configuration.sections);
+  std::map<std::pair<std::string, std::string>, int> names_per_file;
+  for (const XinetdService& service : services) ++names_per_file[{service.file, service.name}];
+  ServicePorts service_ports(host);
+
+  for (const XinetdService& service : services) {
+    ServiceCommand command;
+    command.source = LaunchSource::xinetd;
+    command.file = service.file;
+    command.line = service.line;
+    command.service = service.id;
+    bool name_repeats = names_per_file[{service.file, service.name}] > 1;
+    command.subject = service.file + ":" + (name_repeats ? service.id : service.name);
+    command.enabled = service.enabled;
+    command.disabled_reason = service.disabled_reason;
+    XinetdCommandLine command_line = xinetd_command_line(service);
+    command.argv = std::move(command_line.argv);
+    command.locations = std::move(command_line.locations);
+    command.server_location = service.server_location;
+    command.environment = service.environment;
+    command.xinetd_ident_attributes = service.ident_attributes;
+    command.port = service.port ? service.port : service_ports.find(service.name);
+    inventory.commands.push_back(std::move(command));
+  }
+}
+
 }  // namespace qharden

@@ -1,15 +1,201 @@
-// Placeholder while the rule is written; replaced in the same issue.
+// tcp-env.flags: qmail's tcp-env does an RFC 1413 ident lookup for every
+// connection unless it gets -R, and xinetd does one itself when USERID is in
+// log_on_success/log_on_failure. A client whose firewall drops port 113 then
+// waits up to 30 s for the 220 greeting.
 #include <memory>
 
-#include "engine/pending_rule.h"
+#include "engine/context.h"
+#include "parsers/getopt.h"
+#include "tcp_env_flags/tcp_env_flags.h"
 
 namespace qharden {
+namespace {
+
+constexpr std::string_view kExplanation =
+    "qmail's tcp-env makes an RFC 1413 ident connection to port 113 of every SMTP client "
+    "before qmail-smtpd prints its 220 greeting, unless it is started with -R. Its getopt "
+    "is \"rRt:\", so a later -r undoes an earlier -R (\"-Rr\" leaves ident on), and the "
+    "default wait is 30 s (-t). When the client's firewall drops port 113, every connection "
+    "stalls for that long. xinetd does the same lookup itself when USERID is in a service's "
+    "effective log_on_success or log_on_failure (from `defaults` and the service).\n"
+    "The rule checks every enabled xinetd service (xinetd.conf, its include and includedir "
+    "files) and every inetd.conf line, tcpd-wrapped ones included, whose command runs "
+    "tcp-env. Disabled services are skipped with the reason; lines switched off with "
+    "`#<off>#` are not services. Lines xinetd or inetd reject are errors naming file:line.\n"
+    "The fix sets tcp-env's options to rules.\"tcp-env.flags\".options (default -Rt0), "
+    "changing no other byte of the file, and adds `log_on_success -= USERID` / "
+    "`log_on_failure -= USERID` to an xinetd service that does ident itself. xinetd or inetd "
+    "must then reread its configuration (SIGHUP). Plesk rewrites /etc/xinetd.d/smtp_psa "
+    "when mail settings change, so the agent re-audits it on change.";
+
+constexpr std::string_view kTouches =
+    "reads paths.xinetd_conf with its include/includedir files, paths.inetd_conf, "
+    "/etc/default/xinetd (INETD_COMPAT) and /etc/services; writes the xinetd service file "
+    "or inetd.conf that holds the failing command line";
+
+std::string line_text(int line) {
+  return line > 0 ? ":" + std::to_string(line) : "";
+}
+
+std::string served_by(const ServiceCommand& command, const ServiceInventory& inventory) {
+  if (command.source == LaunchSource::xinetd) return "xinetd";
+  return inventory.xinetd_serves_inetd_conf ? "xinetd (INETD_COMPAT)" : "inetd";
+}
+
+std::string tcp_env_problem(const TcpEnvOptions& options) {
+  if (options.error) {
+    return "tcp-env options are not valid (" + *options.error +
+           "): tcp-env exits with a usage error instead of serving the client";
+  }
+  std::string wait = options.ident_timeout_seconds == 0
+                         ? "each connection still makes an ident connection before 220"
+                         : "each connection can wait " +
+                               std::to_string(options.ident_timeout_seconds) +
+                               " s for an ident reply before 220";
+  if (options.r_undoes_capital_r) return "tcp-env's -r after -R turns ident back on: " + wait;
+  return "tcp-env runs without -R: " + wait;
+}
+
+std::string userid_problem(const std::vector<std::string>& attributes) {
+  std::string names;
+  for (const std::string& attribute : attributes) {
+    names += (names.empty() ? "" : " and ") + attribute;
+  }
+  return "xinetd itself does an ident lookup (USERID in " + names +
+         "): each connection can wait for an ident reply before 220";
+}
+
+Finding check_command(const RuleInfo& info, const ServiceCommand& command, std::size_t tcp_env,
+                      const ServiceInventory& inventory) {
+  std::vector<std::string> after(command.argv.begin() + static_cast<long>(tcp_env) + 1,
+                                 command.argv.end());
+  TcpEnvOptions options = read_tcp_env_options(after);
+  const std::optional<WordLocation>& tcp_env_location = command.locations[tcp_env];
+  int line = command.line;
+  if (tcp_env_location) {
+    line = tcp_env_location->line;
+  } else if (command.server_location) {
+    line = command.server_location->line;
+  }
+  bool userid = !command.xinetd_ident_attributes.empty();
+
+  Finding finding = make_finding(info, command.subject, Status::pass, "");
+  finding.evidence = {{"file", command.file},
+                      {"line", line},
+                      {"service_line", command.line},
+                      {"tcp_env_options", options.option_words},
+                      {"ident", !options.ident_off || userid},
+                      {"xinetd_userid", command.xinetd_ident_attributes},
+                      {"served_by", served_by(command, inventory)}};
+  if (!command.enabled) {
+    finding.status = Status::skip;
+    finding.message = "service is disabled (" + command.disabled_reason + "); not checked";
+    return finding;
+  }
+  std::vector<std::string> problems;
+  if (!options.passes()) problems.push_back(tcp_env_problem(options));
+  if (userid) problems.push_back(userid_problem(command.xinetd_ident_attributes));
+  if (problems.empty()) {
+    std::string words;
+    for (const std::string& word : options.option_words) words += " " + word;
+    finding.message = "tcp-env runs with" + words + ": no ident lookup before 220";
+    return finding;
+  }
+  finding.status = Status::fail;
+  finding.fixable = true;
+  for (const std::string& problem : problems) {
+    finding.message += (finding.message.empty() ? "" : "; ") + problem;
+  }
+  return finding;
+}
+
+class TcpEnvFlagsRule final : public Rule {
+ public:
+  TcpEnvFlagsRule() {
+    info_.id = "tcp-env.flags";
+    info_.severity = Severity::critical;
+    info_.summary =
+        "xinetd/inetd services that run qmail's tcp-env pass -R, and xinetd does no ident "
+        "(USERID) itself";
+    info_.explanation = kExplanation;
+    info_.touches = kTouches;
+    info_.can_fix = true;
+  }
+
+  const RuleInfo& info() const override { return info_; }
+
+  std::vector<Finding> check(AuditContext& context) const override {
+    const ServiceInventory& inventory = context.inventory();
+    std::vector<Finding> findings;
+    if (!inventory.xinetd_present && !inventory.inetd_present) {
+      findings.push_back(make_finding(info_, std::string(info_.id), Status::skip,
+                                      "no xinetd or inetd configuration on this host"));
+      return findings;
+    }
+    for (const InventoryProblem& problem : inventory.problems) {
+      if (problem.source == LaunchSource::run_script) continue;
+      Finding finding =
+          make_finding(info_, problem.file, Status::error,
+                       problem.file + line_text(problem.line) + ": " + problem.message);
+      finding.evidence = {{"file", problem.file}, {"line", problem.line}};
+      findings.push_back(std::move(finding));
+    }
+    for (const ServiceCommand& command : inventory.commands) {
+      if (command.source == LaunchSource::run_script) continue;
+      std::optional<std::size_t> tcp_env = find_program_word(command.argv, "tcp-env");
+      if (!tcp_env) continue;
+      findings.push_back(check_command(info_, command, *tcp_env, inventory));
+    }
+    if (findings.empty()) {
+      findings.push_back(make_finding(info_, std::string(info_.id), Status::skip,
+                                      "no xinetd service or inetd.conf line runs tcp-env"));
+    }
+    return findings;
+  }
+
+  Expected<std::vector<PlannedChange>> plan(AuditContext& context,
+                                            const std::vector<Finding>& failing) const override {
+    return plan_tcp_env_fixes(context, info_, failing);
+  }
+
+ private:
+  RuleInfo info_;
+};
+
+}  // namespace
+
+TcpEnvOptions read_tcp_env_options(const std::vector<std::string>& words_after_tcp_env) {
+  TcpEnvOptions options;
+  GetoptResult parsed = parse_options(words_after_tcp_env, "rRt:");
+  options.option_words.assign(
+      words_after_tcp_env.begin(),
+      words_after_tcp_env.begin() + static_cast<long>(parsed.first_operand));
+  options.error = parsed.error;
+  bool seen_capital_r = false;
+  for (const ParsedOption& option : parsed.options) {
+    if (option.letter == 'R') {
+      options.ident_off = true;
+      options.r_undoes_capital_r = false;
+      seen_capital_r = true;
+    } else if (option.letter == 'r') {
+      options.ident_off = false;
+      options.r_undoes_capital_r = seen_capital_r;
+    } else if (option.letter == 't' && option.argument) {
+      // tcp-env reads the leading digits (scan_ulong), so "-t5s" is 5 and "-tx" is 0.
+      unsigned long seconds = 0;
+      for (char digit : *option.argument) {
+        if (digit < '0' || digit > '9') break;
+        seconds = seconds * 10 + static_cast<unsigned long>(digit - '0');
+        if (seconds > 1000000) break;
+      }
+      options.ident_timeout_seconds = seconds;
+    }
+  }
+  return options;
+}
 
 std::unique_ptr<Rule> make_tcp_env_flags_rule() {
-  RuleInfo info;
-  info.id = "tcp-env.flags";
-  info.severity = Severity::critical;
-  return std::make_unique<PendingRule>(info, "in progress");
+  return std::make_unique<TcpEnvFlagsRule>();
 }
 
 }  // namespace qharden

@@ -1,0 +1,204 @@
+// One xinetd file, following xinetd's parse.c step by step: find_next_entry
+// wants `service NAME`, `defaults`, `include` or `includedir`; an entry needs a
+// line holding only `{`; a bad line makes xinetd skip to the next `}` line.
+#include <cctype>
+
+#include "parsers/text_lines.h"
+#include "parsers/xinetd.h"
+
+namespace qharden {
+namespace {
+
+std::string lower_case(std::string_view text) {
+  std::string lowered(text);
+  for (char& character : lowered) {
+    character = static_cast<char>(std::tolower(static_cast<unsigned char>(character)));
+  }
+  return lowered;
+}
+
+std::optional<XinetdOperator> operator_from_word(std::string_view word) {
+  if (word == "=") return XinetdOperator::assign;
+  if (word == "+=") return XinetdOperator::add;
+  if (word == "-=") return XinetdOperator::remove;
+  return std::nullopt;
+}
+
+bool is_useful_line(std::string_view line) {
+  for (char each : line) {
+    if (each == '#') return false;
+    if (!std::isspace(static_cast<unsigned char>(each))) return true;
+  }
+  return false;
+}
+
+class XinetdTextParser {
+ public:
+  XinetdTextParser(const std::string& file, std::string_view text) : text_(text) {
+    result_.file = file;
+  }
+
+  XinetdFile parse() {
+    if (int nul_line = first_nul_line(text_); nul_line != 0) {
+      problem(nul_line, "binary file (NUL byte); xinetd cannot use it");
+      return std::move(result_);
+    }
+    for (const TextLine& line : split_lines(text_)) {
+      std::string_view content = text_.substr(line.offset, line.length);
+      if (!is_useful_line(content)) continue;
+      switch (state_) {
+        case State::between_entries:
+          start_entry(line);
+          break;
+        case State::expecting_open:
+          open_entry(line, content);
+          break;
+        case State::in_entry:
+          entry_line(line, content);
+          break;
+        case State::skipping_entry:
+          if (line_holds_only(content, '}')) state_ = State::between_entries;
+          break;
+      }
+    }
+    finish();
+    return std::move(result_);
+  }
+
+ private:
+  enum class State { between_entries, expecting_open, in_entry, skipping_entry };
+
+  void problem(int line, std::string message) {
+    result_.problems.push_back(XinetdProblem{result_.file, line, std::move(message)});
+  }
+
+  std::string entry_label() const {
+    if (section_.kind == XinetdSectionKind::defaults) return "defaults";
+    return "service " + section_.name;
+  }
+
+  void start_entry(const TextLine& line) {
+    std::vector<LocatedWord> words = split_located_words(text_, line);
+    std::string keyword = lower_case(words.front().text);
+    bool named = keyword == "service" || keyword == "include" || keyword == "includedir";
+    if (named && words.size() < 2) {
+      problem(line.number,
+              "`" + words.front().text + "` without a name; xinetd skips to the next `}` line");
+      state_ = State::skipping_entry;
+      return;
+    }
+    if (keyword == "include" || keyword == "includedir") {
+      result_.items.emplace_back(
+          XinetdInclude{keyword == "includedir", words[1].text, line.number});
+      return;
+    }
+    if (keyword == "service" || keyword == "defaults") {
+      section_ = XinetdSection{};
+      section_.kind =
+          keyword == "service" ? XinetdSectionKind::service : XinetdSectionKind::defaults;
+      section_.file = result_.file;
+      section_.line = line.number;
+      if (named) section_.name = words[1].text;
+      state_ = State::expecting_open;
+      return;
+    }
+    problem(line.number, "expected `service NAME`, `defaults`, `include` or `includedir`, not `" +
+                             words.front().text + "`; xinetd skips to the next `}` line");
+    state_ = State::skipping_entry;
+  }
+
+  void open_entry(const TextLine& line, std::string_view content) {
+    if (!line_holds_only(content, '{')) {
+      problem(line.number, entry_label() + " (line " + std::to_string(section_.line) +
+                               ") must be followed by a line holding only `{`; xinetd drops "
+                               "it and skips to the next `}` line");
+      state_ = State::skipping_entry;
+      return;
+    }
+    if (section_.kind == XinetdSectionKind::defaults && seen_defaults_) {
+      problem(section_.line,
+              "only one defaults entry is allowed in a file; xinetd ignores this one");
+      state_ = State::skipping_entry;
+      return;
+    }
+    state_ = State::in_entry;
+  }
+
+  void entry_line(const TextLine& line, std::string_view content) {
+    if (line_holds_only(content, '}')) {
+      section_.closing_line = line.number;
+      section_.closing_offset = line.offset;
+      close_entry();
+      state_ = State::between_entries;
+      return;
+    }
+    std::vector<LocatedWord> words = split_located_words(text_, line);
+    std::optional<XinetdOperator> operation;
+    if (words.size() >= 2) operation = operator_from_word(words[1].text);
+    if (!operation) {
+      reject_entry(line.number, "expected `attribute = value` (blanks around =, += or -=)");
+      return;
+    }
+    XinetdAttribute attribute;
+    attribute.name = lower_case(words[0].text);
+    attribute.operation = *operation;
+    attribute.line = line.number;
+    attribute.line_offset = line.offset;
+    attribute.content_end = words.back().location.offset + words.back().location.length;
+    attribute.indentation = std::string(content.substr(0, words[0].location.offset - line.offset));
+    for (std::size_t index = 2; index < words.size(); ++index) {
+      attribute.values.push_back(std::move(words[index].text));
+      attribute.value_locations.push_back(words[index].location);
+    }
+    section_.attributes.push_back(std::move(attribute));
+  }
+
+  // xinetd's parse_entry fails: a service is dropped; a defaults entry keeps
+  // what it applied so far and xinetd reads on from the next line.
+  void reject_entry(int line, const std::string& why) {
+    if (section_.kind == XinetdSectionKind::defaults) {
+      problem(line, "defaults (line " + std::to_string(section_.line) + "): " + why +
+                        "; xinetd stops reading this defaults entry here");
+      close_entry();
+      state_ = State::between_entries;
+      return;
+    }
+    problem(line, entry_label() + " (line " + std::to_string(section_.line) + "): " + why +
+                      "; xinetd drops this service");
+    state_ = State::skipping_entry;
+  }
+
+  void close_entry() {
+    if (section_.kind == XinetdSectionKind::defaults) seen_defaults_ = true;
+    result_.items.emplace_back(std::move(section_));
+    section_ = XinetdSection{};
+  }
+
+  void finish() {
+    if (state_ == State::expecting_open) {
+      problem(section_.line, entry_label() + " is not followed by a `{` line; xinetd drops it");
+    } else if (state_ == State::in_entry) {
+      if (section_.kind == XinetdSectionKind::defaults) {
+        problem(section_.line, "defaults has no closing `}` (the file ends)");
+        close_entry();
+      } else {
+        problem(section_.line,
+                entry_label() + " has no closing `}` (the file ends); xinetd drops it");
+      }
+    }
+  }
+
+  std::string_view text_;
+  XinetdFile result_;
+  State state_ = State::between_entries;
+  XinetdSection section_;
+  bool seen_defaults_ = false;
+};
+
+}  // namespace
+
+XinetdFile parse_xinetd_text(const std::string& file, std::string_view text) {
+  return XinetdTextParser(file, text).parse();
+}
+
+}  // namespace qharden

@@ -1,0 +1,148 @@
+// xinetd's configuration language, read the way xinetd 2.3.15 reads it, in
+// three steps that need no Host, so tests and the fuzzer can drive them:
+//
+//   parse_xinetd_text          one file's text -> sections, include lines, problems
+//   load_xinetd_configuration  follows include/includedir through an XinetdFileSource
+//   resolve_xinetd_services    applies `defaults`, operators and enable rules
+//
+// What xinetd rejects (and so never runs) is a problem with file and line.
+// What it only warns about (an unknown attribute, `+=` on server_args, a
+// repeated `server`) is ignored here as xinetd ignores it.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "engine/expected.h"
+#include "inventory/inventory.h"
+
+namespace qharden {
+
+enum class XinetdOperator { assign, add, remove };
+
+struct XinetdAttribute {
+  std::string name;  // lower case: xinetd matches attribute names without case
+  XinetdOperator operation = XinetdOperator::assign;
+  std::vector<std::string> values;
+  std::vector<WordLocation> value_locations;  // same size as values
+  int line = 0;
+  std::size_t line_offset = 0;  // first byte of the line
+  std::size_t content_end = 0;  // just past the last word of the line
+  std::string indentation;      // the blanks before the name
+};
+
+enum class XinetdSectionKind { service, defaults };
+
+struct XinetdSection {
+  XinetdSectionKind kind = XinetdSectionKind::service;
+  std::string file;
+  std::string name;  // the service name as written; empty for defaults
+  int line = 0;      // the `service`/`defaults` line
+  std::vector<XinetdAttribute> attributes;
+  int closing_line = 0;
+  std::size_t closing_offset = 0;  // first byte of the `}` line
+};
+
+struct XinetdInclude {
+  bool directory = false;  // includedir
+  std::string path;
+  int line = 0;
+};
+
+struct XinetdProblem {
+  std::string file;
+  int line = 0;  // 0 when the whole file is at fault
+  std::string message;
+};
+
+using XinetdItem = std::variant<XinetdSection, XinetdInclude>;
+
+struct XinetdFile {
+  std::string file;
+  // Sections xinetd accepts, and include lines, in file order. A service with a
+  // line xinetd rejects is left out (xinetd drops it); a defaults section keeps
+  // the attributes before the bad line (xinetd has applied them already).
+  std::vector<XinetdItem> items;
+  std::vector<XinetdProblem> problems;
+};
+
+XinetdFile parse_xinetd_text(const std::string& file, std::string_view text);
+
+// Where the loader gets files from: the inventory backs it with a Host (so
+// --root holds), tests and the fuzzer with a map.
+class XinetdFileSource {
+ public:
+  virtual ~XinetdFileSource() = default;
+  virtual Expected<std::string> read_file(const std::string& path) const = 0;
+  // Entry names; the loader sorts them in strcmp order itself.
+  virtual Expected<std::vector<std::string>> list_directory(const std::string& path) const = 0;
+  // Follows symlinks, as xinetd's stat() does; a symlink loop is an error.
+  virtual Expected<bool> is_regular_file(const std::string& path) const = 0;
+  // Two paths naming one file give one identity, so a symlinked include cycle
+  // is caught too. The path itself when nothing better is known.
+  virtual std::string identity(const std::string& path) const { return path; }
+};
+
+inline constexpr int kXinetdMaximumIncludeDepth = 16;
+inline constexpr std::size_t kXinetdMaximumFiles = 256;
+// A file that includes many files many times must not grow the report without end.
+inline constexpr std::size_t kXinetdMaximumProblems = 200;
+
+struct XinetdConfiguration {
+  std::vector<XinetdSection> sections;  // reading order, includes expanded in place
+  std::vector<XinetdProblem> problems;
+  std::vector<std::string> files_read;
+};
+
+XinetdConfiguration load_xinetd_configuration(const std::string& main_file,
+                                              const XinetdFileSource& source);
+
+// One file name in an includedir that xinetd reads: no '.', no trailing '~'.
+bool xinetd_reads_directory_entry(std::string_view name);
+
+struct XinetdService {
+  std::string file;
+  int line = 0;
+  std::string name;
+  std::string id;  // the name unless `id` is set
+  bool enabled = true;
+  std::string disabled_reason;
+  std::string server;
+  std::optional<WordLocation> server_location;
+  std::vector<std::string> server_args;
+  std::vector<WordLocation> server_args_locations;
+  std::optional<std::size_t> server_args_end;  // end of the server_args line's words, when set
+  bool name_in_args = false;                   // flags NAMEINARGS
+  std::optional<int> port;
+  std::map<std::string, std::string> environment;
+  // Effective values, upper case, after defaults and the service's =, += and -=.
+  std::set<std::string> log_on_success;
+  std::set<std::string> log_on_failure;
+  // "log_on_success"/"log_on_failure" when its effective value holds USERID:
+  // xinetd then does an ident lookup itself for every connection.
+  std::vector<std::string> ident_attributes;
+  std::size_t closing_offset = 0;     // first byte of the `}` line
+  std::string attribute_indentation;  // of the last attribute line, for inserted lines
+};
+
+// Services in reading order. `defaults` log settings reach only the services
+// read after them (xinetd copies them when it starts a service); `enabled` and
+// `disabled` apply to every service by id.
+std::vector<XinetdService> resolve_xinetd_services(const std::vector<XinetdSection>& sections);
+
+struct XinetdCommandLine {
+  std::vector<std::string> argv;                       // argv[0] is the program xinetd runs
+  std::vector<std::optional<WordLocation>> locations;  // nullopt for the server path
+};
+
+// server_args without argv[0], unless NAMEINARGS; with NAMEINARGS and tcpd as
+// the server, tcpd runs server_args[0], so that becomes argv[0].
+XinetdCommandLine xinetd_command_line(const XinetdService& service);
+
+}  // namespace qharden

@@ -1,0 +1,155 @@
+// Follows `include` and `includedir` the way xinetd does (includedir.c: names
+// in strcmp order, none with a '.' or a trailing '~', regular files only after
+// following symlinks), with the guards xinetd lacks: a depth cap, cycle
+// detection by file identity, a file count cap, and each file read once.
+#include <algorithm>
+#include <set>
+
+#include "parsers/xinetd.h"
+
+namespace qharden {
+namespace {
+
+std::string absolute(const std::string& path) {
+  // xinetd runs from "/", so a relative include names a file under "/".
+  if (!path.empty() && path.front() == '/') return path;
+  return "/" + path;
+}
+
+std::string join(const std::string& directory, const std::string& name) {
+  if (!directory.empty() && directory.back() == '/') return directory + name;
+  return directory + "/" + name;
+}
+
+// Host errors read "PATH: reason"; the problem already names the file.
+std::string reason_only(const std::string& message, const std::string& path) {
+  std::string prefix = path + ": ";
+  if (message.rfind(prefix, 0) == 0) return message.substr(prefix.size());
+  return message;
+}
+
+struct IncludeSite {
+  std::string file;
+  int line = 0;
+};
+
+class XinetdLoader {
+ public:
+  explicit XinetdLoader(const XinetdFileSource& source) : source_(source) {}
+
+  XinetdConfiguration load(const std::string& main_file) {
+    read_file(absolute(main_file), 0, IncludeSite{});
+    if (problems_seen_ > kXinetdMaximumProblems) {
+      configuration_.problems.push_back(XinetdProblem{
+          absolute(main_file), 0,
+          std::to_string(problems_seen_ - kXinetdMaximumProblems) + " more problems not listed"});
+    }
+    return std::move(configuration_);
+  }
+
+ private:
+  void record(XinetdProblem problem) {
+    if (++problems_seen_ <= kXinetdMaximumProblems) {
+      configuration_.problems.push_back(std::move(problem));
+    }
+  }
+
+  void problem(const IncludeSite& site, const std::string& fallback_file, std::string message) {
+    bool has_site = !site.file.empty();
+    record(XinetdProblem{has_site ? site.file : fallback_file, has_site ? site.line : 0,
+                         std::move(message)});
+  }
+
+  void read_file(const std::string& path, int depth, const IncludeSite& site) {
+    if (depth > kXinetdMaximumIncludeDepth) {
+      problem(site, path,
+              "include of " + path + " is nested more than " +
+                  std::to_string(kXinetdMaximumIncludeDepth) + " levels deep; not followed");
+      return;
+    }
+    if (configuration_.files_read.size() >= kXinetdMaximumFiles) {
+      problem(site, path,
+              "more than " + std::to_string(kXinetdMaximumFiles) + " files; " + path +
+                  " and the rest are not read");
+      return;
+    }
+    std::string identity = source_.identity(path);
+    if (reading_.count(identity) != 0) {
+      problem(site, path, "include cycle: " + path + " is already being read; not followed");
+      return;
+    }
+    if (!read_once_.insert(identity).second) {
+      problem(site, path,
+              path + " is included a second time; xinetd would read its services twice");
+      return;
+    }
+    Expected<std::string> text = source_.read_file(path);
+    if (!text) {
+      // The file itself is at fault (unreadable, a loop), so it carries the problem.
+      record(XinetdProblem{path, 0, reason_only(text.error().message, path)});
+      return;
+    }
+    configuration_.files_read.push_back(path);
+    XinetdFile parsed = parse_xinetd_text(path, *text);
+    for (XinetdProblem& each : parsed.problems) record(std::move(each));
+    reading_.insert(identity);
+    for (XinetdItem& item : parsed.items) {
+      if (auto* section = std::get_if<XinetdSection>(&item)) {
+        configuration_.sections.push_back(std::move(*section));
+        continue;
+      }
+      const XinetdInclude& include = std::get<XinetdInclude>(item);
+      IncludeSite here{path, include.line};
+      if (include.directory) {
+        read_directory(absolute(include.path), depth + 1, here);
+      } else {
+        read_file(absolute(include.path), depth + 1, here);
+      }
+    }
+    reading_.erase(identity);
+  }
+
+  void read_directory(const std::string& directory, int depth, const IncludeSite& site) {
+    Expected<std::vector<std::string>> names = source_.list_directory(directory);
+    if (!names) {
+      problem(site, directory,
+              "includedir " + directory + ": " + reason_only(names.error().message, directory));
+      return;
+    }
+    std::vector<std::string> sorted = *names;
+    std::sort(sorted.begin(), sorted.end());
+    for (const std::string& name : sorted) {
+      if (!xinetd_reads_directory_entry(name)) continue;
+      std::string path = join(directory, name);
+      Expected<bool> regular = source_.is_regular_file(path);
+      if (!regular) {
+        record(XinetdProblem{path, 0, reason_only(regular.error().message, path)});
+        continue;
+      }
+      if (!*regular) {
+        record(XinetdProblem{path, 0, "not a regular file; xinetd skips it"});
+        continue;
+      }
+      read_file(path, depth, site);
+    }
+  }
+
+  const XinetdFileSource& source_;
+  XinetdConfiguration configuration_;
+  std::set<std::string> reading_;
+  std::set<std::string> read_once_;
+  std::size_t problems_seen_ = 0;
+};
+
+}  // namespace
+
+bool xinetd_reads_directory_entry(std::string_view name) {
+  return !name.empty() && name.find('.') == std::string_view::npos && name.back() != '~';
+}
+
+XinetdConfiguration load_xinetd_configuration(const std::string& main_file,
+                                              const XinetdFileSource& source) {
+  return XinetdLoader(source).load(main_file);
+}
+
+}  // namespace qharden

@@ -1,0 +1,218 @@
+// From sections to services as xinetd sees them (parse.c identify_attribute):
+// single-valued attributes take their first `=` and ignore `+=`/`-=`; the
+// modifiable ones (log_on_*, env, ...) start from the defaults and take `=`,
+// `+=` and `-=` in order; in `defaults` itself `=` adds, like `+=`.
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include "parsers/text_lines.h"
+#include "parsers/xinetd.h"
+
+namespace qharden {
+namespace {
+
+std::string upper_case(std::string_view text) {
+  std::string upper(text);
+  for (char& character : upper) {
+    character = static_cast<char>(std::toupper(static_cast<unsigned char>(character)));
+  }
+  return upper;
+}
+
+bool equals_ignoring_case(std::string_view left, std::string_view right) {
+  return upper_case(left) == upper_case(right);
+}
+
+bool is_modifiable(std::string_view name) {
+  return name == "log_on_success" || name == "log_on_failure" || name == "only_from" ||
+         name == "no_access" || name == "passenv" || name == "env" || name == "disabled" ||
+         name == "enabled";
+}
+
+void apply_to_set(std::set<std::string>& target, XinetdOperator operation,
+                  const std::vector<std::string>& values) {
+  if (operation == XinetdOperator::assign) target.clear();
+  for (const std::string& value : values) {
+    if (operation == XinetdOperator::remove) {
+      target.erase(upper_case(value));
+    } else {
+      target.insert(upper_case(value));
+    }
+  }
+}
+
+struct DefaultsState {
+  std::optional<std::set<std::string>> log_on_success;
+  std::optional<std::set<std::string>> log_on_failure;
+  std::set<std::string> enabled;  // ids; empty = every service
+  std::set<std::string> disabled;
+
+  void apply(const XinetdAttribute& attribute) {
+    // In defaults, xinetd treats `=` on a modifiable attribute as `+=`.
+    XinetdOperator operation =
+        attribute.operation == XinetdOperator::assign ? XinetdOperator::add : attribute.operation;
+    std::optional<std::set<std::string>>* target = nullptr;
+    if (attribute.name == "log_on_success") target = &log_on_success;
+    if (attribute.name == "log_on_failure") target = &log_on_failure;
+    if (target != nullptr) {
+      if (!target->has_value()) target->emplace();
+      apply_to_set(**target, operation, attribute.values);
+      return;
+    }
+    std::set<std::string>* list = attribute.name == "enabled"    ? &enabled
+                                  : attribute.name == "disabled" ? &disabled
+                                                                 : nullptr;
+    if (list == nullptr) return;
+    for (const std::string& id : attribute.values) {
+      if (operation == XinetdOperator::remove) {
+        list->erase(id);
+      } else {
+        list->insert(id);
+      }
+    }
+  }
+};
+
+std::optional<int> parse_port(std::string_view text) {
+  int port = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (error != std::errc() || end != text.data() + text.size() || port < 1 || port > 65535) {
+    return std::nullopt;
+  }
+  return port;
+}
+
+void disable(XinetdService& service, std::string reason) {
+  if (!service.enabled) return;  // keep the first reason: that is the one to change
+  service.enabled = false;
+  service.disabled_reason = std::move(reason);
+}
+
+// False when xinetd ignores the line, so that a later line may still set it.
+bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribute) {
+  const std::string& name = attribute.name;
+  const std::vector<std::string>& values = attribute.values;
+  if (name == "server_args") {
+    service.server_args = values;
+    service.server_args_locations = attribute.value_locations;
+    service.server_args_end = attribute.content_end;
+    return true;
+  }
+  if (name == "flags") {
+    for (const std::string& flag : values) {
+      if (equals_ignoring_case(flag, "NAMEINARGS")) service.name_in_args = true;
+      if (equals_ignoring_case(flag, "DISABLE")) disable(service, "flags = DISABLE");
+    }
+    return true;
+  }
+  // The rest take exactly one value; xinetd ignores the line otherwise.
+  if (values.size() != 1) return false;
+  const std::string& value = values.front();
+  if (name == "server") {
+    service.server = value;
+    service.server_location = attribute.value_locations.front();
+  } else if (name == "id") {
+    service.id = value;
+  } else if (name == "port") {
+    service.port = parse_port(value);
+    if (!service.port) disable(service, "port = " + value + " is not a port number");
+  } else if (name == "disable") {
+    if (equals_ignoring_case(value, "yes")) {
+      disable(service, "disable = " + value);
+    } else if (!equals_ignoring_case(value, "no")) {
+      disable(service, "disable = " + value + " is neither yes nor no");
+    }
+  }
+  return true;
+}
+
+void apply_environment(XinetdService& service, const XinetdAttribute& attribute) {
+  if (attribute.operation == XinetdOperator::assign) service.environment.clear();
+  for (const std::string& word : attribute.values) {
+    std::size_t equals = word.find('=');
+    if (equals == std::string::npos) continue;
+    std::string variable = word.substr(0, equals);
+    if (attribute.operation == XinetdOperator::remove) {
+      service.environment.erase(variable);
+    } else {
+      service.environment[variable] = word.substr(equals + 1);
+    }
+  }
+}
+
+XinetdService resolve_service(const XinetdSection& section, const DefaultsState& defaults) {
+  XinetdService service;
+  service.file = section.file;
+  service.line = section.line;
+  service.name = section.name;
+  service.closing_offset = section.closing_offset;
+  service.log_on_success = defaults.log_on_success.value_or(std::set<std::string>{});
+  service.log_on_failure = defaults.log_on_failure.value_or(std::set<std::string>{});
+  std::set<std::string> specified;
+  for (const XinetdAttribute& attribute : section.attributes) {
+    service.attribute_indentation = attribute.indentation;
+    const std::string& name = attribute.name;
+    if (name == "log_on_success") {
+      apply_to_set(service.log_on_success, attribute.operation, attribute.values);
+    } else if (name == "log_on_failure") {
+      apply_to_set(service.log_on_failure, attribute.operation, attribute.values);
+    } else if (name == "env") {
+      apply_environment(service, attribute);
+    } else if (!is_modifiable(name) && attribute.operation == XinetdOperator::assign &&
+               specified.count(name) == 0 && apply_single_valued(service, attribute)) {
+      specified.insert(name);
+    }
+  }
+  if (service.id.empty()) service.id = service.name;
+  if (service.log_on_success.count("USERID") != 0) {
+    service.ident_attributes.push_back("log_on_success");
+  }
+  if (service.log_on_failure.count("USERID") != 0) {
+    service.ident_attributes.push_back("log_on_failure");
+  }
+  return service;
+}
+
+}  // namespace
+
+std::vector<XinetdService> resolve_xinetd_services(const std::vector<XinetdSection>& sections) {
+  DefaultsState defaults;
+  std::vector<XinetdService> services;
+  for (const XinetdSection& section : sections) {
+    if (section.kind == XinetdSectionKind::defaults) {
+      for (const XinetdAttribute& attribute : section.attributes) defaults.apply(attribute);
+      continue;
+    }
+    services.push_back(resolve_service(section, defaults));
+  }
+  for (XinetdService& service : services) {
+    if (defaults.disabled.count(service.id) != 0) {
+      disable(service, "listed in `disabled` of defaults");
+    } else if (!defaults.enabled.empty() && defaults.enabled.count(service.id) == 0) {
+      disable(service, "not listed in `enabled` of defaults");
+    }
+  }
+  return services;
+}
+
+XinetdCommandLine xinetd_command_line(const XinetdService& service) {
+  XinetdCommandLine command;
+  if (service.server.empty()) return command;  // an internal service
+  std::size_t first_argument = 0;
+  if (service.name_in_args && path_basename(service.server) == "tcpd" &&
+      !service.server_args.empty()) {
+    // tcpd executes its own argv[0], so the real program is server_args[0].
+  } else {
+    command.argv.push_back(service.server);
+    command.locations.push_back(std::nullopt);
+    if (service.name_in_args) first_argument = 1;
+  }
+  for (std::size_t index = first_argument; index < service.server_args.size(); ++index) {
+    command.argv.push_back(service.server_args[index]);
+    command.locations.push_back(service.server_args_locations[index]);
+  }
+  return command;
+}
+
+}  // namespace qharden

@@ -1,0 +1,216 @@
+// The fix: rewrite only tcp-env's option words (or insert them), and add
+// `-= USERID` lines to xinetd services that do ident themselves. Each file is
+// read again and parsed again, so the byte positions are those of the text the
+// FileReplacement names as `before`; all fixes in one file become one change.
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include "config/config.h"
+#include "engine/context.h"
+#include "parsers/inetd.h"
+#include "parsers/text_lines.h"
+#include "parsers/xinetd.h"
+#include "tcp_env_flags/tcp_env_flags.h"
+
+namespace qharden {
+namespace {
+
+// Where to put options when tcp-env has none and nothing follows it.
+struct FallbackInsertion {
+  std::size_t offset = 0;
+  std::string text;
+};
+
+struct LocatedCommand {
+  std::vector<std::string> argv;
+  std::vector<std::optional<WordLocation>> locations;
+  std::optional<FallbackInsertion> fallback;
+  // xinetd: where lines go inside the service block, and their indentation.
+  std::size_t block_end = 0;
+  std::string indentation;
+};
+
+bool only_blanks(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char each) { return std::isspace(static_cast<unsigned char>(each)); });
+}
+
+std::string changed_file_message(const std::string& file) {
+  return file + " changed since it was audited; run the audit again";
+}
+
+Expected<LocatedCommand> locate_xinetd(const ServiceCommand& command, std::string_view text,
+                                       const std::string& options_text) {
+  XinetdFile parsed = parse_xinetd_text(command.file, text);
+  std::vector<XinetdSection> sections;
+  for (XinetdItem& item : parsed.items) {
+    if (auto* section = std::get_if<XinetdSection>(&item)) sections.push_back(std::move(*section));
+  }
+  for (const XinetdService& service : resolve_xinetd_services(sections)) {
+    if (service.line != command.line) continue;
+    XinetdCommandLine command_line = xinetd_command_line(service);
+    LocatedCommand located{std::move(command_line.argv), std::move(command_line.locations),
+                           std::nullopt, service.closing_offset, service.attribute_indentation};
+    if (located.indentation.empty()) located.indentation = "\t";
+    if (service.server_args_end) {
+      located.fallback = FallbackInsertion{*service.server_args_end, " " + options_text};
+    } else {
+      located.fallback = FallbackInsertion{
+          service.closing_offset, located.indentation + "server_args = " + options_text + "\n"};
+    }
+    return located;
+  }
+  return fail_with(changed_file_message(command.file));
+}
+
+Expected<LocatedCommand> locate_inetd(const ServiceCommand& command, std::string_view text,
+                                      const std::string& options_text) {
+  InetdFile parsed = parse_inetd_text(command.file, text);
+  for (const InetdEntry& entry : parsed.entries) {
+    if (entry.line != command.line) continue;
+    InetdCommandLine command_line = inetd_command_line(entry);
+    LocatedCommand located{std::move(command_line.argv), std::move(command_line.locations),
+                           std::nullopt, 0, ""};
+    if (!entry.argument_locations.empty()) {
+      const WordLocation& last = entry.argument_locations.back();
+      located.fallback = FallbackInsertion{last.offset + last.length, " " + options_text};
+    }
+    return located;
+  }
+  return fail_with(changed_file_message(command.file));
+}
+
+// Replaces the option words after tcp-env with options_text: the first option
+// word becomes options_text, the others go together with the blanks before
+// them. With no option words, options_text goes in front of tcp-env's first
+// operand.
+Outcome tcp_env_edits(const LocatedCommand& located, std::string_view text, const std::string& file,
+                      const std::string& options_text, std::vector<TextEdit>& edits) {
+  std::optional<std::size_t> tcp_env = find_program_word(located.argv, "tcp-env");
+  if (!tcp_env) return fail_with(changed_file_message(file));
+  std::vector<std::string> after(located.argv.begin() + static_cast<long>(*tcp_env) + 1,
+                                 located.argv.end());
+  TcpEnvOptions options = read_tcp_env_options(after);
+  if (options.passes()) return Done{};
+  std::size_t first = *tcp_env + 1;
+  std::size_t count = options.option_words.size();
+  for (std::size_t index = first; index < first + count; ++index) {
+    if (!located.locations[index]) return fail_with(file + ": tcp-env's options are not in it");
+  }
+  if (count == 0) {
+    if (first < located.argv.size() && located.locations[first]) {
+      edits.push_back(TextEdit{located.locations[first]->offset, 0, options_text + " "});
+      return Done{};
+    }
+    if (*tcp_env > 0 && located.locations[*tcp_env]) {
+      const WordLocation& word = *located.locations[*tcp_env];
+      edits.push_back(TextEdit{word.offset + word.length, 0, " " + options_text});
+      return Done{};
+    }
+    if (!located.fallback) return fail_with(file + ": no place for tcp-env's options");
+    edits.push_back(TextEdit{located.fallback->offset, 0, located.fallback->text});
+    return Done{};
+  }
+  const WordLocation& first_word = *located.locations[first];
+  edits.push_back(TextEdit{first_word.offset, first_word.length, options_text});
+  for (std::size_t index = first + 1; index < first + count; ++index) {
+    const WordLocation& previous = *located.locations[index - 1];
+    const WordLocation& word = *located.locations[index];
+    std::size_t start = previous.offset + previous.length;
+    if (word.offset < start || !only_blanks(text.substr(start, word.offset - start))) {
+      return fail_with(changed_file_message(file));
+    }
+    edits.push_back(TextEdit{start, word.offset + word.length - start, ""});
+  }
+  return Done{};
+}
+
+const ServiceCommand* find_command(const ServiceInventory& inventory, const Finding& finding) {
+  for (const ServiceCommand& command : inventory.commands) {
+    if (command.source == LaunchSource::run_script) continue;
+    if (command.subject == finding.subject) return &command;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Expected<std::string> apply_text_edits(std::string_view text, std::vector<TextEdit> edits) {
+  std::stable_sort(edits.begin(), edits.end(), [](const TextEdit& left, const TextEdit& right) {
+    return left.offset < right.offset;
+  });
+  std::string result;
+  result.reserve(text.size() + 256);
+  std::size_t position = 0;
+  for (const TextEdit& edit : edits) {
+    if (edit.offset < position || edit.offset + edit.length > text.size()) {
+      return fail_with("overlapping or out-of-range edits");
+    }
+    result.append(text.substr(position, edit.offset - position));
+    result.append(edit.replacement);
+    position = edit.offset + edit.length;
+  }
+  result.append(text.substr(position));
+  return result;
+}
+
+Expected<std::vector<PlannedChange>> plan_tcp_env_fixes(AuditContext& context, const RuleInfo& info,
+                                                        const std::vector<Finding>& failing) {
+  const ServiceInventory& inventory = context.inventory();
+  const std::string& options_text = context.config.tcp_env_flags.options;
+  // One entry per file, in the order the findings name them.
+  std::vector<std::string> files;
+  std::map<std::string, std::vector<const ServiceCommand*>> commands_per_file;
+  for (const Finding& finding : failing) {
+    if (finding.rule != info.id || finding.status != Status::fail || !finding.fixable) continue;
+    const ServiceCommand* command = find_command(inventory, finding);
+    if (command == nullptr) continue;
+    auto& commands = commands_per_file[command->file];
+    if (commands.empty()) files.push_back(command->file);
+    if (std::find(commands.begin(), commands.end(), command) == commands.end()) {
+      commands.push_back(command);
+    }
+  }
+
+  std::vector<PlannedChange> changes;
+  for (const std::string& file : files) {
+    Expected<std::string> text = context.host.read_file(file);
+    if (!text) return Unexpected(text.error());
+    std::vector<TextEdit> edits;
+    std::string summary;
+    for (const ServiceCommand* command : commands_per_file[file]) {
+      bool xinetd = command->source == LaunchSource::xinetd;
+      Expected<LocatedCommand> located = xinetd ? locate_xinetd(*command, *text, options_text)
+                                                : locate_inetd(*command, *text, options_text);
+      if (!located) return Unexpected(located.error());
+      if (located->argv != command->argv) return fail_with(changed_file_message(file));
+      std::size_t before = edits.size();
+      Outcome outcome = tcp_env_edits(*located, *text, file, options_text, edits);
+      if (!outcome) return Unexpected(outcome.error());
+      std::string service_summary;
+      if (edits.size() > before) service_summary = "set tcp-env's options to " + options_text;
+      for (const std::string& attribute : command->xinetd_ident_attributes) {
+        edits.push_back(
+            TextEdit{located->block_end, 0, located->indentation + attribute + " -= USERID\n"});
+        service_summary +=
+            std::string(service_summary.empty() ? "" : ", ") + "add `" + attribute + " -= USERID`";
+      }
+      if (service_summary.empty()) continue;
+      summary += (summary.empty() ? "" : "; ") + command->service + " (line " +
+                 std::to_string(command->line) + "): " + service_summary;
+    }
+    Expected<std::string> after = apply_text_edits(*text, edits);
+    if (!after) return fail_with(file + ": " + after.error().message);
+    if (*after == *text) continue;
+    PlannedChange change;
+    change.rule = std::string(info.id);
+    change.subject = file;
+    change.summary = file + ": " + summary;
+    change.action = FileReplacement{file, std::move(*text), std::move(*after), false};
+    changes.push_back(std::move(change));
+  }
+  return changes;
+}
+
+}  // namespace qharden

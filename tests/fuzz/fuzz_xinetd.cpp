@@ -1,0 +1,82 @@
+// Any byte string, read as xinetd.conf and as every file it includes, must
+// parse without crashing or hanging, and every word location must point at
+// exactly that word's bytes (a fix rewrites those bytes).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "inventory/inventory.h"
+#include "parsers/text_lines.h"
+#include "parsers/xinetd.h"
+#include "tcp_env_flags/tcp_env_flags.h"
+
+namespace {
+
+// Every path holds the input itself, so includes loop back into it.
+class SameTextSource final : public qharden::XinetdFileSource {
+ public:
+  explicit SameTextSource(std::string text) : text_(std::move(text)) {}
+  qharden::Expected<std::string> read_file(const std::string&) const override { return text_; }
+  qharden::Expected<std::vector<std::string>> list_directory(const std::string&) const override {
+    return std::vector<std::string>{"smtp_psa", "smtp_psa.bak", "smtp_psa~", "z"};
+  }
+  qharden::Expected<bool> is_regular_file(const std::string& path) const override {
+    if (path.back() == 'z') return qharden::fail_with(path + ": Too many levels of symbolic links");
+    return true;
+  }
+
+ private:
+  std::string text_;
+};
+
+void check_location(std::string_view text, const qharden::WordLocation& location,
+                    std::string_view word) {
+  if (location.offset + location.length > text.size()) __builtin_trap();
+  if (text.substr(location.offset, location.length) != word) __builtin_trap();
+  if (location.line < 1) __builtin_trap();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string text(reinterpret_cast<const char*>(data), size);
+  qharden::XinetdConfiguration configuration =
+      qharden::load_xinetd_configuration("/etc/xinetd.conf", SameTextSource(text));
+  for (const qharden::XinetdProblem& problem : configuration.problems) {
+    if (problem.message.empty() || problem.file.empty()) __builtin_trap();
+  }
+  for (const qharden::XinetdSection& section : configuration.sections) {
+    for (const qharden::XinetdAttribute& attribute : section.attributes) {
+      if (attribute.values.size() != attribute.value_locations.size()) __builtin_trap();
+      for (std::size_t index = 0; index < attribute.values.size(); ++index) {
+        check_location(text, attribute.value_locations[index], attribute.values[index]);
+      }
+      if (attribute.content_end > text.size()) __builtin_trap();
+    }
+    if (section.closing_line != 0) {
+      if (section.closing_offset >= text.size()) __builtin_trap();
+      std::string_view rest = std::string_view(text).substr(section.closing_offset);
+      if (!qharden::line_holds_only(rest.substr(0, rest.find('\n')), '}')) __builtin_trap();
+    }
+  }
+  for (const qharden::XinetdService& service :
+       qharden::resolve_xinetd_services(configuration.sections)) {
+    if (service.server_location) check_location(text, *service.server_location, service.server);
+    qharden::XinetdCommandLine command = qharden::xinetd_command_line(service);
+    if (command.argv.size() != command.locations.size()) __builtin_trap();
+    for (std::size_t index = 0; index < command.argv.size(); ++index) {
+      if (command.locations[index]) {
+        check_location(text, *command.locations[index], command.argv[index]);
+      }
+    }
+    std::optional<std::size_t> tcp_env = qharden::find_program_word(command.argv, "tcp-env");
+    if (tcp_env) {
+      std::vector<std::string> after(command.argv.begin() + static_cast<long>(*tcp_env) + 1,
+                                     command.argv.end());
+      qharden::TcpEnvOptions options = qharden::read_tcp_env_options(after);
+      if (options.option_words.size() > after.size()) __builtin_trap();
+    }
+  }
+  return 0;
+}

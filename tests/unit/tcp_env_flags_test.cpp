@@ -1,0 +1,313 @@
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <memory>
+
+#include "config/config.h"
+#include "engine/context.h"
+#include "engine/rule.h"
+#include "host/host.h"
+#include "parsers/getopt.h"
+#include "tcp_env_flags/tcp_env_flags.h"
+#include "temporary_tree.h"
+
+namespace qharden {
+
+std::unique_ptr<Rule> make_tcp_env_flags_rule();
+
+namespace {
+
+struct OptionsCase {
+  const char* options;
+  bool passes;
+  std::vector<std::string> option_words;
+};
+
+class TcpEnvOptionsTable : public ::testing::TestWithParam<OptionsCase> {};
+
+TEST_P(TcpEnvOptionsTable, DjbGetoptDecides) {
+  std::vector<std::string> words = split_words(GetParam().options);
+  words.push_back("/var/qmail/bin/qmail-smtpd");
+  TcpEnvOptions options = read_tcp_env_options(words);
+  EXPECT_EQ(options.passes(), GetParam().passes) << GetParam().options;
+  EXPECT_EQ(options.option_words, GetParam().option_words) << GetParam().options;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, TcpEnvOptionsTable,
+    ::testing::Values(OptionsCase{"-Rt0", true, {"-Rt0"}},
+                      OptionsCase{"-R -t0", true, {"-R", "-t0"}},
+                      OptionsCase{"-t0 -R", true, {"-t0", "-R"}}, OptionsCase{"-rR", true, {"-rR"}},
+                      OptionsCase{"-R -t 0", true, {"-R", "-t", "0"}},
+                      OptionsCase{"-R --", true, {"-R", "--"}}, OptionsCase{"-Rr", false, {"-Rr"}},
+                      OptionsCase{"-R -r", false, {"-R", "-r"}},
+                      OptionsCase{"-t30", false, {"-t30"}}, OptionsCase{"-t0", false, {"-t0"}},
+                      OptionsCase{"", false, {}}, OptionsCase{"-r", false, {"-r"}},
+                      OptionsCase{"-Rx", false, {"-Rx"}}),
+    [](const ::testing::TestParamInfo<OptionsCase>& parameter) {
+      std::string name = std::string(parameter.param.passes ? "passes" : "fails") + "_";
+      for (char character : std::string(parameter.param.options)) {
+        name += std::isalnum(static_cast<unsigned char>(character)) ? character : '_';
+      }
+      return name + "_" + std::to_string(parameter.index);
+    });
+
+TEST(TcpEnvOptions, LaterLowerRUndoesCapitalRAndTimeoutIsRead) {
+  TcpEnvOptions undone = read_tcp_env_options({"-Rr", "/q"});
+  EXPECT_TRUE(undone.r_undoes_capital_r);
+  EXPECT_FALSE(undone.ident_off);
+  TcpEnvOptions timeout = read_tcp_env_options({"-t", "45", "/q"});
+  EXPECT_EQ(timeout.ident_timeout_seconds, 45u);
+  EXPECT_FALSE(read_tcp_env_options({"/q"}).r_undoes_capital_r);
+  EXPECT_EQ(read_tcp_env_options({"/q"}).ident_timeout_seconds, 30u);
+  EXPECT_TRUE(read_tcp_env_options({"-Rx", "/q"}).error);
+}
+
+struct Audit {
+  std::vector<Finding> findings;
+  Expected<std::vector<PlannedChange>> changes = std::vector<PlannedChange>{};
+};
+
+Audit audit_root(const std::string& root) {
+  Expected<RootedHost> host = RootedHost::open(root);
+  Expected<Config> config = load_builtin_config();
+  Audit audit;
+  if (!host || !config) {
+    ADD_FAILURE() << "cannot open " << root;
+    return audit;
+  }
+  AuditContext context(*host, *config, true);
+  std::unique_ptr<Rule> rule = make_tcp_env_flags_rule();
+  audit.findings = rule->check(context);
+  std::vector<Finding> failing;
+  for (const Finding& finding : audit.findings) {
+    if (finding.status == Status::fail) failing.push_back(finding);
+  }
+  audit.changes = rule->plan(context, failing);
+  return audit;
+}
+
+struct Expectation {
+  std::string subject;
+  Status status;
+  int line;
+};
+
+void expect_findings(const std::vector<Finding>& findings,
+                     const std::vector<Expectation>& expected) {
+  ASSERT_EQ(findings.size(), expected.size());
+  for (std::size_t index = 0; index < findings.size(); ++index) {
+    const Finding& finding = findings[index];
+    EXPECT_EQ(finding.rule, "tcp-env.flags");
+    EXPECT_EQ(finding.subject, expected[index].subject) << index;
+    EXPECT_EQ(to_string(finding.status), to_string(expected[index].status))
+        << finding.subject << ": " << finding.message;
+    EXPECT_EQ(finding.evidence.value("line", -1), expected[index].line) << finding.subject;
+    EXPECT_EQ(finding.fixable, finding.status == Status::fail) << finding.subject;
+    EXPECT_EQ(finding.severity, Severity::critical);
+  }
+}
+
+const FileReplacement& replacement(const PlannedChange& change) {
+  return std::get<FileReplacement>(change.action);
+}
+
+TEST(TcpEnvFlags, PleskFixture) {
+  Audit audit = audit_root(testing::fixture_root("plesk"));
+  expect_findings(audit.findings, {{"/etc/xinetd.d/smtp_psa:smtp", Status::fail, 9},
+                                   {"/etc/xinetd.d/smtp_psa_old:smtp", Status::skip, 10},
+                                   {"/etc/xinetd.d/smtps_psa:smtps", Status::pass, 10},
+                                   {"/etc/xinetd.d/submission_psa:submission", Status::fail, 11}});
+  const Finding& smtp = audit.findings[0];
+  EXPECT_EQ(smtp.message,
+            "tcp-env runs without -R: each connection can wait 30 s for an ident reply before 220");
+  EXPECT_EQ(smtp.evidence["file"], "/etc/xinetd.d/smtp_psa");
+  EXPECT_EQ(smtp.evidence["tcp_env_options"], nlohmann::json::array());
+  EXPECT_EQ(smtp.evidence["ident"], true);
+  EXPECT_EQ(smtp.evidence["xinetd_userid"], nlohmann::json::array());
+  EXPECT_EQ(smtp.evidence["served_by"], "xinetd");
+  EXPECT_EQ(audit.findings[1].message, "service is disabled (disable = yes); not checked");
+  EXPECT_EQ(audit.findings[2].evidence["tcp_env_options"], nlohmann::json::array({"-Rt0"}));
+  EXPECT_EQ(audit.findings[2].evidence["ident"], false);
+  const Finding& submission = audit.findings[3];
+  EXPECT_EQ(submission.evidence["xinetd_userid"], nlohmann::json::array({"log_on_success"}));
+  EXPECT_EQ(submission.evidence["tcp_env_options"], nlohmann::json::array({"-t30"}));
+  EXPECT_NE(submission.message.find("USERID in log_on_success"), std::string::npos);
+}
+
+TEST(TcpEnvFlags, PleskPlanChangesOnlyTheOptionBytes) {
+  Audit audit = audit_root(testing::fixture_root("plesk"));
+  ASSERT_TRUE(audit.changes) << audit.changes.error().message;
+  ASSERT_EQ(audit.changes->size(), 2u);
+
+  const FileReplacement& smtp = replacement((*audit.changes)[0]);
+  EXPECT_EQ((*audit.changes)[0].rule, "tcp-env.flags");
+  EXPECT_EQ((*audit.changes)[0].subject, "/etc/xinetd.d/smtp_psa");
+  EXPECT_EQ(smtp.host_path, "/etc/xinetd.d/smtp_psa");
+  EXPECT_FALSE(smtp.create);
+  EXPECT_EQ(smtp.before, testing::read_fixture("plesk", "/etc/xinetd.d/smtp_psa"));
+  std::string expected_smtp = smtp.before;
+  std::string anchor = "server_args\t= /usr/sbin/rblsmtpd";
+  expected_smtp.replace(expected_smtp.find(anchor), anchor.size(),
+                        "server_args\t= -Rt0 /usr/sbin/rblsmtpd");
+  EXPECT_EQ(smtp.after, expected_smtp);
+
+  const FileReplacement& submission = replacement((*audit.changes)[1]);
+  EXPECT_EQ(submission.host_path, "/etc/xinetd.d/submission_psa");
+  std::string expected_submission = submission.before;
+  std::size_t options = expected_submission.find("-t30 ");
+  ASSERT_NE(options, std::string::npos);
+  expected_submission.replace(options, 4, "-Rt0");
+  std::size_t closing = expected_submission.rfind("}\n");
+  expected_submission.insert(closing, "\tlog_on_success -= USERID\n");
+  EXPECT_EQ(submission.after, expected_submission);
+  EXPECT_NE((*audit.changes)[1].summary.find("log_on_success -= USERID"), std::string::npos);
+}
+
+TEST(TcpEnvFlags, InetdFixtureAndOnePlanForTheFile) {
+  Audit audit = audit_root(testing::fixture_root("inetd"));
+  expect_findings(audit.findings, {{"/etc/inetd.conf:smtp", Status::fail, 14},
+                                   {"/etc/inetd.conf:127.0.0.1:smtp", Status::pass, 15},
+                                   {"/etc/inetd.conf:submission", Status::fail, 16}});
+  EXPECT_EQ(audit.findings[0].evidence["served_by"], "inetd");
+  EXPECT_EQ(audit.findings[2].evidence["tcp_env_options"], nlohmann::json::array({"-Rr"}));
+  EXPECT_NE(audit.findings[2].message.find("-r after -R"), std::string::npos);
+
+  ASSERT_TRUE(audit.changes) << audit.changes.error().message;
+  ASSERT_EQ(audit.changes->size(), 1u);
+  const FileReplacement& file = replacement((*audit.changes)[0]);
+  std::string expected = file.before;
+  std::string classic = "tcp-env\ttcp-env /var/qmail/bin/qmail-smtpd";
+  expected.replace(expected.find(classic), classic.size(),
+                   "tcp-env\ttcp-env -Rt0 /var/qmail/bin/qmail-smtpd");
+  std::string wrapped = "tcp-env -Rr\n";
+  expected.replace(expected.find(wrapped), wrapped.size(), "tcp-env -Rt0\n");
+  EXPECT_EQ(file.after, expected);
+}
+
+TEST(TcpEnvFlags, MalformedTreeGivesErrorsNamingFileAndLine) {
+  Audit audit = audit_root(testing::fixture_root("xinetd-malformed"));
+  expect_findings(audit.findings, {{"/etc/xinetd.cycle", Status::error, 2},
+                                   {"/etc/xinetd.d/a_truncated", Status::error, 1},
+                                   {"/etc/xinetd.d/binary", Status::error, 2},
+                                   {"/etc/xinetd.d/good", Status::error, 13},
+                                   {"/etc/xinetd.d/loop", Status::error, 0},
+                                   {"/etc/xinetd.d/self", Status::error, 0},
+                                   {"/etc/xinetd.d/good:smtp", Status::pass, 6},
+                                   {"/etc/xinetd.d/longline:smtps", Status::pass, 4}});
+  EXPECT_EQ(audit.findings[0].message,
+            "/etc/xinetd.cycle:2: include cycle: /etc/xinetd.conf is already being read; not "
+            "followed");
+  EXPECT_EQ(audit.findings[2].message,
+            "/etc/xinetd.d/binary:2: binary file (NUL byte); xinetd cannot use it");
+  EXPECT_EQ(audit.findings[4].message, "/etc/xinetd.d/loop: Too many levels of symbolic links");
+  ASSERT_TRUE(audit.changes);
+  EXPECT_TRUE(audit.changes->empty());
+}
+
+TEST(TcpEnvFlags, NoSuperServerConfigurationIsOneSkip) {
+  testing::TemporaryTree tree;
+  tree.write("/etc/hostname", "mail\n");
+  Audit audit = audit_root(tree.root());
+  ASSERT_EQ(audit.findings.size(), 1u);
+  EXPECT_EQ(audit.findings[0].status, Status::skip);
+  EXPECT_EQ(audit.findings[0].message, "no xinetd or inetd configuration on this host");
+}
+
+TEST(TcpEnvFlags, NothingRunsTcpEnvIsOneSkip) {
+  testing::TemporaryTree tree;
+  tree.write("/etc/xinetd.conf", "service ftp\n{\n\tserver = /usr/sbin/in.ftpd\n}\n");
+  Audit audit = audit_root(tree.root());
+  ASSERT_EQ(audit.findings.size(), 1u);
+  EXPECT_EQ(audit.findings[0].status, Status::skip);
+  EXPECT_EQ(audit.findings[0].subject, "tcp-env.flags");
+}
+
+TEST(TcpEnvFlags, InetdCompatAndDuplicateServiceNamesUseTheId) {
+  testing::TemporaryTree tree;
+  tree.write("/etc/default/xinetd", "# Debian\nINETD_COMPAT=Yes\n");
+  tree.write("/etc/xinetd.conf",
+             "service smtp\n{\n\tid = smtp-a\n\tserver = /var/qmail/bin/tcp-env\n"
+             "\tserver_args = -R /q\n}\n"
+             "service smtp\n{\n\tid = smtp-b\n\tserver = /var/qmail/bin/tcp-env\n"
+             "\tserver_args = -R /q\n}\n");
+  tree.write("/etc/inetd.conf",
+             "smtp stream tcp nowait qmaild /var/qmail/bin/tcp-env tcp-env -R /q\n");
+  Audit audit = audit_root(tree.root());
+  expect_findings(audit.findings, {{"/etc/xinetd.conf:smtp-a", Status::pass, 4},
+                                   {"/etc/xinetd.conf:smtp-b", Status::pass, 10},
+                                   {"/etc/inetd.conf:smtp", Status::pass, 1}});
+  EXPECT_EQ(audit.findings[2].evidence["served_by"], "xinetd (INETD_COMPAT)");
+}
+
+TEST(TcpEnvFlags, SeveralFixesInOneXinetdFileAreOneReplacementAndThenPass) {
+  testing::TemporaryTree tree;
+  std::string before =
+      "# mail services\n"
+      "defaults\n{\n  log_on_success = HOST USERID\n  log_on_failure = USERID\n}\n\n"
+      "service smtp\n{\n  server      = /var/qmail/bin/tcp-env\n"
+      "  server_args = -r  -t 30\t/var/qmail/bin/qmail-smtpd  # keep\n}\n\n"
+      "service smtps\n{\n\tflags = NAMEINARGS\n\tserver = /usr/sbin/tcpd\n"
+      "\tserver_args = /var/qmail/bin/tcp-env /var/qmail/bin/qmail-smtpd\n}\n"
+      "service bare\n{\n\tserver = /var/qmail/bin/tcp-env\n}\n";
+  tree.write("/etc/xinetd.conf", before);
+  Audit audit = audit_root(tree.root());
+  expect_findings(audit.findings, {{"/etc/xinetd.conf:smtp", Status::fail, 10},
+                                   {"/etc/xinetd.conf:smtps", Status::fail, 18},
+                                   {"/etc/xinetd.conf:bare", Status::fail, 22}});
+  EXPECT_EQ(audit.findings[0].evidence["xinetd_userid"],
+            nlohmann::json::array({"log_on_success", "log_on_failure"}));
+  ASSERT_TRUE(audit.changes) << audit.changes.error().message;
+  ASSERT_EQ(audit.changes->size(), 1u);
+  std::string expected =
+      "# mail services\n"
+      "defaults\n{\n  log_on_success = HOST USERID\n  log_on_failure = USERID\n}\n\n"
+      "service smtp\n{\n  server      = /var/qmail/bin/tcp-env\n"
+      "  server_args = -Rt0\t/var/qmail/bin/qmail-smtpd  # keep\n"
+      "  log_on_success -= USERID\n  log_on_failure -= USERID\n}\n\n"
+      "service smtps\n{\n\tflags = NAMEINARGS\n\tserver = /usr/sbin/tcpd\n"
+      "\tserver_args = /var/qmail/bin/tcp-env -Rt0 /var/qmail/bin/qmail-smtpd\n"
+      "\tlog_on_success -= USERID\n\tlog_on_failure -= USERID\n}\n"
+      "service bare\n{\n\tserver = /var/qmail/bin/tcp-env\n"
+      "\tserver_args = -Rt0\n"
+      "\tlog_on_success -= USERID\n\tlog_on_failure -= USERID\n}\n";
+  EXPECT_EQ(replacement((*audit.changes)[0]).after, expected);
+
+  tree.write("/etc/xinetd.conf", expected);
+  Audit again = audit_root(tree.root());
+  expect_findings(again.findings, {{"/etc/xinetd.conf:smtp", Status::pass, 10},
+                                   {"/etc/xinetd.conf:smtps", Status::pass, 20},
+                                   {"/etc/xinetd.conf:bare", Status::pass, 26}});
+  ASSERT_TRUE(again.changes);
+  EXPECT_TRUE(again.changes->empty());
+}
+
+TEST(TcpEnvFlags, InetdContinuationOptionsCollapseIntoOne) {
+  testing::TemporaryTree tree;
+  std::string before =
+      "smtp\tstream\ttcp\tnowait\tqmaild\t/var/qmail/bin/tcp-env\ttcp-env -r\n"
+      "\t-t30 /var/qmail/bin/qmail-smtpd\n"
+      "submission stream tcp nowait qmaild /usr/sbin/tcpd /var/qmail/bin/tcp-env\n";
+  tree.write("/etc/inetd.conf", before);
+  Audit audit = audit_root(tree.root());
+  expect_findings(audit.findings, {{"/etc/inetd.conf:smtp", Status::fail, 1},
+                                   {"/etc/inetd.conf:submission", Status::fail, 3}});
+  ASSERT_TRUE(audit.changes) << audit.changes.error().message;
+  ASSERT_EQ(audit.changes->size(), 1u);
+  EXPECT_EQ(replacement((*audit.changes)[0]).after,
+            "smtp\tstream\ttcp\tnowait\tqmaild\t/var/qmail/bin/tcp-env\ttcp-env -Rt0 "
+            "/var/qmail/bin/qmail-smtpd\n"
+            "submission stream tcp nowait qmaild /usr/sbin/tcpd /var/qmail/bin/tcp-env -Rt0\n");
+}
+
+TEST(TextEdits, OverlapsAreRefusedAndInsertionsKeepTheirOrder) {
+  Expected<std::string> applied =
+      apply_text_edits("abcdef", {{3, 0, "X"}, {0, 1, "A"}, {3, 0, "Y"}, {4, 2, ""}});
+  ASSERT_TRUE(applied);
+  EXPECT_EQ(*applied, "AbcXYd");
+  EXPECT_FALSE(apply_text_edits("abcdef", {{1, 3, "x"}, {2, 1, "y"}}));
+  EXPECT_FALSE(apply_text_edits("abc", {{2, 5, ""}}));
+}
+
+}  // namespace
+}  // namespace qharden
