@@ -65,7 +65,10 @@ int run_apply_command(const CommonOptions& options, bool reload) {
     std::cout << outcome.rule << "  " << outcome.subject << "  " << outcome.outcome << '\n';
   }
   for (const std::string& note : applied->notes) std::cout << note << '\n';
-  if (!applied->change_id.empty()) {
+  if (!applied->change_id.empty() && !applied->changed_anything) {
+    std::cout << "nothing was changed (attempt recorded as " << applied->change_id
+              << " in `qharden history`)\n";
+  } else if (!applied->change_id.empty()) {
     std::cout << "change " << applied->change_id << " (undo: qharden rollback "
               << applied->change_id;
     if (options.root != "/") std::cout << " --root " << options.root;

@@ -179,6 +179,7 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
   bool any_applied = std::any_of(change.entries.begin(), change.entries.end(),
                                  [](const JournalEntry& entry) { return entry.state == "applied"; });
   change.status = !any_applied ? "failed" : result.all_succeeded ? "applied" : "partial";
+  result.changed_anything = any_applied;
   Outcome saved = journal.save(change);
   if (!saved) {
     result.notes.push_back("journal: " + saved.error().message);

@@ -43,7 +43,8 @@ struct ChangeOutcome {
 };
 
 struct ApplyResult {
-  std::string change_id;  // empty when nothing was changed
+  std::string change_id;  // empty when no change was started
+  bool changed_anything = false;  // false: the journal records only failed attempts
   std::vector<ChangeOutcome> outcomes;
   std::vector<std::string> notes;  // reloads, verification, restart hints
   bool all_succeeded = true;
