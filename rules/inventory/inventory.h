@@ -49,6 +49,12 @@ struct ServiceCommand {
   std::optional<int> port;
   // tcpserver run scripts: the resolved program chain includes tcpserver's own
   // arguments (host, port), then the chained programs.
+  // Run scripts only: `service` is the service directory's name
+  // ("qmail-smtpd"); the wrappers unwrapped before argv[0], outermost first
+  // ("softlimit", "envdir", "chpst"); the supervisor the path and the host point
+  // to ("daemontools", "runit", or "" when they do not tell).
+  std::vector<std::string> wrappers;
+  std::string supervisor;
 };
 
 // A file that could not be parsed, or parsed with an error, is reported with its

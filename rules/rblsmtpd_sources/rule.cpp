@@ -1,15 +1,220 @@
-// Placeholder while the rule is written; replaced in the same issue.
+// rblsmtpd.sources, the offline part: every zone rblsmtpd queries, with known
+// defunct zones and malformed names judged without a query. The live RFC 5782
+// test-point probes come later (c-ares); until then live zones get an honest
+// `skip`.
+#include <map>
 #include <memory>
 
-#include "engine/pending_rule.h"
+#include "config/config.h"
+#include "engine/context.h"
+#include "engine/rule.h"
+#include "rblsmtpd_sources/zones.h"
 
 namespace qharden {
+namespace {
+
+enum class Uses { all, queried, skipped };
+
+struct ZoneGroup {
+  std::string zone;
+  std::vector<const ZoneUse*> uses;
+
+  std::vector<std::string> subjects(Uses which) const {
+    std::vector<std::string> list;
+    for (const ZoneUse* use : uses) {
+      if (which == Uses::skipped && !use->lookups_skipped) continue;
+      if (which == Uses::queried && use->lookups_skipped) continue;
+      bool seen = false;
+      for (const std::string& each : list) seen = seen || each == use->subject;
+      if (!seen) list.push_back(use->subject);
+    }
+    return list;
+  }
+
+  // Only the uses that make lookups count: RBLSMTPD turns the others off.
+  bool any(bool ZoneUse::*flag) const {
+    for (const ZoneUse* use : uses) {
+      if (use->lookups_skipped) continue;
+      if (use->*flag) return true;
+    }
+    return false;
+  }
+
+  bool any_option(char option) const {
+    for (const ZoneUse* use : uses) {
+      if (use->option == option && !use->lookups_skipped) return true;
+    }
+    return false;
+  }
+};
+
+std::string join(const std::vector<std::string>& items) {
+  std::string joined;
+  for (const std::string& item : items) joined += (joined.empty() ? "" : ", ") + item;
+  return joined;
+}
+
+// What rblsmtpd does, for each way the command lines use the zone.
+std::string describe_consequence(const ZoneGroup& group, const DefunctZone& defunct) {
+  std::string text;
+  if (defunct.lists_everything) {
+    if (group.any_option('r')) {
+      text += " Any TXT answer counts as a listing, so every client gets a 451 refusal";
+      text += group.any(&ZoneUse::permanent_refusal) ? " (553 under -b)." : ".";
+    }
+    if (group.any_option('a')) {
+      text +=
+          " As an -a (anti-RBL) zone, its answer for every address makes rblsmtpd accept "
+          "every client without checking the zones after it.";
+    }
+    return text;
+  }
+  text +=
+      " Every connection waits for its lookup (up to 60 s per silent nameserver with "
+      "djbdns's library) before the greeting";
+  bool closed = group.any(&ZoneUse::fail_closed);
+  bool open = false;
+  for (const ZoneUse* use : group.uses) open = open || (!use->lookups_skipped && !use->fail_closed);
+  if (open) text += ", then rblsmtpd accepts the client anyway (-C, the default)";
+  if (closed)
+    text += std::string(open ? "; under -c" : ", then under -c") + " it refuses it with 451";
+  return text + ".";
+}
+
+class RblsmtpdSourcesRule final : public Rule {
+ public:
+  RblsmtpdSourcesRule() {
+    info_.id = "rblsmtpd.sources";
+    info_.severity = Severity::critical;
+    info_.summary = "every rblsmtpd -r/-a zone is alive and answers its RFC 5782 test points";
+    info_.explanation =
+        "rblsmtpd (ucspi-tcp) looks up every -r zone (TXT) and -a zone (A) before qmail-smtpd "
+        "greets the client. A dead zone makes every connection wait for the DNS timeout, and a "
+        "zone that answers for every address refuses every client. The rule collects the "
+        "zones from every xinetd, inetd and run-script command line (getopt bBcCt:r:a:, in "
+        "order, so -c/-b only affect later zones), flags the zones of "
+        "config/defunct-dnsbl-zones.toml (AHBL, NJABL, ...), names that are no DNS name, an "
+        "rblsmtpd without -r (upstream then queries rbl.maps.vix.com), and says when RBLSMTPD "
+        "in the environment turns lookups off. Live test-point probes are not implemented "
+        "yet. Dropping a zone is a policy change: it is only fixed when named with --rule.";
+    info_.touches =
+        "reads the xinetd, inetd and run-script command lines (inventory) and the "
+        "built-in defunct zone list; writes nothing yet";
+    info_.can_fix = true;
+    info_.fixes_only_when_named = true;
+  }
+
+  const RuleInfo& info() const override { return info_; }
+
+  std::vector<Finding> check(AuditContext& context) const override {
+    std::vector<Finding> findings;
+    RblsmtpdZones zones = collect_rblsmtpd_zones(context.inventory().commands);
+    for (const RblsmtpdOptionError& error : zones.option_errors) {
+      Finding finding = make_finding(info_, error.subject, Status::error, error.message);
+      finding.evidence = {{"used_by", {error.subject}}, {"verdict", nullptr}};
+      findings.push_back(std::move(finding));
+    }
+    if (zones.rblsmtpd_command_lines == 0) {
+      findings.push_back(make_finding(info_, std::string(info_.id), Status::skip,
+                                      "no xinetd, inetd or run-script command line runs rblsmtpd"));
+      return findings;
+    }
+    Expected<std::vector<DefunctZone>> defunct =
+        load_defunct_zones(builtin_defunct_zones_text(), "built-in defunct-dnsbl-zones.toml");
+    if (!defunct) {
+      findings.push_back(
+          make_finding(info_, std::string(info_.id), Status::error, defunct.error().message));
+    }
+    std::vector<ZoneGroup> groups;
+    std::map<std::string, std::size_t> group_index;
+    for (const ZoneUse& use : zones.uses) {
+      auto [entry, added] = group_index.emplace(use.zone, groups.size());
+      if (added) groups.push_back(ZoneGroup{use.zone, {}});
+      groups[entry->second].uses.push_back(&use);
+    }
+    static const std::vector<DefunctZone> kNoDefunctZones;
+    for (const ZoneGroup& group : groups) {
+      findings.push_back(judge(context, group, defunct ? *defunct : kNoDefunctZones));
+    }
+    return findings;
+  }
+
+ private:
+  Finding judge(const AuditContext& context, const ZoneGroup& group,
+                const std::vector<DefunctZone>& defunct_zones) const {
+    const ZoneUse& first = *group.uses.front();
+    std::vector<std::string> queried_by = group.subjects(Uses::queried);
+    std::vector<std::string> skipped_by = group.subjects(Uses::skipped);
+    Finding finding =
+        make_finding(info_, group.zone.empty() ? "(empty zone)" : group.zone, Status::skip, "");
+    std::string lookups = group.any_option('r') && group.any_option('a') ? "TXT and A"
+                          : group.any_option('a')                        ? "A"
+                                                                         : "TXT";
+    finding.evidence = {{"used_by", group.subjects(Uses::all)},
+                        {"verdict", nullptr},
+                        {"lookup", lookups},
+                        {"implicit_default", first.implicit_default}};
+    if (!skipped_by.empty()) finding.evidence["not_queried_by"] = skipped_by;
+    std::string skipped_note = skipped_by.empty()
+                                   ? ""
+                                   : " RBLSMTPD is set in the environment of " + join(skipped_by) +
+                                         ", so rblsmtpd decides there without any lookup.";
+    if (std::optional<std::string> why = dns_zone_problem(first.written)) {
+      finding.status = Status::error;
+      finding.message = "'" + first.written + "' is no DNS zone rblsmtpd can query: " + *why +
+                        "; qharden does not query it";
+      finding.evidence["reason"] = *why;
+      return finding;
+    }
+    std::string implicit =
+        first.implicit_default
+            ? "rblsmtpd runs without any -r in " + join(group.subjects(Uses::all)) +
+                  ", so upstream 0.88 queries its built-in default " + group.zone +
+                  " (Debian's 0.88-6 patch drops that default and leaves rblsmtpd checking "
+                  "nothing); never leave rblsmtpd without -r, remove it from the chain instead. "
+            : "";
+    if (const DefunctZone* defunct = find_defunct_zone(defunct_zones, group.zone)) {
+      finding.evidence["verdict"] = "defunct";
+      finding.evidence["defunct"] = {{"zone", defunct->zone},
+                                     {"since", defunct->since},
+                                     {"behaviour", defunct->behaviour},
+                                     {"lists_everything", defunct->lists_everything}};
+      std::string summary = implicit + group.zone + " is a defunct DNSBL (since " + defunct->since +
+                            "): " + defunct->behaviour + ".";
+      if (queried_by.empty()) {
+        finding.message = summary + skipped_note +
+                          " It is never queried now, but it bites as "
+                          "soon as RBLSMTPD goes";
+        return finding;
+      }
+      finding.status = Status::fail;
+      finding.severity = first.implicit_default ? Severity::warning : Severity::critical;
+      finding.message = summary + describe_consequence(group, *defunct) + skipped_note;
+      return finding;
+    }
+    if (queried_by.empty()) {
+      finding.message = "never queried:" + skipped_note;
+      return finding;
+    }
+    if (first.implicit_default) {
+      finding.status = Status::fail;
+      finding.severity = Severity::warning;
+      finding.message = implicit + skipped_note;
+      return finding;
+    }
+    finding.message = context.offline ? "--offline: no DNS queries"
+                                      : "live DNSBL probe not implemented yet (issue 4)";
+    if (!skipped_note.empty()) finding.message += "." + skipped_note;
+    return finding;
+  }
+
+  RuleInfo info_;
+};
+
+}  // namespace
 
 std::unique_ptr<Rule> make_rblsmtpd_sources_rule() {
-  RuleInfo info;
-  info.id = "rblsmtpd.sources";
-  info.severity = Severity::critical;
-  return std::make_unique<PendingRule>(info, "in progress");
+  return std::make_unique<RblsmtpdSourcesRule>();
 }
 
 }  // namespace qharden

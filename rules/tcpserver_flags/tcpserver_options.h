@@ -1,0 +1,34 @@
+// tcpserver's command line as ucspi-tcp 0.88 reads it: sgetopt with
+// "dDvqQhHrR1UXx:t:u:g:l:b:B:c:pPoO", so "-vRHl0" is -v -R -H -l 0 and a later
+// -r undoes an earlier -R. Ident (RFC 1413) is on by default (-r), with -t26.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace qharden {
+
+inline constexpr std::string_view kTcpserverOptstring = "dDvqQhHrR1UXx:t:u:g:l:b:B:c:pPoO";
+inline constexpr int kTcpserverDefaultIdentTimeoutSeconds = 26;
+
+struct TcpserverOptions {
+  std::vector<std::string> words;          // the option words as written, before the host
+  bool ident_disabled = false;             // -R is in effect
+  bool has_ident_enabling_option = false;  // an explicit -r appears
+  int ident_timeout_seconds = kTcpserverDefaultIdentTimeoutSeconds;
+  std::optional<std::string> error;  // tcpserver would print its usage and exit
+  // A word among the options, or where the host should be, comes from a shell
+  // variable: its options at run time may differ from what is written.
+  bool options_from_variables = false;
+  // Index (among the words after "tcpserver") of the last word that holds an
+  // option or an option's argument; -R placed after it comes after every -r.
+  std::optional<std::size_t> last_option_word;
+};
+
+// words_after_program: the words after the tcpserver word.
+TcpserverOptions read_tcpserver_options(const std::vector<std::string>& words_after_program);
+
+}  // namespace qharden

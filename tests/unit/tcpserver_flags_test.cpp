@@ -1,0 +1,189 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "config/config.h"
+#include "engine/context.h"
+#include "engine/registry.h"
+#include "host/host.h"
+#include "parsers/getopt.h"
+#include "tcpserver_flags/tcpserver_options.h"
+
+namespace qharden {
+namespace {
+
+std::string fixture(const std::string& name) {
+  return std::string(QHARDEN_FIXTURES_DIR) + "/hosts/" + name;
+}
+
+struct OptionsCase {
+  const char* name;
+  const char* words;  // after "tcpserver"
+  bool ident_disabled;
+  int timeout;
+  bool error;
+  bool from_variables;
+  int last_option_word;  // -1: none
+};
+
+class TcpserverOptionsTable : public testing::TestWithParam<OptionsCase> {};
+
+TEST_P(TcpserverOptionsTable, ReadsLikeTcpserver) {
+  const OptionsCase& test_case = GetParam();
+  TcpserverOptions options = read_tcpserver_options(split_words(test_case.words));
+  EXPECT_EQ(options.ident_disabled, test_case.ident_disabled);
+  EXPECT_EQ(options.ident_timeout_seconds, test_case.timeout);
+  EXPECT_EQ(options.error.has_value(), test_case.error);
+  EXPECT_EQ(options.options_from_variables, test_case.from_variables);
+  EXPECT_EQ(options.last_option_word ? static_cast<int>(*options.last_option_word) : -1,
+            test_case.last_option_word);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, TcpserverOptionsTable,
+    testing::Values(
+        OptionsCase{"bundled", "-vRHl0 -x f.cdb 0 25 q", true, 26, false, false, 2},
+        OptionsCase{"none", "0 25 q", false, 26, false, false, -1},
+        OptionsCase{"later r undoes R", "-R -v -r 0 25 q", false, 26, false, false, 2},
+        OptionsCase{"later R wins", "-r -R 0 25 q", true, 26, false, false, 1},
+        OptionsCase{"bundled r after R", "-Rr 0 25 q", false, 26, false, false, 0},
+        OptionsCase{"timeout separate", "-t 5 -v 0 25 q", false, 5, false, false, 2},
+        OptionsCase{"timeout attached", "-vt0 0 25 q", false, 0, false, false, 0},
+        OptionsCase{"double dash", "-R -- 0 25 q", true, 26, false, false, 0},
+        OptionsCase{"R after operands is an argument", "0 25 q -R", false, 26, false, false, -1},
+        OptionsCase{"unknown option", "-Z -R 0 25 q", true, 26, true, false, 1},
+        OptionsCase{"options from a variable", "$TCPOPTS 0 25 q", false, 26, false, true, -1},
+        OptionsCase{"argument from a variable", "-R -c $MAX 0 25 q", true, 26, false, true, 2}),
+    [](const testing::TestParamInfo<OptionsCase>& parameter) {
+      std::string name = parameter.param.name;
+      for (char& character : name) {
+        if (!std::isalnum(static_cast<unsigned char>(character))) character = '_';
+      }
+      return name;
+    });
+
+class TcpserverFlagsRule : public testing::Test {
+ protected:
+  std::vector<Finding> check(const std::string& root) {
+    Expected<RootedHost> host = RootedHost::open(root);
+    EXPECT_TRUE(host) << host.error().message;
+    host_ = std::make_unique<RootedHost>(std::move(*host));
+    context_ = std::make_unique<AuditContext>(*host_, config_, true);
+    return rule_->check(*context_);
+  }
+
+  static const Finding* find(const std::vector<Finding>& findings, const std::string& subject) {
+    for (const Finding& finding : findings) {
+      if (finding.subject == subject) return &finding;
+    }
+    return nullptr;
+  }
+
+  Config config_ = *load_builtin_config();
+  const Rule* rule_ = find_rule("tcpserver.flags");
+  std::unique_ptr<RootedHost> host_;
+  std::unique_ptr<AuditContext> context_;
+};
+
+TEST_F(TcpserverFlagsRule, JudgesEveryRunScriptThatStartsTcpserver) {
+  ASSERT_NE(rule_, nullptr);
+  EXPECT_EQ(rule_->info().severity, Severity::critical);
+  EXPECT_TRUE(rule_->info().can_fix);
+  std::vector<Finding> findings = check(fixture("daemontools"));
+  struct Expectation {
+    const char* subject;
+    Status status;
+  };
+  for (const Expectation& expected : {Expectation{"/service/smtpd/run", Status::pass},
+                                      Expectation{"/service/qmail-submission/run", Status::pass},
+                                      Expectation{"/service/qmail-smtpd-bad/run", Status::fail},
+                                      Expectation{"/service/qmail-smtpd-undone/run", Status::fail},
+                                      Expectation{"/etc/sv/qmail-smtpd/run", Status::fail},
+                                      Expectation{"/service/broken/run", Status::error}}) {
+    const Finding* finding = find(findings, expected.subject);
+    ASSERT_NE(finding, nullptr) << expected.subject;
+    EXPECT_EQ(finding->status, expected.status) << expected.subject << ": " << finding->message;
+    EXPECT_EQ(finding->rule, "tcpserver.flags");
+  }
+  EXPECT_EQ(find(findings, "/service/qmail-send/run"), nullptr);
+  EXPECT_EQ(find(findings, "/var/qmail/supervise/smtpd/run"), nullptr);
+  EXPECT_EQ(findings.size(), 6u);
+}
+
+TEST_F(TcpserverFlagsRule, FailureCarriesEvidenceAndExplainsTheWait) {
+  std::vector<Finding> findings = check(fixture("daemontools"));
+  const Finding* bad = find(findings, "/service/qmail-smtpd-bad/run");
+  ASSERT_NE(bad, nullptr);
+  EXPECT_EQ(bad->severity, Severity::critical);
+  EXPECT_TRUE(bad->fixable);
+  EXPECT_NE(bad->message.find("26 s"), std::string::npos) << bad->message;
+  EXPECT_NE(bad->message.find("ident"), std::string::npos);
+  EXPECT_EQ(bad->evidence["file"], "/service/qmail-smtpd-bad/run");
+  EXPECT_EQ(bad->evidence["line"], 5);
+  EXPECT_EQ(bad->evidence["tcpserver_options"],
+            nlohmann::json({"-v", "-U", "-x", "/etc/tcp.smtp.cdb"}));
+  const Finding* undone = find(findings, "/service/qmail-smtpd-undone/run");
+  ASSERT_NE(undone, nullptr);
+  EXPECT_NE(undone->message.find("later -r"), std::string::npos) << undone->message;
+  const Finding* good = find(findings, "/service/smtpd/run");
+  ASSERT_NE(good, nullptr);
+  EXPECT_EQ(good->evidence["tcpserver_options"],
+            nlohmann::json({"-vRHl0", "-x", "/etc/tcp.smtp.cdb", "-c", "$MAXSMTPD", "-u",
+                            "$QMAILDUID", "-g", "$NOFILESGID"}));
+}
+
+TEST_F(TcpserverFlagsRule, NoRunScriptsIsOneSkipNamingTheGlobs) {
+  std::vector<Finding> findings = check(fixture("resolv-missing"));
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].status, Status::skip);
+  EXPECT_NE(findings[0].message.find("/service/*/run"), std::string::npos);
+  EXPECT_NE(findings[0].message.find("/etc/sv/*/run"), std::string::npos);
+}
+
+// Copies the fixture, applies what plan() proposes, and audits the copy again.
+TEST_F(TcpserverFlagsRule, PlanInsertsOnlyDashRAndTheFixPasses) {
+  namespace fs = std::filesystem;
+  fs::path copy = fs::temp_directory_path() / ("qharden-tcpserver-" + std::to_string(::getpid()));
+  fs::remove_all(copy);
+  fs::copy(fixture("daemontools"), copy,
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  std::vector<Finding> findings = check(copy.string());
+  std::vector<Finding> failing;
+  for (const Finding& finding : findings) {
+    if (finding.status == Status::fail) failing.push_back(finding);
+  }
+  ASSERT_EQ(failing.size(), 3u);
+  Expected<std::vector<PlannedChange>> changes = rule_->plan(*context_, failing);
+  ASSERT_TRUE(changes) << changes.error().message;
+  ASSERT_EQ(changes->size(), 3u);
+  for (const PlannedChange& change : *changes) {
+    const auto& replacement = std::get<FileReplacement>(change.action);
+    EXPECT_EQ(replacement.host_path, change.subject);
+    EXPECT_EQ(replacement.after.size(), replacement.before.size() + 3);
+    if (change.subject == "/service/qmail-smtpd-bad/run") {
+      std::string expected = replacement.before;
+      expected.insert(expected.find("tcpserver") + 9, " -R");
+      EXPECT_EQ(replacement.after, expected);
+      EXPECT_NE(change.summary.find("svc -t /service/qmail-smtpd-bad"), std::string::npos)
+          << change.summary;
+    }
+    if (change.subject == "/service/qmail-smtpd-undone/run") {
+      EXPECT_NE(replacement.after.find("-r -c 40 -R 0 26"), std::string::npos) << replacement.after;
+    }
+    if (change.subject == "/etc/sv/qmail-smtpd/run") {
+      EXPECT_NE(change.summary.find("sv restart qmail-smtpd"), std::string::npos) << change.summary;
+    }
+    std::ofstream(copy.string() + change.subject, std::ios::binary | std::ios::trunc)
+        << replacement.after;
+  }
+  for (const Finding& finding : check(copy.string())) {
+    EXPECT_NE(finding.status, Status::fail) << finding.subject << ": " << finding.message;
+  }
+  fs::remove_all(copy);
+}
+
+}  // namespace
+}  // namespace qharden
