@@ -1,23 +1,60 @@
 #include <memory>
 
-#include "engine/pending_rule.h"
+#include "engine/context.h"
+#include "host/process_sockets.h"
+#include "host/sock_diag.h"
+#include "sockets_stuck/census.h"
 
 namespace qharden {
+namespace {
+
+class SocketsStuckRule final : public Rule {
+ public:
+  explicit SocketsStuckRule(RuleInfo info) : info_(info) {}
+  const RuleInfo& info() const override { return info_; }
+
+  std::vector<Finding> check(AuditContext& context) const override {
+    const Config::SocketsStuck& config = context.config.sockets_stuck;
+    if (context.offline) {
+      std::vector<Finding> findings;
+      for (const WatchedState& watched : watched_states(config)) {
+        Finding skipped = make_finding(info_, std::string(watched.name), Status::skip,
+                                       "--offline: the live socket census is not taken");
+        skipped.evidence["threshold"] = watched.threshold;
+        findings.push_back(std::move(skipped));
+      }
+      return findings;
+    }
+    Expected<std::vector<DiagSocket>> dump = dump_tcp_sockets(census_state_mask());
+    return census_findings(info_, config, dump,
+                           [](const std::unordered_map<std::uint32_t, int>& inode_groups) {
+                             return scan_socket_owners(inode_groups);
+                           });
+  }
+
+ private:
+  RuleInfo info_;
+};
+
+}  // namespace
 
 std::unique_ptr<Rule> make_sockets_stuck_rule() {
   RuleInfo info;
   info.id = "sockets.stuck";
   info.severity = Severity::warning;
-  info.summary = "TCP sockets in CLOSE_WAIT, FIN_WAIT_*, CLOSING, LAST_ACK, TIME_WAIT stay under thresholds";
+  info.summary =
+      "TCP sockets in CLOSE_WAIT, FIN_WAIT_*, CLOSING, LAST_ACK, TIME_WAIT stay under thresholds";
   info.explanation =
       "CLOSE_WAIT means a local process never closed its end: no timeout ends it, only fixing or\n"
       "restarting that process. FIN_WAIT_2 means the peer never closed; for orphans it is bounded\n"
-      "by net.ipv4.tcp_fin_timeout. TIME_WAIT is normal unless huge. Counts come from sock_diag\n"
-      "for this network namespace; owners come from /proc/*/fd when a threshold is crossed.";
+      "by net.ipv4.tcp_fin_timeout. TIME_WAIT is normal unless huge. Counts come from one\n"
+      "sock_diag walk (IPv4 and IPv6) of this network namespace; by_port keys each socket by the\n"
+      "service side's port (the local port when this namespace listens on it, else the remote\n"
+      "port). Owners (by_process) come from /proc/*/fd, scanned only when a threshold is crossed\n"
+      "and the state has sockets that a process holds (TIME_WAIT and orphans have none).";
   info.touches = "reads NETLINK_SOCK_DIAG and /proc/*/fd; writes nothing";
   info.needs_live_state = true;
-  return std::make_unique<PendingRule>(
-      info, "not checked yet: the sock_diag census lands with issue 5 (sockets.stuck)");
+  return std::make_unique<SocketsStuckRule>(info);
 }
 
 }  // namespace qharden

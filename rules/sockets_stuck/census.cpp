@@ -1,0 +1,183 @@
+#include "sockets_stuck/census.h"
+
+#include <algorithm>
+#include <optional>
+#include <set>
+#include <string>
+
+namespace qharden {
+namespace {
+
+using nlohmann::json;
+
+std::string state_meaning(TcpState state) {
+  switch (state) {
+    case TcpState::close_wait:
+      return "the peer closed but the named local process never closed its end, and no timeout "
+             "will do it; fix or restart that process";
+    case TcpState::fin_wait_1:
+      return "our FIN is not acknowledged yet: the peer or the path is slow or gone; orphans are "
+             "bounded by net.ipv4.tcp_orphan_retries";
+    case TcpState::fin_wait_2:
+      return "we closed and the peer never closed its end; for orphans (no owner) this is bounded "
+             "by net.ipv4.tcp_fin_timeout, for held sockets only by the owner closing them";
+    case TcpState::closing:
+      return "both sides closed at once and our FIN is not acknowledged yet";
+    case TcpState::last_ack:
+      return "we closed after the peer and wait for its last ACK: the peer or the path is gone";
+    case TcpState::time_wait:
+      return "normal after an active close and gone within 60 s; it matters only when huge "
+             "(port exhaustion for outgoing connections)";
+    default:
+      return "";
+  }
+}
+
+json by_port_json(const StateTally& tally) {
+  json ports = json::object();
+  for (const auto& [port, count] : tally.by_port) ports[std::to_string(port)] = count;
+  return ports;
+}
+
+std::string top_ports(const StateTally& tally) {
+  std::vector<std::pair<std::int64_t, std::uint16_t>> ranked;
+  for (const auto& [port, count] : tally.by_port) ranked.emplace_back(-count, port);
+  std::sort(ranked.begin(), ranked.end());
+  std::string text;
+  for (std::size_t index = 0; index < ranked.size() && index < 3; ++index) {
+    text += (text.empty() ? "" : ", ") + std::string("port ") +
+            std::to_string(ranked[index].second) + " (" + std::to_string(-ranked[index].first) +
+            ")";
+  }
+  return text;
+}
+
+std::string top_processes(const json& by_process) {
+  std::string text;
+  for (std::size_t index = 0; index < by_process.size() && index < 3; ++index) {
+    const json& entry = by_process[index];
+    text += (text.empty() ? "" : ", ") + entry["comm"].get<std::string>() + " (pid " +
+            std::to_string(entry["pid"].get<std::int64_t>()) + ", " +
+            std::to_string(entry["count"].get<std::int64_t>()) + ")";
+  }
+  return text;
+}
+
+}  // namespace
+
+std::vector<WatchedState> watched_states(const Config::SocketsStuck& config) {
+  return {{TcpState::close_wait, "CLOSE_WAIT", config.close_wait_max},
+          {TcpState::fin_wait_1, "FIN_WAIT_1", config.fin_wait_1_max},
+          {TcpState::fin_wait_2, "FIN_WAIT_2", config.fin_wait_2_max},
+          {TcpState::closing, "CLOSING", config.closing_max},
+          {TcpState::last_ack, "LAST_ACK", config.last_ack_max},
+          {TcpState::time_wait, "TIME_WAIT", config.time_wait_max}};
+}
+
+std::uint32_t census_state_mask() {
+  std::uint32_t mask = state_bit(TcpState::listen);
+  for (const WatchedState& watched : watched_states(Config::SocketsStuck{})) {
+    mask |= state_bit(watched.state);
+  }
+  return mask;
+}
+
+std::vector<StateTally> tally_sockets(const std::vector<DiagSocket>& sockets) {
+  std::vector<WatchedState> states = watched_states(Config::SocketsStuck{});
+  int index_of_state[16];
+  for (int& index : index_of_state) index = -1;
+  for (std::size_t index = 0; index < states.size(); ++index) {
+    index_of_state[static_cast<int>(states[index].state)] = static_cast<int>(index);
+  }
+  std::set<std::uint16_t> listening;
+  for (const DiagSocket& socket : sockets) {
+    if (socket.state == static_cast<std::uint8_t>(TcpState::listen)) {
+      listening.insert(socket.local_port);
+    }
+  }
+  std::vector<StateTally> tallies(states.size());
+  for (const DiagSocket& socket : sockets) {
+    if (socket.state >= 16 || index_of_state[socket.state] < 0) continue;
+    StateTally& tally = tallies[static_cast<std::size_t>(index_of_state[socket.state])];
+    ++tally.count;
+    bool local_is_service = listening.count(socket.local_port) != 0;
+    ++tally.by_port[local_is_service ? socket.local_port : socket.remote_port];
+    if (socket.inode != 0) tally.inodes.push_back(socket.inode);
+  }
+  return tallies;
+}
+
+std::vector<Finding> census_findings(const RuleInfo& info, const Config::SocketsStuck& config,
+                                     const Expected<std::vector<DiagSocket>>& dump,
+                                     const OwnerScanner& scanner) {
+  std::vector<WatchedState> states = watched_states(config);
+  std::vector<Finding> findings;
+  if (!dump) {
+    for (const WatchedState& watched : states) {
+      Finding finding = make_finding(info, std::string(watched.name), Status::error,
+                                     "cannot count sockets: " + dump.error().message);
+      finding.evidence["threshold"] = watched.threshold;
+      findings.push_back(std::move(finding));
+    }
+    return findings;
+  }
+  std::vector<StateTally> tallies = tally_sockets(*dump);
+  std::unordered_map<std::uint32_t, int> inode_groups;
+  for (std::size_t index = 0; index < states.size(); ++index) {
+    if (tallies[index].count <= states[index].threshold) continue;
+    for (std::uint32_t inode : tallies[index].inodes) {
+      inode_groups.emplace(inode, static_cast<int>(index));
+    }
+  }
+  std::optional<Expected<OwnerScan>> owners;
+  if (!inode_groups.empty()) owners = scanner(inode_groups);
+
+  for (std::size_t index = 0; index < states.size(); ++index) {
+    const WatchedState& watched = states[index];
+    const StateTally& tally = tallies[index];
+    bool over = tally.count > watched.threshold;
+    json evidence = json::object();
+    evidence["count"] = tally.count;
+    evidence["threshold"] = watched.threshold;
+    evidence["by_port"] = by_port_json(tally);
+    evidence["by_process"] = json::array();
+    evidence["owned"] = static_cast<std::int64_t>(tally.inodes.size());
+    std::string owner_note;
+    if (over && !tally.inodes.empty() && owners) {
+      if (!*owners) {
+        owner_note = "; owners unknown: " + owners->error().message;
+      } else {
+        for (const SocketHolding& holding : (*owners)->holdings) {
+          if (holding.group != static_cast<int>(index)) continue;
+          evidence["by_process"].push_back(
+              {{"pid", holding.pid}, {"comm", holding.comm}, {"count", holding.count}});
+        }
+        std::stable_sort(evidence["by_process"].begin(), evidence["by_process"].end(),
+                         [](const json& left, const json& right) {
+                           return left["count"].get<std::int64_t>() >
+                                  right["count"].get<std::int64_t>();
+                         });
+        evidence["owner_scan"] = {{"processes", (*owners)->processes},
+                                  {"fds", (*owners)->descriptors},
+                                  {"ms", (*owners)->milliseconds}};
+        std::string named = top_processes(evidence["by_process"]);
+        owner_note = named.empty() ? "; no process holds them any more" : "; held by " + named;
+      }
+    }
+    std::string message = std::to_string(tally.count) + " TCP socket" +
+                          (tally.count == 1 ? "" : "s") + " in " + std::string(watched.name);
+    if (!over) {
+      message += ", within the threshold of " + std::to_string(watched.threshold);
+    } else {
+      message += ", over the threshold of " + std::to_string(watched.threshold) + ": " +
+                 state_meaning(watched.state) + ". Most on " + top_ports(tally) + owner_note;
+    }
+    Finding finding =
+        make_finding(info, std::string(watched.name), over ? Status::fail : Status::pass, message);
+    finding.evidence = std::move(evidence);
+    findings.push_back(std::move(finding));
+  }
+  return findings;
+}
+
+}  // namespace qharden

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# sockets.stuck against real loopback sockets in a network namespace: exact
+# counts per state from sock_diag, by_port keyed by the listening side, and the
+# CLOSE_WAIT and held FIN_WAIT_2 owners named by pid. Also --offline (every
+# finding skips) and the thresholds from a config under --root.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/tools/socket_tools.sh"
+require_root
+require_program python3
+tree=$(make_tree)
+namespace=qh-sockets-$$
+make_namespace "$namespace"
+generator=$(socket_states_program)
+defer "rm -f '$generator'"
+# TIME_WAIT on loopback is only stable without reuse (tech notes).
+ip netns exec "$namespace" sysctl -qw net.ipv4.tcp_tw_reuse=0
+mkdir -p "$tree/etc/qharden"
+cat > "$tree/etc/qharden/qharden.toml" <<'TOML'
+[rules."sockets.stuck"]
+close_wait_max = 4
+fin_wait_2_max = 4
+time_wait_max = 1000
+TOML
+
+ip netns exec "$namespace" "$generator" --port 42000 --listeners 2 --time-wait 9 \
+  --close-wait-orphans 5 --fin-wait-2-held 3 > "$tree/ready" &
+generator_pid=$!
+kill_later "$generator_pid"
+for attempt in $(seq 1 100); do grep -q ready "$tree/ready" && break; sleep 0.1; done
+read -r _ generator_field holder_field < "$tree/ready"
+# IPv6 sockets count in the same walk: 2 CLOSE_WAIT (orphan clients) and 4 TIME_WAIT on [::1]:42100.
+ip netns exec "$namespace" "$generator" --ipv6 --port 42100 --listeners 1 --time-wait 4 \
+  --close-wait-orphans 2 > "$tree/ready6" &
+kill_later "$!"
+for attempt in $(seq 1 100); do grep -q ready "$tree/ready6" && break; sleep 0.1; done
+read -r _ _ holder6_field < "$tree/ready6"
+holder6_pid=${holder6_field#holder=}
+holder_pid=${holder_field#holder=}
+echo "      generator pid ${generator_field#generator=}, holder pid $holder_pid"
+sleep 0.3
+
+status=0
+report=$(ip netns exec "$namespace" "$QHARDEN" audit --root "$tree" --rule sockets.stuck --json) || status=$?
+check "audit exits 1 (warning failures)" [ "$status" -eq 1 ]
+field() {
+  python3 -c '
+import json, sys
+report = json.loads(sys.argv[1])
+found = [f for f in report["findings"] if f["subject"] == sys.argv[2]]
+value = found[0] if len(found) == 1 else {"missing": True}
+for key in sys.argv[3].split(".") if sys.argv[3] else []:
+    value = value[key] if not isinstance(value, list) else value[int(key)]
+print(json.dumps(value, sort_keys=True) if not isinstance(value, str) else value)
+' "$report" "$1" "$2"
+}
+owners() { python3 -c '
+import json, sys
+report = json.loads(sys.argv[1])
+finding = [f for f in report["findings"] if f["subject"] == sys.argv[2]][0]
+print(" ".join("%d:%d" % (p["pid"], p["count"]) for p in finding["evidence"]["by_process"]))
+' "$report" "$1"; }
+count_of_findings=$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])["findings"]))' "$report")
+check "one finding per watched state (6)" [ "$count_of_findings" -eq 6 ]
+check "CLOSE_WAIT count is exactly 10 (8 IPv4 + 2 IPv6)" [ "$(field CLOSE_WAIT evidence.count)" = 10 ]
+check "CLOSE_WAIT fails over its threshold of 4" [ "$(field CLOSE_WAIT status)" = fail ]
+check "CLOSE_WAIT by_port is keyed by the listening ports" [ "$(field CLOSE_WAIT evidence.by_port)" = '{"42000": 4, "42001": 4, "42100": 2}' ]
+check "CLOSE_WAIT by_process names both holder children (8 and 2)" [ "$(owners CLOSE_WAIT)" = "$holder_pid:8 $holder6_pid:2" ]
+check "CLOSE_WAIT message names the process" contains "$(field CLOSE_WAIT message)" "pid $holder_pid"
+check "CLOSE_WAIT message says no timeout ends it" contains "$(field CLOSE_WAIT message)" "no timeout will do it"
+check "FIN_WAIT_2 count is exactly 10 (5+2 orphans + 3 held)" [ "$(field FIN_WAIT_2 evidence.count)" = 10 ]
+check "FIN_WAIT_2 by_port is keyed by the remote listening ports" [ "$(field FIN_WAIT_2 evidence.by_port)" = '{"42000": 4, "42001": 4, "42100": 2}' ]
+check "FIN_WAIT_2 by_process names the generator for its 3 held sockets" [ "$(owners FIN_WAIT_2)" = "${generator_field#generator=}:3" ]
+check "FIN_WAIT_2 message mentions tcp_fin_timeout" contains "$(field FIN_WAIT_2 message)" "tcp_fin_timeout"
+check "TIME_WAIT count is exactly 13 (9 IPv4 + 4 IPv6)" [ "$(field TIME_WAIT evidence.count)" = 13 ]
+check "TIME_WAIT passes under 1000" [ "$(field TIME_WAIT status)" = pass ]
+check "TIME_WAIT has no owners" [ "$(field TIME_WAIT evidence.by_process)" = '[]' ]
+check "TIME_WAIT threshold comes from the config" [ "$(field TIME_WAIT evidence.threshold)" = 1000 ]
+for state in FIN_WAIT_1 CLOSING LAST_ACK; do
+  check "$state is reported with count 0 and passes" [ "$(field $state evidence.count)/$(field $state status)" = 0/pass ]
+done
+
+# The machine's own namespace is not counted: the census is per namespace.
+outside=$("$QHARDEN" audit --root "$tree" --rule sockets.stuck --json || true)
+report=$outside
+check "outside the namespace none of its 8 CLOSE_WAIT sockets are seen" lacks "$(field CLOSE_WAIT evidence.by_port)" '"42000"'
+
+report=$(ip netns exec "$namespace" "$QHARDEN" audit --offline --root "$tree" --rule sockets.stuck --json || true)
+skips=$(python3 -c 'import json,sys; print(sum(f["status"]=="skip" for f in json.loads(sys.argv[1])["findings"]))' "$report")
+check "--offline: all 6 findings skip" [ "$skips" -eq 6 ]
+
+# The IPv4 holder exits: its CLOSE_WAIT sockets close and leave the state.
+kill "$holder_pid"
+sleep 0.5
+report=$(ip netns exec "$namespace" "$QHARDEN" audit --root "$tree" --rule sockets.stuck --json || true)
+check "after the IPv4 holder exits, CLOSE_WAIT is the 2 IPv6 ones" [ "$(field CLOSE_WAIT evidence.count)" = 2 ]
+check "and under the threshold it names no owners" [ "$(field CLOSE_WAIT evidence.by_process)" = '[]' ]
+finish
