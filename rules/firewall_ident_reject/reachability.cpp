@@ -1,0 +1,236 @@
+#include "firewall_ident_reject/reachability.h"
+
+#include <algorithm>
+
+namespace qharden {
+namespace {
+
+constexpr int kMaximumDepth = 64;
+
+enum class Ending { none, back, accept, drop, reject, unknown };
+
+struct Walk {
+  Ending ending = Ending::none;  // decided for every packet that reached this point
+  const NetfilterRule* rule = nullptr;
+  std::vector<std::string> partial_accepts;  // decide for some packets only
+  std::vector<std::string> partial_drops;
+  std::vector<std::string> partial_unknowns;
+  std::vector<std::string> partial_rejects;
+};
+
+struct Walker {
+  const NetfilterTable& table;
+
+  const NetfilterChain* find_chain(const std::string& name) const {
+    for (const NetfilterChain& chain : table.chains) {
+      if (chain.name == name) return &chain;
+    }
+    return nullptr;
+  }
+
+  static void merge_partials(Walk& into, const Walk& from) {
+    auto append = [](std::vector<std::string>& to, const std::vector<std::string>& more) {
+      to.insert(to.end(), more.begin(), more.end());
+    };
+    append(into.partial_accepts, from.partial_accepts);
+    append(into.partial_drops, from.partial_drops);
+    append(into.partial_unknowns, from.partial_unknowns);
+    append(into.partial_rejects, from.partial_rejects);
+  }
+
+  static void record_partial(Walk& walk, Ending ending, const std::string& text) {
+    if (ending == Ending::accept) walk.partial_accepts.push_back(text);
+    if (ending == Ending::drop) walk.partial_drops.push_back(text);
+    if (ending == Ending::reject) walk.partial_rejects.push_back(text);
+    if (ending == Ending::unknown) walk.partial_unknowns.push_back(text);
+  }
+
+  Walk walk(const NetfilterChain& chain, bool certain, int depth) const {
+    Walk result;
+    for (const NetfilterRule& rule : chain.rules) {
+      if (rule.applies == Applies::never) continue;
+      bool sure = certain && rule.applies == Applies::always;
+      Ending ending = Ending::none;
+      switch (rule.verdict) {
+        case VerdictKind::next:
+          continue;
+        case VerdictKind::accept:
+          ending = Ending::accept;
+          break;
+        case VerdictKind::drop:
+          ending = Ending::drop;
+          break;
+        case VerdictKind::reject:
+          ending = Ending::reject;
+          break;
+        case VerdictKind::unknown:
+          ending = Ending::unknown;
+          break;
+        case VerdictKind::back:
+          ending = Ending::back;
+          break;
+        case VerdictKind::jump:
+        case VerdictKind::go_to: {
+          const NetfilterChain* target = find_chain(rule.target);
+          if (target == nullptr || depth >= kMaximumDepth) {
+            ending = Ending::unknown;
+            break;
+          }
+          Walk inner = walk(*target, sure, depth + 1);
+          merge_partials(result, inner);
+          bool decided = inner.ending != Ending::none && inner.ending != Ending::back;
+          if (sure && decided) {
+            result.ending = inner.ending;
+            result.rule = inner.rule;
+            return result;
+          }
+          if (sure && rule.verdict == VerdictKind::go_to) {
+            result.ending = Ending::back;
+            result.rule = &rule;
+            return result;
+          }
+          continue;
+        }
+      }
+      if (ending == Ending::back) {
+        if (sure) {
+          result.ending = Ending::back;
+          result.rule = &rule;
+          return result;
+        }
+        // Some packets return here: nothing later in this chain is certain.
+        certain = false;
+        continue;
+      }
+      if (sure) {
+        result.ending = ending;
+        result.rule = &rule;
+        return result;
+      }
+      record_partial(result, ending, rule.text);
+    }
+    return result;
+  }
+};
+
+struct BaseChain {
+  const NetfilterTable* table;
+  const NetfilterChain* chain;
+};
+
+std::string describe(const BaseChain& base) {
+  return base.table->source + " " + base.table->family + " " + base.table->name + " " +
+         base.chain->name + " (priority " + std::to_string(base.chain->priority) + ")";
+}
+
+}  // namespace
+
+std::string_view to_string(IdentFate fate) {
+  switch (fate) {
+    case IdentFate::rejected:
+      return "reject";
+    case IdentFate::dropped:
+      return "drop";
+    case IdentFate::not_rejected:
+      return "none";
+    case IdentFate::shadowed:
+      return "shadowed";
+    case IdentFate::uncertain:
+      return "uncertain";
+  }
+  return "uncertain";
+}
+
+IdentVerdict evaluate_ident(const std::vector<NetfilterTable>& tables) {
+  std::vector<BaseChain> bases;
+  for (const NetfilterTable& table : tables) {
+    for (const NetfilterChain& chain : table.chains) {
+      if (chain.output_base) bases.push_back({&table, &chain});
+    }
+  }
+  std::stable_sort(bases.begin(), bases.end(), [](const BaseChain& left, const BaseChain& right) {
+    return left.chain->priority < right.chain->priority;
+  });
+  IdentVerdict verdict;
+  for (const BaseChain& base : bases) {
+    verdict.lowest_output_priority = std::min(verdict.lowest_output_priority, base.chain->priority);
+  }
+  std::vector<std::string> earlier_problems;  // drops and unknowns in earlier base chains
+  std::vector<std::string> accepted_by;       // certain ACCEPTs that end a base chain
+  for (std::size_t index = 0; index < bases.size(); ++index) {
+    const BaseChain& base = bases[index];
+    Walk walk = Walker{*base.table}.walk(*base.chain, true, 0);
+    std::string where = describe(base);
+    for (const std::string& rejecting : walk.partial_rejects) {
+      verdict.partial_rejects.push_back(rejecting + " in " + where);
+    }
+    Ending ending = walk.ending;
+    const NetfilterRule* rule = walk.rule;
+    if (ending == Ending::none || ending == Ending::back) {
+      ending = base.chain->policy == VerdictKind::drop ? Ending::drop : Ending::accept;
+      rule = nullptr;
+    }
+    for (const std::string& text : walk.partial_drops)
+      earlier_problems.push_back("drops some of it: " + text + " in " + where);
+    for (const std::string& text : walk.partial_unknowns)
+      earlier_problems.push_back("may decide first: " + text + " in " + where);
+    if (ending == Ending::accept) {
+      // The next base chain still sees the packet.
+      if (rule != nullptr)
+        accepted_by.push_back("accepts it first: " + rule->text + " in " + where);
+      continue;
+    }
+    verdict.where = where;
+    verdict.rule = rule != nullptr ? rule->text : "the chain's policy DROP";
+    if (ending == Ending::drop) {
+      verdict.fate = IdentFate::dropped;
+      verdict.shadows = earlier_problems;
+      return verdict;
+    }
+    if (ending == Ending::unknown) {
+      verdict.fate = IdentFate::uncertain;
+      verdict.shadows = earlier_problems;
+      return verdict;
+    }
+    verdict.reject_with = rule->reject_with;
+    verdict.owned = rule->owned;
+    for (const std::string& text : walk.partial_accepts) {
+      earlier_problems.push_back("accepts some of it first: " + text + " in " + where);
+    }
+    // Base chains of one priority run in an order netfilter does not promise.
+    for (std::size_t other = index + 1; other < bases.size(); ++other) {
+      if (bases[other].chain->priority != base.chain->priority) break;
+      Walk tied = Walker{*bases[other].table}.walk(*bases[other].chain, true, 0);
+      bool drops = tied.ending == Ending::drop || !tied.partial_drops.empty() ||
+                   ((tied.ending == Ending::none || tied.ending == Ending::back) &&
+                    bases[other].chain->policy == VerdictKind::drop);
+      if (drops) {
+        earlier_problems.push_back("may drop it first: " + describe(bases[other]) +
+                                   " runs at the same priority, in no promised order");
+      }
+    }
+    verdict.shadows = earlier_problems;
+    verdict.fate = earlier_problems.empty() ? IdentFate::rejected : IdentFate::shadowed;
+    return verdict;
+  }
+  verdict.shadows = earlier_problems;
+  verdict.fate = IdentFate::not_rejected;
+  // A REJECT that exists but that no ident connect reaches is shadowed, not absent.
+  for (const NetfilterTable& table : tables) {
+    for (const NetfilterChain& chain : table.chains) {
+      for (const NetfilterRule& rule : chain.rules) {
+        if (rule.verdict != VerdictKind::reject || rule.applies != Applies::always) continue;
+        verdict.fate = IdentFate::shadowed;
+        verdict.rule = rule.text;
+        verdict.where = table.source + " " + table.family + " " + table.name + " " + chain.name;
+        verdict.reject_with = rule.reject_with;
+        verdict.owned = rule.owned;
+        verdict.shadows.insert(verdict.shadows.end(), accepted_by.begin(), accepted_by.end());
+        return verdict;
+      }
+    }
+  }
+  return verdict;
+}
+
+}  // namespace qharden
