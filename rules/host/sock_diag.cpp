@@ -39,9 +39,11 @@ std::string errno_text(const char* what, int number) {
 // Returns true when NLMSG_DONE was seen.
 Expected<bool> parse_batch(const char* buffer, std::size_t length, std::uint32_t sequence,
                            std::vector<DiagSocket>& sockets) {
-  const auto* header = reinterpret_cast<const nlmsghdr*>(buffer);
-  int remaining = static_cast<int>(length);
-  for (; NLMSG_OK(header, remaining); header = NLMSG_NEXT(header, remaining)) {
+  // NLMSG_OK compares signed with unsigned, which clang rejects under -Werror.
+  for (std::size_t offset = 0; offset + sizeof(nlmsghdr) <= length;) {
+    const auto* header = reinterpret_cast<const nlmsghdr*>(buffer + offset);
+    if (header->nlmsg_len < sizeof(nlmsghdr) || header->nlmsg_len > length - offset) break;
+    offset += NLMSG_ALIGN(header->nlmsg_len);
     if (header->nlmsg_seq != sequence) continue;
     if (header->nlmsg_type == NLMSG_DONE) return true;
     if (header->nlmsg_type == NLMSG_ERROR) {

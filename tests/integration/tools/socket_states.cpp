@@ -13,6 +13,11 @@
 // owner distinct from the FIN_WAIT_2 owner. Prints one line when ready,
 //   ready generator=PID holder=PID
 // and holds everything until SIGTERM; the holder dies with the generator.
+//
+//   qharden-socket-states --dump
+// is the benchmark's baseline instead: one bare sock_diag dump of the states
+// sockets.stuck watches, through the same host-layer function, printing the
+// number of sockets and the microseconds the dump took.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -22,11 +27,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include "host/sock_diag.h"
 
 namespace {
 
@@ -103,9 +111,31 @@ long number_after(int& index, int count, char** arguments) {
   return std::strtol(arguments[++index], nullptr, 10);
 }
 
+int bare_dump() {
+  std::uint32_t mask = 0;
+  for (qharden::TcpState state :
+       {qharden::TcpState::close_wait, qharden::TcpState::fin_wait_1, qharden::TcpState::fin_wait_2,
+        qharden::TcpState::closing, qharden::TcpState::last_ack, qharden::TcpState::time_wait,
+        qharden::TcpState::listen}) {
+    mask |= qharden::state_bit(state);
+  }
+  auto started = std::chrono::steady_clock::now();
+  qharden::Expected<std::vector<qharden::DiagSocket>> sockets = qharden::dump_tcp_sockets(mask);
+  auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - started);
+  if (!sockets) {
+    std::fprintf(stderr, "%s\n", sockets.error().message.c_str());
+    return 1;
+  }
+  std::printf("sockets=%zu microseconds=%lld\n", sockets->size(),
+              static_cast<long long>(elapsed.count()));
+  return 0;
+}
+
 }  // namespace
 
 int main(int count, char** arguments) {
+  if (count == 2 && std::string(arguments[1]) == "--dump") return bare_dump();
   Options options;
   for (int index = 1; index < count; ++index) {
     std::string word = arguments[index];

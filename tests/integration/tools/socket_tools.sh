@@ -10,6 +10,7 @@ socket_states_program() {
     return
   fi
   binary=$(mktemp /tmp/qharden-socket-states.XXXXXX)
-  c++ -std=c++20 -O2 -o "$binary" "$source_dir/socket_states.cpp" || return 1
+  c++ -std=c++20 -O2 -I "$source_dir/../../../rules" -o "$binary" "$source_dir/socket_states.cpp" \
+    "$source_dir/../../../rules/host/sock_diag.cpp" || return 1
   echo "$binary"
 }
