@@ -1,0 +1,246 @@
+#include "daemon/manager.h"
+
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/bus.h"
+#include "engine/registry.h"
+
+namespace qharden::agent {
+namespace {
+
+constexpr std::uint64_t kMillisecond = 1000;  // sd-event times are in microseconds
+constexpr std::uint64_t kSecond = 1000 * kMillisecond;
+
+void check(int result, const char* what) {
+  if (result < 0) throw std::runtime_error(std::string(what) + ": " + std::strerror(-result));
+}
+
+std::string current_host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "unknown";
+  return name;
+}
+
+}  // namespace
+
+Manager::Manager(AgentOptions options) : options_(std::move(options)) {}
+
+Manager::~Manager() {
+  // The object unregisters from the connection, so it goes first.
+  object_.reset();
+  for (sd_event_source* source :
+       {bus_io_, bus_timer_, inotify_io_, debounce_timer_, periodic_timer_}) {
+    sd_event_source_disable_unref(source);
+  }
+  connection_.reset();
+  sd_event_unref(event_);
+}
+
+Outcome Manager::initialize() {
+  Expected<RootedHost> host = RootedHost::open(options_.root);
+  if (!host) return fail_with(host.error().message);
+  host_.emplace(std::move(*host));
+  Expected<Config> config = load_config(options_.config_file, *host_);
+  if (!config) return fail_with("config: " + config.error().message);
+  config_ = std::move(*config);
+  limiter_ = ReapplyLimiter(config_.agent.reapply_limit,
+                            std::chrono::seconds(config_.agent.reapply_window_s));
+  host_name_ = current_host_name();
+  return Done{};
+}
+
+void Manager::connect_bus() {
+  if (options_.bus == "system") {
+    connection_ = sdbus::createSystemBusConnection();
+  } else if (options_.bus == "session") {
+    connection_ = sdbus::createSessionBusConnection();
+  } else {
+    connection_ = sdbus::createSessionBusConnectionWithAddress(options_.bus);
+  }
+  // The object is in place before the name is taken, so an activated caller's
+  // first message finds it.
+  object_ = std::make_unique<AgentObject>(*connection_, *this);
+  connection_->requestName(kBusName);
+}
+
+// sdbus-c++ 1.2 has no attachSdEventLoop: the bus's fd, events and timeout
+// are read again before every loop iteration, since any handler or signal
+// emission can queue output (POLLOUT) or input (timeout 0).
+void Manager::arm_bus() {
+  sdbus::IConnection::PollData poll = connection_->getEventLoopPollData();
+  check(sd_event_add_io(event_, &bus_io_, poll.fd, static_cast<std::uint32_t>(poll.events),
+                        &Manager::on_bus_io, this),
+        "sd_event_add_io(bus)");
+  check(sd_event_source_set_prepare(bus_io_, &Manager::on_bus_prepare), "set_prepare(bus)");
+  check(sd_event_add_time(event_, &bus_timer_, CLOCK_MONOTONIC, UINT64_MAX, kMillisecond,
+                          &Manager::on_bus_timer, this),
+        "sd_event_add_time(bus)");
+  check(sd_event_source_set_enabled(bus_timer_, SD_EVENT_OFF), "bus timer");
+}
+
+int Manager::on_bus_prepare(sd_event_source* /*source*/, void* userdata) {
+  auto* self = static_cast<Manager*>(userdata);
+  sdbus::IConnection::PollData poll = self->connection_->getEventLoopPollData();
+  sd_event_source_set_io_events(self->bus_io_, static_cast<std::uint32_t>(poll.events));
+  if (poll.timeout_usec == UINT64_MAX) {
+    sd_event_source_set_enabled(self->bus_timer_, SD_EVENT_OFF);
+  } else {
+    sd_event_source_set_time(self->bus_timer_, poll.timeout_usec);
+    sd_event_source_set_enabled(self->bus_timer_, SD_EVENT_ONESHOT);
+  }
+  return 0;
+}
+
+namespace {
+// Bounded so a flood of calls cannot starve signals and timers; what is left
+// makes the bus timeout 0 and is handled in the next iteration.
+constexpr int kMessagesPerWakeup = 64;
+}  // namespace
+
+int Manager::on_bus_io(sd_event_source* /*source*/, int /*fd*/, std::uint32_t /*revents*/,
+                       void* userdata) {
+  auto* self = static_cast<Manager*>(userdata);
+  for (int handled = 0; handled < kMessagesPerWakeup; ++handled) {
+    if (!self->connection_->processPendingRequest()) break;
+  }
+  return 0;
+}
+
+int Manager::on_bus_timer(sd_event_source* source, std::uint64_t /*usec*/, void* userdata) {
+  return on_bus_io(source, -1, 0, userdata);
+}
+
+int Manager::on_signal(sd_event_source* /*source*/, const struct signalfd_siginfo* info,
+                       void* userdata) {
+  auto* self = static_cast<Manager*>(userdata);
+  if (info->ssi_signo == SIGHUP) {
+    self->reload_config();
+    return 0;
+  }
+  spdlog::info("{}: stopping", strsignal(static_cast<int>(info->ssi_signo)));
+  sd_event_exit(self->event_, 0);
+  return 0;
+}
+
+void Manager::reload_config() {
+  sd_notify(0, "RELOADING=1");
+  Expected<Config> config = load_config(options_.config_file, *host_);
+  if (!config) {
+    spdlog::error("config reload refused, keeping the running config: {}", config.error().message);
+  } else {
+    config_ = std::move(*config);
+    // A reload is the operator's word that the fight between writers is over.
+    limiter_ = ReapplyLimiter(config_.agent.reapply_limit,
+                              std::chrono::seconds(config_.agent.reapply_window_s));
+    for (auto& [rule_id, record] : records_) record.fresh = false;
+    if (!config_.agent.watch) watcher_.update(host_->root(), {});
+    arm_periodic_audit();
+    spdlog::info("config reloaded from {}", config_.source);
+  }
+  sd_notify(0, "READY=1");
+}
+
+void Manager::arm_periodic_audit() {
+  sd_event_source_disable_unref(periodic_timer_);
+  periodic_timer_ = nullptr;
+  if (config_.agent.audit_interval_s <= 0) return;
+  auto interval = static_cast<std::uint64_t>(config_.agent.audit_interval_s) * kSecond;
+  // A periodic compliance run need not be punctual; a coarse accuracy lets the
+  // kernel batch the wakeup with others.
+  check(sd_event_add_time_relative(event_, &periodic_timer_, CLOCK_MONOTONIC, interval, kSecond,
+                                   &Manager::on_periodic, this),
+        "sd_event_add_time_relative(periodic)");
+}
+
+int Manager::on_periodic(sd_event_source* /*source*/, std::uint64_t /*usec*/, void* userdata) {
+  auto* self = static_cast<Manager*>(userdata);
+  std::vector<const Rule*> every_rule;
+  for (const auto& rule : all_rules()) every_rule.push_back(rule.get());
+  self->handle_drift(self->audit_now(every_rule));
+  self->arm_periodic_audit();
+  return 0;
+}
+
+int Manager::on_first_audit(sd_event_source* /*source*/, void* userdata) {
+  // Defer sources fire once by default; the event loop owns this floating one.
+  return on_periodic(nullptr, 0, userdata);
+}
+
+int Manager::on_inotify(sd_event_source* /*source*/, int /*fd*/, std::uint32_t /*revents*/,
+                        void* userdata) {
+  auto* self = static_cast<Manager*>(userdata);
+  unsigned topics = self->watcher_.read_topics();
+  if (topics == 0) return 0;
+  self->pending_topics_ |= topics;
+  for (const std::string& rule_id : rules_for_topics(topics)) {
+    if (auto record = self->records_.find(rule_id); record != self->records_.end()) {
+      record->second.fresh = false;
+    }
+  }
+  // Debounced from the first event, not the last: a writer that never pauses
+  // must not postpone the re-audit forever.
+  if (self->debounce_timer_ == nullptr) {
+    check(sd_event_add_time_relative(
+              self->event_, &self->debounce_timer_, CLOCK_MONOTONIC,
+              static_cast<std::uint64_t>(kDriftDebounce.count()) * kMillisecond, kMillisecond,
+              &Manager::on_debounce, self),
+          "sd_event_add_time_relative(debounce)");
+  }
+  return 0;
+}
+
+int Manager::on_debounce(sd_event_source* /*source*/, std::uint64_t /*usec*/, void* userdata) {
+  auto* self = static_cast<Manager*>(userdata);
+  sd_event_source_disable_unref(self->debounce_timer_);
+  self->debounce_timer_ = nullptr;
+  self->after_file_change();
+  return 0;
+}
+
+int Manager::run() {
+  check(sd_event_default(&event_), "sd_event_default");
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, signal_number);
+  // sd-event takes signals through a signalfd, which needs them blocked.
+  if (sigprocmask(SIG_BLOCK, &signals, nullptr) != 0) check(-errno, "sigprocmask");
+  for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) {
+    check(sd_event_add_signal(event_, nullptr, signal_number, &Manager::on_signal, this),
+          "sd_event_add_signal");
+  }
+  // Sends WATCHDOG=1 at half of WATCHDOG_USEC when systemd asks for it.
+  check(sd_event_set_watchdog(event_, 1), "sd_event_set_watchdog");
+
+  connect_bus();
+  arm_bus();
+  if (watcher_.descriptor() >= 0) {
+    check(sd_event_add_io(event_, &inotify_io_, watcher_.descriptor(), EPOLLIN,
+                          &Manager::on_inotify, this),
+          "sd_event_add_io(inotify)");
+  }
+  arm_periodic_audit();
+  // The first audit runs after READY=1, so a slow probe does not hold up boot.
+  check(sd_event_add_defer(event_, nullptr, &Manager::on_first_audit, this), "first audit");
+
+  spdlog::info("qhardend {} on {} bus, root {}, config {}", QHARDEN_VERSION, options_.bus,
+               host_->root(), config_.source);
+  sd_notify(0, "READY=1\nSTATUS=serving org.qharden.Agent1");
+  int result = sd_event_loop(event_);
+  sd_notify(0, "STOPPING=1");
+  if (result < 0) {
+    spdlog::error("event loop failed: {}", std::strerror(-result));
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace qharden::agent

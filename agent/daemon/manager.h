@@ -1,0 +1,126 @@
+// The agent's state and its single sd-event loop, in the manner of
+// systemd-timesyncd's manager: the bus, inotify, timers and signals are all
+// event sources here, and nothing runs in another thread.
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <sdbus-c++/IConnection.h>
+
+#include "config/config.h"
+#include "daemon/reapply_limiter.h"
+#include "daemon/watch.h"
+#include "engine/audit.h"
+#include "engine/fix.h"
+#include "engine/rule.h"
+#include "host/host.h"
+
+namespace qharden::agent {
+
+class AgentObject;
+
+struct AgentOptions {
+  std::optional<std::string> config_file;
+  std::string root = "/";
+  std::string bus = "system";  // system | session | a D-Bus address
+};
+
+// Identical Audit requests within this window share one run, so a burst of
+// callers (a dashboard, 100 concurrent busctl calls) costs one audit. File
+// changes end the window early for the rules they affect.
+inline constexpr std::chrono::milliseconds kAuditCoalesceWindow{2000};
+// Plesk writes a service file in several steps; one re-audit after they settle.
+inline constexpr std::chrono::milliseconds kDriftDebounce{30};
+
+class Manager {
+ public:
+  explicit Manager(AgentOptions options);
+  ~Manager();
+  Manager(const Manager&) = delete;
+  Manager& operator=(const Manager&) = delete;
+
+  // Loads the config and opens the root; the error names file:line:column.
+  Outcome initialize();
+  // Connects to the bus, reports READY=1, runs the loop until SIGTERM/SIGINT.
+  // Throws sdbus::Error when the bus or the name cannot be had.
+  int run();
+
+  // Used by the bus object. Rules are already validated.
+  std::vector<Finding> audit(const std::vector<const Rule*>& rules);
+  std::string report_json_text();
+  PlanResult plan(const std::vector<const Rule*>& rules, bool named);
+  Expected<ApplyResult> apply(const std::vector<const Rule*>& rules, bool named);
+  Expected<RollbackResult> rollback(const std::string& change_id);
+  bool change_exists(const std::string& change_id);
+  sdbus::IConnection& connection() { return *connection_; }
+
+  bool compliant() const { return compliant_; }
+  std::uint64_t last_audit_usec() const { return last_audit_usec_; }
+  const std::vector<std::string>& failing_rules() const { return failing_rules_; }
+  std::uint32_t drift_events() const { return drift_events_; }
+
+ private:
+  struct RuleRecord {
+    std::vector<Finding> findings;
+    std::chrono::steady_clock::time_point audited_at{};
+    bool fresh = false;
+  };
+
+  // Runs the rules, records the findings, updates properties, emits
+  // AuditCompleted; returns the (rule, subject) pairs that went pass -> fail.
+  std::vector<std::pair<std::string, std::string>> audit_now(const std::vector<const Rule*>& rules);
+  void refresh_properties();
+  void handle_drift(const std::vector<std::pair<std::string, std::string>>& drifted);
+  void reapply(const Rule& rule);
+  void after_file_change();
+  void reload_config();
+  void arm_periodic_audit();
+  void connect_bus();
+  void arm_bus();
+
+  static int on_signal(sd_event_source* source, const struct signalfd_siginfo* info,
+                       void* userdata);
+  static int on_bus_io(sd_event_source* source, int fd, std::uint32_t revents, void* userdata);
+  static int on_bus_timer(sd_event_source* source, std::uint64_t usec, void* userdata);
+  static int on_bus_prepare(sd_event_source* source, void* userdata);
+  static int on_inotify(sd_event_source* source, int fd, std::uint32_t revents, void* userdata);
+  static int on_debounce(sd_event_source* source, std::uint64_t usec, void* userdata);
+  static int on_periodic(sd_event_source* source, std::uint64_t usec, void* userdata);
+  static int on_first_audit(sd_event_source* source, void* userdata);
+
+  AgentOptions options_;
+  std::optional<RootedHost> host_;
+  Config config_;
+  std::string host_name_;
+
+  sd_event* event_ = nullptr;
+  sd_event_source* bus_io_ = nullptr;
+  sd_event_source* bus_timer_ = nullptr;
+  sd_event_source* inotify_io_ = nullptr;
+  sd_event_source* debounce_timer_ = nullptr;
+  sd_event_source* periodic_timer_ = nullptr;
+  std::unique_ptr<sdbus::IConnection> connection_;
+  std::unique_ptr<AgentObject> object_;
+  FolderWatcher watcher_;
+  unsigned pending_topics_ = 0;
+  ReapplyLimiter limiter_{0, std::chrono::seconds(0)};
+
+  std::map<std::string, RuleRecord> records_;  // by rule id
+  std::string last_started_at_;
+  double last_duration_ms_ = 0;
+  bool compliant_ = false;
+  std::uint64_t last_audit_usec_ = 0;
+  std::vector<std::string> failing_rules_;
+  std::uint32_t drift_events_ = 0;
+};
+
+}  // namespace qharden::agent

@@ -1,0 +1,259 @@
+// The manager's audits, drift detection and fixes. The loop and its sources
+// are in manager.cpp.
+#include <algorithm>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/bus.h"
+#include "daemon/manager.h"
+#include "engine/registry.h"
+#include "engine/report.h"
+
+namespace qharden::agent {
+namespace {
+
+std::uint64_t realtime_usec() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+std::vector<const Rule*> rules_by_id(const std::vector<std::string>& rule_ids) {
+  std::vector<const Rule*> rules;
+  for (const std::string& rule_id : rule_ids) {
+    if (const Rule* rule = find_rule(rule_id)) rules.push_back(rule);
+  }
+  return rules;
+}
+
+std::vector<const Rule*> rules_touched(const std::vector<ChangeOutcome>& outcomes) {
+  std::set<std::string> seen;
+  std::vector<std::string> rule_ids;
+  for (const ChangeOutcome& outcome : outcomes) {
+    if (seen.insert(outcome.rule).second) rule_ids.push_back(outcome.rule);
+  }
+  return rules_by_id(rule_ids);
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> Manager::audit_now(
+    const std::vector<const Rule*>& rules) {
+  AuditContext context(*host_, config_, false);
+  AuditResult result = run_audit(context, rules);
+  auto now = std::chrono::steady_clock::now();
+
+  std::vector<std::pair<std::string, std::string>> drifted;
+  std::map<std::string, std::vector<Finding>> by_rule;
+  for (const Rule* rule : rules) by_rule[std::string(rule->info().id)];
+  for (Finding& finding : result.findings) by_rule[finding.rule].push_back(std::move(finding));
+  for (auto& [rule_id, findings] : by_rule) {
+    RuleRecord& record = records_[rule_id];
+    for (const Finding& finding : findings) {
+      if (finding.status != Status::fail) continue;
+      bool passed_before =
+          std::any_of(record.findings.begin(), record.findings.end(), [&](const Finding& previous) {
+            return previous.subject == finding.subject && previous.status == Status::pass;
+          });
+      if (passed_before) drifted.emplace_back(rule_id, finding.subject);
+    }
+    record.findings = std::move(findings);
+    record.audited_at = now;
+    record.fresh = true;
+  }
+  last_started_at_ = result.started_at;
+  last_duration_ms_ = result.duration_ms;
+  last_audit_usec_ = realtime_usec();
+
+  if (config_.agent.watch) {
+    watcher_.update(host_->root(), watch_list(config_, context.inventory().files_read));
+  }
+  refresh_properties();
+  std::uint32_t failures = 0;
+  for (const auto& [rule_id, record] : records_) {
+    failures += static_cast<std::uint32_t>(
+        std::count_if(record.findings.begin(), record.findings.end(),
+                      [](const Finding& finding) { return finding.status == Status::fail; }));
+  }
+  if (object_) object_->emitAuditCompleted(last_audit_usec_, compliant_, failures);
+  return drifted;
+}
+
+// Compliant: no failing finding that would change the audit's exit code, so an
+// info-level keepalive finding does not make every host non-compliant.
+void Manager::refresh_properties() {
+  bool compliant = true;
+  std::vector<std::string> failing;
+  for (const auto& rule : all_rules()) {
+    auto record = records_.find(std::string(rule->info().id));
+    if (record == records_.end()) continue;
+    bool rule_fails = false;
+    for (const Finding& finding : record->second.findings) {
+      if (finding.status != Status::fail) continue;
+      rule_fails = true;
+      if (finding.severity != Severity::info) compliant = false;
+    }
+    if (rule_fails) failing.emplace_back(rule->info().id);
+  }
+  std::vector<std::string> changed{"LastAuditUsec"};
+  if (compliant != compliant_) changed.emplace_back("Compliant");
+  if (failing != failing_rules_) changed.emplace_back("FailingRules");
+  compliant_ = compliant;
+  failing_rules_ = std::move(failing);
+  if (object_) object_->announce_properties(changed);
+}
+
+void Manager::handle_drift(const std::vector<std::pair<std::string, std::string>>& drifted) {
+  if (drifted.empty()) return;
+  std::vector<std::string> to_reapply;
+  for (const auto& [rule_id, subject] : drifted) {
+    ++drift_events_;
+    spdlog::warn("drift: {} {} passed and now fails", rule_id, subject);
+    if (object_) object_->emitDriftDetected(rule_id, subject);
+    const auto& reapply = config_.agent.reapply;
+    if (std::find(reapply.begin(), reapply.end(), rule_id) != reapply.end() &&
+        std::find(to_reapply.begin(), to_reapply.end(), rule_id) == to_reapply.end()) {
+      to_reapply.push_back(rule_id);
+    }
+  }
+  if (object_) object_->announce_properties({"DriftEvents"});
+  for (const Rule* rule : rules_by_id(to_reapply)) reapply(*rule);
+}
+
+void Manager::reapply(const Rule& rule) {
+  std::string rule_id(rule.info().id);
+  switch (limiter_.request(rule_id, ReapplyLimiter::Clock::now())) {
+    case ReapplyLimiter::Verdict::stopped_before:
+      spdlog::warn("drift: not re-applying {}: stopped by the rate limit (reload or Apply resumes)",
+                   rule_id);
+      return;
+    case ReapplyLimiter::Verdict::stopped_now:
+      spdlog::error(
+          "drift: {} re-applied {} times within {} s and drifted again; another writer keeps "
+          "changing it, so qhardend stops re-applying it until a reload or an explicit Apply",
+          rule_id, config_.agent.reapply_limit, config_.agent.reapply_window_s);
+      return;
+    case ReapplyLimiter::Verdict::allowed:
+      break;
+  }
+  FixSelection selection{{&rule}, true, false};
+  Expected<ApplyResult> applied = apply_fixes(*host_, config_, selection, ApplyOptions{true});
+  if (!applied) {
+    spdlog::error("drift: re-applying {} failed: {}", rule_id, applied.error().message);
+    return;
+  }
+  for (const ChangeOutcome& outcome : applied->outcomes) {
+    spdlog::info("drift: re-applied {} {}: {} (change {})", outcome.rule, outcome.subject,
+                 outcome.outcome, applied->change_id);
+    if (outcome.outcome == "applied" && object_) {
+      object_->emitFixApplied(applied->change_id, outcome.rule, outcome.subject);
+    }
+  }
+  for (const std::string& note : applied->notes) spdlog::info("drift: {}", note);
+  // Recorded now, so our own rename is not mistaken for the next drift.
+  audit_now({&rule});
+}
+
+void Manager::after_file_change() {
+  unsigned topics = pending_topics_;
+  pending_topics_ = 0;
+  std::vector<std::string> rule_ids = rules_for_topics(topics);
+  // The file rules first and the DNS-probing ones after, so a drifted
+  // xinetd file is repaired without waiting for resolver timeouts.
+  auto slow = std::stable_partition(rule_ids.begin(), rule_ids.end(), [](const std::string& id) {
+    return id != "resolv.nameservers" && id != "rblsmtpd.sources";
+  });
+  std::vector<std::string> fast_ids(rule_ids.begin(), slow);
+  std::vector<std::string> slow_ids(slow, rule_ids.end());
+  if (!fast_ids.empty()) handle_drift(audit_now(rules_by_id(fast_ids)));
+  if (!slow_ids.empty()) handle_drift(audit_now(rules_by_id(slow_ids)));
+}
+
+std::vector<Finding> Manager::audit(const std::vector<const Rule*>& requested) {
+  std::vector<const Rule*> rules = requested;
+  if (rules.empty()) {
+    for (const auto& rule : all_rules()) rules.push_back(rule.get());
+  }
+  auto now = std::chrono::steady_clock::now();
+  std::vector<const Rule*> stale;
+  for (const Rule* rule : rules) {
+    auto record = records_.find(std::string(rule->info().id));
+    if (record == records_.end() || !record->second.fresh ||
+        now - record->second.audited_at > kAuditCoalesceWindow) {
+      stale.push_back(rule);
+    }
+  }
+  if (!stale.empty()) handle_drift(audit_now(stale));
+  std::vector<Finding> findings;
+  for (const Rule* rule : rules) {
+    const RuleRecord& record = records_[std::string(rule->info().id)];
+    findings.insert(findings.end(), record.findings.begin(), record.findings.end());
+  }
+  return findings;
+}
+
+std::string Manager::report_json_text() {
+  if (records_.empty()) audit({});
+  AuditResult result;
+  result.started_at = last_started_at_;
+  result.duration_ms = last_duration_ms_;
+  for (const auto& rule : all_rules()) {
+    auto record = records_.find(std::string(rule->info().id));
+    if (record == records_.end()) continue;
+    result.findings.insert(result.findings.end(), record->second.findings.begin(),
+                           record->second.findings.end());
+  }
+  ReportHeader header{QHARDEN_VERSION, host_name_, host_->root(), false};
+  return report_json(header, result).dump();
+}
+
+PlanResult Manager::plan(const std::vector<const Rule*>& rules, bool named) {
+  AuditContext context(*host_, config_, false);
+  FixSelection selection{rules, named, false};
+  if (selection.rules.empty()) {
+    for (const auto& rule : all_rules()) selection.rules.push_back(rule.get());
+  }
+  return make_plan(context, selection);
+}
+
+Expected<ApplyResult> Manager::apply(const std::vector<const Rule*>& rules, bool named) {
+  FixSelection selection{rules, named, false};
+  if (selection.rules.empty()) {
+    for (const auto& rule : all_rules()) selection.rules.push_back(rule.get());
+  }
+  // An operator's Apply ends a rate-limit stop for the rules it covers.
+  for (const Rule* rule : selection.rules) limiter_.resume(std::string(rule->info().id));
+  Expected<ApplyResult> applied = apply_fixes(*host_, config_, selection, ApplyOptions{true});
+  if (!applied) return applied;
+  for (const ChangeOutcome& outcome : applied->outcomes) {
+    spdlog::info("apply {}: {} {}: {}", applied->change_id, outcome.rule, outcome.subject,
+                 outcome.outcome);
+    if (outcome.outcome == "applied" && object_) {
+      object_->emitFixApplied(applied->change_id, outcome.rule, outcome.subject);
+    }
+  }
+  std::vector<const Rule*> touched = rules_touched(applied->outcomes);
+  if (!touched.empty()) audit_now(touched);
+  return applied;
+}
+
+Expected<RollbackResult> Manager::rollback(const std::string& change_id) {
+  Expected<RollbackResult> rolled = rollback_change(*host_, config_, change_id, false);
+  if (!rolled) return rolled;
+  spdlog::info("rolled back change {}", rolled->change_id);
+  // Recorded at once: the restored (failing) state is the operator's choice,
+  // and must not look like drift when inotify reports the rename.
+  std::vector<const Rule*> touched = rules_touched(rolled->restored);
+  if (!touched.empty()) audit_now(touched);
+  return rolled;
+}
+
+bool Manager::change_exists(const std::string& change_id) {
+  Expected<std::vector<JournalChange>> history = change_history(*host_, config_);
+  if (!history) return false;
+  return std::any_of(history->begin(), history->end(),
+                     [&](const JournalChange& change) { return change.id == change_id; });
+}
+
+}  // namespace qharden::agent
