@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# qhardend on a private system-type dbus-daemon that includes the shipped bus
+# policy (units/org.qharden.Agent1.conf), fixing a Plesk-like --root tree in a
+# network namespace of its own:
+# - nobody may Audit, GetReport and read properties, and gets AccessDenied for
+#   Plan, Apply and Rollback (from the bus policy; on a bus without that
+#   policy, from the agent's own GetConnectionUnixUser check);
+# - bad arguments get InvalidArgs and change nothing;
+# - root's Apply fixes the tree and FixApplied is emitted;
+# - Plesk overwriting smtp_psa is repaired and DriftDetected is emitted,
+#   until the re-apply rate limit stops the agent from fighting;
+# - SIGHUP with a bad config keeps the old one; SIGTERM stops cleanly.
+source "$(dirname "$0")/lib.sh"
+require_root
+for program in dbus-daemon dbus-send dbus-monitor busctl setpriv unshare; do require_program "$program"; done
+QHARDEND=$(dirname "$QHARDEN")/qhardend
+SOURCE_DIR=${QHARDEN_SOURCE_DIR:?set QHARDEN_SOURCE_DIR to the source tree}
+[ -x "$QHARDEND" ] || { echo "FAIL: no qhardend beside $QHARDEN"; exit 1; }
+
+work=$(make_tree)
+chmod 755 "$work"  # nobody must reach the bus socket
+tree=$work/tree
+mkdir -p "$tree"
+cp -a "$SOURCE_DIR/tests/fixtures/hosts/plesk/." "$tree/"
+cp "$tree/etc/xinetd.d/smtp_psa" "$work/smtp_psa.unfixed"
+smtp_psa=$tree/etc/xinetd.d/smtp_psa
+
+# write_bus_config FILE SOCKET TYPE POLICY_INCLUDE
+write_bus_config() {
+  cat > "$1" <<CONFIG
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>$3</type>
+  <listen>unix:path=$2</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+  </policy>
+  <policy user="root">
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
+  </policy>
+  $4
+</busconfig>
+CONFIG
+}
+
+# start_bus CONFIG: starts dbus-daemon and waits for its socket.
+start_bus() {
+  dbus-daemon --config-file="$1" --nofork --nopidfile 2>> "$work/dbus.log" &
+  kill_later $!
+  local attempt
+  for attempt in $(seq 1 50); do [ -S "$2" ] && return 0; sleep 0.1; done
+  echo "FAIL: dbus-daemon did not listen on $2"; cat "$work/dbus.log"; exit 1
+}
+
+# start_agent ADDRESS TREE LOG [ARGS...]: qhardend in a network namespace of
+# its own (no live probe reaches the machine's network); waits for its first
+# audit. Sets agent_pid.
+start_agent() {
+  local address=$1 root=$2 log=$3
+  shift 3
+  unshare -n "$QHARDEND" --bus "$address" --root "$root" "$@" > "$log" 2>&1 &
+  agent_pid=$!
+  kill_later "$agent_pid"
+  local attempt
+  for attempt in $(seq 1 100); do
+    if busctl --address="$address" get-property org.qharden.Agent1 /org/qharden/Agent1 \
+         org.qharden.Agent1 LastAuditUsec 2>/dev/null | grep -qv '^t 0$'; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "FAIL: qhardend did not come up on $address"; cat "$log"; exit 1
+}
+
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+# call ADDRESS METHOD ARGS...: dbus-send, which prints the error's name.
+# (dbus-send --address skips Hello; --system with the address set does not.)
+call() {
+  local address=$1 method=$2
+  shift 2
+  DBUS_SYSTEM_BUS_ADDRESS=$address ${runner:-} dbus-send --system --print-reply --dest=org.qharden.Agent1 /org/qharden/Agent1 \
+    "org.qharden.Agent1.$method" "$@" 2>&1 || true
+}
+nobody_call() { runner="setpriv --reuid=nobody --regid=nogroup --clear-groups" call "$@"; }
+tree_sha() { find "$tree/etc" -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum; }
+
+socket=$work/system_bus_socket
+address=unix:path=$socket
+write_bus_config "$work/system.conf" "$socket" system \
+  "<include>$SOURCE_DIR/units/org.qharden.Agent1.conf</include>"
+start_bus "$work/system.conf" "$socket"
+
+printf '[agent]\nreapply_limit = 2\nreapply_window_s = 600\naudit_interval_s = 3600\n' > "$work/agent.toml"
+dbus-monitor --address "$address" "type='signal',interface='org.qharden.Agent1'" > "$work/signals.log" 2>&1 &
+kill_later $!
+start_agent "$address" "$tree" "$work/agent.log" --config "$work/agent.toml"
+before=$(tree_sha)
+
+echo "-- nobody"
+audit=$(as_nobody busctl --address="$address" call org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Audit as 0 2>&1 || true)
+check "nobody can Audit: smtp_psa fails tcp-env.flags" contains "$audit" '"tcp-env.flags" "/etc/xinetd.d/smtp_psa:smtp" "fail" "critical"'
+report=$(as_nobody busctl --address="$address" call org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 GetReport 2>&1 || true)
+check "nobody can GetReport (schema 1 JSON)" contains "$report" '\"schema\":1'
+compliant=$(as_nobody busctl --address="$address" get-property org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Compliant 2>&1 || true)
+check "nobody reads Compliant = false ($compliant)" [ "$compliant" = "b false" ]
+version=$(as_nobody busctl --address="$address" get-property org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Version 2>&1 || true)
+check "nobody reads Version ($version)" [ "$version" = 's "0.1.0"' ]
+introspection=$(as_nobody busctl --address="$address" introspect org.qharden.Agent1 /org/qharden/Agent1 2>&1 || true)
+check "nobody can introspect" contains "$introspection" ".DriftEvents"
+for method in Plan Apply; do
+  reply=$(nobody_call "$address" "$method" array:string:tcp-env.flags)
+  check "nobody's $method gets AccessDenied" contains "$reply" "org.freedesktop.DBus.Error.AccessDenied"
+done
+reply=$(nobody_call "$address" Rollback string:)
+check "nobody's Rollback gets AccessDenied" contains "$reply" "org.freedesktop.DBus.Error.AccessDenied"
+check "nothing changed in the tree" [ "$(tree_sha)" = "$before" ]
+
+echo "-- bad arguments"
+reply=$(nobody_call "$address" Audit array:string:no.such-rule)
+check "Audit with an unknown rule id gets InvalidArgs naming it" contains "$reply" 'org.freedesktop.DBus.Error.InvalidArgs: rules: unknown rule id "no.such-rule"'
+reply=$(call "$address" Apply array:string:tcp-env.flags,no.such-rule)
+check "root's Apply with an unknown rule id gets InvalidArgs" contains "$reply" "org.freedesktop.DBus.Error.InvalidArgs"
+many=$(printf 'tcp-env.flags,%.0s' $(seq 1 65)); many=${many%,}
+reply=$(call "$address" Apply "array:string:$many")
+check "65 rules get InvalidArgs" contains "$reply" "org.freedesktop.DBus.Error.InvalidArgs: rules: 65 ids"
+reply=$(call "$address" Apply "array:string:$(printf 'x%.0s' $(seq 1 300))")
+check "a 300-byte rule id gets InvalidArgs" contains "$reply" "org.freedesktop.DBus.Error.InvalidArgs"
+reply=$(call "$address" Rollback string:20991231T000000Z-ffff)
+check "Rollback of an unknown change id gets InvalidArgs" contains "$reply" "org.freedesktop.DBus.Error.InvalidArgs: change_id"
+reply=$(call "$address" Rollback string:../../etc)
+check "Rollback of a malformed change id gets InvalidArgs" contains "$reply" "org.freedesktop.DBus.Error.InvalidArgs: change_id"
+check "still nothing changed in the tree" [ "$(tree_sha)" = "$before" ]
+
+echo "-- root"
+plan=$(call "$address" Plan array:string:tcp-env.flags)
+check "root's Plan shows the diff" contains "$plan" "+	server_args	= -Rt0 /usr/sbin/rblsmtpd"
+check "Plan wrote nothing" [ "$(tree_sha)" = "$before" ]
+apply=$(busctl --address="$address" call org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Apply as 1 tcp-env.flags 2>&1 || true)
+echo "      $apply"
+check "root's Apply reports smtp_psa applied" contains "$apply" '"tcp-env.flags" "/etc/xinetd.d/smtp_psa" "applied"'
+check "root's Apply fixed smtp_psa" grep -q 'server_args	= -Rt0 /usr/sbin/rblsmtpd' "$smtp_psa"
+failing=$(busctl --address="$address" get-property org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 FailingRules)
+check "FailingRules no longer lists tcp-env.flags ($failing)" lacks "$failing" "tcp-env.flags"
+
+echo "-- drift"
+# wait_fixed SECONDS: until smtp_psa holds -Rt0 again.
+wait_fixed() {
+  local attempt
+  for attempt in $(seq 1 $(($1 * 20))); do
+    grep -q 'server_args	= -Rt0' "$smtp_psa" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+# Plesk rewrites the file in place; editors and package scripts rename over it.
+cat "$work/smtp_psa.unfixed" > "$smtp_psa"
+check "an in-place overwrite is repaired" wait_fixed 5
+sleep 0.3
+cp "$work/smtp_psa.unfixed" "$smtp_psa.new" && mv "$smtp_psa.new" "$smtp_psa"
+check "a rename over the file is repaired" wait_fixed 5
+sleep 0.3
+drift_events=$(busctl --address="$address" get-property org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 DriftEvents)
+check "DriftEvents counts both ($drift_events)" [ "$drift_events" = "u 2" ]
+check "DriftDetected was emitted for smtp_psa" grep -q 'string "/etc/xinetd.d/smtp_psa:smtp"' "$work/signals.log"
+check "DriftDetected is on the bus" grep -q 'member=DriftDetected' "$work/signals.log"
+check "FixApplied is on the bus" grep -q 'member=FixApplied' "$work/signals.log"
+check "AuditCompleted is on the bus" grep -q 'member=AuditCompleted' "$work/signals.log"
+# reapply_limit = 2: the third overwrite within the window is left alone.
+cat "$work/smtp_psa.unfixed" > "$smtp_psa"
+sleep 1
+check "after reapply_limit re-applies the agent stops fighting" grep -q 'server_args	= /usr/sbin/rblsmtpd' "$smtp_psa"
+check "and says so in its log" grep -q 'stops re-applying it' "$work/agent.log"
+reply=$(call "$address" Apply array:string:tcp-env.flags)
+check "an explicit Apply still fixes it" grep -q 'server_args	= -Rt0' "$smtp_psa"
+
+echo "-- signals"
+printf '[agent]\nreapply_limit = "many"\n' > "$work/agent.toml"
+kill -HUP "$agent_pid"
+sleep 0.5
+check "a bad config on SIGHUP is refused with file:line:column" grep -q "config reload refused.*agent.toml:2:" "$work/agent.log"
+version=$(busctl --address="$address" get-property org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Version 2>&1 || true)
+check "the agent still answers after the bad reload" [ "$version" = 's "0.1.0"' ]
+kill -TERM "$agent_pid"
+stopped=1
+for attempt in $(seq 1 50); do kill -0 "$agent_pid" 2>/dev/null || { stopped=0; break; }; sleep 0.1; done
+agent_status=0
+wait "$agent_pid" || agent_status=$?
+check "SIGTERM stops the agent cleanly (exit $agent_status)" [ "$stopped" -eq 0 ] && [ "$agent_status" -eq 0 ]
+
+echo "-- the agent's own check, on a bus without the shipped policy"
+open_socket=$work/open_bus_socket
+write_bus_config "$work/open.conf" "$open_socket" session \
+  '<policy context="default"><allow own="org.qharden.Agent1"/><allow send_type="method_call"/></policy>'
+start_bus "$work/open.conf" "$open_socket"
+open_tree=$work/open-tree
+mkdir -p "$open_tree" && cp -a "$SOURCE_DIR/tests/fixtures/hosts/plesk/." "$open_tree/"
+start_agent "unix:path=$open_socket" "$open_tree" "$work/open-agent.log"
+reply=$(nobody_call "unix:path=$open_socket" Apply array:string:tcp-env.flags)
+check "nobody's Apply is refused by qhardend itself" contains "$reply" "org.freedesktop.DBus.Error.AccessDenied: only root"
+check "and the tree is untouched" grep -q 'server_args	= /usr/sbin/rblsmtpd' "$open_tree/etc/xinetd.d/smtp_psa"
+finish
