@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/textfile.h"
 
 int main(int argc, char** argv) {
   qharden::CommonOptions options;
@@ -45,6 +46,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json", "prometheus"}));
   bool json_flag = false;
   audit->add_flag("--json", json_flag, "Same as --format json");
+  bool textfile = false;
+  audit->add_flag("--textfile", textfile,
+                  "Also write the Prometheus metrics to paths.prometheus_textfile_dir/qharden.prom "
+                  "(when set), as qharden-audit.service does");
 
   CLI::App* plan = app.add_subcommand("plan", "Show the diffs and commands apply would run; changes nothing");
   add_selection(plan);
@@ -89,6 +94,7 @@ int main(int argc, char** argv) {
   if (json_flag) options.format = "json";
 
   try {
+    if (*audit && textfile) return qharden::run_textfile_audit(options);
     if (*audit) return qharden::run_audit_command(options);
     if (*plan) return qharden::run_plan_command(options);
     if (*apply) return qharden::run_apply_command(options, !no_reload);

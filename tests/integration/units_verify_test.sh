@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The shipped units: `systemd-analyze verify` is clean with the built binaries
+# in ExecStart, qhardend.service rates at most 3.0 with `systemd-analyze
+# security --offline=true`, the D-Bus activation file names the unit, and
+# `qharden audit --textfile` (qharden-audit.service's command) writes the
+# Prometheus textfile into the configured folder.
+source "$(dirname "$0")/lib.sh"
+require_root
+require_program systemd-analyze
+SOURCE_DIR=${QHARDEN_SOURCE_DIR:?set QHARDEN_SOURCE_DIR to the source tree}
+QHARDEND=$(dirname "$QHARDEN")/qhardend
+units=$SOURCE_DIR/units
+
+work=$(make_tree)
+cp "$units/qhardend.service" "$units/qharden-audit.service" "$units/qharden-audit.timer" "$work/"
+sed -i "s|/usr/sbin/qhardend|$(realpath "$QHARDEND")|; s|/usr/sbin/qharden |$(realpath "$QHARDEN") |" \
+  "$work/qhardend.service" "$work/qharden-audit.service"
+check "ExecStart points at the built qhardend" grep -q "^ExecStart=$(realpath "$QHARDEND")\$" "$work/qhardend.service"
+
+verify_status=0
+verify_output=$(cd "$work" && systemd-analyze verify ./qhardend.service ./qharden-audit.service \
+  ./qharden-audit.timer 2>&1) || verify_status=$?
+echo "$verify_output" | sed 's/^/      /'
+check "systemd-analyze verify exits 0" [ "$verify_status" -eq 0 ]
+check "systemd-analyze verify says nothing" [ -z "$verify_output" ]
+
+for unit in qhardend.service qharden-audit.service; do
+  score=$(systemd-analyze security --offline=true "$work/$unit" 2>/dev/null \
+    | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+  echo "      security score of $unit: ${score:-none}"
+  check "$unit has a security score" [ -n "$score" ]
+  check "$unit scores at most 3.0 ($score)" awk -v score="${score:-99}" 'BEGIN { exit !(score <= 3.0) }'
+done
+check "qhardend.service is Type=notify with a watchdog" \
+  bash -c "grep -q '^Type=notify$' '$units/qhardend.service' && grep -q '^WatchdogSec=' '$units/qhardend.service'"
+check "each capability kept is justified in a comment" bash -c "
+  for capability in \$(sed -n 's/^CapabilityBoundingSet=//p' '$units/qhardend.service'); do
+    grep -q \"^# \$capability \" '$units/qhardend.service' || exit 1
+  done"
+check "the timer is hourly, randomized and persistent" bash -c "
+  grep -q '^OnCalendar=hourly$' '$units/qharden-audit.timer' &&
+  grep -q '^RandomizedDelaySec=' '$units/qharden-audit.timer' &&
+  grep -q '^Persistent=true$' '$units/qharden-audit.timer'"
+check "the activation file names the bus name and the unit" bash -c "
+  grep -q '^Name=org.qharden.Agent1$' '$units/org.qharden.Agent1.service' &&
+  grep -q '^SystemdService=qhardend.service$' '$units/org.qharden.Agent1.service'"
+
+# qharden-audit.service's command against a tree with a textfile folder set.
+tree=$work/tree
+mkdir -p "$tree/etc/qharden" "$tree/metrics"
+cp -a "$SOURCE_DIR/tests/fixtures/hosts/plesk/." "$tree/"
+printf '[paths]\nprometheus_textfile_dir = "/metrics"\n' > "$tree/etc/qharden/qharden.toml"
+textfile_status=0
+"$QHARDEN" audit --textfile --offline --root "$tree" > "$work/textfile.out" 2>&1 || textfile_status=$?
+check "audit --textfile exits 2 on the unfixed tree ($textfile_status)" [ "$textfile_status" -eq 2 ]
+check "the textfile is written" test -s "$tree/metrics/qharden.prom"
+check "it holds the failing smtp_psa finding" \
+  grep -q 'qharden_finding{rule="tcp-env.flags",subject="/etc/xinetd.d/smtp_psa:smtp".*} 1' "$tree/metrics/qharden.prom"
+check "no temporary file is left behind" [ "$(ls -A "$tree/metrics")" = "qharden.prom" ]
+printf '[paths]\nprometheus_textfile_dir = ""\n' > "$tree/etc/qharden/qharden.toml"
+rm -f "$tree/metrics/qharden.prom"
+"$QHARDEN" audit --textfile --offline --root "$tree" > /dev/null 2>&1 || true
+check "with no folder configured nothing is written" [ -z "$(ls -A "$tree/metrics")" ]
+finish
