@@ -21,7 +21,7 @@ build_packages=(
 test_packages=(
   clang-16 libclang-rt-16-dev
   iproute2 iptables nftables util-linux procps
-  xinetd unbound ucspi-tcp dnsutils dbus time systemd
+  xinetd unbound ucspi-tcp dnsutils dbus time firewalld systemd
 )
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }

@@ -6,6 +6,10 @@ namespace qharden {
 namespace {
 
 constexpr int kMaximumDepth = 64;
+// Rules visited per base chain: chains that jump to each other repeatedly could
+// otherwise take exponential time on a hostile or broken ruleset.
+constexpr int kMaximumSteps = 100000;
+constexpr std::size_t kMaximumListed = 16;
 
 enum class Ending { none, back, accept, drop, reject, unknown };
 
@@ -20,6 +24,7 @@ struct Walk {
 
 struct Walker {
   const NetfilterTable& table;
+  mutable int steps = 0;
 
   const NetfilterChain* find_chain(const std::string& name) const {
     for (const NetfilterChain& chain : table.chains) {
@@ -30,7 +35,10 @@ struct Walker {
 
   static void merge_partials(Walk& into, const Walk& from) {
     auto append = [](std::vector<std::string>& to, const std::vector<std::string>& more) {
-      to.insert(to.end(), more.begin(), more.end());
+      for (const std::string& each : more) {
+        if (to.size() >= kMaximumListed) return;
+        if (std::find(to.begin(), to.end(), each) == to.end()) to.push_back(each);
+      }
     };
     append(into.partial_accepts, from.partial_accepts);
     append(into.partial_drops, from.partial_drops);
@@ -39,15 +47,23 @@ struct Walker {
   }
 
   static void record_partial(Walk& walk, Ending ending, const std::string& text) {
-    if (ending == Ending::accept) walk.partial_accepts.push_back(text);
-    if (ending == Ending::drop) walk.partial_drops.push_back(text);
-    if (ending == Ending::reject) walk.partial_rejects.push_back(text);
-    if (ending == Ending::unknown) walk.partial_unknowns.push_back(text);
+    std::vector<std::string>* list = nullptr;
+    if (ending == Ending::accept) list = &walk.partial_accepts;
+    if (ending == Ending::drop) list = &walk.partial_drops;
+    if (ending == Ending::reject) list = &walk.partial_rejects;
+    if (ending == Ending::unknown) list = &walk.partial_unknowns;
+    if (list == nullptr || list->size() >= kMaximumListed) return;
+    if (std::find(list->begin(), list->end(), text) == list->end()) list->push_back(text);
   }
 
   Walk walk(const NetfilterChain& chain, bool certain, int depth) const {
     Walk result;
     for (const NetfilterRule& rule : chain.rules) {
+      if (++steps > kMaximumSteps) {
+        result.ending = Ending::unknown;
+        result.rule = &rule;
+        return result;
+      }
       if (rule.applies == Applies::never) continue;
       bool sure = certain && rule.applies == Applies::always;
       Ending ending = Ending::none;

@@ -13,6 +13,20 @@ namespace {
 
 using nlohmann::json;
 
+// nlohmann's value() throws on a key of another type; nft's JSON is input.
+std::string text_of(const json& object, const char* key, const char* fallback) {
+  if (!object.is_object()) return fallback;
+  auto found = object.find(key);
+  return found != object.end() && found->is_string() ? found->get<std::string>() : fallback;
+}
+
+std::int64_t number_of(const json& object, const char* key, std::int64_t fallback) {
+  if (!object.is_object()) return fallback;
+  auto found = object.find(key);
+  return found != object.end() && found->is_number_integer() ? found->get<std::int64_t>()
+                                                             : fallback;
+}
+
 bool family_sees(const std::string& table_family, IpFamily family) {
   if (table_family == "inet") return true;
   return table_family == (family == IpFamily::ipv4 ? "ip" : "ip6");
@@ -27,7 +41,11 @@ std::string scalar_text(const json& value) {
 // Flattens a right-hand side into "a,b,100:200" when it is a plain value, a
 // set, a range or a flag list; sets `readable` false for named sets (@s),
 // prefixes and anything else.
-std::string list_text(const json& right, bool& readable) {
+std::string list_text(const json& right, bool& readable, int depth = 0) {
+  if (depth > 8) {
+    readable = false;
+    return "";
+  }
   if (right.is_string() && !right.get<std::string>().empty() &&
       right.get<std::string>()[0] == '@') {
     readable = false;
@@ -36,10 +54,12 @@ std::string list_text(const json& right, bool& readable) {
   if (right.is_string() || right.is_number_integer()) return scalar_text(right);
   if (right.is_array()) {
     std::string text;
-    for (const json& item : right) text += (text.empty() ? "" : ",") + list_text(item, readable);
+    for (const json& item : right)
+      text += (text.empty() ? "" : ",") + list_text(item, readable, depth + 1);
     return text;
   }
-  if (right.is_object() && right.contains("set")) return list_text(right["set"], readable);
+  if (right.is_object() && right.contains("set"))
+    return list_text(right["set"], readable, depth + 1);
   if (right.is_object() && right.contains("range") && right["range"].is_array() &&
       right["range"].size() == 2) {
     return scalar_text(right["range"][0]) + ":" + scalar_text(right["range"][1]);
@@ -64,15 +84,15 @@ Applies equal_or_listed(const json& right, Applies (*judge)(std::string_view)) {
 }
 
 Applies judge_match(const json& match, IpFamily family) {
-  std::string op = match.value("op", "==");
+  std::string op = text_of(match, "op", "==");
   const json& left = match.contains("left") ? match["left"] : json();
   const json& right = match.contains("right") ? match["right"] : json();
   bool negate = op == "!=";
   bool equality = op == "==" || op == "in" || op == "!=";
   if (left.is_object() && left.contains("payload") && left["payload"].is_object()) {
     const json& payload = left["payload"];
-    std::string protocol = payload.value("protocol", "");
-    std::string field = payload.value("field", "");
+    std::string protocol = text_of(payload, "protocol", "");
+    std::string field = text_of(payload, "field", "");
     Applies dependency = implied_family(protocol, family);
     if (dependency == Applies::never) return Applies::never;
     if (!equality) return Applies::sometimes;
@@ -87,7 +107,8 @@ Applies judge_match(const json& match, IpFamily family) {
     }
     if (field == "daddr" && right.is_object() && right.contains("prefix")) {
       const json& prefix = right["prefix"];
-      std::string text = prefix.value("addr", "") + "/" + std::to_string(prefix.value("len", 128));
+      std::string text =
+          text_of(prefix, "addr", "") + "/" + std::to_string(number_of(prefix, "len", 128));
       return negated(destination_applies(text, family), negate);
     }
     if (protocol == "tcp" && field == "flags" && right.is_string() && right == "syn") {
@@ -96,7 +117,7 @@ Applies judge_match(const json& match, IpFamily family) {
     return Applies::sometimes;
   }
   if (left.is_object() && left.contains("meta") && left["meta"].is_object()) {
-    std::string key = left["meta"].value("key", "");
+    std::string key = text_of(left["meta"], "key", "");
     if (!equality) return Applies::sometimes;
     if (key == "l4proto") return negated(equal_or_listed(right, protocol_applies), negate);
     if (key == "nfproto" || key == "protocol") {
@@ -123,7 +144,7 @@ Applies judge_match(const json& match, IpFamily family) {
     return Applies::sometimes;
   }
   if (left.is_object() && left.contains("ct") && left["ct"].is_object() &&
-      left["ct"].value("key", "") == "state") {
+      text_of(left["ct"], "key", "") == "state") {
     if (!equality) return Applies::sometimes;
     return negated(equal_or_listed(right, connection_state_applies), negate);
   }
@@ -148,8 +169,8 @@ void read_statement(const std::string& key, const json& value, IpFamily family, 
     rule.verdict = verdict_of(key);
   } else if (key == "reject") {
     rule.verdict = VerdictKind::reject;
-    std::string type = value.is_object() ? value.value("type", "") : "";
-    std::string detail = value.is_object() ? value.value("expr", "") : "";
+    std::string type = value.is_object() ? text_of(value, "type", "") : "";
+    std::string detail = value.is_object() ? text_of(value, "expr", "") : "";
     rule.reject_with =
         type == "tcp reset" ? "tcp-reset" : type + (detail.empty() ? "" : " " + detail);
     // `reject with icmp ...` in an inet table carries an implicit family match.
@@ -157,13 +178,13 @@ void read_statement(const std::string& key, const json& value, IpFamily family, 
     if (type == "icmpv6" && family == IpFamily::ipv4) applies = Applies::never;
   } else if (key == "jump" || key == "goto") {
     rule.verdict = verdict_of(key);
-    rule.target = value.is_object() ? value.value("target", "") : "";
+    rule.target = value.is_object() ? text_of(value, "target", "") : "";
   } else if (key == "vmap") {
     const json& map_key = value.contains("key") ? value["key"] : json();
     bool by_dport = map_key.is_object() && map_key.contains("payload") &&
-                    map_key["payload"].value("field", "") == "dport" &&
-                    (map_key["payload"].value("protocol", "") == "tcp" ||
-                     map_key["payload"].value("protocol", "") == "th");
+                    text_of(map_key["payload"], "field", "") == "dport" &&
+                    (text_of(map_key["payload"], "protocol", "") == "tcp" ||
+                     text_of(map_key["payload"], "protocol", "") == "th");
     const json& data =
         value.contains("data") && value["data"].is_object() && value["data"].contains("set")
             ? value["data"]["set"]
@@ -191,8 +212,8 @@ void read_statement(const std::string& key, const json& value, IpFamily family, 
     }
     applies = Applies::never;  // no element for port 113: the map does not decide
   } else if (key == "xt") {
-    std::string type = value.is_object() ? value.value("type", "") : "";
-    std::string name = value.is_object() ? value.value("name", "") : "";
+    std::string type = value.is_object() ? text_of(value, "type", "") : "";
+    std::string name = value.is_object() ? text_of(value, "name", "") : "";
     if (type == "target") {
       rule.verdict = name == "REJECT" ? VerdictKind::reject : VerdictKind::unknown;
       rule.target = name;
@@ -211,9 +232,9 @@ void read_statement(const std::string& key, const json& value, IpFamily family, 
 }
 
 std::string render_rule(const json& rule) {
-  std::string text = rule.value("family", "") + " " + rule.value("table", "") + " " +
-                     rule.value("chain", "") + " handle " +
-                     std::to_string(rule.value("handle", std::int64_t{0})) + ":";
+  std::string text = text_of(rule, "family", "") + " " + text_of(rule, "table", "") + " " +
+                     text_of(rule, "chain", "") + " handle " +
+                     std::to_string(number_of(rule, "handle", 0)) + ":";
   std::string expressions = rule.contains("expr") ? rule["expr"].dump() : "[]";
   if (expressions.size() > 300) expressions = expressions.substr(0, 300) + "...";
   return text + " " + expressions;
@@ -242,9 +263,10 @@ Expected<std::vector<NetfilterTable>> parse_nft_json(std::string_view text, IpFa
     const std::string kind = first.key();
     const json& body = first.value();
     if (!body.is_object()) continue;
-    std::string table_family = body.value("family", "");
+    std::string table_family = text_of(body, "family", "");
     if (!family_sees(table_family, family)) continue;
-    std::string table_name = kind == "table" ? body.value("name", "") : body.value("table", "");
+    std::string table_name =
+        kind == "table" ? text_of(body, "name", "") : text_of(body, "table", "");
     if (std::find(skip_tables.begin(), skip_tables.end(), table_family + " " + table_name) !=
         skip_tables.end()) {
       continue;
@@ -259,23 +281,23 @@ Expected<std::vector<NetfilterTable>> parse_nft_json(std::string_view text, IpFa
     if (table == nullptr) continue;
     if (kind == "chain") {
       NetfilterChain chain;
-      chain.name = body.value("name", "");
-      chain.output_base = body.value("hook", "") == "output";
-      chain.priority =
-          body.contains("prio") && body["prio"].is_number_integer() ? body["prio"].get<int>() : 0;
+      chain.name = text_of(body, "name", "");
+      chain.output_base = text_of(body, "hook", "") == "output";
+      chain.priority = static_cast<int>(
+          std::clamp<std::int64_t>(number_of(body, "prio", 0), -1000000000, 1000000000));
       chain.policy =
-          body.value("policy", "accept") == "drop" ? VerdictKind::drop : VerdictKind::accept;
+          text_of(body, "policy", "accept") == "drop" ? VerdictKind::drop : VerdictKind::accept;
       table->chains.push_back(std::move(chain));
       continue;
     }
     if (kind != "rule") continue;
-    std::string chain_name = body.value("chain", "");
+    std::string chain_name = text_of(body, "chain", "");
     auto chain = std::find_if(table->chains.begin(), table->chains.end(),
                               [&](const NetfilterChain& each) { return each.name == chain_name; });
     if (chain == table->chains.end()) continue;
     NetfilterRule rule;
     rule.text = render_rule(body);
-    rule.owned = body.value("comment", "") == kOwnedComment;
+    rule.owned = text_of(body, "comment", "") == kOwnedComment;
     Applies applies = Applies::always;
     if (body.contains("expr") && body["expr"].is_array()) {
       for (const json& statement : body["expr"]) {
