@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/status_command.h"
 #include "cli/textfile.h"
 
 int main(int argc, char** argv) {
@@ -84,6 +85,12 @@ int main(int argc, char** argv) {
   std::string explain_id;
   explain->add_option("ID", explain_id, "Rule id")->required();
 
+  CLI::App* status = app.add_subcommand(
+      "status", "Ask the running agent (qhardend) for its compliance state: exit 0 compliant, 1 "
+                "not, 3 unreachable");
+  std::string status_bus = "system";
+  status->add_option("--bus", status_bus, "system, session, or a D-Bus address")->type_name("BUS");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -108,6 +115,7 @@ int main(int argc, char** argv) {
     if (*history) return qharden::run_history_command(options);
     if (*rules) return qharden::run_rules_command();
     if (*explain) return qharden::run_explain_command(explain_id);
+    if (*status) return qharden::run_status_command(status_bus);
   } catch (const std::exception& exception) {
     std::cerr << "qharden: internal error: " << exception.what() << '\n';
     return 3;

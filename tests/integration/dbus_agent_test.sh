@@ -9,6 +9,7 @@
 # - root's Apply fixes the tree and FixApplied is emitted;
 # - Plesk overwriting smtp_psa is repaired and DriftDetected is emitted,
 #   until the re-apply rate limit stops the agent from fighting;
+# - `qharden status` reads the agent's properties;
 # - SIGHUP with a bad config keeps the old one; SIGTERM stops cleanly.
 source "$(dirname "$0")/lib.sh"
 require_root
@@ -178,6 +179,10 @@ check "DriftDetected was emitted for smtp_psa" grep -q 'string "/etc/xinetd.d/sm
 check "DriftDetected is on the bus" grep -q 'member=DriftDetected' "$work/signals.log"
 check "FixApplied is on the bus" grep -q 'member=FixApplied' "$work/signals.log"
 check "AuditCompleted is on the bus" grep -q 'member=AuditCompleted' "$work/signals.log"
+status_output=$(as_nobody "$QHARDEN" status --bus "$address" 2>&1 || true)
+echo "$status_output" | sed 's/^/      /'
+check "qharden status, as nobody, reports the agent and its drift count" \
+  bash -c "[[ '$status_output' == *'qhardend 0.1.0: '*'drift events: 2'* ]]"
 # reapply_limit = 2: the third overwrite within the window is left alone.
 cat "$work/smtp_psa.unfixed" > "$smtp_psa"
 sleep 1
@@ -199,6 +204,9 @@ for attempt in $(seq 1 50); do kill -0 "$agent_pid" 2>/dev/null || { stopped=0; 
 agent_status=0
 wait "$agent_pid" || agent_status=$?
 check "SIGTERM stops the agent cleanly (exit $agent_status)" [ "$stopped" -eq 0 ] && [ "$agent_status" -eq 0 ]
+status_status=0
+"$QHARDEN" status --bus "$address" > /dev/null 2>&1 || status_status=$?
+check "qharden status exits 3 when no agent answers ($status_status)" [ "$status_status" -eq 3 ]
 
 echo "-- the agent's own check, on a bus without the shipped policy"
 open_socket=$work/open_bus_socket

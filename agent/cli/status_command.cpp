@@ -1,0 +1,102 @@
+#include "cli/status_command.h"
+
+#include <systemd/sd-bus.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace qharden {
+namespace {
+
+constexpr const char* kDestination = "org.qharden.Agent1";
+constexpr const char* kPath = "/org/qharden/Agent1";
+constexpr const char* kInterface = "org.qharden.Agent1";
+
+// sd-bus hands out C resources; these free them on every return path.
+struct BusReference {
+  sd_bus* bus = nullptr;
+  ~BusReference() { sd_bus_flush_close_unref(bus); }
+};
+struct ErrorReference {
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  ~ErrorReference() { sd_bus_error_free(&error); }
+};
+
+int open_bus(const std::string& bus_name, sd_bus** bus) {
+  if (bus_name == "system") return sd_bus_open_system(bus);
+  if (bus_name == "session") return sd_bus_open_user(bus);
+  int result = sd_bus_new(bus);
+  if (result < 0) return result;
+  if ((result = sd_bus_set_address(*bus, bus_name.c_str())) < 0) return result;
+  if ((result = sd_bus_set_bus_client(*bus, 1)) < 0) return result;
+  return sd_bus_start(*bus);
+}
+
+std::string iso_time(std::uint64_t usec) {
+  if (usec == 0) return "never";
+  std::time_t seconds = static_cast<std::time_t>(usec / 1000000);
+  std::tm broken_down{};
+  gmtime_r(&seconds, &broken_down);
+  char text[32] = {};
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &broken_down);
+  return text;
+}
+
+}  // namespace
+
+int run_status_command(const std::string& bus_name) {
+  BusReference bus;
+  if (int result = open_bus(bus_name, &bus.bus); result < 0) {
+    std::cerr << "qharden: status: cannot connect to the " << bus_name
+              << " bus: " << std::strerror(-result) << '\n';
+    return 3;
+  }
+  ErrorReference error;
+  char* version = nullptr;
+  if (sd_bus_get_property_string(bus.bus, kDestination, kPath, kInterface, "Version", &error.error,
+                                 &version) < 0) {
+    std::cerr << "qharden: status: qhardend does not answer on the " << bus_name
+              << " bus: " << (error.error.message ? error.error.message : "no reply") << '\n';
+    return 3;
+  }
+  std::string version_text = version;
+  std::free(version);
+  int compliant = 0;
+  std::uint64_t last_audit_usec = 0;
+  std::uint32_t drift_events = 0;
+  char** failing = nullptr;
+  if (sd_bus_get_property_trivial(bus.bus, kDestination, kPath, kInterface, "Compliant",
+                                  &error.error, 'b', &compliant) < 0 ||
+      sd_bus_get_property_trivial(bus.bus, kDestination, kPath, kInterface, "LastAuditUsec",
+                                  &error.error, 't', &last_audit_usec) < 0 ||
+      sd_bus_get_property_trivial(bus.bus, kDestination, kPath, kInterface, "DriftEvents",
+                                  &error.error, 'u', &drift_events) < 0 ||
+      sd_bus_get_property_strv(bus.bus, kDestination, kPath, kInterface, "FailingRules",
+                               &error.error, &failing) < 0) {
+    std::cerr << "qharden: status: " << (error.error.message ? error.error.message : "no reply")
+              << '\n';
+    return 3;
+  }
+  std::vector<std::string> failing_rules;
+  for (char** entry = failing; entry != nullptr && *entry != nullptr; ++entry) {
+    failing_rules.emplace_back(*entry);
+    std::free(*entry);
+  }
+  std::free(failing);
+
+  std::cout << "qhardend " << version_text << ": " << (compliant ? "compliant" : "not compliant")
+            << '\n';
+  std::cout << "last audit: " << iso_time(last_audit_usec) << '\n';
+  std::cout << "failing rules:";
+  if (failing_rules.empty()) std::cout << " none";
+  for (const std::string& rule : failing_rules) std::cout << ' ' << rule;
+  std::cout << "\ndrift events: " << drift_events << '\n';
+  return compliant ? 0 : 1;
+}
+
+}  // namespace qharden
