@@ -20,6 +20,7 @@ struct Walk {
   std::vector<std::string> partial_drops;
   std::vector<std::string> partial_unknowns;
   std::vector<std::string> partial_rejects;
+  std::vector<std::string> returned_by;  // RETURNs that send every packet back
 };
 
 struct Walker {
@@ -44,6 +45,7 @@ struct Walker {
     append(into.partial_drops, from.partial_drops);
     append(into.partial_unknowns, from.partial_unknowns);
     append(into.partial_rejects, from.partial_rejects);
+    append(into.returned_by, from.returned_by);
   }
 
   static void record_partial(Walk& walk, Ending ending, const std::string& text) {
@@ -112,6 +114,7 @@ struct Walker {
         if (sure) {
           result.ending = Ending::back;
           result.rule = &rule;
+          if (result.returned_by.size() < kMaximumListed) result.returned_by.push_back(rule.text);
           return result;
         }
         // Some packets return here: nothing later in this chain is certain.
@@ -194,6 +197,9 @@ IdentVerdict evaluate_ident(const std::vector<NetfilterTable>& tables) {
       // The next base chain still sees the packet.
       if (rule != nullptr)
         accepted_by.push_back("accepts it first: " + rule->text + " in " + where);
+      for (const std::string& text : walk.returned_by) {
+        accepted_by.push_back("returns it first: " + text + " in " + where);
+      }
       continue;
     }
     verdict.where = where;
@@ -231,18 +237,29 @@ IdentVerdict evaluate_ident(const std::vector<NetfilterTable>& tables) {
   }
   verdict.shadows = earlier_problems;
   verdict.fate = IdentFate::not_rejected;
-  // A REJECT that exists but that no ident connect reaches is shadowed, not absent.
-  for (const NetfilterTable& table : tables) {
-    for (const NetfilterChain& chain : table.chains) {
-      for (const NetfilterRule& rule : chain.rules) {
-        if (rule.verdict != VerdictKind::reject || rule.applies != Applies::always) continue;
-        verdict.fate = IdentFate::shadowed;
-        verdict.rule = rule.text;
-        verdict.where = table.source + " " + table.family + " " + table.name + " " + chain.name;
-        verdict.reject_with = rule.reject_with;
-        verdict.owned = rule.owned;
-        verdict.shadows.insert(verdict.shadows.end(), accepted_by.begin(), accepted_by.end());
-        return verdict;
+  // A REJECT that an ACCEPT keeps ident connects from is shadowed, not absent.
+  // Only chains that output base chains lead to count: INPUT's REJECTs do not.
+  if (accepted_by.empty()) return verdict;
+  for (const BaseChain& base : bases) {
+    std::vector<const NetfilterChain*> reachable{base.chain};
+    for (std::size_t next = 0; next < reachable.size() && reachable.size() < 256; ++next) {
+      for (const NetfilterRule& rule : reachable[next]->rules) {
+        if (rule.verdict == VerdictKind::reject && rule.applies == Applies::always) {
+          verdict.fate = IdentFate::shadowed;
+          verdict.rule = rule.text;
+          verdict.where = base.table->source + " " + base.table->family + " " + base.table->name +
+                          " " + reachable[next]->name;
+          verdict.reject_with = rule.reject_with;
+          verdict.owned = rule.owned;
+          verdict.shadows.insert(verdict.shadows.end(), accepted_by.begin(), accepted_by.end());
+          return verdict;
+        }
+        if (rule.verdict != VerdictKind::jump && rule.verdict != VerdictKind::go_to) continue;
+        const NetfilterChain* target = Walker{*base.table}.find_chain(rule.target);
+        if (target != nullptr &&
+            std::find(reachable.begin(), reachable.end(), target) == reachable.end()) {
+          reachable.push_back(target);
+        }
       }
     }
   }

@@ -176,6 +176,66 @@ run_in "$ns" iptables -- "$QHARDEN" rollback --last --root "$tree" > /dev/null
 check "nft: rollback deletes the owned table" lacks "$(ip netns exec "$ns" nft list tables)" "qharden"
 check "nft: the operator's tables stay" contains "$(ip netns exec "$ns" nft list tables)" "table ip early"
 
+echo "== firewalld (a private system bus, firewalld in the namespace, its config copied)"
+if ! command -v firewalld > /dev/null || ! command -v dbus-daemon > /dev/null; then
+  check "firewalld and dbus-daemon are installed (packaging/bootstrap.sh test)" false
+else
+  ns=qh-fw-firewalld-$$
+  new_namespace "$ns"
+  bus_dir=$(mktemp -d /tmp/qharden-bus.XXXXXX)
+  defer "rm -rf '$bus_dir'"
+  cp -a /etc/firewalld "$bus_dir/firewalld-config"
+  cat > "$bus_dir/bus.conf" <<BUS
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$bus_dir/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+BUS
+  dbus-daemon --config-file="$bus_dir/bus.conf" --fork --print-pid > "$bus_dir/bus.pid"
+  defer "kill $(cat "$bus_dir/bus.pid")"
+  export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$bus_dir/bus
+  ip netns exec "$ns" firewalld --nofork --nopid --system-config "$bus_dir/firewalld-config" \
+    --log-target file --log-file "$bus_dir/firewalld.log" > /dev/null 2>&1 &
+  kill_later "$!"
+  for attempt in $(seq 1 120); do
+    ip netns exec "$ns" firewall-cmd --state > /dev/null 2>&1 && break
+    sleep 0.5
+  done
+  check "firewalld runs in the namespace" [ "$(ip netns exec "$ns" firewall-cmd --state 2>&1)" = running ]
+  report=$(audit_json "$ns" none)
+  check "firewalld: fails before the fix" [ "$(status_of "$report" ipv4)" = fail:none ]
+  check "  and the backend is named" contains "$report" '"firewalld"'
+  check "  firewalld's own INPUT rejects are not taken for an output REJECT" lacks "$(message_of "$report" ipv4)" "filter_INPUT"
+  plan=$(run_in "$ns" none -- "$QHARDEN" plan --root "$tree" --rule firewall.ident-reject)
+  check "firewalld: the plan goes through firewall-cmd --direct" contains "$plan" "run: firewall-cmd --direct --add-rule ipv4 filter OUTPUT 0 -p tcp --dport 113"
+  check "firewalld: and makes it permanent" contains "$plan" "run: firewall-cmd --permanent --direct --add-rule ipv4"
+  status=0
+  run_in "$ns" none -- "$QHARDEN" apply --root "$tree" --rule firewall.ident-reject > /dev/null || status=$?
+  check "firewalld: apply exits 0" [ "$status" -eq 0 ]
+  report=$(audit_json "$ns" none)
+  check "firewalld: after apply ipv4 passes" [ "$(status_of "$report" ipv4)" = pass:reject ]
+  check "firewalld: after apply ipv6 passes" [ "$(status_of "$report" ipv6)" = pass:reject ]
+  ip netns exec "$ns" firewall-cmd --reload > /dev/null
+  report=$(audit_json "$ns" none)
+  check "firewalld: a reload keeps the rule (permanent direct rule)" [ "$(status_of "$report" ipv4)" = pass:reject ]
+  check "firewalld: the permanent config holds it" grep -q qharden:ident-reject "$bus_dir/firewalld-config/direct.xml"
+  run_in "$ns" none -- "$QHARDEN" apply --root "$tree" --rule firewall.ident-reject > "$tree/apply2.out" || true
+  check "firewalld: apply again changes nothing" contains "$(cat "$tree/apply2.out")" "nothing to do"
+  run_in "$ns" none -- "$QHARDEN" rollback --last --root "$tree" > /dev/null
+  check "firewalld: rollback removes the runtime rule" [ "$(ip netns exec "$ns" iptables-save | grep -c qharden:ident-reject)" -eq 0 ]
+  check "firewalld: rollback removes the permanent rule" [ "$(grep -c qharden:ident-reject "$bus_dir/firewalld-config/direct.xml")" -eq 0 ]
+  unset DBUS_SYSTEM_BUS_ADDRESS
+fi
+
 echo "== no firewall tool at all"
 ns=qh-fw-none-$$
 new_namespace "$ns"
