@@ -94,6 +94,34 @@ TEST(NetfilterIptables, IdentVerdictsTableDriven) {
   }
 }
 
+TEST(NetfilterIptables, ChainsThatJumpToEachOtherRepeatedlyEndInBoundedTime) {
+  // Found by fuzzing: without a step budget this walk is exponential.
+  std::string rules;
+  std::string declarations;
+  for (int level = 0; level < 40; ++level) {
+    std::string name = "C" + std::to_string(level);
+    std::string next = "C" + std::to_string(level + 1);
+    declarations += ":" + name + " - [0:0]\n";
+    if (level == 0) rules += "-A OUTPUT -j C0\n";
+    for (int copy = 0; copy < 3; ++copy)
+      rules += "-A " + name + " -d 10.0.0." + std::to_string(copy) + " -j " + next + "\n";
+  }
+  declarations += ":C40 - [0:0]\n";
+  rules += "-A C40 -j DROP\n-A OUTPUT -p tcp --dport 113 -j REJECT\n";
+  std::string text = iptables_filter("ACCEPT", rules);
+  text.insert(text.find(":OUTPUT"), declarations);
+  IdentVerdict verdict = verdict_of_iptables(text);
+  EXPECT_NE(verdict.fate, IdentFate::rejected);
+  EXPECT_LE(verdict.shadows.size(), 40u);
+}
+
+TEST(NetfilterIptables, ARejectOnlyInInputIsNotAnOutputReject) {
+  IdentVerdict verdict = verdict_of_iptables(
+      "*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 113 -j REJECT\n"
+      "-A OUTPUT -j ACCEPT\nCOMMIT\n");
+  EXPECT_EQ(verdict.fate, IdentFate::not_rejected) << verdict.rule;
+}
+
 TEST(NetfilterIptables, OwnedCommentAndRejectKindAreRead) {
   IdentVerdict verdict = verdict_of_iptables(iptables_filter(
       "ACCEPT",
