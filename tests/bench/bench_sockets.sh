@@ -21,7 +21,7 @@ namespace=qh-bench-sockets-$$
 tree=$(mktemp -d /tmp/qharden-bench.XXXXXX)
 generator_pid=
 cleanup() {
-  [ -n "$generator_pid" ] && kill "$generator_pid" 2>/dev/null
+  if [ -n "$generator_pid" ]; then kill "$generator_pid" 2>/dev/null || true; wait "$generator_pid" 2>/dev/null || true; fi
   ip netns del "$namespace" 2>/dev/null || true
   rm -rf "$tree"
   case $generator in /tmp/qharden-socket-states.*) rm -f "$generator" ;; esac
@@ -40,8 +40,10 @@ printf '[rules."sockets.stuck"]\nclose_wait_max = 0\nfin_wait_2_max = 0\ntime_wa
   > "$tree/owners/etc/qharden/qharden.toml"
 
 started=$(date +%s%N)
-in_namespace bash -c 'ulimit -n 20000; exec "$@"' _ "$generator" --port 30000 --listeners 16 \
-  --time-wait "$time_wait" --close-wait-orphans 5000 > "$tree/ready" &
+# Started directly, not through a shell function, so that $! is the generator
+# itself (ip and bash exec into it) and the cleanup's kill reaches it.
+ip netns exec "$namespace" bash -c 'ulimit -n 20000; exec "$@"' _ "$generator" --port 30000 \
+  --listeners 16 --time-wait "$time_wait" --close-wait-orphans 5000 > "$tree/ready" &
 generator_pid=$!
 for attempt in $(seq 1 1200); do grep -q ready "$tree/ready" && break; sleep 0.1; done
 grep -q ready "$tree/ready" || { echo "generator did not get ready"; exit 1; }

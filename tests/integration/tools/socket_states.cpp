@@ -185,9 +185,15 @@ int main(int count, char** arguments) {
       held_clients.push_back(client);
     }
   }
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGTERM);
+  sigaddset(&blocked, SIGINT);
+  sigprocmask(SIG_BLOCK, &blocked, nullptr);
   pid_t holder = ::fork();
   if (holder < 0) die("fork");
   if (holder == 0) {
+    sigprocmask(SIG_UNBLOCK, &blocked, nullptr);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() == 1) return 0;
     for (int listener : listeners) ::close(listener);
@@ -199,6 +205,15 @@ int main(int count, char** arguments) {
   std::printf("ready generator=%d holder=%d\n", static_cast<int>(::getpid()),
               static_cast<int>(holder));
   std::fflush(stdout);
-  // SIGTERM ends both: the holder dies with its parent.
-  for (;;) ::pause();
+  // SIGTERM or SIGINT ends both; the holder is reaped here, because an init
+  // that does not reap would keep it as a zombie.
+  sigset_t endings;
+  sigemptyset(&endings);
+  sigaddset(&endings, SIGTERM);
+  sigaddset(&endings, SIGINT);
+  int received = 0;
+  sigwait(&endings, &received);
+  ::kill(holder, SIGKILL);
+  ::waitpid(holder, nullptr, 0);
+  return 0;
 }
