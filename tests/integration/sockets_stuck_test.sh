@@ -11,7 +11,7 @@ tree=$(make_tree)
 namespace=qh-sockets-$$
 make_namespace "$namespace"
 generator=$(socket_states_program)
-defer "rm -f '$generator'"
+case $generator in /tmp/qharden-socket-states.*) defer "rm -f '$generator'" ;; esac
 # TIME_WAIT on loopback is only stable without reuse (tech notes).
 ip netns exec "$namespace" sysctl -qw net.ipv4.tcp_tw_reuse=0
 mkdir -p "$tree/etc/qharden"
