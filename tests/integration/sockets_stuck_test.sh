@@ -79,6 +79,20 @@ for state in FIN_WAIT_1 CLOSING LAST_ACK; do
   check "$state is reported with count 0 and passes" [ "$(field $state evidence.count)/$(field $state status)" = 0/pass ]
 done
 
+# Processes start and exit while the owner scan walks /proc: counts stay exact
+# and the holders are still named (a bounded burst of short-lived processes).
+( for burst in $(seq 1 3000); do /bin/true; done ) &
+churn_pid=$!
+kill_later "$churn_pid"
+steady=yes
+for round in 1 2 3 4 5; do
+  report=$(ip netns exec "$namespace" "$QHARDEN" audit --root "$tree" --rule sockets.stuck --json || true)
+  [ "$(field CLOSE_WAIT evidence.count)/$(owners CLOSE_WAIT)" = "10/$holder_pid:8 $holder6_pid:2" ] || steady=no
+  [ "$(field TIME_WAIT evidence.count)" = 13 ] || steady=no
+done
+wait "$churn_pid" 2>/dev/null || true
+check "while processes come and go, 5 audits keep exact counts and owners" [ "$steady" = yes ]
+
 # The machine's own namespace is not counted: the census is per namespace.
 outside=$("$QHARDEN" audit --root "$tree" --rule sockets.stuck --json || true)
 report=$outside
