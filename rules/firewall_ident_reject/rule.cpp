@@ -41,9 +41,9 @@ std::string shadow_text(const IdentVerdict& verdict) {
   return text;
 }
 
-Finding family_finding(const RuleInfo& info, IpFamily family) {
+Finding family_finding(const RuleInfo& info, IpFamily family, bool firewalld_running) {
   std::string subject(to_string(family));
-  Expected<NetfilterSnapshot> snapshot = read_netfilter(family);
+  Expected<NetfilterSnapshot> snapshot = read_netfilter(family, firewalld_running);
   if (!snapshot) return make_finding(info, subject, Status::error, snapshot.error().message);
   IdentVerdict verdict = evaluate_ident(snapshot->tables);
   std::string label = family == IpFamily::ipv4 ? "IPv4" : "IPv6";
@@ -118,11 +118,12 @@ class FirewallIdentRejectRule final : public Rule {
       }
       return findings;
     }
-    findings.push_back(family_finding(info_, IpFamily::ipv4));
+    bool firewalld_running = firewalld_is_running();
+    findings.push_back(family_finding(info_, IpFamily::ipv4, firewalld_running));
     if (std::optional<std::string> reason = ipv6_skip_reason(context)) {
       findings.push_back(make_finding(info_, "ipv6", Status::skip, *reason));
     } else {
-      findings.push_back(family_finding(info_, IpFamily::ipv6));
+      findings.push_back(family_finding(info_, IpFamily::ipv6, firewalld_running));
     }
     return findings;
   }
@@ -132,9 +133,10 @@ class FirewallIdentRejectRule final : public Rule {
     std::vector<PlannedChange> changes;
     if (context.offline) return changes;
     bool nft_planned = false;
+    bool firewalld_running = firewalld_is_running();
     for (const Finding& finding : failing) {
       IpFamily family = finding.subject == "ipv6" ? IpFamily::ipv6 : IpFamily::ipv4;
-      Expected<NetfilterSnapshot> snapshot = read_netfilter(family);
+      Expected<NetfilterSnapshot> snapshot = read_netfilter(family, firewalld_running);
       if (!snapshot) return Unexpected(snapshot.error());
       Expected<IdentFix> fix = choose_ident_fix(*snapshot);
       if (!fix) return Unexpected(fix.error());

@@ -30,7 +30,15 @@ bool NetfilterTable::empty_of_rules() const {
   });
 }
 
-Expected<NetfilterSnapshot> read_netfilter(IpFamily family) {
+bool firewalld_is_running() {
+  if (find_program("firewall-cmd").empty()) return false;
+  // Exit 0 and "running" only when the daemon answers on the bus.
+  Expected<CommandResult> state =
+      run_command({"firewall-cmd", "--state"}, std::chrono::seconds(10));
+  return state && state->standard_output.rfind("running", 0) == 0;
+}
+
+Expected<NetfilterSnapshot> read_netfilter(IpFamily family, bool firewalld_running) {
   NetfilterSnapshot snapshot;
   snapshot.family = family;
   std::string prefix = family == IpFamily::ipv4 ? "iptables" : "ip6tables";
@@ -111,13 +119,8 @@ Expected<NetfilterSnapshot> read_netfilter(IpFamily family) {
       }
     }
   }
-  if (!find_program("firewall-cmd").empty()) {
-    // Exit 0 and "running" only when the daemon answers on the bus.
-    Expected<CommandResult> state =
-        run_command({"firewall-cmd", "--state"}, std::chrono::seconds(10));
-    snapshot.firewalld_running = state && state->standard_output.find("running") == 0;
-    if (snapshot.firewalld_running) add_backend(snapshot, "firewalld");
-  }
+  snapshot.firewalld_running = firewalld_running;
+  if (firewalld_running) add_backend(snapshot, "firewalld");
   if (tools == 0) {
     return fail_with("neither " + prefix + " nor nft is installed, so netfilter cannot be read");
   }

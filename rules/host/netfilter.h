@@ -83,7 +83,11 @@ struct NetfilterSnapshot {
   std::vector<std::string> notes;  // a tool that failed while another answered
 };
 
+// Whether firewalld answers `firewall-cmd --state` (over D-Bus). It costs a
+// Python start, so callers ask once per audit and pass the answer on.
+bool firewalld_is_running();
+
 // Fails only when no tool is installed, or every installed one failed.
-Expected<NetfilterSnapshot> read_netfilter(IpFamily family);
+Expected<NetfilterSnapshot> read_netfilter(IpFamily family, bool firewalld_running);
 
 }  // namespace qharden
