@@ -2,12 +2,17 @@
 // defunct zones and malformed names judged without a query. The live RFC 5782
 // test-point probes come later (c-ares); until then live zones get an honest
 // `skip`.
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 
 #include "config/config.h"
 #include "engine/context.h"
 #include "engine/rule.h"
+#include "host/host.h"
+#include "rblsmtpd_sources/live.h"
+#include "rblsmtpd_sources/plan.h"
 #include "rblsmtpd_sources/zones.h"
 
 namespace qharden {
@@ -133,15 +138,118 @@ class RblsmtpdSourcesRule final : public Rule {
       groups[entry->second].uses.push_back(&use);
     }
     static const std::vector<DefunctZone> kNoDefunctZones;
+    const std::vector<DefunctZone>& defunct_zones = defunct ? *defunct : kNoDefunctZones;
+    std::map<std::string, ZoneVerdict> verdicts;
+    if (!context.offline) {
+      Outcome probed = probe_live(context, groups, defunct_zones, verdicts);
+      if (!probed)
+        findings.push_back(
+            make_finding(info_, std::string(info_.id), Status::error, probed.error().message));
+    }
     for (const ZoneGroup& group : groups) {
-      findings.push_back(judge(context, group, defunct ? *defunct : kNoDefunctZones));
+      auto verdict = verdicts.find(group.zone);
+      findings.push_back(judge(context, group, defunct_zones,
+                               verdict == verdicts.end() ? nullptr : &verdict->second));
     }
     return findings;
   }
 
+  Expected<std::vector<PlannedChange>> plan(AuditContext& context,
+                                            const std::vector<Finding>& failing) const override {
+    return plan_dead_zone_removal(context, failing);
+  }
+
  private:
+  // Zones worth a query: a DNS name, not known dead, looked up by some command
+  // line. Each is asked through the resolvers of every command line using it.
+  Outcome probe_live(AuditContext& context, const std::vector<ZoneGroup>& groups,
+                     const std::vector<DefunctZone>& defunct_zones,
+                     std::map<std::string, ZoneVerdict>& verdicts) const {
+    std::string resolv_text;
+    if (context.host.exists(context.config.paths.resolv_conf)) {
+      Expected<std::string> text = context.host.read_file(context.config.paths.resolv_conf);
+      if (text) resolv_text = *text;
+    }
+    std::map<std::string, const ServiceCommand*> by_subject;
+    for (const ServiceCommand& command : context.inventory().commands)
+      by_subject.emplace(command.subject, &command);
+    std::vector<ZoneCheck> checks;
+    for (const ZoneGroup& group : groups) {
+      const ZoneUse& first = *group.uses.front();
+      if (dns_zone_problem(first.written) || find_defunct_zone(defunct_zones, group.zone) ||
+          first.implicit_default || group.subjects(Uses::queried).empty()) {
+        continue;
+      }
+      ZoneCheck check{group.zone, group.any_option('r'), {}};
+      for (const std::string& subject : group.subjects(Uses::queried)) {
+        auto command = by_subject.find(subject);
+        if (command == by_subject.end()) continue;
+        for (const std::string& resolver : rblsmtpd_resolvers(*command->second, resolv_text)) {
+          if (std::find(check.resolvers.begin(), check.resolvers.end(), resolver) ==
+              check.resolvers.end()) {
+            check.resolvers.push_back(resolver);
+          }
+        }
+      }
+      checks.push_back(std::move(check));
+    }
+    if (checks.empty()) return Done{};
+    Expected<std::vector<ZoneVerdict>> results =
+        probe_zones(checks, context.config.rblsmtpd_sources);
+    if (!results) return fail_with(results.error().message);
+    for (std::size_t index = 0; index < checks.size(); ++index) {
+      verdicts.emplace(checks[index].zone, std::move((*results)[index]));
+    }
+    return Done{};
+  }
+
+  void apply_verdict(const ZoneGroup& group, const ZoneVerdict& verdict, Finding& finding) const {
+    finding.evidence["verdict"] = verdict.verdict;
+    finding.evidence["resolver"] = verdict.resolver;
+    finding.evidence["latency_ms"] = std::round(verdict.latency_ms * 10) / 10;
+    finding.evidence["queries"] = verdict.queries;
+    std::string through = " through " + verdict.resolver;
+    if (verdict.verdict == "ok") {
+      finding.status = Status::pass;
+      finding.message = group.zone + " answers its test points" + through +
+                        " (127.0.0.2 listed, "
+                        "127.0.0.1 not) in " +
+                        std::to_string(static_cast<long>(verdict.latency_ms)) + " ms";
+      return;
+    }
+    finding.status = Status::fail;
+    finding.fixable = verdict.verdict != "slow";
+    DefunctZone dead;
+    if (verdict.verdict == "slow") {
+      finding.severity = Severity::warning;
+      finding.message = group.zone + " is slow" + through + ": " + verdict.detail +
+                        "; every connection waits that long before the greeting";
+    } else if (verdict.verdict == "lists-everything") {
+      dead.lists_everything = true;
+      finding.message = group.zone + " lists 127.0.0.1, which RFC 5782 says it must never list (" +
+                        verdict.detail + ")" + through + ", so it lists every address." +
+                        describe_consequence(group, dead);
+    } else if (verdict.verdict == "resolver-blocked") {
+      dead.lists_everything = verdict.listed_by_text;
+      finding.message =
+          group.zone + " refuses the resolver " + verdict.resolver + " (" + verdict.detail +
+          ": 127.255.255.252 typo, 254 public or open resolver, 255 too many queries)." +
+          (verdict.listed_by_text ? describe_consequence(group, dead)
+                                  : " rblsmtpd finds no TXT record, so it accepts every "
+                                    "client unchecked while every connection pays the lookup.");
+    } else if (verdict.verdict == "test-point-missing") {
+      finding.message = group.zone + " does not answer its RFC 5782 test point" + through + ": " +
+                        verdict.detail +
+                        "; the zone is dead or not a DNSBL, so rblsmtpd blocks "
+                        "nothing with it while every connection pays the lookup";
+    } else {
+      finding.message = group.zone + ": " + verdict.verdict + through + " (" + verdict.detail +
+                        ")." + describe_consequence(group, dead);
+    }
+  }
+
   Finding judge(const AuditContext& context, const ZoneGroup& group,
-                const std::vector<DefunctZone>& defunct_zones) const {
+                const std::vector<DefunctZone>& defunct_zones, const ZoneVerdict* verdict) const {
     const ZoneUse& first = *group.uses.front();
     std::vector<std::string> queried_by = group.subjects(Uses::queried);
     std::vector<std::string> skipped_by = group.subjects(Uses::skipped);
@@ -190,6 +298,7 @@ class RblsmtpdSourcesRule final : public Rule {
       finding.status = Status::fail;
       finding.severity = first.implicit_default ? Severity::warning : Severity::critical;
       finding.message = summary + describe_consequence(group, *defunct) + skipped_note;
+      finding.fixable = true;  // dropped, or rblsmtpd removed when no -r is left
       return finding;
     }
     if (queried_by.empty()) {
@@ -199,11 +308,16 @@ class RblsmtpdSourcesRule final : public Rule {
     if (first.implicit_default) {
       finding.status = Status::fail;
       finding.severity = Severity::warning;
+      finding.fixable = true;
       finding.message = implicit + skipped_note;
       return finding;
     }
-    finding.message = context.offline ? "--offline: no DNS queries"
-                                      : "live DNSBL probe not implemented yet (issue 4)";
+    if (verdict != nullptr) {
+      apply_verdict(group, *verdict, finding);
+      finding.message += skipped_note;
+      return finding;
+    }
+    finding.message = context.offline ? "--offline: no DNS queries" : "not probed: no resolver";
     if (!skipped_note.empty()) finding.message += "." + skipped_note;
     return finding;
   }

@@ -8,6 +8,7 @@
 #include "engine/rule.h"
 #include "host/host.h"
 #include "parsers/resolv_conf.h"
+#include "resolv_nameservers/live.h"
 #include "resolv_nameservers/managed.h"
 
 namespace qharden {
@@ -15,20 +16,17 @@ namespace {
 
 constexpr int kTcpEnvLookupsPerConnection = 2;  // PTR of the local and the remote address
 
-struct UsedNameserver {
-  std::string address;
-  std::vector<std::string> used_by;
-};
-
 void add_used(std::vector<UsedNameserver>& used, const std::string& address,
-              const std::string& user) {
+              const std::string& user, int glibc_position = -1, bool in_resolv_conf = false) {
   for (UsedNameserver& each : used) {
     if (each.address == address) {
       each.used_by.push_back(user);
+      if (glibc_position >= 0) each.glibc_position = glibc_position;
+      each.in_resolv_conf = each.in_resolv_conf || in_resolv_conf;
       return;
     }
   }
-  used.push_back({address, {user}});
+  used.push_back({address, {user}, glibc_position, in_resolv_conf});
 }
 
 std::string join(const std::vector<std::string>& items) {
@@ -53,10 +51,12 @@ class ResolvNameserversRule final : public Rule {
         "line (or DNSCACHEIP), ignores options and waits 1+3+11+45 s per silent server. The "
         "rule reports both figures, more than 3 nameservers, unparsable lines and a "
         "resolv.conf owned by another program (systemd-resolved, resolvconf, NetworkManager, "
-        "dhclient, a bind mount). Live probes of each used server are not implemented yet.";
+        "dhclient, a bind mount). Each used server gets a forward and a reverse probe (c-ares, all "
+        "at once); the fix puts healthy servers first, comments out dead ones and sets the policy "
+        "options, and refuses a managed file.";
     info_.touches =
         "reads paths.resolv_conf (and its symlink), run-script environments for "
-        "DNSCACHEIP; writes nothing yet";
+        "DNSCACHEIP; queries every used nameserver; writes paths.resolv_conf on apply";
     info_.can_fix = true;
   }
 
@@ -66,6 +66,7 @@ class ResolvNameserversRule final : public Rule {
     const std::string& path = context.config.paths.resolv_conf;
     std::vector<Finding> findings;
     std::vector<UsedNameserver> used;
+    ResolvConf conf;
     Expected<FileStatus> file_status = context.host.status(path, true);
     if (!file_status) {
       findings.push_back(make_finding(info_, path, Status::error, file_status.error().message));
@@ -80,7 +81,7 @@ class ResolvNameserversRule final : public Rule {
         finding.message += "; it is " + manager->how + ", managed by " + manager->program;
       }
       findings.push_back(std::move(finding));
-      add_used(used, "127.0.0.1", "glibc (tcp-env)");
+      add_used(used, "127.0.0.1", "glibc (tcp-env)", 0);
       add_used(used, "127.0.0.1", "djbdns (tcpserver, rblsmtpd)");
     } else {
       Expected<std::string> text = context.host.read_file(path);
@@ -88,13 +89,21 @@ class ResolvNameserversRule final : public Rule {
         findings.push_back(make_finding(info_, path, Status::error, text.error().message));
         return findings;
       }
-      ResolvConf conf = parse_resolv_conf(*text);
+      conf = parse_resolv_conf(*text);
       check_file(context, path, conf, *text, findings);
+      bool listed = !conf.nameservers.empty();
+      int position = 0;
       for (const std::string& address : glibc_nameservers(conf)) {
-        add_used(used, address, "glibc (tcp-env)");
+        add_used(used, address, "glibc (tcp-env)", position++, listed);
       }
       for (const std::string& address : djbdns_nameservers(*text)) {
-        add_used(used, address, "djbdns (tcpserver, rblsmtpd)");
+        add_used(used, address, "djbdns (tcpserver, rblsmtpd)", -1, listed);
+      }
+      bool managed = find_resolv_manager(context.host, path, &conf).has_value();
+      for (Finding& finding : findings) {
+        if (finding.evidence.value("check", "") == "worst-case-stall") {
+          finding.fixable = finding.status == Status::fail && !managed;
+        }
       }
     }
     for (const ServiceCommand& command : context.inventory().commands) {
@@ -104,16 +113,51 @@ class ResolvNameserversRule final : public Rule {
         add_used(used, address, "DNSCACHEIP of " + command.subject);
       }
     }
+    if (!context.offline) {
+      std::vector<Finding> probed = probe_nameservers(info_, used, conf, context.config);
+      findings.insert(findings.end(), probed.begin(), probed.end());
+      return findings;
+    }
     for (const UsedNameserver& nameserver : used) {
       Finding finding =
-          make_finding(info_, nameserver.address, Status::skip,
-                       context.offline ? "--offline: no DNS queries"
-                                       : "live DNS probe not implemented yet (issue 4)");
+          make_finding(info_, nameserver.address, Status::skip, "--offline: no DNS queries");
       finding.evidence = {
           {"latency_ms", nullptr}, {"error", nullptr}, {"used_by", nameserver.used_by}};
       findings.push_back(std::move(finding));
     }
     return findings;
+  }
+
+  Expected<std::vector<PlannedChange>> plan(AuditContext& context,
+                                            const std::vector<Finding>& failing) const override {
+    const std::string& path = context.config.paths.resolv_conf;
+    Expected<std::string> text = context.host.read_file(path);
+    if (!text) return fail_with(text.error().message);
+    ResolvConf conf = parse_resolv_conf(*text);
+    if (std::optional<ResolvManager> manager = find_resolv_manager(context.host, path, &conf)) {
+      return fail_with(path + " is managed by " + manager->program + " (" + manager->how +
+                       "), which would undo the change; change " + manager->change_instead +
+                       " instead");
+    }
+    std::vector<std::pair<std::string, std::string>> dead;
+    for (const Finding& finding : failing) {
+      const nlohmann::json& error =
+          finding.evidence.contains("error") ? finding.evidence["error"] : nlohmann::json();
+      if (error.is_string())
+        dead.emplace_back(finding.subject, error.get<std::string>() + " on the probes");
+    }
+    Expected<std::string> after =
+        rewrite_resolv_conf(*text, dead, context.config.resolv_nameservers.fix_options);
+    if (!after) return fail_with(path + ": " + after.error().message);
+    std::vector<PlannedChange> changes;
+    if (*after == *text) return changes;
+    std::string summary = "healthy nameservers first";
+    for (const auto& [address, reason] : dead)
+      summary += ", comment out " + address + " (" + reason + ")";
+    summary += ", options " + context.config.resolv_nameservers.fix_options;
+    changes.push_back(
+        {std::string(info_.id), path, summary, FileReplacement{path, *text, *after, false}});
+    return changes;
   }
 
  private:

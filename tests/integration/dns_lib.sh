@@ -91,6 +91,7 @@ dns_write_config() {
     echo "  use-syslog: no"
     echo "  logfile: \"$folder/unbound.log\""
     echo "  verbosity: 1"
+    echo "  log-queries: yes"
     echo "  num-threads: 1"
     echo '  module-config: "iterator"'
     echo "  do-ip6: $([[ $address == *:* ]] && echo yes || echo no)"

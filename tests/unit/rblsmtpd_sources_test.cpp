@@ -1,5 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
+#include <map>
+
+#include "host/dns_probe.h"
+
 #include <cctype>
 
 #include "config/config.h"
@@ -206,7 +212,7 @@ TEST_F(RblsmtpdSourcesRule, OneFindingPerZone) {
     }
     EXPECT_NE(finding->message.find(expected.message_part), std::string::npos)
         << expected.zone << ": " << finding->message;
-    EXPECT_FALSE(finding->fixable) << "no plan yet";
+    EXPECT_EQ(finding->fixable, expected.status == Status::fail) << expected.zone;
   }
   const Finding* typo = find(findings, "/service/smtpd-typo/run");
   ASSERT_NE(typo, nullptr);
@@ -227,12 +233,139 @@ TEST_F(RblsmtpdSourcesRule, UsedByListsTheCommandLines) {
   EXPECT_NE(ahbl->message.find("2015-01-01"), std::string::npos);
 }
 
-TEST_F(RblsmtpdSourcesRule, LiveZonesSayTheProbeIsNotThereYet) {
+// Live verdicts with canned DNS answers (the real servers are in
+// tests/integration/rblsmtpd_sources_test.sh): no query leaves the process.
+class CannedDns {
+ public:
+  explicit CannedDns(std::function<DnsResult(const DnsServer&, const DnsQuery&)> answer) {
+    replace_dns_probe_for_tests(
+        [this, answer](const std::vector<DnsServer>& servers, const std::vector<DnsQuery>& queries,
+                       const DnsProbeOptions&) -> Expected<std::vector<DnsResult>> {
+          std::vector<DnsResult> results;
+          for (const DnsQuery& query : queries) {
+            asked.push_back(servers[query.server].describe() + " " +
+                            std::string(dns_record_type_name(query.type)) + " " + query.name);
+            results.push_back(answer(servers[query.server], query));
+          }
+          return results;
+        });
+  }
+  ~CannedDns() { replace_dns_probe_for_tests(nullptr); }
+  std::vector<std::string> asked;
+};
+
+DnsResult canned(DnsOutcome outcome, std::vector<std::string> answers = {}, double latency_ms = 5) {
+  return DnsResult{outcome, latency_ms, std::move(answers), ""};
+}
+
+TEST_F(RblsmtpdSourcesRule, LiveVerdictFromTheTestPoints) {
+  CannedDns dns([](const DnsServer&, const DnsQuery& query) {
+    if (query.name.rfind("2.0.0.127.", 0) == 0) {
+      return query.type == DnsRecordType::txt ? canned(DnsOutcome::answer, {"listed"})
+                                              : canned(DnsOutcome::answer, {"127.0.0.2"});
+    }
+    return canned(DnsOutcome::nxdomain);
+  });
   std::vector<Finding> findings = check(fixture("rbl-defunct"), false);
   const Finding* zen = find(findings, "zen.spamhaus.org");
   ASSERT_NE(zen, nullptr);
-  EXPECT_EQ(zen->status, Status::skip);
-  EXPECT_NE(zen->message.find("live DNSBL probe not implemented yet (issue 4)"), std::string::npos);
+  EXPECT_EQ(zen->status, Status::pass) << zen->message;
+  EXPECT_EQ(zen->evidence["verdict"], "ok");
+  for (const std::string& query : dns.asked) {
+    EXPECT_EQ(query.find("bad zone"), std::string::npos) << "an invalid zone is never queried";
+    EXPECT_EQ(query.find("ahbl"), std::string::npos) << "a defunct zone needs no query";
+  }
+  EXPECT_NE(
+      std::find(dns.asked.begin(), dns.asked.end(), "127.0.0.1 TXT 2.0.0.127.zen.spamhaus.org"),
+      dns.asked.end());
+  EXPECT_NE(std::find(dns.asked.begin(), dns.asked.end(), "127.0.0.1 A 1.0.0.127.zen.spamhaus.org"),
+            dns.asked.end());
+}
+
+struct LiveCase {
+  const char* name;
+  DnsResult listed_text;
+  DnsResult listed_address;
+  DnsResult unlisted;
+  const char* verdict;
+  Status status;
+  const char* message_part;
+};
+
+class RblsmtpdLiveVerdicts : public testing::TestWithParam<LiveCase> {};
+
+TEST_P(RblsmtpdLiveVerdicts, Verdict) {
+  const LiveCase& test_case = GetParam();
+  CannedDns dns([&](const DnsServer&, const DnsQuery& query) {
+    if (query.name.rfind("1.0.0.127.", 0) == 0) return test_case.unlisted;
+    return query.type == DnsRecordType::txt ? test_case.listed_text : test_case.listed_address;
+  });
+  Expected<RootedHost> host = RootedHost::open(fixture("rbl-defunct"));
+  ASSERT_TRUE(host);
+  Config config = *load_builtin_config();
+  AuditContext context(*host, config, false);
+  std::vector<Finding> findings = find_rule("rblsmtpd.sources")->check(context);
+  const Finding* zen = nullptr;
+  for (const Finding& finding : findings) {
+    if (finding.subject == "zen.spamhaus.org") zen = &finding;
+  }
+  ASSERT_NE(zen, nullptr);
+  EXPECT_EQ(zen->evidence["verdict"], test_case.verdict) << zen->message;
+  EXPECT_EQ(zen->status, test_case.status);
+  EXPECT_NE(zen->message.find(test_case.message_part), std::string::npos) << zen->message;
+}
+
+const DnsResult kText = canned(DnsOutcome::answer, {"listed"});
+const DnsResult kAddress = canned(DnsOutcome::answer, {"127.0.0.2"});
+const DnsResult kNone = canned(DnsOutcome::nxdomain);
+
+INSTANTIATE_TEST_SUITE_P(
+    Verdicts, RblsmtpdLiveVerdicts,
+    testing::Values(LiveCase{"ok", kText, kAddress, kNone, "ok", Status::pass,
+                             "answers its test points"},
+                    LiveCase{"timeout", canned(DnsOutcome::timeout, {}, 2000), kAddress, kNone,
+                             "timeout", Status::fail,
+                             "waits for its lookup (up to 60 s per silent nameserver with djbdns's "
+                             "library) before the greeting, then under -c it refuses it with 451"},
+                    LiveCase{"servfail", kText, canned(DnsOutcome::servfail), kNone, "servfail",
+                             Status::fail, "servfail"},
+                    LiveCase{"refused", canned(DnsOutcome::refused), kAddress, kNone, "refused",
+                             Status::fail, "refused"},
+                    LiveCase{"missing", kNone, kNone, kNone, "test-point-missing", Status::fail,
+                             "no TXT and no A"},
+                    LiveCase{"text_missing", canned(DnsOutcome::nodata), kAddress, kNone,
+                             "test-point-missing", Status::fail, "no TXT, which rblsmtpd reads"},
+                    LiveCase{"everything", kText, kAddress, kText, "lists-everything", Status::fail,
+                             "every client gets a 451"},
+                    LiveCase{"blocked", kText, canned(DnsOutcome::answer, {"127.255.255.254"}),
+                             kNone, "resolver-blocked", Status::fail, "127.255.255.254"},
+                    LiveCase{"slow", canned(DnsOutcome::answer, {"listed"}, 900), kAddress, kNone,
+                             "slow", Status::fail, "max_latency_ms 500"}),
+    [](const testing::TestParamInfo<LiveCase>& param) { return std::string(param.param.name); });
+
+TEST_F(RblsmtpdSourcesRule, PlanDropsDeadZonesAndLoneRblsmtpd) {
+  Expected<RootedHost> host = RootedHost::open(fixture("rbl-defunct"));
+  ASSERT_TRUE(host);
+  AuditContext context(*host, config_, true);
+  std::vector<Finding> failing;
+  for (Finding& finding : rule_->check(context)) {
+    if (finding.status == Status::fail && finding.fixable) failing.push_back(finding);
+  }
+  Expected<std::vector<PlannedChange>> changes = rule_->plan(context, failing);
+  ASSERT_TRUE(changes) << changes.error().message;
+  std::map<std::string, std::string> after;
+  for (const PlannedChange& change : *changes) {
+    const auto& replacement = std::get<FileReplacement>(change.action);
+    after[replacement.host_path] = replacement.after;
+  }
+  EXPECT_EQ(after["/service/smtpd/run"],
+            "#!/bin/sh\nexec tcpserver -vR 0 25 \\\n  rblsmtpd -c -r zen.spamhaus.org -r 'bad "
+            "zone..example' "
+            "\\\n  qmail-smtpd\n");
+  EXPECT_EQ(after["/service/smtpd-plain/run"],
+            "#!/bin/sh\n# rblsmtpd without -r: upstream 0.88 falls back to rbl.maps.vix.com\n"
+            "exec tcpserver -R 0 26 qmail-smtpd\n");
+  EXPECT_EQ(after.count("/service/submission/run"), 0u);
 }
 
 TEST_F(RblsmtpdSourcesRule, NoRblsmtpdIsOneSkip) {

@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+
+#include "host/dns_probe.h"
+
 #include "config/config.h"
 #include "engine/context.h"
 #include "engine/registry.h"
@@ -210,18 +215,165 @@ TEST(ResolvNameservers, SystemdStubSaysWhereToChange) {
       std::string::npos);
 }
 
-TEST(ResolvNameservers, LiveProbesAreHonestSkips) {
-  for (bool offline : {true, false}) {
-    std::vector<Finding> findings = check(fixture("resolv-too-many"), offline);
-    for (const Finding& finding : findings) {
-      if (finding.subject == "/etc/resolv.conf") continue;
-      EXPECT_EQ(finding.status, Status::skip);
-      EXPECT_EQ(finding.message, offline ? "--offline: no DNS queries"
-                                         : "live DNS probe not implemented yet (issue 4)");
-      EXPECT_TRUE(finding.evidence["latency_ms"].is_null());
-      EXPECT_TRUE(finding.evidence["error"].is_null());
-    }
+TEST(ResolvNameservers, OfflineProbesAreHonestSkips) {
+  std::vector<Finding> findings = check(fixture("resolv-too-many"), true);
+  for (const Finding& finding : findings) {
+    if (finding.subject == "/etc/resolv.conf") continue;
+    EXPECT_EQ(finding.status, Status::skip);
+    EXPECT_EQ(finding.message, "--offline: no DNS queries");
+    EXPECT_TRUE(finding.evidence["latency_ms"].is_null());
+    EXPECT_TRUE(finding.evidence["error"].is_null());
   }
+}
+
+// Canned answers per server address: no query leaves the process. The real
+// servers are in tests/integration/resolv_nameservers_test.sh.
+class CannedDns {
+ public:
+  explicit CannedDns(std::map<std::string, DnsOutcome> outcomes) {
+    replace_dns_probe_for_tests(
+        [this, outcomes](const std::vector<DnsServer>& servers,
+                         const std::vector<DnsQuery>& queries,
+                         const DnsProbeOptions& options) -> Expected<std::vector<DnsResult>> {
+          std::vector<DnsResult> results;
+          for (const DnsQuery& query : queries) {
+            asked.push_back(servers[query.server].describe() + " " +
+                            std::string(dns_record_type_name(query.type)) + " " + query.name);
+            auto outcome = outcomes.find(servers[query.server].describe());
+            DnsOutcome result = outcome == outcomes.end() ? DnsOutcome::answer : outcome->second;
+            double latency =
+                result == DnsOutcome::timeout ? static_cast<double>(options.timeout.count()) : 3.0;
+            results.push_back(DnsResult{result, latency, {}, ""});
+          }
+          return results;
+        });
+  }
+  ~CannedDns() { replace_dns_probe_for_tests(nullptr); }
+  std::vector<std::string> asked;
+};
+
+const Finding* subject(const std::vector<Finding>& findings, const std::string& name) {
+  for (const Finding& finding : findings) {
+    if (finding.subject == name) return &finding;
+  }
+  return nullptr;
+}
+
+TEST(ResolvNameservers, LiveProbesClassifyEachServer) {
+  CannedDns dns({{"192.0.2.2", DnsOutcome::timeout},
+                 {"192.0.2.3", DnsOutcome::refused},
+                 {"192.0.2.4", DnsOutcome::servfail}});
+  std::vector<Finding> findings = check(fixture("resolv-too-many"), false);
+  const Finding* first = subject(findings, "192.0.2.1");
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->status, Status::pass) << first->message;
+  EXPECT_TRUE(first->evidence["error"].is_null());
+  const Finding* silent = subject(findings, "192.0.2.2");
+  ASSERT_NE(silent, nullptr);
+  EXPECT_EQ(silent->status, Status::fail);
+  EXPECT_EQ(silent->severity, Severity::warning);
+  EXPECT_EQ(silent->evidence["error"], "timeout");
+  EXPECT_EQ(silent->evidence["latency_ms"], 1500);
+  // Default timeout:5 attempts:2, 3 servers: the second waits max(1, (5 << 1) / 3) = 3 s a try.
+  EXPECT_NE(silent->message.find("glibc (tcp-env) waits 6 s on it per lookup"), std::string::npos)
+      << silent->message;
+  EXPECT_NE(silent->message.find("djbdns"), std::string::npos);
+  EXPECT_EQ(subject(findings, "192.0.2.3")->evidence["error"], "refused");
+  const Finding* fourth = subject(findings, "192.0.2.4");
+  EXPECT_EQ(fourth->evidence["error"], "servfail");
+  EXPECT_EQ(fourth->evidence["used_by"], nlohmann::json({"djbdns (tcpserver, rblsmtpd)"}));
+  EXPECT_NE(std::find(dns.asked.begin(), dns.asked.end(), "192.0.2.1 A localhost."),
+            dns.asked.end());
+  EXPECT_NE(std::find(dns.asked.begin(), dns.asked.end(), "192.0.2.1 PTR 1.0.0.127.in-addr.arpa"),
+            dns.asked.end());
+}
+
+TEST(ResolvNameservers, DeadFirstServerIsCritical) {
+  CannedDns dns({{"192.0.2.1", DnsOutcome::timeout}});
+  std::vector<Finding> findings = check(fixture("resolv-too-many"), false);
+  const Finding* first = subject(findings, "192.0.2.1");
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->severity, Severity::critical);
+  EXPECT_NE(first->message.find("every connection pays"), std::string::npos);
+  EXPECT_NE(first->message.find("waits 10 s on it per lookup"), std::string::npos)
+      << first->message;
+  EXPECT_NE(first->message.find("20 s per connection"), std::string::npos) << first->message;
+}
+
+TEST(ResolvNameservers, NoNameserverMeansGlibcAsks127001) {
+  CannedDns dns({});
+  std::vector<Finding> findings = check(fixture("resolv-no-nameserver"), false);
+  const Finding* local = subject(findings, "127.0.0.1");
+  ASSERT_NE(local, nullptr);
+  EXPECT_EQ(local->status, Status::pass);
+  EXPECT_EQ(dns.asked.front(), "127.0.0.1 A localhost.");
+}
+
+TEST(ResolvNameservers, ScopeIdServerIsProbedWithItsScope) {
+  CannedDns dns({{"fe80::1%eth0", DnsOutcome::other}});
+  std::vector<Finding> findings = check(fixture("resolv-ipv6-scope"), false);
+  const Finding* scoped = subject(findings, "fe80::1%eth0");
+  ASSERT_NE(scoped, nullptr);
+  EXPECT_EQ(scoped->status, Status::error);
+  EXPECT_NE(std::find(dns.asked.begin(), dns.asked.end(), "fe80::1%eth0 A localhost."),
+            dns.asked.end());
+}
+
+TEST(ResolvNameservers, PlanPutsHealthyFirstAndCommentsOutTheDead) {
+  CannedDns dns({{"192.0.2.1", DnsOutcome::timeout}});
+  Expected<RootedHost> host = RootedHost::open(fixture("resolv-too-many"));
+  ASSERT_TRUE(host);
+  Config config = *load_builtin_config();
+  AuditContext context(*host, config, false);
+  const Rule* rule = find_rule("resolv.nameservers");
+  std::vector<Finding> failing;
+  for (const Finding& finding : rule->check(context)) {
+    if (finding.status == Status::fail && finding.fixable) failing.push_back(finding);
+  }
+  Expected<std::vector<PlannedChange>> changes = rule->plan(context, failing);
+  ASSERT_TRUE(changes) << changes.error().message;
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ(std::get<FileReplacement>((*changes)[0].action).after,
+            "# four resolvers: glibc only ever asks the first three\nsearch example.org\n"
+            "nameserver 192.0.2.2\nnameserver 192.0.2.3\nnameserver 192.0.2.4\n"
+            "# qharden: timeout on the probes: nameserver 192.0.2.1\n"
+            "options timeout:1 attempts:2\n");
+}
+
+TEST(ResolvNameservers, PlanNeverLeavesZeroNameservers) {
+  CannedDns dns({{"192.0.2.1", DnsOutcome::timeout},
+                 {"192.0.2.2", DnsOutcome::timeout},
+                 {"192.0.2.3", DnsOutcome::timeout},
+                 {"192.0.2.4", DnsOutcome::timeout}});
+  Expected<RootedHost> host = RootedHost::open(fixture("resolv-too-many"));
+  ASSERT_TRUE(host);
+  Config config = *load_builtin_config();
+  AuditContext context(*host, config, false);
+  const Rule* rule = find_rule("resolv.nameservers");
+  std::vector<Finding> failing;
+  for (const Finding& finding : rule->check(context)) {
+    if (finding.status == Status::fail && finding.fixable) failing.push_back(finding);
+  }
+  Expected<std::vector<PlannedChange>> changes = rule->plan(context, failing);
+  ASSERT_FALSE(changes);
+  EXPECT_NE(changes.error().message.find("127.0.0.1"), std::string::npos);
+}
+
+TEST(ResolvNameservers, PlanRefusesAManagedFile) {
+  CannedDns dns({{"127.0.0.53", DnsOutcome::timeout}});
+  Expected<RootedHost> host = RootedHost::open(fixture("resolv-systemd-stub"));
+  ASSERT_TRUE(host);
+  Config config = *load_builtin_config();
+  AuditContext context(*host, config, false);
+  const Rule* rule = find_rule("resolv.nameservers");
+  std::vector<Finding> failing;
+  for (const Finding& finding : rule->check(context)) {
+    if (finding.status == Status::fail) failing.push_back(finding);
+  }
+  Expected<std::vector<PlannedChange>> changes = rule->plan(context, failing);
+  ASSERT_FALSE(changes);
+  EXPECT_NE(changes.error().message.find("/etc/systemd/resolved.conf"), std::string::npos)
+      << changes.error().message;
 }
 
 TEST(ResolvNameservers, FourthServerIsUsedByDjbdnsOnly) {
