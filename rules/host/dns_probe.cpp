@@ -113,7 +113,15 @@ ares_ssize_t send_vector(ares_socket_t socket, const iovec* vectors, int count, 
     channel->questions[{socket, read_16(bytes)}] = std::string(
         reinterpret_cast<const char*>(bytes) + kHeaderOctets, vectors[0].iov_len - kHeaderOctets);
   }
-  return ::writev(socket, vectors, count);
+  ares_ssize_t sent = ::writev(socket, vectors, count);
+  // The ICMP port-unreachable of an earlier query on this socket surfaces as
+  // the error of the next send. c-ares would blame this query alone and leave
+  // the earlier one waiting for its timeout; sending again lets the error come
+  // back on a read, where c-ares ends every query on the socket as unreachable.
+  if (sent < 0 && errno == ECONNREFUSED && channel->datagram_sockets.count(socket) != 0) {
+    sent = ::writev(socket, vectors, count);
+  }
+  return sent;
 }
 ares_ssize_t receive_from(ares_socket_t socket, void* buffer, size_t length, int flags,
                           sockaddr* from, ares_socklen_t* from_length, void* user_data) {

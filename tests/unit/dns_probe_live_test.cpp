@@ -65,6 +65,9 @@ TEST_F(DnsProbeLive, TellsEveryOutcomeApart) {
       {kSilent, "localhost.", DnsRecordType::a},
       {kUnreachable, "localhost.", DnsRecordType::a},
       {kHighPort, "2.0.0.127.ok.test", DnsRecordType::a},
+      // A second query on the same socket: the first one's ICMP error shows
+      // up as this send's error, and both must still read as unreachable.
+      {kUnreachable, "1.0.0.127.in-addr.arpa", DnsRecordType::ptr},
   };
   DnsProbeOptions options;
   options.timeout = 700ms;
@@ -94,6 +97,7 @@ TEST_F(DnsProbeLive, TellsEveryOutcomeApart) {
   EXPECT_EQ(outcome(12), "timeout");
   EXPECT_EQ(outcome(13), "unreachable");
   EXPECT_EQ(outcome(14), "answer");
+  EXPECT_EQ(outcome(15), "unreachable");
   EXPECT_GE(results[12].latency_ms, 650);
   EXPECT_LT(results[0].latency_ms, 200);
   EXPECT_LT(results[13].latency_ms, 200) << "an ICMP port-unreachable ends the query at once";
