@@ -140,6 +140,21 @@ TEST(NetfilterIptables, RawTableDropRunsBeforeFilterReject) {
   EXPECT_EQ(verdict_of_iptables(text).fate, IdentFate::dropped);
 }
 
+TEST(NetfilterIptables, LegacyDropBesideAnNftRejectAtTheSamePriorityIsNotAPass) {
+  // Both backends hook filter OUTPUT at priority 0, in no promised order.
+  std::vector<NetfilterTable> tables = *parse_iptables_save(
+      iptables_filter("ACCEPT", "-A OUTPUT -p tcp -m tcp --dport 113 -j REJECT\n"), IpFamily::ipv4,
+      "iptables-nft");
+  std::vector<NetfilterTable> legacy = *parse_iptables_save(
+      iptables_filter("ACCEPT", "-A OUTPUT -p tcp -m tcp --dport 113 -j DROP\n"), IpFamily::ipv4,
+      "iptables-legacy");
+  tables.insert(tables.end(), legacy.begin(), legacy.end());
+  IdentVerdict verdict = evaluate_ident(tables);
+  EXPECT_EQ(verdict.fate, IdentFate::shadowed);
+  ASSERT_FALSE(verdict.shadows.empty());
+  EXPECT_NE(verdict.shadows[0].find("same priority"), std::string::npos) << verdict.shadows[0];
+}
+
 TEST(NetfilterIptables, MalformedInputIsAnErrorNotACrash) {
   EXPECT_FALSE(parse_iptables_save("-A OUTPUT -j ACCEPT\n", IpFamily::ipv4, "iptables-nft"));
   EXPECT_FALSE(parse_iptables_save("*filter\n-A NOCHAIN -j ACCEPT\n", IpFamily::ipv4, "x"));
