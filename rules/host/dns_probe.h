@@ -57,7 +57,11 @@ struct DnsProbeOptions {
   std::chrono::milliseconds timeout{1500};
   int tries = 1;
   // Bounds the burst one server sees; further queries wait for a free slot.
-  int maximum_in_flight_per_server = 32;
+  // Measured against unbound with Linux's default 208 KiB socket buffer: 256 at
+  // once lost 2% of 2,000 queries, 100 lost none. It also has to stay above the
+  // silent queries of one audit (4 per dead zone), or they queue behind each
+  // other and the audit takes two timeouts instead of one.
+  int maximum_in_flight_per_server = 100;
 };
 
 // Runs every query; result i belongs to query i. Queries with an invalid name or

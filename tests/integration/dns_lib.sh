@@ -11,7 +11,7 @@
 #   dns_everything_zone NAME ZONE       every name under ZONE is listed
 #   dns_no_test_points_zone NAME ZONE   the zone exists, 2.0.0.127 is NXDOMAIN
 #   dns_blocked_zone NAME ZONE [A]      Spamhaus error code (127.255.255.254) for every name
-#   dns_silent_zone NAME ZONE           forwarded to a dropping address: the resolver stays silent
+#   dns_silent_zone NAME ZONE           the resolver drops every query for ZONE
 #   dns_refuse_all NAME                 REFUSED to every client
 #   dns_servfail_all NAME               SERVFAIL for everything, at once
 #   dns_server_start NAMESPACE NAME ADDRESS [PORT]
@@ -63,10 +63,10 @@ dns_blocked_zone() {
     "local-data: '$2. TXT \"Error: open resolver; see https://www.spamhaus.org/returnc/pub/\"'"
 }
 
-dns_silent_zone() {
-  printf 'forward-zone:\n  name: "%s."\n  forward-addr: %s\n' "$2" "$DNS_DROP_ADDRESS" \
-    >> "$DNS_WORKDIR/$1/zones.conf"
-}
+# "deny" drops every query in the zone: a resolver that never answers for it,
+# the same on every query (a dead forwarder would soon be marked down by
+# unbound's infra cache and answered with a quick SERVFAIL instead).
+dns_silent_zone() { dns_add "$1" "local-zone: \"$2.\" deny"; }
 
 dns_refuse_all() { dns_add "$1" "access-control: 127.0.0.0/8 refuse" "access-control: ::1 refuse"; }
 

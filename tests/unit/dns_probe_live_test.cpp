@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <map>
 
 #include "host/dns_probe.h"
 
@@ -147,8 +148,15 @@ TEST_F(DnsProbeLive, ManyQueriesToOneServerAllAnswered) {
   }
   std::vector<DnsResult> results = run(queries, DnsProbeOptions{});
   int answered = 0;
-  for (const DnsResult& result : results) answered += result.outcome == DnsOutcome::answer;
-  EXPECT_EQ(answered, 2000);
+  std::map<std::string, int> others;
+  for (const DnsResult& result : results) {
+    answered += result.outcome == DnsOutcome::answer;
+    if (result.outcome != DnsOutcome::answer)
+      others[std::string(dns_outcome_name(result.outcome)) + " " + result.detail]++;
+  }
+  std::string seen;
+  for (const auto& [outcome, count] : others) seen += outcome + ": " + std::to_string(count) + "; ";
+  EXPECT_EQ(answered, 2000) << seen;
 }
 
 }  // namespace
