@@ -100,11 +100,13 @@ class RblsmtpdSourcesRule final : public Rule {
         "order, so -c/-b only affect later zones), flags the zones of "
         "config/defunct-dnsbl-zones.toml (AHBL, NJABL, ...), names that are no DNS name, an "
         "rblsmtpd without -r (upstream then queries rbl.maps.vix.com), and says when RBLSMTPD "
-        "in the environment turns lookups off. Live test-point probes are not implemented "
-        "yet. Dropping a zone is a policy change: it is only fixed when named with --rule.";
+        "in the environment turns lookups off. Live, it asks each zone's RFC 5782 test points "
+        "(2.0.0.127 listed by TXT and A, 1.0.0.127 not) through the resolvers rblsmtpd uses "
+        "(DNSCACHEIP, else resolv.conf), all at once. Dropping a zone is a policy change: it "
+        "is only fixed when named with --rule; with no -r left, rblsmtpd itself is removed.";
     info_.touches =
         "reads the xinetd, inetd and run-script command lines (inventory) and the "
-        "built-in defunct zone list; writes nothing yet";
+        "built-in defunct zone list; queries DNS; writes the command lines' files on apply";
     info_.can_fix = true;
     info_.fixes_only_when_named = true;
   }

@@ -16,6 +16,7 @@
 #   dns_servfail_all NAME               SERVFAIL for everything, at once
 #   dns_server_start NAMESPACE NAME ADDRESS [PORT]
 #   dns_silent_address NAMESPACE ADDRESS  a DROP rule: queries to it are never answered
+#   dns_link_local NAMESPACE IFACE ADDRESS  a veth pair with a link-local address (no DAD)
 
 DNS_DROP_ADDRESS=127.0.0.254
 
@@ -97,6 +98,7 @@ dns_write_config() {
     echo "  do-ip6: $([[ $address == *:* ]] && echo yes || echo no)"
     echo "  access-control: 127.0.0.0/8 allow"
     echo "  access-control: ::1 allow"
+    echo "  access-control: fe80::/10 allow"
     cat "$folder/localhost.conf" "$folder/server.conf"
     cat "$folder/zones.conf"
     printf 'forward-zone:\n  name: "."\n  forward-addr: %s\n' "$DNS_DROP_ADDRESS"
@@ -131,4 +133,12 @@ dns_silent_address() {
   local namespace=$1 address=$2
   ip netns exec "$namespace" iptables -C INPUT -d "$address" -j DROP 2>/dev/null ||
     ip netns exec "$namespace" iptables -A INPUT -d "$address" -j DROP
+}
+
+dns_link_local() {
+  local namespace=$1 interface=$2 address=$3
+  ip netns exec "$namespace" ip link add "$interface" type veth peer name "${interface}p"
+  ip netns exec "$namespace" ip link set "$interface" up
+  ip netns exec "$namespace" ip link set "${interface}p" up
+  ip netns exec "$namespace" ip -6 addr add "$address/64" dev "$interface" nodad
 }

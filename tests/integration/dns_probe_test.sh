@@ -13,7 +13,7 @@ namespace=qh-dns-$$
 make_namespace "$namespace"
 dns_workdir
 
-for name in healthy high; do
+for name in healthy high ipv6; do
   dns_server_new $name
   dns_dnsbl_zone $name ok.test
   dns_everything_zone $name all.test
@@ -23,6 +23,7 @@ for name in healthy high; do
 done
 dns_server_start "$namespace" healthy 127.0.0.10
 dns_server_start "$namespace" high 127.0.0.15 5300
+dns_server_start "$namespace" ipv6 ::1 5301
 dns_server_new refusing
 dns_refuse_all refusing
 dns_server_start "$namespace" refusing 127.0.0.11

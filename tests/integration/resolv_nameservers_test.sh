@@ -21,6 +21,9 @@ dns_server_new servfail
 dns_servfail_all servfail
 dns_server_start "$namespace" servfail 127.0.0.12
 dns_silent_address "$namespace" 127.0.0.13
+dns_link_local "$namespace" qhv0 fe80::53
+dns_server_new linklocal
+dns_server_start "$namespace" linklocal "fe80::53%qhv0"
 
 new_tree() {  # NAME RESOLV_CONF_TEXT
   mkdir -p "$DNS_WORKDIR/$1/etc/qharden"
@@ -85,6 +88,10 @@ check "an unparsable line is an error naming the line" \
 check "a scope id on a missing interface: error naming it" \
   contains "$(field "$DNS_WORKDIR/bad.json" fe80::1%qhmissing message)" "qhmissing"
 check "the healthy server beside them still passes" [ "$(field "$DNS_WORKDIR/bad.json" 127.0.0.10 status)" = pass ]
+new_tree scoped 'nameserver fe80::53%qhv0\nnameserver 127.0.0.10\n'
+qharden audit --root "$DNS_WORKDIR/scoped" --rule resolv.nameservers --json > "$DNS_WORKDIR/scoped.json" || true
+check "a link-local server with a scope id is asked over that interface and passes" \
+  [ "$(field "$DNS_WORKDIR/scoped.json" fe80::53%qhv0 status)" = pass ]
 
 # No nameserver line: both resolvers ask 127.0.0.1, where nothing listens here.
 new_tree empty 'search example.org\n'

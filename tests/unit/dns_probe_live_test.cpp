@@ -9,6 +9,7 @@
 //   127.0.0.13  dropped by iptables (silent)
 //   127.0.0.14  nothing listens (ICMP port unreachable)
 //   127.0.0.15:5300  unbound like 127.0.0.10, on a high port
+//   [::1]:5301       the same over IPv6
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -34,7 +35,7 @@ class DnsProbeLive : public ::testing::Test {
   static std::vector<DnsServer> servers() {
     std::vector<DnsServer> list;
     for (const char* text : {"127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14",
-                             "127.0.0.15:5300"}) {
+                             "127.0.0.15:5300", "[::1]:5301"}) {
       list.push_back(*parse_dns_server(text));
     }
     return list;
@@ -47,7 +48,7 @@ class DnsProbeLive : public ::testing::Test {
   }
 };
 
-enum : std::size_t { kHealthy, kRefusing, kServfail, kSilent, kUnreachable, kHighPort };
+enum : std::size_t { kHealthy, kRefusing, kServfail, kSilent, kUnreachable, kHighPort, kIpv6 };
 
 TEST_F(DnsProbeLive, TellsEveryOutcomeApart) {
   std::vector<DnsQuery> queries = {
@@ -69,6 +70,7 @@ TEST_F(DnsProbeLive, TellsEveryOutcomeApart) {
       // A second query on the same socket: the first one's ICMP error shows
       // up as this send's error, and both must still read as unreachable.
       {kUnreachable, "1.0.0.127.in-addr.arpa", DnsRecordType::ptr},
+      {kIpv6, "2.0.0.127.ok.test", DnsRecordType::txt},
   };
   DnsProbeOptions options;
   options.timeout = 700ms;
@@ -99,6 +101,7 @@ TEST_F(DnsProbeLive, TellsEveryOutcomeApart) {
   EXPECT_EQ(outcome(13), "unreachable");
   EXPECT_EQ(outcome(14), "answer");
   EXPECT_EQ(outcome(15), "unreachable");
+  EXPECT_EQ(outcome(16), "answer");
   EXPECT_GE(results[12].latency_ms, 650);
   EXPECT_LT(results[0].latency_ms, 200);
   EXPECT_LT(results[13].latency_ms, 200) << "an ICMP port-unreachable ends the query at once";
