@@ -1,6 +1,8 @@
 // rblsmtpd.sources' live probes. The verdict of a zone comes from the first
-// resolver djbdns would get an answer from: it moves past a resolver at once
-// on an ICMP port-unreachable, so such a resolver does not decide.
+// resolver djbdns would get an answer from: it moves on to the next server
+// after a timeout, a SERVFAIL or a REFUSED, and at once on an ICMP
+// port-unreachable. Only when no resolver answers does a failure decide, the
+// first one that is not a port-unreachable if there is one.
 #include "rblsmtpd_sources/live.h"
 
 #include <algorithm>
@@ -150,6 +152,8 @@ Expected<std::vector<ZoneVerdict>> probe_zones(const std::vector<ZoneCheck>& che
   for (std::size_t check_index = 0; check_index < checks.size(); ++check_index) {
     const ZoneCheck& check = checks[check_index];
     std::optional<ZoneVerdict> decided;
+    std::optional<ZoneVerdict> first_failure;
+    std::optional<ZoneVerdict> first_unreachable;
     nlohmann::json all = nlohmann::json::array();
     for (std::size_t resolver_index = 0; resolver_index < check.resolvers.size();
          ++resolver_index) {
@@ -165,10 +169,23 @@ Expected<std::vector<ZoneVerdict>> probe_zones(const std::vector<ZoneCheck>& che
                        {"latency_ms", std::round(result.latency_ms * 10) / 10},
                        {"answers", result.answers}});
       }
-      if (!decided && (!unreachable || resolver_index + 1 == check.resolvers.size())) {
-        decided = judge(check.resolvers[resolver_index], pair, queries, *results, policy);
+      ZoneVerdict verdict = judge(check.resolvers[resolver_index], pair, queries, *results, policy);
+      bool failed = verdict.verdict == "timeout" || verdict.verdict == "servfail" ||
+                    verdict.verdict == "refused";
+      if (!failed) {
+        if (!decided) decided = std::move(verdict);
+      } else if (unreachable) {
+        if (!first_unreachable) first_unreachable = std::move(verdict);
+      } else if (!first_failure) {
+        first_failure = std::move(verdict);
       }
     }
+    if (decided && (first_failure || first_unreachable)) {
+      const ZoneVerdict& skipped = first_failure ? *first_failure : *first_unreachable;
+      decided->detail += std::string(decided->detail.empty() ? "" : "; ") + "only after " +
+                         skipped.verdict + " on " + skipped.resolver;
+    }
+    if (!decided) decided = first_failure ? first_failure : first_unreachable;
     if (!decided) decided = ZoneVerdict{"refused", "no resolver to ask", "", 0, false, {}};
     decided->queries = std::move(all);
     verdicts.push_back(std::move(*decided));

@@ -89,6 +89,20 @@ check "bad..zone is an error" [ "$(verdict_of "$DNS_WORKDIR/bad.json" bad..zone 
 check "the query log works (ok.test is in it)" contains "$(cat "$DNS_WORKDIR/main/unbound.log")" "2.0.0.127.ok.test."
 check "bad..zone was never queried" lacks "$(cat "$DNS_WORKDIR/main/unbound.log")" "bad"
 
+# A silent first resolver: djbdns moves on to the next, so the zone is judged
+# on the answer of the second.
+dns_silent_address "$namespace" 127.0.0.13
+mkdir -p "$DNS_WORKDIR/two/etc/qharden" "$DNS_WORKDIR/two/service/smtpd"
+printf 'nameserver 127.0.0.13\nnameserver 127.0.0.10\n' > "$DNS_WORKDIR/two/etc/resolv.conf"
+cp "$tree/etc/qharden/qharden.toml" "$DNS_WORKDIR/two/etc/qharden/"
+printf '#!/bin/sh\nexec tcpserver -R 0 25 rblsmtpd -r ok.test -r all.test qmail-smtpd\n' > "$DNS_WORKDIR/two/service/smtpd/run"
+ip netns exec "$namespace" "$QHARDEN" audit --root "$DNS_WORKDIR/two" --rule rblsmtpd.sources --json \
+  > "$DNS_WORKDIR/two.json" || true
+check "silent first resolver: ok.test is judged ok through the second" \
+  [ "$(verdict_of "$DNS_WORKDIR/two.json" ok.test verdict):$(verdict_of "$DNS_WORKDIR/two.json" ok.test resolver)" = ok:127.0.0.10 ]
+check "silent first resolver: all.test still lists everything" \
+  [ "$(verdict_of "$DNS_WORKDIR/two.json" all.test verdict)" = lists-everything ]
+
 # The fix is only made when the rule is named.
 ip netns exec "$namespace" "$QHARDEN" apply --root "$tree" > "$DNS_WORKDIR/apply-all.txt" 2>&1 || true
 check "apply without --rule leaves the run scripts alone" diff -r "$DNS_WORKDIR/original-service" "$tree/service"
