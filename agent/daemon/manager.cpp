@@ -38,7 +38,7 @@ Manager::~Manager() {
   // The object unregisters from the connection, so it goes first.
   object_.reset();
   for (sd_event_source* source :
-       {bus_io_, bus_timer_, inotify_io_, debounce_timer_, periodic_timer_}) {
+       {bus_io_, bus_timer_, inotify_io_, debounce_timer_, periodic_timer_, slow_timer_}) {
     sd_event_source_disable_unref(source);
   }
   connection_.reset();
@@ -203,6 +203,30 @@ int Manager::on_debounce(sd_event_source* /*source*/, std::uint64_t /*usec*/, vo
   sd_event_source_disable_unref(self->debounce_timer_);
   self->debounce_timer_ = nullptr;
   self->after_file_change();
+  return 0;
+}
+
+void Manager::arm_slow_audit() {
+  auto delay = static_cast<std::uint64_t>(kSlowRuleQuiet.count()) * kMillisecond;
+  if (slow_timer_ == nullptr) {
+    check(sd_event_add_time_relative(event_, &slow_timer_, CLOCK_MONOTONIC, delay, kMillisecond,
+                                     &Manager::on_slow_audit, this),
+          "sd_event_add_time_relative(slow audit)");
+    return;
+  }
+  check(sd_event_source_set_time_relative(slow_timer_, delay), "slow audit timer");
+  check(sd_event_source_set_enabled(slow_timer_, SD_EVENT_ONESHOT), "slow audit timer");
+}
+
+int Manager::on_slow_audit(sd_event_source* /*source*/, std::uint64_t /*usec*/, void* userdata) {
+  auto* self = static_cast<Manager*>(userdata);
+  std::vector<std::string> rule_ids(self->slow_pending_.begin(), self->slow_pending_.end());
+  self->slow_pending_.clear();
+  std::vector<const Rule*> rules;
+  for (const std::string& rule_id : rule_ids) {
+    if (const Rule* rule = find_rule(rule_id)) rules.push_back(rule);
+  }
+  if (!rules.empty()) self->handle_drift(self->audit_now(rules));
   return 0;
 }
 

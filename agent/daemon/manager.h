@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,7 +40,10 @@ struct AgentOptions {
 // changes end the window early for the rules they affect.
 inline constexpr std::chrono::milliseconds kAuditCoalesceWindow{2000};
 // Plesk writes a service file in several steps; one re-audit after they settle.
-inline constexpr std::chrono::milliseconds kDriftDebounce{30};
+inline constexpr std::chrono::milliseconds kDriftDebounce{15};
+
+// Rules that probe DNS run after the watched files have been quiet this long.
+inline constexpr std::chrono::milliseconds kSlowRuleQuiet{1000};
 
 class Manager {
  public:
@@ -84,6 +88,7 @@ class Manager {
   void after_file_change();
   void reload_config();
   void arm_periodic_audit();
+  void arm_slow_audit();
   void connect_bus();
   void arm_bus();
 
@@ -95,6 +100,7 @@ class Manager {
   static int on_inotify(sd_event_source* source, int fd, std::uint32_t revents, void* userdata);
   static int on_debounce(sd_event_source* source, std::uint64_t usec, void* userdata);
   static int on_periodic(sd_event_source* source, std::uint64_t usec, void* userdata);
+  static int on_slow_audit(sd_event_source* source, std::uint64_t usec, void* userdata);
   static int on_first_audit(sd_event_source* source, void* userdata);
 
   AgentOptions options_;
@@ -108,6 +114,8 @@ class Manager {
   sd_event_source* inotify_io_ = nullptr;
   sd_event_source* debounce_timer_ = nullptr;
   sd_event_source* periodic_timer_ = nullptr;
+  sd_event_source* slow_timer_ = nullptr;
+  std::set<std::string> slow_pending_;
   std::unique_ptr<sdbus::IConnection> connection_;
   std::unique_ptr<AgentObject> object_;
   FolderWatcher watcher_;
@@ -115,6 +123,10 @@ class Manager {
   ReapplyLimiter limiter_{0, std::chrono::seconds(0)};
 
   std::map<std::string, RuleRecord> records_;  // by rule id
+  // The last status seen per (rule, subject). A subject missing from one audit
+  // (a file caught half-written, or deleted and recreated) keeps its status,
+  // so its return in a failing state still counts as drift.
+  std::map<std::pair<std::string, std::string>, Status> statuses_;
   std::string last_started_at_;
   double last_duration_ms_ = 0;
   bool compliant_ = false;

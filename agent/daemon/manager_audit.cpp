@@ -51,12 +51,13 @@ std::vector<std::pair<std::string, std::string>> Manager::audit_now(
   for (auto& [rule_id, findings] : by_rule) {
     RuleRecord& record = records_[rule_id];
     for (const Finding& finding : findings) {
-      if (finding.status != Status::fail) continue;
-      bool passed_before =
-          std::any_of(record.findings.begin(), record.findings.end(), [&](const Finding& previous) {
-            return previous.subject == finding.subject && previous.status == Status::pass;
-          });
-      if (passed_before) drifted.emplace_back(rule_id, finding.subject);
+      auto [known, inserted] = statuses_.try_emplace({rule_id, finding.subject}, finding.status);
+      if (!inserted) {
+        if (known->second == Status::pass && finding.status == Status::fail) {
+          drifted.emplace_back(rule_id, finding.subject);
+        }
+        known->second = finding.status;
+      }
     }
     record.findings = std::move(findings);
     record.audited_at = now;
@@ -165,9 +166,13 @@ void Manager::after_file_change() {
     return id != "resolv.nameservers" && id != "rblsmtpd.sources";
   });
   std::vector<std::string> fast_ids(rule_ids.begin(), slow);
-  std::vector<std::string> slow_ids(slow, rule_ids.end());
   if (!fast_ids.empty()) handle_drift(audit_now(rules_by_id(fast_ids)));
-  if (!slow_ids.empty()) handle_drift(audit_now(rules_by_id(slow_ids)));
+  if (slow == rule_ids.end()) return;
+  // DNS probes block the loop for up to their timeouts; run them once the
+  // files have been quiet for a while rather than after every write, so a
+  // burst of rewrites (and our own repairs) is handled at file speed.
+  slow_pending_.insert(slow, rule_ids.end());
+  arm_slow_audit();
 }
 
 std::vector<Finding> Manager::audit(const std::vector<const Rule*>& requested) {

@@ -19,6 +19,7 @@ SOURCE_DIR=${QHARDEN_SOURCE_DIR:?set QHARDEN_SOURCE_DIR to the source tree}
 [ -x "$QHARDEND" ] || { echo "FAIL: no qhardend beside $QHARDEN"; exit 1; }
 
 work=$(make_tree)
+defer "rm -rf '$work'"  # make_tree runs in a subshell, so its own defer is lost
 chmod 755 "$work"  # nobody must reach the bus socket
 tree=$work/tree
 mkdir -p "$tree"
@@ -194,8 +195,13 @@ check "an explicit Apply still fixes it" grep -q 'server_args	= -Rt0' "$smtp_psa
 echo "-- signals"
 printf '[agent]\nreapply_limit = "many"\n' > "$work/agent.toml"
 kill -HUP "$agent_pid"
-sleep 0.5
-check "a bad config on SIGHUP is refused with file:line:column" grep -q "config reload refused.*agent.toml:2:" "$work/agent.log"
+# wait_log PATTERN: the agent may be in the middle of a DNS-probing audit.
+wait_log() {
+  local attempt
+  for attempt in $(seq 1 100); do grep -q "$1" "$work/agent.log" && return 0; sleep 0.1; done
+  return 1
+}
+check "a bad config on SIGHUP is refused with file:line:column" wait_log "config reload refused.*agent.toml:2:"
 version=$(busctl --address="$address" get-property org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Version 2>&1 || true)
 check "the agent still answers after the bad reload" [ "$version" = 's "0.1.0"' ]
 kill -TERM "$agent_pid"

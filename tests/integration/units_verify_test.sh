@@ -12,6 +12,7 @@ QHARDEND=$(dirname "$QHARDEN")/qhardend
 units=$SOURCE_DIR/units
 
 work=$(make_tree)
+defer "rm -rf '$work'"  # make_tree runs in a subshell, so its own defer is lost
 cp "$units/qhardend.service" "$units/qharden-audit.service" "$units/qharden-audit.timer" "$work/"
 sed -i "s|/usr/sbin/qhardend|$(realpath "$QHARDEND")|; s|/usr/sbin/qharden |$(realpath "$QHARDEN") |" \
   "$work/qhardend.service" "$work/qharden-audit.service"
