@@ -214,6 +214,41 @@ status_status=0
 "$QHARDEN" status --bus "$address" > /dev/null 2>&1 || status_status=$?
 check "qharden status exits 3 when no agent answers ($status_status)" [ "$status_status" -eq 3 ]
 
+echo "-- sd_notify: READY=1, WATCHDOG=1 when WATCHDOG_USEC is set, STOPPING=1"
+if command -v python3 > /dev/null; then
+  cat > "$work/notify_listener.py" <<'LISTENER'
+import socket, sys, time
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+listener.bind(sys.argv[1])
+end = time.monotonic() + float(sys.argv[2])
+with open(sys.argv[3], "w") as out:
+    while time.monotonic() < end:
+        listener.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            out.write(listener.recv(4096).decode().replace("\n", " ") + "\n")
+            out.flush()
+        except socket.timeout:
+            break
+LISTENER
+  python3 "$work/notify_listener.py" "$work/notify" 8 "$work/notify.log" &
+  listener_pid=$!
+  kill_later "$listener_pid"
+  for attempt in $(seq 1 50); do [ -S "$work/notify" ] && break; sleep 0.1; done
+  NOTIFY_SOCKET=$work/notify WATCHDOG_USEC=400000 unshare -n "$QHARDEND" --bus "$address" \
+    --root "$tree" > "$work/notify-agent.log" 2>&1 &
+  notify_agent=$!
+  sleep 4
+  kill -TERM "$notify_agent"
+  wait "$notify_agent" || true
+  sleep 0.2
+  sed 's/^/      /' "$work/notify.log"
+  check "READY=1 is sent" grep -q '^READY=1' "$work/notify.log"
+  check "WATCHDOG=1 is sent repeatedly" [ "$(grep -c '^WATCHDOG=1' "$work/notify.log")" -ge 3 ]
+  check "STOPPING=1 is the last word" [ "$(tail -1 "$work/notify.log" | tr -d ' ')" = "STOPPING=1" ]
+else
+  echo "SKIP  sd_notify checks: python3 is not installed"
+fi
+
 echo "-- the agent's own check, on a bus without the shipped policy"
 open_socket=$work/open_bus_socket
 write_bus_config "$work/open.conf" "$open_socket" session \
