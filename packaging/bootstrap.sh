@@ -21,7 +21,7 @@ build_packages=(
 test_packages=(
   clang-16 libclang-rt-16-dev
   iproute2 iptables nftables util-linux procps
-  xinetd unbound ucspi-tcp dnsutils dbus time firewalld systemd
+  xinetd unbound ucspi-tcp dnsutils dbus time firewalld systemd python3
 )
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
