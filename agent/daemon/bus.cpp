@@ -36,6 +36,19 @@ std::string describe_change(const PlannedChange& change) {
   return describe_argv(command.argv);
 }
 
+// sdbus-c++ turns only sdbus::Error into an error reply; anything else would
+// unwind through sd-bus's C code.
+template <typename Body>
+auto at_the_edge(Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const sdbus::Error&) {
+    throw;
+  } catch (const std::exception& exception) {
+    throw sdbus::Error(kFailed, exception.what());
+  }
+}
+
 }  // namespace
 
 AgentObject::AgentObject(sdbus::IConnection& connection, Manager& manager)
@@ -72,13 +85,15 @@ void AgentObject::require_root_caller() {
 }
 
 std::vector<AgentObject::FindingRow> AgentObject::Audit(const std::vector<std::string>& rules) {
-  std::vector<const Rule*> selected = checked_rules(rules);
-  std::vector<FindingRow> rows;
-  for (const Finding& finding : manager_.audit(selected)) {
-    rows.emplace_back(finding.rule, finding.subject, std::string(to_string(finding.status)),
-                      std::string(to_string(finding.severity)), finding.message, finding.fixable);
-  }
-  return rows;
+  return at_the_edge([&] {
+    std::vector<const Rule*> selected = checked_rules(rules);
+    std::vector<FindingRow> rows;
+    for (const Finding& finding : manager_.audit(selected)) {
+      rows.emplace_back(finding.rule, finding.subject, std::string(to_string(finding.status)),
+                        std::string(to_string(finding.severity)), finding.message, finding.fixable);
+    }
+    return rows;
+  });
 }
 
 std::string AgentObject::GetReport() {
@@ -86,44 +101,50 @@ std::string AgentObject::GetReport() {
 }
 
 std::vector<AgentObject::ChangeRow> AgentObject::Plan(const std::vector<std::string>& rules) {
-  require_root_caller();
-  std::vector<const Rule*> selected = checked_rules(rules);
-  PlanResult plan = manager_.plan(selected, !rules.empty());
-  std::vector<ChangeRow> rows;
-  for (const PlannedChange& change : plan.changes) {
-    rows.emplace_back(change.rule, change.subject, describe_change(change));
-  }
-  return rows;
+  return at_the_edge([&] {
+    require_root_caller();
+    std::vector<const Rule*> selected = checked_rules(rules);
+    PlanResult plan = manager_.plan(selected, !rules.empty());
+    std::vector<ChangeRow> rows;
+    for (const PlannedChange& change : plan.changes) {
+      rows.emplace_back(change.rule, change.subject, describe_change(change));
+    }
+    return rows;
+  });
 }
 
 std::tuple<std::string, std::vector<AgentObject::ChangeRow>> AgentObject::Apply(
     const std::vector<std::string>& rules) {
-  require_root_caller();
-  std::vector<const Rule*> selected = checked_rules(rules);
-  Expected<ApplyResult> applied = manager_.apply(selected, !rules.empty());
-  if (!applied) throw sdbus::Error(kFailed, applied.error().message);
-  std::vector<ChangeRow> rows;
-  for (const ChangeOutcome& outcome : applied->outcomes) {
-    rows.emplace_back(outcome.rule, outcome.subject, outcome.outcome);
-  }
-  return {applied->change_id, std::move(rows)};
+  return at_the_edge([&] {
+    require_root_caller();
+    std::vector<const Rule*> selected = checked_rules(rules);
+    Expected<ApplyResult> applied = manager_.apply(selected, !rules.empty());
+    if (!applied) throw sdbus::Error(kFailed, applied.error().message);
+    std::vector<ChangeRow> rows;
+    for (const ChangeOutcome& outcome : applied->outcomes) {
+      rows.emplace_back(outcome.rule, outcome.subject, outcome.outcome);
+    }
+    return std::tuple<std::string, std::vector<ChangeRow>>{applied->change_id, std::move(rows)};
+  });
 }
 
 std::vector<AgentObject::RestoredRow> AgentObject::Rollback(const std::string& change_id) {
-  require_root_caller();
-  if (std::optional<std::string> problem = invalid_change_id(change_id)) {
-    throw sdbus::Error(kInvalidArgs, *problem);
-  }
-  if (!change_id.empty() && !manager_.change_exists(change_id)) {
-    throw sdbus::Error(kInvalidArgs, "change_id: no change \"" + change_id + "\" in the journal");
-  }
-  Expected<RollbackResult> rolled = manager_.rollback(change_id);
-  if (!rolled) throw sdbus::Error(kFailed, rolled.error().message);
-  std::vector<RestoredRow> rows;
-  for (const ChangeOutcome& restored : rolled->restored) {
-    rows.emplace_back(restored.rule, restored.subject);
-  }
-  return rows;
+  return at_the_edge([&] {
+    require_root_caller();
+    if (std::optional<std::string> problem = invalid_change_id(change_id)) {
+      throw sdbus::Error(kInvalidArgs, *problem);
+    }
+    if (!change_id.empty() && !manager_.change_exists(change_id)) {
+      throw sdbus::Error(kInvalidArgs, "change_id: no change \"" + change_id + "\" in the journal");
+    }
+    Expected<RollbackResult> rolled = manager_.rollback(change_id);
+    if (!rolled) throw sdbus::Error(kFailed, rolled.error().message);
+    std::vector<RestoredRow> rows;
+    for (const ChangeOutcome& restored : rolled->restored) {
+      rows.emplace_back(restored.rule, restored.subject);
+    }
+    return rows;
+  });
 }
 
 std::string AgentObject::Version() {

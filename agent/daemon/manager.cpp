@@ -20,8 +20,24 @@ namespace {
 constexpr std::uint64_t kMillisecond = 1000;  // sd-event times are in microseconds
 constexpr std::uint64_t kSecond = 1000 * kMillisecond;
 
+void warn_on_failure(int result, const char* what) {
+  if (result < 0) spdlog::error("{}: {}", what, std::strerror(-result));
+}
+
 void check(int result, const char* what) {
   if (result < 0) throw std::runtime_error(std::string(what) + ": " + std::strerror(-result));
+}
+
+// sd-event is C: an exception must not cross it. A failed audit or signal
+// emission is logged and the loop goes on; the next event retries.
+template <typename Body>
+int guarded(const char* what, Body&& body) {
+  try {
+    body();
+  } catch (const std::exception& exception) {
+    spdlog::error("{}: {}", what, exception.what());
+  }
+  return 0;
 }
 
 std::string current_host_name() {
@@ -109,8 +125,14 @@ constexpr int kMessagesPerWakeup = 64;
 int Manager::on_bus_io(sd_event_source* /*source*/, int /*fd*/, std::uint32_t /*revents*/,
                        void* userdata) {
   auto* self = static_cast<Manager*>(userdata);
-  for (int handled = 0; handled < kMessagesPerWakeup; ++handled) {
-    if (!self->connection_->processPendingRequest()) break;
+  try {
+    for (int handled = 0; handled < kMessagesPerWakeup; ++handled) {
+      if (!self->connection_->processPendingRequest()) break;
+    }
+  } catch (const std::exception& exception) {
+    // The bus is gone; systemd restarts us (Restart=on-failure).
+    spdlog::critical("D-Bus connection lost: {}", exception.what());
+    sd_event_exit(self->event_, 1);
   }
   return 0;
 }
@@ -122,10 +144,7 @@ int Manager::on_bus_timer(sd_event_source* source, std::uint64_t /*usec*/, void*
 int Manager::on_signal(sd_event_source* /*source*/, const struct signalfd_siginfo* info,
                        void* userdata) {
   auto* self = static_cast<Manager*>(userdata);
-  if (info->ssi_signo == SIGHUP) {
-    self->reload_config();
-    return 0;
-  }
+  if (info->ssi_signo == SIGHUP) return guarded("reload", [self] { self->reload_config(); });
   spdlog::info("{}: stopping", strsignal(static_cast<int>(info->ssi_signo)));
   sd_event_exit(self->event_, 0);
   return 0;
@@ -156,18 +175,19 @@ void Manager::arm_periodic_audit() {
   auto interval = static_cast<std::uint64_t>(config_.agent.audit_interval_s) * kSecond;
   // A periodic compliance run need not be punctual; a coarse accuracy lets the
   // kernel batch the wakeup with others.
-  check(sd_event_add_time_relative(event_, &periodic_timer_, CLOCK_MONOTONIC, interval, kSecond,
-                                   &Manager::on_periodic, this),
-        "sd_event_add_time_relative(periodic)");
+  warn_on_failure(sd_event_add_time_relative(event_, &periodic_timer_, CLOCK_MONOTONIC, interval,
+                                             kSecond, &Manager::on_periodic, this),
+                  "sd_event_add_time_relative(periodic)");
 }
 
 int Manager::on_periodic(sd_event_source* /*source*/, std::uint64_t /*usec*/, void* userdata) {
   auto* self = static_cast<Manager*>(userdata);
-  std::vector<const Rule*> every_rule;
-  for (const auto& rule : all_rules()) every_rule.push_back(rule.get());
-  self->handle_drift(self->audit_now(every_rule));
-  self->arm_periodic_audit();
-  return 0;
+  return guarded("periodic audit", [self] {
+    std::vector<const Rule*> every_rule;
+    for (const auto& rule : all_rules()) every_rule.push_back(rule.get());
+    self->arm_periodic_audit();
+    self->handle_drift(self->audit_now(every_rule));
+  });
 }
 
 int Manager::on_first_audit(sd_event_source* /*source*/, void* userdata) {
@@ -189,11 +209,11 @@ int Manager::on_inotify(sd_event_source* /*source*/, int /*fd*/, std::uint32_t /
   // Debounced from the first event, not the last: a writer that never pauses
   // must not postpone the re-audit forever.
   if (self->debounce_timer_ == nullptr) {
-    check(sd_event_add_time_relative(
-              self->event_, &self->debounce_timer_, CLOCK_MONOTONIC,
-              static_cast<std::uint64_t>(kDriftDebounce.count()) * kMillisecond, kMillisecond,
-              &Manager::on_debounce, self),
-          "sd_event_add_time_relative(debounce)");
+    warn_on_failure(sd_event_add_time_relative(
+                        self->event_, &self->debounce_timer_, CLOCK_MONOTONIC,
+                        static_cast<std::uint64_t>(kDriftDebounce.count()) * kMillisecond,
+                        kMillisecond, &Manager::on_debounce, self),
+                    "sd_event_add_time_relative(debounce)");
   }
   return 0;
 }
@@ -202,20 +222,19 @@ int Manager::on_debounce(sd_event_source* /*source*/, std::uint64_t /*usec*/, vo
   auto* self = static_cast<Manager*>(userdata);
   sd_event_source_disable_unref(self->debounce_timer_);
   self->debounce_timer_ = nullptr;
-  self->after_file_change();
-  return 0;
+  return guarded("drift audit", [self] { self->after_file_change(); });
 }
 
 void Manager::arm_slow_audit() {
   auto delay = static_cast<std::uint64_t>(kSlowRuleQuiet.count()) * kMillisecond;
   if (slow_timer_ == nullptr) {
-    check(sd_event_add_time_relative(event_, &slow_timer_, CLOCK_MONOTONIC, delay, kMillisecond,
-                                     &Manager::on_slow_audit, this),
-          "sd_event_add_time_relative(slow audit)");
+    warn_on_failure(sd_event_add_time_relative(event_, &slow_timer_, CLOCK_MONOTONIC, delay,
+                                               kMillisecond, &Manager::on_slow_audit, this),
+                    "sd_event_add_time_relative(slow audit)");
     return;
   }
-  check(sd_event_source_set_time_relative(slow_timer_, delay), "slow audit timer");
-  check(sd_event_source_set_enabled(slow_timer_, SD_EVENT_ONESHOT), "slow audit timer");
+  warn_on_failure(sd_event_source_set_time_relative(slow_timer_, delay), "slow audit timer");
+  warn_on_failure(sd_event_source_set_enabled(slow_timer_, SD_EVENT_ONESHOT), "slow audit timer");
 }
 
 int Manager::on_slow_audit(sd_event_source* /*source*/, std::uint64_t /*usec*/, void* userdata) {
@@ -226,8 +245,8 @@ int Manager::on_slow_audit(sd_event_source* /*source*/, std::uint64_t /*usec*/, 
   for (const std::string& rule_id : rule_ids) {
     if (const Rule* rule = find_rule(rule_id)) rules.push_back(rule);
   }
-  if (!rules.empty()) self->handle_drift(self->audit_now(rules));
-  return 0;
+  if (rules.empty()) return 0;
+  return guarded("drift audit", [self, &rules] { self->handle_drift(self->audit_now(rules)); });
 }
 
 int Manager::run() {
@@ -260,11 +279,8 @@ int Manager::run() {
   sd_notify(0, "READY=1\nSTATUS=serving org.qharden.Agent1");
   int result = sd_event_loop(event_);
   sd_notify(0, "STOPPING=1");
-  if (result < 0) {
-    spdlog::error("event loop failed: {}", std::strerror(-result));
-    return 1;
-  }
-  return 0;
+  if (result < 0) spdlog::error("event loop failed: {}", std::strerror(-result));
+  return result == 0 ? 0 : 1;
 }
 
 }  // namespace qharden::agent

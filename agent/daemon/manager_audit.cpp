@@ -210,7 +210,8 @@ std::string Manager::report_json_text() {
                            record->second.findings.end());
   }
   ReportHeader header{QHARDEN_VERSION, host_name_, host_->root(), false};
-  return report_json(header, result).dump();
+  // Findings quote file content, which need not be UTF-8; D-Bus strings must be.
+  return report_json(header, result).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 PlanResult Manager::plan(const std::vector<const Rule*>& rules, bool named) {
