@@ -229,8 +229,15 @@ class RblsmtpdSourcesRule final : public Rule {
     } else if (verdict.verdict == "lists-everything") {
       dead.lists_everything = true;
       finding.message = group.zone + " lists 127.0.0.1, which RFC 5782 says it must never list (" +
-                        verdict.detail + ")" + through + ", so it lists every address." +
-                        describe_consequence(group, dead);
+                        verdict.detail + ")" + through + ", so it lists every address.";
+      if (verdict.listed_by_text || group.any_option('a')) {
+        finding.message += describe_consequence(group, dead);
+      } else {
+        // rblsmtpd -r reads only TXT: A-only answers refuse no one.
+        finding.message +=
+            " It answers A but no TXT, which is all rblsmtpd -r reads, so it "
+            "refuses no one while every connection pays the lookup.";
+      }
     } else if (verdict.verdict == "resolver-blocked") {
       dead.lists_everything = verdict.listed_by_text;
       finding.message =

@@ -290,6 +290,7 @@ struct LiveCase {
   const char* verdict;
   Status status;
   const char* message_part;
+  bool unlisted_without_text = false;  // 1.0.0.127 answers A only
 };
 
 class RblsmtpdLiveVerdicts : public testing::TestWithParam<LiveCase> {};
@@ -297,7 +298,10 @@ class RblsmtpdLiveVerdicts : public testing::TestWithParam<LiveCase> {};
 TEST_P(RblsmtpdLiveVerdicts, Verdict) {
   const LiveCase& test_case = GetParam();
   CannedDns dns([&](const DnsServer&, const DnsQuery& query) {
-    if (query.name.rfind("1.0.0.127.", 0) == 0) return test_case.unlisted;
+    if (query.name.rfind("1.0.0.127.", 0) == 0) {
+      bool no_text = test_case.unlisted_without_text && query.type == DnsRecordType::txt;
+      return no_text ? canned(DnsOutcome::nodata) : test_case.unlisted;
+    }
     return query.type == DnsRecordType::txt ? test_case.listed_text : test_case.listed_address;
   });
   Expected<RootedHost> host = RootedHost::open(fixture("rbl-defunct"));
@@ -337,6 +341,8 @@ INSTANTIATE_TEST_SUITE_P(
                              "test-point-missing", Status::fail, "no TXT, which rblsmtpd reads"},
                     LiveCase{"everything", kText, kAddress, kText, "lists-everything", Status::fail,
                              "every client gets a 451"},
+                    LiveCase{"everything_by_address", kText, kAddress, kAddress, "lists-everything",
+                             Status::fail, "refuses no one", true},
                     LiveCase{"blocked", kText, canned(DnsOutcome::answer, {"127.255.255.254"}),
                              kNone, "resolver-blocked", Status::fail, "127.255.255.254"},
                     LiveCase{"slow", canned(DnsOutcome::answer, {"listed"}, 900), kAddress, kNone,
