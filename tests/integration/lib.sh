@@ -28,11 +28,12 @@ on_exit() {
 trap on_exit EXIT
 defer() { cleanup_actions+=("$*"); }
 
+# Trees live under one folder per test run, removed on exit: make_tree runs
+# in $(...), where a cleanup it registered itself would be lost.
+test_scratch=$(mktemp -d /tmp/qharden-it.XXXXXX)
+defer "rm -rf '$test_scratch'"
 make_tree() {
-  local tree
-  tree=$(mktemp -d /tmp/qharden-it.XXXXXX)
-  defer "rm -rf '$tree'"
-  echo "$tree"
+  mktemp -d "$test_scratch/tree.XXXXXX"
 }
 
 # make_namespace NAME: a fresh network namespace with loopback up.
