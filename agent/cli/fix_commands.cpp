@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "cli/command_setup.h"
 #include "cli/commands.h"
 #include "engine/fix.h"
 #include "engine/registry.h"
@@ -8,55 +9,26 @@
 namespace qharden {
 namespace {
 
-struct Prepared {
-  std::optional<RootedHost> host;
-  std::optional<Config> config;
-  FixSelection selection;
-};
-
-// Opens the root, loads the config and resolves --rule; prints the reason and
-// returns nullopt on bad usage or config (exit 3).
-std::optional<Prepared> prepare(const CommonOptions& options) {
-  Expected<RootedHost> host = RootedHost::open(options.root);
-  if (!host) {
-    std::cerr << "qharden: " << host.error().message << '\n';
-    return std::nullopt;
-  }
-  Expected<Config> config = load_config(options.config_file, *host);
-  if (!config) {
-    std::cerr << "qharden: config: " << config.error().message << '\n';
-    return std::nullopt;
-  }
-  Expected<std::vector<const Rule*>> rules = select_rules(options.rule_ids);
-  if (!rules) {
-    std::cerr << "qharden: " << rules.error().message << '\n';
-    return std::nullopt;
-  }
-  Prepared prepared;
-  prepared.host.emplace(std::move(*host));
-  prepared.config = std::move(*config);
-  prepared.selection.rules = std::move(*rules);
-  prepared.selection.rules_named = !options.rule_ids.empty();
-  prepared.selection.offline = options.offline;
-  return prepared;
+FixSelection selection_of(const CommandSetup& setup, const CommonOptions& options) {
+  return FixSelection{setup.rules, !options.rule_ids.empty(), options.offline};
 }
 
 }  // namespace
 
 int run_plan_command(const CommonOptions& options) {
-  std::optional<Prepared> prepared = prepare(options);
-  if (!prepared) return 3;
-  AuditContext context(*prepared->host, *prepared->config, options.offline);
-  PlanResult plan = make_plan(context, prepared->selection);
+  std::optional<CommandSetup> setup = prepare_command(options);
+  if (!setup) return 3;
+  AuditContext context(setup->host, setup->config, options.offline);
+  PlanResult plan = make_plan(context, selection_of(*setup, options));
   std::cout << render_plan(plan);
   return 0;
 }
 
 int run_apply_command(const CommonOptions& options, bool reload) {
-  std::optional<Prepared> prepared = prepare(options);
-  if (!prepared) return 3;
+  std::optional<CommandSetup> setup = prepare_command(options);
+  if (!setup) return 3;
   Expected<ApplyResult> applied =
-      apply_fixes(*prepared->host, *prepared->config, prepared->selection, ApplyOptions{reload});
+      apply_fixes(setup->host, setup->config, selection_of(*setup, options), ApplyOptions{reload});
   if (!applied) {
     std::cerr << "qharden: apply: " << applied.error().message << '\n';
     return 1;
@@ -78,17 +50,9 @@ int run_apply_command(const CommonOptions& options, bool reload) {
 }
 
 int run_rollback_command(const CommonOptions& options, const std::string& change_id, bool force) {
-  Expected<RootedHost> host = RootedHost::open(options.root);
-  if (!host) {
-    std::cerr << "qharden: " << host.error().message << '\n';
-    return 3;
-  }
-  Expected<Config> config = load_config(options.config_file, *host);
-  if (!config) {
-    std::cerr << "qharden: config: " << config.error().message << '\n';
-    return 3;
-  }
-  Expected<RollbackResult> rolled = rollback_change(*host, *config, change_id, force);
+  std::optional<CommandSetup> setup = prepare_command(options);
+  if (!setup) return 3;
+  Expected<RollbackResult> rolled = rollback_change(setup->host, setup->config, change_id, force);
   if (!rolled) {
     std::cerr << "qharden: rollback: " << rolled.error().message << '\n';
     return 1;
@@ -102,22 +66,15 @@ int run_rollback_command(const CommonOptions& options, const std::string& change
 }
 
 int run_history_command(const CommonOptions& options) {
-  Expected<RootedHost> host = RootedHost::open(options.root);
-  if (!host) {
-    std::cerr << "qharden: " << host.error().message << '\n';
-    return 3;
-  }
-  Expected<Config> config = load_config(options.config_file, *host);
-  if (!config) {
-    std::cerr << "qharden: config: " << config.error().message << '\n';
-    return 3;
-  }
-  Expected<std::vector<JournalChange>> history = change_history(*host, *config);
+  std::optional<CommandSetup> setup = prepare_command(options);
+  if (!setup) return 3;
+  Expected<std::vector<JournalChange>> history = change_history(setup->host, setup->config);
   if (!history) {
     std::cerr << "qharden: history: " << history.error().message << '\n';
     return 1;
   }
-  if (history->empty()) std::cout << "no changes recorded in " << state_directory(*host, *config) << '\n';
+  if (history->empty())
+    std::cout << "no changes recorded in " << state_directory(setup->host, setup->config) << '\n';
   for (const JournalChange& change : *history) {
     std::cout << change.id << "  " << change.created_at << "  " << change.status;
     if (!change.rolled_back_at.empty()) std::cout << " at " << change.rolled_back_at;

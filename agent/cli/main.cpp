@@ -17,20 +17,25 @@
 
 int main(int argc, char** argv) {
   qharden::CommonOptions options;
-  CLI::App app{"qharden: audits and repairs qmail/xinetd mail hosts for a slow SMTP greeting and stuck sockets",
-               "qharden"};
+  CLI::App app{
+      "qharden: audits and repairs qmail/xinetd mail hosts for a slow SMTP greeting and stuck "
+      "sockets",
+      "qharden"};
   app.set_version_flag("--version", std::string("qharden ") + QHARDEN_VERSION);
   app.require_subcommand(1);
-  app.footer("Exit codes (audit): 2 critical failure, 1 warning failure, 3 error or bad usage, 0 otherwise.\n"
-             "See `qharden explain ID` for what a rule checks and why.");
+  app.footer(
+      "Exit codes (audit): 2 critical failure, 1 warning failure, 3 error or bad usage, 0 "
+      "otherwise.\n"
+      "See `qharden explain ID` for what a rule checks and why.");
 
   auto add_root = [&](CLI::App* command) {
     command->add_option("--root", options.root, "Audit the tree under DIR as if it were /")
         ->type_name("DIR");
   };
   auto add_config = [&](CLI::App* command) {
-    command->add_option("--config", options.config_file,
-                        "Override the built-in defaults with FILE (default /etc/qharden/qharden.toml)")
+    command
+        ->add_option("--config", options.config_file,
+                     "Override the built-in defaults with FILE (default /etc/qharden/qharden.toml)")
         ->type_name("FILE");
   };
   auto add_selection = [&](CLI::App* command) {
@@ -39,7 +44,8 @@ int main(int argc, char** argv) {
                       "No network and no live reads or writes; live findings become skip");
   };
 
-  CLI::App* audit = app.add_subcommand("audit", "Check this host (or --root DIR) and report findings");
+  CLI::App* audit =
+      app.add_subcommand("audit", "Check this host (or --root DIR) and report findings");
   add_selection(audit);
   add_root(audit);
   add_config(audit);
@@ -52,17 +58,20 @@ int main(int argc, char** argv) {
                   "Also write the Prometheus metrics to paths.prometheus_textfile_dir/qharden.prom "
                   "(when set), as qharden-audit.service does");
 
-  CLI::App* plan = app.add_subcommand("plan", "Show the diffs and commands apply would run; changes nothing");
+  CLI::App* plan =
+      app.add_subcommand("plan", "Show the diffs and commands apply would run; changes nothing");
   add_selection(plan);
   add_root(plan);
   add_config(plan);
 
-  CLI::App* apply = app.add_subcommand("apply", "Fix failing rules: atomic, journaled, verified, reversible");
+  CLI::App* apply =
+      app.add_subcommand("apply", "Fix failing rules: atomic, journaled, verified, reversible");
   add_selection(apply);
   add_root(apply);
   add_config(apply);
   bool no_reload = false;
-  apply->add_flag("--no-reload", no_reload, "Do not reload xinetd/inetd after changing their files");
+  apply->add_flag("--no-reload", no_reload,
+                  "Do not reload xinetd/inetd after changing their files");
 
   CLI::App* rollback = app.add_subcommand("rollback", "Undo a change (CHANGE_ID or --last)");
   std::string change_id;
@@ -80,14 +89,17 @@ int main(int argc, char** argv) {
   add_root(history);
   add_config(history);
 
-  CLI::App* rules = app.add_subcommand("rules", "List every rule with its severity and whether it can fix");
-  CLI::App* explain = app.add_subcommand("explain", "Explain what a rule checks, why, and what it touches");
+  CLI::App* rules =
+      app.add_subcommand("rules", "List every rule with its severity and whether it can fix");
+  CLI::App* explain =
+      app.add_subcommand("explain", "Explain what a rule checks, why, and what it touches");
   std::string explain_id;
   explain->add_option("ID", explain_id, "Rule id")->required();
 
   CLI::App* status = app.add_subcommand(
-      "status", "Ask the running agent (qhardend) for its compliance state: exit 0 compliant, 1 "
-                "not, 3 unreachable");
+      "status",
+      "Ask the running agent (qhardend) for its compliance state: exit 0 compliant, 1 "
+      "not, 3 unreachable");
   std::string status_bus = "system";
   status->add_option("--bus", status_bus, "system, session, or a D-Bus address")->type_name("BUS");
 

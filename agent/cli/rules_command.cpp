@@ -21,12 +21,15 @@ int run_rules_command() {
 int run_explain_command(const std::string& rule_id) {
   const Rule* rule = find_rule(rule_id);
   if (rule == nullptr) {
-    std::cerr << "qharden: explain " << rule_id << ": unknown rule id; `qharden rules` lists them\n";
+    std::cerr << "qharden: explain " << rule_id
+              << ": unknown rule id; `qharden rules` lists them\n";
     return 3;
   }
   const RuleInfo& info = rule->info();
   std::cout << info.id << " (" << to_string(info.severity) << " when failing; fix: "
-            << (!info.can_fix ? "none" : info.fixes_only_when_named ? "only when named with --rule" : "yes")
+            << (!info.can_fix                ? "none"
+                : info.fixes_only_when_named ? "only when named with --rule"
+                                             : "yes")
             << ")\n\n"
             << info.summary << "\n\n"
             << info.explanation << "\n\nTouches: " << info.touches << '\n';

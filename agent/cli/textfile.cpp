@@ -1,5 +1,7 @@
 #include "cli/textfile.h"
 
+#include "cli/command_setup.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -49,31 +51,18 @@ Outcome write_textfile(const std::string& folder, const std::string& text) {
 }  // namespace
 
 int run_textfile_audit(const CommonOptions& options) {
-  Expected<RootedHost> host = RootedHost::open(options.root);
-  if (!host) {
-    std::cerr << "qharden: " << host.error().message << '\n';
-    return 3;
-  }
-  Expected<Config> config = load_config(options.config_file, *host);
-  if (!config) {
-    std::cerr << "qharden: config: " << config.error().message << '\n';
-    return 3;
-  }
-  Expected<std::vector<const Rule*>> rules = select_rules(options.rule_ids);
-  if (!rules) {
-    std::cerr << "qharden: " << rules.error().message << '\n';
-    return 3;
-  }
-  AuditContext context(*host, *config, options.offline);
-  AuditResult result = run_audit(context, *rules);
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0) std::strcpy(name, "unknown");
-  ReportHeader header{QHARDEN_VERSION, name, host->root(), options.offline};
+  std::optional<CommandSetup> setup = prepare_command(options);
+  if (!setup) return 3;
+  const RootedHost& host = setup->host;
+  const Config& config = setup->config;
+  AuditContext context(host, config, options.offline);
+  AuditResult result = run_audit(context, setup->rules);
+  ReportHeader header{QHARDEN_VERSION, local_host_name(), host.root(), options.offline};
   std::cout << report_text(header, result, false);
-  if (!config->paths.prometheus_textfile_dir.empty()) {
+  if (!config.paths.prometheus_textfile_dir.empty()) {
     double now =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    std::string folder = path_under_root(host->root(), config->paths.prometheus_textfile_dir);
+    std::string folder = path_under_root(host.root(), config.paths.prometheus_textfile_dir);
     if (Outcome written = write_textfile(folder, report_prometheus(header, result, now));
         !written) {
       std::cerr << "qharden: textfile: " << written.error().message << '\n';
