@@ -23,7 +23,7 @@ struct BusReference {
   ~BusReference() { sd_bus_flush_close_unref(bus); }
 };
 struct ErrorReference {
-  sd_bus_error error = SD_BUS_ERROR_NULL;
+  sd_bus_error error{};  // all-zero is SD_BUS_ERROR_NULL, without its C99 compound literal
   ~ErrorReference() { sd_bus_error_free(&error); }
 };
 
