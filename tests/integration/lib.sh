@@ -31,6 +31,8 @@ defer() { cleanup_actions+=("$*"); }
 # Trees live under one folder per test run, removed on exit: make_tree runs
 # in $(...), where a cleanup it registered itself would be lost.
 test_scratch=$(mktemp -d /tmp/qharden-it.XXXXXX)
+# Tests that run clients as nobody need to reach sockets inside their trees.
+chmod 755 "$test_scratch"
 defer "rm -rf '$test_scratch'"
 make_tree() {
   mktemp -d "$test_scratch/tree.XXXXXX"
