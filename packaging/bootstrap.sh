@@ -22,6 +22,7 @@ test_packages=(
   clang-16 libclang-rt-16-dev
   iproute2 iptables nftables util-linux procps
   xinetd unbound ucspi-tcp dnsutils dbus time firewalld systemd python3
+  mmdebstrap systemd-container
 )
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
