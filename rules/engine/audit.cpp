@@ -26,6 +26,7 @@ AuditResult run_audit(AuditContext& context, const std::vector<const Rule*>& rul
   for (const Rule* rule : rules) {
     try {
       std::vector<Finding> findings = rule->check(context);
+      context.remember_findings(rule->info().id, findings);
       for (Finding& finding : findings) result.findings.push_back(std::move(finding));
     } catch (const std::exception& exception) {
       result.findings.push_back(make_finding(rule->info(), std::string(rule->info().id),

@@ -1,8 +1,14 @@
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "config/config.h"
+#include "engine/finding.h"
 #include "host/host.h"
 #include "inventory/inventory.h"
 
@@ -21,8 +27,15 @@ struct AuditContext {
   // xinetd, inetd and run-script command lines; parsed on first use.
   const ServiceInventory& inventory();
 
+  // Another rule's findings in this audit: smtp.greeting names the rules that
+  // cause a slow greeting from their verdicts. Findings a rule already produced
+  // are reused; otherwise the rule is checked now, once, without being reported.
+  const std::vector<Finding>& findings_of(std::string_view rule_id);
+  void remember_findings(std::string_view rule_id, const std::vector<Finding>& findings);
+
  private:
   std::unique_ptr<ServiceInventory> inventory_;
+  std::map<std::string, std::vector<Finding>, std::less<>> findings_by_rule_;
 };
 
 }  // namespace qharden

@@ -124,6 +124,14 @@ int RootedHost::open_raw(const std::string& host_path, int flags,
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   std::string relative = relative_to_root(host_path);
   long descriptor = ::syscall(SYS_openat2, root_descriptor_, relative.c_str(), &how, sizeof how);
+  // systemd's RestrictSUIDSGID=yes (set in qhardend.service) answers openat2
+  // with ENOSYS: its seccomp filter cannot see the mode inside open_how, so
+  // it pushes callers back to openat. Found by the boot test. At root "/"
+  // RESOLVE_IN_ROOT changes nothing, so plain openat resolves the same path;
+  // under any other root there is no safe fallback, and the error stays.
+  if (descriptor < 0 && errno == ENOSYS && root_ == "/") {
+    descriptor = ::openat(root_descriptor_, relative.c_str(), static_cast<int>(how.flags));
+  }
   if (descriptor < 0) return -errno;
   return static_cast<int>(descriptor);
 }

@@ -4,6 +4,7 @@
 // and IPv6 (two inet_diag_req_v2 requests would walk it twice).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct DiagSocket {
   std::uint16_t local_port = 0;
   std::uint16_t remote_port = 0;
   std::uint32_t inode = 0;  // 0: no file holds it (TIME_WAIT, orphans)
+  // Network byte order; IPv4 uses the first 4 bytes. The interface index
+  // matters for link-local IPv6 listeners, which are reached through it.
+  std::array<std::uint8_t, 16> local_address{};
+  std::uint32_t interface_index = 0;
 };
 
 // Every TCP socket of this namespace whose state bit is in state_mask, IPv4 and

@@ -4,6 +4,7 @@
 #include "config/config.h"
 #include "host/host.h"
 #include "inventory/inventory.h"
+#include "inventory/service_ports.h"
 #include "parsers/inetd.h"
 
 namespace qharden {
@@ -28,6 +29,7 @@ void collect_inetd_services(const Host& host, const Config& config, ServiceInven
   }
   // tcp and tcp6 lines of one service share the service field; the protocol
   // then tells them apart in the subject.
+  ServicePorts service_ports(host);
   std::map<std::string, int> lines_per_service;
   for (const InetdEntry& entry : parsed.entries) ++lines_per_service[entry.service];
   for (const InetdEntry& entry : parsed.entries) {
@@ -42,6 +44,10 @@ void collect_inetd_services(const Host& host, const Config& config, ServiceInven
     command.argv = std::move(command_line.argv);
     command.locations = std::move(command_line.locations);
     command.server_location = entry.server_location;
+    // "127.0.0.1:smtp" binds one address; the port is the part after it.
+    std::size_t colon = entry.service.rfind(':');
+    command.port = service_ports.find(
+        colon == std::string::npos ? entry.service : entry.service.substr(colon + 1));
     inventory.commands.push_back(std::move(command));
   }
 }

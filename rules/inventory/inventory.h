@@ -45,7 +45,7 @@ struct ServiceCommand {
   // xinetd only: the attributes whose effective value holds USERID, so xinetd
   // itself does an ident lookup ("log_on_success", "log_on_failure").
   std::vector<std::string> xinetd_ident_attributes;
-  // xinetd only: the port the service listens on, when known.
+  // xinetd and inetd: the port the service listens on, when known.
   std::optional<int> port;
   // tcpserver run scripts: the resolved program chain includes tcpserver's own
   // arguments (host, port), then the chained programs.

@@ -8,6 +8,7 @@
 #include "config/config.h"
 #include "host/host.h"
 #include "inventory/inventory.h"
+#include "inventory/service_ports.h"
 #include "parsers/text_lines.h"
 #include "parsers/xinetd.h"
 
@@ -41,42 +42,6 @@ class HostXinetdFileSource final : public XinetdFileSource {
 
  private:
   const Host& host_;
-};
-
-// The port xinetd binds when a service names none: getservbyname(name), which
-// reads /etc/services; the mail ports are known even when that file is absent.
-class ServicePorts {
- public:
-  explicit ServicePorts(const Host& host) {
-    Expected<std::string> text = host.read_file("/etc/services");
-    if (!text) return;
-    for (const TextLine& line : split_lines(*text)) {
-      std::string_view content = std::string_view(*text).substr(line.offset, line.length);
-      content = content.substr(0, content.find('#'));
-      std::vector<LocatedWord> words =
-          split_located_words(*text, TextLine{line.offset, content.size(), line.number});
-      if (words.size() < 2) continue;
-      std::size_t slash = words[1].text.find('/');
-      if (slash == std::string::npos || words[1].text.substr(slash + 1) != "tcp") continue;
-      int port = std::atoi(words[1].text.substr(0, slash).c_str());
-      if (port <= 0 || port > 65535) continue;
-      for (std::size_t index = 0; index < words.size(); ++index) {
-        if (index == 1) continue;
-        ports_.emplace(words[index].text, port);
-      }
-    }
-  }
-
-  std::optional<int> find(const std::string& name) const {
-    if (auto found = ports_.find(name); found != ports_.end()) return found->second;
-    static const std::map<std::string, int> mail_ports{
-        {"smtp", 25}, {"smtps", 465}, {"ssmtp", 465}, {"submission", 587}};
-    if (auto found = mail_ports.find(name); found != mail_ports.end()) return found->second;
-    return std::nullopt;
-  }
-
- private:
-  std::map<std::string, int> ports_;
 };
 
 // Debian's /etc/default/xinetd: INETD_COMPAT=Yes makes xinetd serve inetd.conf too.

@@ -1,5 +1,5 @@
 // Internals of the tcp-env.flags rule shared by its check, its plan and its
-// tests. Not for other rules: they read the inventory instead.
+// tests, and by smtp.greeting, which reads tcp-env's options the same way.
 #pragma once
 
 #include <cstddef>

@@ -1,0 +1,47 @@
+#include "inventory/service_ports.h"
+
+#include <charconv>
+#include <string_view>
+#include <vector>
+
+#include "host/host.h"
+#include "parsers/text_lines.h"
+
+namespace qharden {
+
+ServicePorts::ServicePorts(const Host& host) {
+  Expected<std::string> text = host.read_file("/etc/services");
+  if (!text) return;
+  for (const TextLine& line : split_lines(*text)) {
+    std::string_view content = std::string_view(*text).substr(line.offset, line.length);
+    content = content.substr(0, content.find('#'));
+    std::vector<LocatedWord> words =
+        split_located_words(*text, TextLine{line.offset, content.size(), line.number});
+    if (words.size() < 2) continue;
+    std::size_t slash = words[1].text.find('/');
+    if (slash == std::string::npos || words[1].text.substr(slash + 1) != "tcp") continue;
+    std::optional<int> port = find(words[1].text.substr(0, slash));
+    if (!port) continue;
+    for (std::size_t index = 0; index < words.size(); ++index) {
+      if (index == 1) continue;
+      ports_.emplace(words[index].text, *port);
+    }
+  }
+}
+
+std::optional<int> ServicePorts::find(const std::string& name_or_number) const {
+  int number = 0;
+  const char* end = name_or_number.data() + name_or_number.size();
+  auto parsed = std::from_chars(name_or_number.data(), end, number);
+  if (!name_or_number.empty() && parsed.ec == std::errc() && parsed.ptr == end) {
+    if (number > 0 && number <= 65535) return number;
+    return std::nullopt;
+  }
+  if (auto found = ports_.find(name_or_number); found != ports_.end()) return found->second;
+  static const std::map<std::string, int> mail_ports{
+      {"smtp", 25}, {"smtps", 465}, {"ssmtp", 465}, {"submissions", 465}, {"submission", 587}};
+  if (auto found = mail_ports.find(name_or_number); found != mail_ports.end()) return found->second;
+  return std::nullopt;
+}
+
+}  // namespace qharden

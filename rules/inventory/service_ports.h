@@ -1,0 +1,25 @@
+// Service names to TCP ports as getservbyname() reads them from /etc/services
+// (through the Host, so a --root tree uses its own file). The mail ports are
+// known even when that file is absent, as on minimal containers.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+namespace qharden {
+
+class Host;
+
+class ServicePorts {
+ public:
+  explicit ServicePorts(const Host& host);
+
+  // A decimal port or a service name; nullopt when neither.
+  std::optional<int> find(const std::string& name_or_number) const;
+
+ private:
+  std::map<std::string, int> ports_;
+};
+
+}  // namespace qharden

@@ -1,0 +1,243 @@
+#include "smtp_greeting/listeners.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "engine/context.h"
+#include "host/process_sockets.h"
+#include "host/sock_diag.h"
+#include "inventory/service_ports.h"
+#include "parsers/getopt.h"
+#include "tcpserver_flags/tcpserver_options.h"
+
+namespace qharden {
+namespace {
+
+std::string base_name(const std::string& path) {
+  std::size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string read_small_file(const std::string& path) {
+  int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (descriptor < 0) return {};
+  std::string text;
+  char buffer[4096];
+  while (text.size() < 256 * 1024) {
+    ssize_t count = ::read(descriptor, buffer, sizeof buffer);
+    if (count <= 0) break;
+    text.append(buffer, static_cast<std::size_t>(count));
+  }
+  ::close(descriptor);
+  return text;
+}
+
+// tcpserver passes its environment on, so RBLSMTPD set for it reaches rblsmtpd.
+std::map<std::string, std::string> read_environment(const std::string& path) {
+  std::map<std::string, std::string> environment;
+  for (const std::string& entry : split_command_line(read_small_file(path))) {
+    std::size_t equals = entry.find('=');
+    if (equals != std::string::npos) environment.emplace(entry.substr(0, equals), entry.substr(equals + 1));
+  }
+  return environment;
+}
+
+bool is_super_server(const std::string& name, std::string_view kind) {
+  if (kind == "xinetd") return name == "xinetd";
+  return name == "inetd" || name == "openbsd-inetd" || name == "inetutils-inetd";
+}
+
+bool address_is_any(const SmtpListener& listener) {
+  std::size_t length = listener.family == AF_INET ? 4 : 16;
+  return std::all_of(listener.address.begin(), listener.address.begin() + static_cast<long>(length),
+                     [](std::uint8_t byte) { return byte == 0; });
+}
+
+// inetd's "127.0.0.1:smtp" binds one address; a plain "smtp" binds any.
+bool inetd_service_matches_address(const ServiceCommand& command, const SmtpListener& listener) {
+  std::size_t colon = command.service.rfind(':');
+  if (colon == std::string::npos) return true;
+  std::string host = command.service.substr(0, colon);
+  if (host == "*") return address_is_any(listener);
+  return host == listener.address_text();
+}
+
+const ServiceCommand* find_configured(const ServiceInventory& inventory, const SmtpListener& listener,
+                                      bool xinetd) {
+  const ServiceCommand* fallback = nullptr;
+  for (const ServiceCommand& command : inventory.commands) {
+    if (!command.enabled || command.port != listener.port) continue;
+    bool inetd_line = command.source == LaunchSource::inetd;
+    if (xinetd && !(command.source == LaunchSource::xinetd ||
+                    (inetd_line && inventory.xinetd_serves_inetd_conf))) {
+      continue;
+    }
+    if (!xinetd && !inetd_line) continue;
+    if (!inetd_line || inetd_service_matches_address(command, listener)) return &command;
+    if (fallback == nullptr) fallback = &command;
+  }
+  return fallback;
+}
+
+void attach_command(AuditContext& context, SmtpListener& listener, const std::string& proc_root) {
+  const ServiceInventory& inventory = context.inventory();
+  std::string process_directory = proc_root + "/" + std::to_string(*listener.pid);
+  std::vector<std::string> argv = split_command_line(read_small_file(process_directory + "/cmdline"));
+  std::string program = argv.empty() ? listener.process : base_name(argv.front());
+  for (std::string_view kind : {"xinetd", "inetd"}) {
+    if (!is_super_server(program, kind) && !is_super_server(listener.process, kind)) continue;
+    if (const ServiceCommand* command = find_configured(inventory, listener, kind == "xinetd")) {
+      listener.command = *command;
+      listener.command_source = command->subject;
+    } else {
+      listener.note = std::string(kind) + " (pid " + std::to_string(*listener.pid) +
+                      ") listens, but no enabled " + std::string(kind) +
+                      " service on this port was found in the configuration";
+    }
+    return;
+  }
+  if (argv.empty()) {
+    listener.note = "the command line of pid " + std::to_string(*listener.pid) + " is unreadable";
+    return;
+  }
+  ServiceCommand command;
+  command.source = LaunchSource::run_script;
+  command.file = process_directory + "/cmdline";
+  command.subject = command.file;
+  command.service = program;
+  command.argv = std::move(argv);
+  command.locations.resize(command.argv.size());
+  command.environment = read_environment(process_directory + "/environ");
+  listener.command = std::move(command);
+  listener.command_source = listener.command->subject;
+}
+
+// Without a holder (another user's process, or /proc hidden), the configuration
+// is the best guess at what answers.
+void attach_configured_guess(AuditContext& context, SmtpListener& listener) {
+  const ServiceInventory& inventory = context.inventory();
+  for (const ServiceCommand& command : inventory.commands) {
+    if (!command.enabled) continue;
+    std::optional<int> port =
+        command.source == LaunchSource::run_script ? tcpserver_port(context, command) : command.port;
+    if (port != listener.port) continue;
+    listener.command = command;
+    listener.command_source = command.subject;
+    listener.note = "no process holding the socket was found; judged from " + command.subject;
+    return;
+  }
+  listener.note = "no process holding the socket was found (run as root to see it)";
+}
+
+}  // namespace
+
+std::vector<std::string> split_command_line(std::string_view raw) {
+  std::vector<std::string> words;
+  std::size_t start = 0;
+  while (start < raw.size()) {
+    std::size_t end = raw.find('\0', start);
+    if (end == std::string_view::npos) end = raw.size();
+    words.emplace_back(raw.substr(start, end - start));
+    start = end + 1;
+  }
+  return words;
+}
+
+std::string SmtpListener::address_text() const {
+  char text[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(family, address.data(), text, sizeof text);
+  std::string result = text;
+  bool link_local = family == AF_INET6 && address[0] == 0xfe && (address[1] & 0xc0) == 0x80;
+  if (link_local && interface_index != 0) result += "%" + std::to_string(interface_index);
+  return result;
+}
+
+std::string SmtpListener::subject() const {
+  std::string text = address_text();
+  if (family == AF_INET6) text = "[" + text + "]";
+  return text + ":" + std::to_string(port);
+}
+
+std::optional<int> tcpserver_port(const AuditContext& context, const ServiceCommand& command) {
+  std::optional<std::size_t> word = find_program_word(command.argv, "tcpserver");
+  if (!word) return std::nullopt;
+  std::vector<std::string> after(command.argv.begin() + static_cast<long>(*word) + 1,
+                                 command.argv.end());
+  GetoptResult parsed = parse_options(after, kTcpserverOptstring);
+  if (parsed.error || parsed.first_operand + 1 >= after.size()) return std::nullopt;
+  return ServicePorts(context.host).find(after[parsed.first_operand + 1]);
+}
+
+Expected<std::vector<SmtpListener>> find_smtp_listeners(AuditContext& context,
+                                                        const std::vector<int>& ports,
+                                                        const std::string& proc_root) {
+  Expected<std::vector<DiagSocket>> sockets = dump_tcp_sockets(state_bit(TcpState::listen));
+  if (!sockets) return fail_with("listening sockets: " + sockets.error().message);
+  std::set<int> wanted(ports.begin(), ports.end());
+  std::vector<SmtpListener> listeners;
+  std::unordered_map<std::uint32_t, int> inode_groups;
+  for (const DiagSocket& socket : *sockets) {
+    if (socket.state != static_cast<std::uint8_t>(TcpState::listen)) continue;
+    if (!wanted.count(socket.local_port)) continue;
+    SmtpListener listener;
+    listener.family = socket.family;
+    listener.address = socket.local_address;
+    listener.interface_index = socket.interface_index;
+    listener.port = socket.local_port;
+    listener.listening = true;
+    if (socket.inode != 0) inode_groups.emplace(socket.inode, static_cast<int>(listeners.size()));
+    listeners.push_back(listener);
+  }
+  if (!inode_groups.empty()) {
+    Expected<OwnerScan> owners = scan_socket_owners(inode_groups, proc_root);
+    if (owners) {
+      // Holders come sorted by pid: the lowest is the parent that listens,
+      // the others are children that inherited the descriptor.
+      for (const SocketHolding& holding : owners->holdings) {
+        SmtpListener& listener = listeners[static_cast<std::size_t>(holding.group)];
+        if (listener.pid) continue;
+        listener.pid = holding.pid;
+        listener.process = holding.comm;
+      }
+    }
+  }
+  for (SmtpListener& listener : listeners) {
+    if (listener.pid) {
+      attach_command(context, listener, proc_root);
+    } else {
+      attach_configured_guess(context, listener);
+    }
+  }
+  // Configured services that nothing answers: said, so that a dead mail
+  // service is not mistaken for a fast one.
+  std::set<std::string> answered;
+  for (const SmtpListener& listener : listeners) {
+    if (listener.command) answered.insert(listener.command->subject);
+  }
+  std::set<int> ports_listening;
+  for (const SmtpListener& listener : listeners) ports_listening.insert(listener.port);
+  for (const ServiceCommand& command : context.inventory().commands) {
+    if (!command.enabled || answered.count(command.subject)) continue;
+    std::optional<int> port =
+        command.source == LaunchSource::run_script ? tcpserver_port(context, command) : command.port;
+    if (!port || !wanted.count(*port) || ports_listening.count(*port)) continue;
+    SmtpListener listener;
+    listener.family = AF_INET;
+    listener.port = *port;
+    listener.command = command;
+    listener.command_source = command.subject;
+    listeners.push_back(listener);
+    ports_listening.insert(*port);
+  }
+  return listeners;
+}
+
+}  // namespace qharden
