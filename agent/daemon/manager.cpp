@@ -51,10 +51,12 @@ std::string current_host_name() {
 Manager::Manager(AgentOptions options) : options_(std::move(options)) {}
 
 Manager::~Manager() {
-  // The object unregisters from the connection, so it goes first.
+  // The object and the match unregister from the connection, so they go first.
   object_.reset();
+  firewalld_match_.reset();
   for (sd_event_source* source :
-       {bus_io_, bus_timer_, inotify_io_, debounce_timer_, periodic_timer_, slow_timer_}) {
+       {bus_io_, bus_timer_, inotify_io_, debounce_timer_, periodic_timer_, slow_timer_,
+        netfilter_timer_, firewalld_reloaded_}) {
     sd_event_source_disable_unref(source);
   }
   connection_.reset();
@@ -85,6 +87,7 @@ void Manager::connect_bus() {
   // The object is in place before the name is taken, so an activated caller's
   // first message finds it.
   object_ = std::make_unique<AgentObject>(*connection_, *this);
+  subscribe_firewalld();
   connection_->requestName(kBusName);
 }
 
@@ -163,6 +166,7 @@ void Manager::reload_config() {
     for (auto& [rule_id, record] : records_) record.fresh = false;
     if (!config_.agent.watch) watcher_.update(host_->root(), {});
     arm_periodic_audit();
+    arm_netfilter_check();
     spdlog::info("config reloaded from {}", config_.source);
   }
   sd_notify(0, "READY=1");
@@ -187,12 +191,20 @@ int Manager::on_periodic(sd_event_source* /*source*/, std::uint64_t /*usec*/, vo
     for (const auto& rule : all_rules()) every_rule.push_back(rule.get());
     self->arm_periodic_audit();
     self->handle_drift(self->audit_now(every_rule));
+    // firewalld may have stopped since it made the periodic check unneeded.
+    if (self->netfilter_timer_ == nullptr) self->arm_netfilter_check();
   });
 }
 
 int Manager::on_first_audit(sd_event_source* /*source*/, void* userdata) {
   // Defer sources fire once by default; the event loop owns this floating one.
-  return on_periodic(nullptr, 0, userdata);
+  on_periodic(nullptr, 0, userdata);
+  auto* self = static_cast<Manager*>(userdata);
+  // The first audit has just read netfilter, so no second read is needed.
+  return guarded("ident re-assert", [self] {
+    self->reassert_recorded_ident("start");
+    self->arm_netfilter_check();
+  });
 }
 
 int Manager::on_inotify(sd_event_source* /*source*/, int /*fd*/, std::uint32_t /*revents*/,

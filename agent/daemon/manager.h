@@ -12,10 +12,12 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include <sdbus-c++/IConnection.h>
+#include <sdbus-c++/TypeTraits.h>
 
 #include "config/config.h"
 #include "daemon/reapply_limiter.h"
@@ -44,6 +46,15 @@ inline constexpr std::chrono::milliseconds kDriftDebounce{15};
 
 // Rules that probe DNS run after the watched files have been quiet this long.
 inline constexpr std::chrono::milliseconds kSlowRuleQuiet{1000};
+
+// The ident rule is runtime netfilter state: a reboot, `iptables -F`, a
+// firewalld or nftables reload removes it and no file changes, so inotify
+// never tells. It is re-asserted at start, after firewalld's Reloaded signal,
+// and every agent.netfilter_check_s where firewalld does not manage netfilter.
+inline constexpr std::string_view kIdentRuleId = "firewall.ident-reject";
+inline constexpr const char* kFirewalldReloadedMatch =
+    "type='signal',sender='org.fedoraproject.FirewallD1',"
+    "interface='org.fedoraproject.FirewallD1',member='Reloaded'";
 
 class Manager {
  public:
@@ -92,6 +103,16 @@ class Manager {
   void connect_bus();
   void arm_bus();
 
+  // manager_ident.cpp
+  bool ident_reassert_enabled() const;
+  bool ident_managed_by_firewalld() const;
+  void reassert_ident(const char* reason);
+  void reassert_recorded_ident(const char* reason);
+  void arm_netfilter_check();
+  void subscribe_firewalld();
+  static int on_netfilter_check(sd_event_source* source, std::uint64_t usec, void* userdata);
+  static int on_firewalld_reloaded(sd_event_source* source, void* userdata);
+
   static int on_signal(sd_event_source* source, const struct signalfd_siginfo* info,
                        void* userdata);
   static int on_bus_io(sd_event_source* source, int fd, std::uint32_t revents, void* userdata);
@@ -115,9 +136,12 @@ class Manager {
   sd_event_source* debounce_timer_ = nullptr;
   sd_event_source* periodic_timer_ = nullptr;
   sd_event_source* slow_timer_ = nullptr;
+  sd_event_source* netfilter_timer_ = nullptr;
+  sd_event_source* firewalld_reloaded_ = nullptr;  // a pending re-assert after Reloaded
   std::set<std::string> slow_pending_;
   std::unique_ptr<sdbus::IConnection> connection_;
   std::unique_ptr<AgentObject> object_;
+  sdbus::Slot firewalld_match_;
   FolderWatcher watcher_;
   unsigned pending_topics_ = 0;
   ReapplyLimiter limiter_{0, std::chrono::seconds(0)};
