@@ -212,7 +212,15 @@ Outcome write_file_atomically(const RootedHost& host, const std::string& host_pa
   Outcome prepared = write_all(temporary.get(), content, host_path);
   FileOwnership wanted =
       ownership.value_or(FileOwnership{expected.mode, expected.owner, expected.group});
-  if (prepared && ::fchown(temporary.get(), wanted.owner, wanted.group) != 0) {
+  // chown only when the owner must change: qhardend.service filters out the
+  // chown system calls (~@privileged), and a root-owned replacement written by
+  // root is already root:root. Found by the boot test.
+  struct stat created {};
+  if (prepared && ::fstat(temporary.get(), &created) != 0) {
+    prepared = fail_with(errno_message(host_path, "stat temporary", errno));
+  }
+  if (prepared && (created.st_uid != wanted.owner || created.st_gid != wanted.group) &&
+      ::fchown(temporary.get(), wanted.owner, wanted.group) != 0) {
     prepared = fail_with(errno_message(host_path, "set owner", errno));
   }
   if (prepared && ::fchmod(temporary.get(), wanted.mode) != 0) {
