@@ -171,12 +171,19 @@ inside() {
   nsenter --target "$init_pid" --all env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
 }
 
+# The container's journal: read inside while it runs; from the rootfs's
+# persistent journal once it is gone.
 print_journal() {
-  echo "---- container journal (qhardend, dbus, failed units) ----"
-  journalctl --directory="$root/var/log/journal" --no-pager -o short-monotonic \
-    -u qhardend.service -u dbus.service -u qharden-audit.service 2>&1 | tail -80 | sed 's/^/      /'
-  echo "---- last 60 lines of the whole boot ----"
-  journalctl --directory="$root/var/log/journal" --no-pager -o short-monotonic 2>&1 | tail -60 | sed 's/^/      /'
+  local reader=(journalctl --no-pager -o short-monotonic)
+  if kill -0 "$nspawn_pid" 2>/dev/null; then
+    reader=(inside "${reader[@]}" -b)
+  else
+    reader+=(--directory="$root/var/log/journal")
+  fi
+  echo "---- container journal: qhardend, dbus, qharden-audit ----"
+  "${reader[@]}" -u qhardend.service -u dbus.service -u qharden-audit.service 2>&1 | tail -80 | sed 's/^/      /'
+  echo "---- container journal: the last 60 lines ----"
+  "${reader[@]}" 2>&1 | tail -60 | sed 's/^/      /'
   echo "---- systemd-nspawn ----"
   sed 's/^/      /' "$nspawn_log"
 }
@@ -259,6 +266,9 @@ check "systemctl list-timers lists qharden-audit.timer" contains "$timers" "qhar
 timer_active=$(inside systemctl is-active qharden-audit.timer 2>&1) || true
 check "qharden-audit.timer is active ($timer_active)" [ "$timer_active" = active ]
 
+journal_printed=0
+if [ $failures -ne 0 ] || [ -n "${QHARDEN_BOOT_VERBOSE:-}" ]; then print_journal; journal_printed=1; fi
+
 # Orderly power-off; nspawn exits once the container's init is gone.
 inside systemctl poweroff --no-block > /dev/null 2>&1 || true
 stopped=0
@@ -270,5 +280,5 @@ check "the container powers off within 60 s" [ $stopped -eq 1 ]
 wait "$nspawn_pid" 2>/dev/null && nspawn_status=0 || nspawn_status=$?
 echo "      systemd-nspawn exited with $nspawn_status"
 
-if [ $failures -ne 0 ]; then print_journal; fi
+[ $failures -ne 0 ] && [ $journal_printed -eq 0 ] && print_journal
 finish
