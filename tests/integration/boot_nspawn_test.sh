@@ -23,7 +23,7 @@ for program in mmdebstrap systemd-nspawn; do
   command -v "$program" >/dev/null 2>&1 ||
     skip "$program is not installed, so no rootfs can be built and booted (packaging/bootstrap.sh test installs it)"
 done
-for program in nsenter systemctl journalctl pgrep cmake dpkg-query ldd tar flock sha256sum; do require_program "$program"; done
+for program in nsenter chroot pgrep cmake dpkg-query ldd tar flock sha256sum; do require_program "$program"; done
 unshare -m true 2>/dev/null || skip "this machine cannot create mount namespaces, which mmdebstrap and systemd-nspawn need"
 
 QHARDEND=$(dirname "$QHARDEN")/qhardend
@@ -118,8 +118,10 @@ check "the bus policy is installed where dbus-daemon reads it" test -f "$root/us
 check "the activation file is installed" test -f "$root/usr/share/dbus-1/system-services/org.qharden.Agent1.service"
 missing=$(chroot "$root" ldd /usr/sbin/qhardend /usr/sbin/qharden 2>&1 | grep 'not found' || true)
 check "every library the binaries load is in the rootfs ${missing:+($missing)}" [ -z "$missing" ]
-systemctl --root="$root" enable qhardend.service qharden-audit.timer > "$work/enable.log" 2>&1 ||
-  { cat "$work/enable.log"; echo "FAIL: systemctl --root enable"; exit 1; }
+# The rootfs's own systemctl enables offline in a chroot, as a package's
+# postinst would; this machine needs no systemd of its own.
+chroot "$root" systemctl enable qhardend.service qharden-audit.timer > "$work/enable.log" 2>&1 ||
+  { cat "$work/enable.log"; echo "FAIL: systemctl enable in the rootfs"; exit 1; }
 # A Plesk host's xinetd files (smtp_psa runs tcp-env without -R), so the
 # audit has something real to find and Apply something to fix, through the
 # unit's sandbox (ProtectSystem=strict with /etc/xinetd.d writable).
@@ -130,15 +132,19 @@ cp "$root/etc/xinetd.d/smtp_psa" "$work/smtp_psa.unfixed"
 mkdir -p "$root/var/log/journal"
 echo "qharden-boot" > "$root/etc/hostname"
 
-# --register=no --keep-unit: no machined, and no transient scope, so the
-# host needs neither systemd as init nor a system bus.
+# --register=no: no machined needed. Where systemd is this machine's init,
+# nspawn puts the container in a transient scope of its own through the
+# system bus, its usual mode; elsewhere (a CI VM or container with another
+# init, no system bus) --keep-unit makes it stay in the test's own cgroup.
 # --private-network: the agent's ident rule and sysctl fixes stay inside.
 # --link-journal=no keeps the journal in the rootfs; --resolv-conf and
 # --timezone off leave the rootfs's own files alone.
+scope_options=()
+[ -d /run/systemd/system ] || scope_options=(--keep-unit)
 machine=qharden-boot-${work##*.}
 machine=${machine,,}
 nspawn_log=$work/nspawn.log
-systemd-nspawn --directory="$root" --boot --machine="$machine" --register=no --keep-unit \
+systemd-nspawn --directory="$root" --boot --machine="$machine" --register=no "${scope_options[@]}" \
   --private-network --link-journal=no --resolv-conf=off --timezone=off \
   --console=read-only < /dev/null > "$nspawn_log" 2>&1 &
 nspawn_pid=$!
@@ -178,7 +184,7 @@ print_journal() {
   if kill -0 "$nspawn_pid" 2>/dev/null; then
     reader=(inside "${reader[@]}" -b)
   else
-    reader+=(--directory="$root/var/log/journal")
+    reader=(chroot "$root" "${reader[@]}" --directory=/var/log/journal)
   fi
   echo "---- container journal: qhardend, dbus, qharden-audit ----"
   "${reader[@]}" -u qhardend.service -u dbus.service -u qharden-audit.service 2>&1 | tail -80 | sed 's/^/      /'
@@ -265,6 +271,16 @@ echo "$timers" | grep -E 'NEXT|qharden' | sed 's/^/      /'
 check "systemctl list-timers lists qharden-audit.timer" contains "$timers" "qharden-audit.timer"
 timer_active=$(inside systemctl is-active qharden-audit.timer 2>&1) || true
 check "qharden-audit.timer is active ($timer_active)" [ "$timer_active" = active ]
+
+# One run of the timer's service, under its own sandbox: it must succeed
+# (exit 1 and 2 are findings) and read every file.
+inside systemctl start qharden-audit.service > "$work/audit-service.log" 2>&1 || true
+result=$(inside systemctl show qharden-audit.service -p Result -p ExecMainStatus 2>&1) || true
+echo "$result" | sed 's/^/      qharden-audit.service: /'
+check "qharden-audit.service runs successfully" contains "$result" "Result=success"
+audit_journal=$(inside journalctl --no-pager -b -u qharden-audit.service -o cat 2>&1) || true
+check "its report names smtp_psa's finding" contains "$audit_journal" "/etc/xinetd.d/smtp_psa"
+check "its report says no system call is missing" lacks "$audit_journal" "Function not implemented"
 
 journal_printed=0
 if [ $failures -ne 0 ] || [ -n "${QHARDEN_BOOT_VERBOSE:-}" ]; then print_journal; journal_printed=1; fi
