@@ -6,7 +6,12 @@
 # - `busctl call ... Audit` answers on the system bus, as root and as nobody,
 #   and nobody still gets AccessDenied for Apply (the installed bus policy);
 # - `qharden status` reaches the agent;
-# - qharden-audit.timer is enabled, active and listed by `systemctl list-timers`.
+# - qharden-audit.timer is enabled, active and listed by `systemctl list-timers`,
+#   and one run of qharden-audit.service succeeds under its own sandbox.
+# The rootfs gets a Plesk host's xinetd files, so the audit finds smtp_psa
+# without -R, and root's Apply (tcp-env.flags, sysctl.tcp-fin-timeout,
+# firewall.ident-reject) has to work from inside the hardened unit: this is
+# the only test that runs the agent under qhardend.service itself.
 # The container has a network namespace of its own: the agent re-asserts the
 # ident REJECT rule at start, and that must never touch this machine's netfilter.
 #
@@ -58,7 +63,7 @@ packages=$(printf '%s\n' "${base_packages[@]}" $libraries | sort -u)
 # The key holds this machine's versions of the libraries: binaries built
 # against a newer library than the cached rootfs has get a fresh rootfs.
 key_text=$(
-  echo "suite=$suite variant=minbase format=1"
+  echo "suite=$suite variant=minbase format=1 mirror=${QHARDEN_BOOT_MIRROR:-default}"
   for package in $packages; do
     echo "$package=$(dpkg-query -W -f='${Version}' "$package" 2>/dev/null || true)"
   done
@@ -72,26 +77,39 @@ exec 9> "$cache_dir/boot-rootfs.lock"
 flock -w 900 9 || { echo "FAIL: another run held $cache_dir/boot-rootfs.lock for 15 minutes"; exit 1; }
 if [ ! -f "$tarball" ]; then
   # mmdebstrap without a mirror uses deb.debian.org (plus -updates and
-  # -security for a stable suite); ask apt, with this machine's apt settings
-  # (proxies), whether that mirror answers before blaming mmdebstrap.
+  # -security for a stable suite); QHARDEN_BOOT_MIRROR names another (a URI,
+  # or a sources.list line). Ask apt, with this machine's apt settings,
+  # whether the mirror answers before blaming mmdebstrap.
+  mirror_uri=http://deb.debian.org/debian
+  if [ -n "${QHARDEN_BOOT_MIRROR:-}" ]; then
+    mirror_uri=$(grep -o '[a-z+]*://[^ ]*' <<< "$QHARDEN_BOOT_MIRROR" | head -1)
+    mirror_uri=${mirror_uri%/}
+  fi
   probe=$(mktemp)
   if ! timeout 60 /usr/lib/apt/apt-helper download-file \
-      "http://deb.debian.org/debian/dists/$suite/InRelease" "$probe" > "$probe.log" 2>&1; then
+      "$mirror_uri/dists/$suite/InRelease" "$probe" > "$probe.log" 2>&1; then
     sed 's/^/      /' "$probe.log"
     rm -f "$probe" "$probe.log"
-    skip "no cached rootfs ($tarball) and the Debian mirror deb.debian.org is unreachable, so mmdebstrap cannot run"
+    skip "no cached rootfs ($tarball) and the Debian mirror $mirror_uri is unreachable, so mmdebstrap cannot run"
   fi
   rm -f "$probe" "$probe.log"
   echo "building the $suite rootfs into $tarball (packages: $(echo $packages))"
   rm -f "$tarball.partial"  # left by a run that was killed while building
   started=$(date +%s)
   build_log=$cache_dir/boot-rootfs-$key.log
+  # mmdebstrap's apt does not read this machine's apt.conf: pass its proxy
+  # (an apt-cacher-ng in CI, say) on.
+  apt_options=()
+  for scheme in http https; do
+    proxy=$(apt-config dump "Acquire::$scheme::Proxy" 2>/dev/null | sed -n "s/^Acquire::$scheme::Proxy \"\(.*\)\";$/\1/p")
+    [ -n "$proxy" ] && apt_options+=(--aptopt="Acquire::$scheme::Proxy \"$proxy\"")
+  done
   # minbase plus the packages above; no documentation, man pages or locales,
   # which only make the tarball slower to unpack.
   if ! mmdebstrap --variant=minbase --format=tar --include="$(echo $packages | tr ' ' ',')" \
       --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-      --dpkgopt='path-exclude=/usr/share/doc/*' \
-      "$suite" "$tarball.partial" > "$build_log" 2>&1; then
+      --dpkgopt='path-exclude=/usr/share/doc/*' "${apt_options[@]}" \
+      "$suite" "$tarball.partial" ${QHARDEN_BOOT_MIRROR:+"$QHARDEN_BOOT_MIRROR"} > "$build_log" 2>&1; then
     tail -40 "$build_log" | sed 's/^/      /'
     rm -f "$tarball.partial"
     echo "FAIL: mmdebstrap could not build the rootfs (log: $build_log)"
@@ -102,7 +120,7 @@ if [ ! -f "$tarball" ]; then
   echo "      built in $(($(date +%s) - started)) s"
 fi
 # mtime is "last used": tarballs no build has used for 30 days are removed.
-touch "$tarball"
+touch "$tarball" "$cache_dir/boot-rootfs-$key".*
 find "$cache_dir" -maxdepth 1 -name 'boot-rootfs-*' ! -name 'boot-rootfs.lock' -mtime +30 -delete 2>/dev/null || true
 flock -u 9
 
@@ -128,7 +146,6 @@ chroot "$root" systemctl enable qhardend.service qharden-audit.timer > "$work/en
 # unit's sandbox (ProtectSystem=strict with /etc/xinetd.d writable).
 SOURCE_DIR=${QHARDEN_SOURCE_DIR:?set QHARDEN_SOURCE_DIR to the source tree}
 cp -a "$SOURCE_DIR/tests/fixtures/hosts/plesk/etc/xinetd.conf" "$SOURCE_DIR/tests/fixtures/hosts/plesk/etc/xinetd.d" "$root/etc/"
-cp "$root/etc/xinetd.d/smtp_psa" "$work/smtp_psa.unfixed"
 # A persistent journal in the rootfs outlives the container, for the report.
 mkdir -p "$root/var/log/journal"
 echo "qharden-boot" > "$root/etc/hostname"
@@ -299,7 +316,7 @@ for attempt in $(seq 1 60); do
 done
 check "the container powers off within 60 s" [ $stopped -eq 1 ]
 wait "$nspawn_pid" 2>/dev/null && nspawn_status=0 || nspawn_status=$?
-echo "      systemd-nspawn exited with $nspawn_status"
+check "systemd-nspawn exits 0 after the power-off ($nspawn_status)" [ "$nspawn_status" -eq 0 ]
 
 [ $failures -ne 0 ] && [ $journal_printed -eq 0 ] && print_journal
 finish
