@@ -6,7 +6,9 @@
 // the drift path (rate limit, journal, log, FixApplied).
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
+#include <sdbus-c++/Error.h>
 #include <spdlog/spdlog.h>
 
 #include "daemon/manager.h"
@@ -111,7 +113,7 @@ int Manager::on_netfilter_check(sd_event_source* /*source*/, std::uint64_t /*use
 // On whichever bus the agent serves: firewalld is on the system bus; on a
 // session or private bus nothing sends Reloaded, unless a test plays firewalld.
 void Manager::subscribe_firewalld() {
-  firewalld_match_ = connection_->addMatch(kFirewalldReloadedMatch, [this](sdbus::Message&) {
+  auto on_reloaded = [this](sdbus::Message& /*signal*/) {
     if (!ident_reassert_enabled()) return;
     // Deferred to the loop rather than run inside sd-bus's dispatch, and
     // coalesced: a burst of reloads costs one check.
@@ -119,7 +121,14 @@ void Manager::subscribe_firewalld() {
     int result =
         sd_event_add_defer(event_, &firewalld_reloaded_, &Manager::on_firewalld_reloaded, this);
     if (result < 0) spdlog::error("firewalld Reloaded: {}", std::strerror(-result));
-  });
+  };
+  try {
+    firewalld_match_ = connection_->addMatch(kFirewalldReloadedMatch, std::move(on_reloaded));
+  } catch (const sdbus::Error& error) {
+    // A bus that refuses the match still gets the agent; the timer remains.
+    spdlog::warn("not following firewalld's Reloaded signal: {} ({})", error.getMessage(),
+                 error.getName());
+  }
 }
 
 int Manager::on_firewalld_reloaded(sd_event_source* /*source*/, void* userdata) {

@@ -239,6 +239,15 @@ if wants concurrent; then
   start=$(now_ms)
   agent_call Audit as 0 > "$work/single.out" 2>&1 || true
   single_ms=$(( $(now_ms) - start ))
+  # The cost of 100 busctl processes alone: the same burst reading a property.
+  start=$(now_ms)
+  property_pids=()
+  for index in $(seq 1 100); do
+    agent_property Version > /dev/null 2>&1 &
+    property_pids+=($!)
+  done
+  wait "${property_pids[@]}" || true
+  property_ms=$(( $(now_ms) - start ))
   sleep 2.5
   before=$(grep -c 'member=AuditCompleted' "$work/signals.log" || true)
   start=$(now_ms)
@@ -258,6 +267,7 @@ if wants concurrent; then
   same=$(cat "$work"/concurrent.*.out | sort | uniq -c | wc -l)
   echo "100 concurrent Audit calls: ${answered}/100 answered in ${burst_ms} ms; audits run: $((after - before)) (AuditCompleted signals); distinct replies: ${same}"
   echo "baseline, one Audit call (stale cache, so it audits): ${single_ms} ms; ratio 100 concurrent / one: $(ratio "$burst_ms" "$single_ms" 1)x (100x if nothing were coalesced or overlapped)"
+  echo "baseline, 100 concurrent property reads (busctl's own cost): ${property_ms} ms; the Audit burst costs $(( burst_ms - property_ms )) ms more, $(ratio "$(( burst_ms - property_ms ))" "$single_ms" 1)x one audit"
 fi
 
 if wants idle; then
