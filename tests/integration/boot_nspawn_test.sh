@@ -28,7 +28,7 @@ for program in mmdebstrap systemd-nspawn; do
   command -v "$program" >/dev/null 2>&1 ||
     skip "$program is not installed, so no rootfs can be built and booted (packaging/bootstrap.sh test installs it)"
 done
-for program in nsenter chroot pgrep cmake dpkg-query ldd tar flock sha256sum; do require_program "$program"; done
+for program in nsenter chroot pgrep setsid cmake dpkg-query ldd tar flock sha256sum; do require_program "$program"; done
 unshare -m true 2>/dev/null || skip "this machine cannot create mount namespaces, which mmdebstrap and systemd-nspawn need"
 
 QHARDEND=$(dirname "$QHARDEN")/qhardend
@@ -201,6 +201,19 @@ for attempt in $(seq 1 100); do
   sleep 0.1
 done
 [ -n "$init_pid" ] || { sed 's/^/      /' "$nspawn_log"; echo "FAIL: the container did not start"; exit 1; }
+# ctest kills a test that overruns its timeout with SIGKILL: no trap runs,
+# nspawn dies, and the container's init lives on, reparented. A watchdog in a
+# session of its own (setsid -f, so not a descendant either) kills it, and
+# removes the scratch folder, once this script is gone. The init's start
+# time guards against a reused pid.
+init_started=$(awk '{ print $22 }' "/proc/$init_pid/stat")
+setsid -f bash -c '
+  while kill -0 "$1" 2>/dev/null && [ -d "/proc/$2" ]; do sleep 2; done
+  if [ "$(awk "{ print \$22 }" "/proc/$2/stat" 2>/dev/null)" = "$3" ]; then
+    kill -KILL "$2"
+    sleep 1
+    rm -rf "$4" "/run/systemd/nspawn/propagate/$5"
+  fi' watchdog "$$" "$init_pid" "$init_started" "$test_scratch" "$machine" < /dev/null > /dev/null 2>&1
 
 # inside COMMAND...: runs COMMAND in every namespace of the container, with a
 # clean environment (nothing of the test's own shell leaks in).
