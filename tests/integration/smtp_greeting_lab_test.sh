@@ -20,6 +20,10 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/dns_lib.sh"
 require_root
+# The lab runs for two minutes: an interrupted run still takes its
+# namespaces, daemons and files with it (lib.sh cleans up on EXIT only).
+trap 'exit 130' INT
+trap 'exit 143' TERM
 for program in tcpserver rblsmtpd python3 nsenter unshare setsid; do require_program "$program"; done
 client_tool=$(cd "$(dirname "$0")/tools" && pwd)/time_to_220.py
 
