@@ -59,12 +59,14 @@ exec cat > /dev/null
 SILENT
 chmod 755 "$tree/slow-greeter" "$tree/silent"
 
-in_namespace xinetd -f "$tree/xinetd-daemon.conf" -pidfile "$tree/run/xinetd.pid" \
+# Started with ip netns exec itself (it execs the daemon), so $! is the
+# daemon's pid; a shell function would leave the daemon behind on exit.
+ip netns exec "$namespace" xinetd -f "$tree/xinetd-daemon.conf" -pidfile "$tree/run/xinetd.pid" \
   -filelog "$tree/xinetd.log" -dontfork &
 kill_later $!
-in_namespace tcpserver -RHl0 0 587 "$tree/slow-greeter" &
+ip netns exec "$namespace" tcpserver -RHl0 0 587 "$tree/slow-greeter" &
 kill_later $!
-in_namespace tcpserver -RHl0 0 465 "$tree/silent" &
+ip netns exec "$namespace" tcpserver -RHl0 0 465 "$tree/silent" &
 kill_later $!
 wait_for_port "$namespace" 25
 wait_for_port "$namespace" 587
