@@ -298,7 +298,7 @@ int glibc_worst_case_seconds(int timeout_seconds, int attempts, int nameserver_c
 }
 
 int djbdns_worst_case_seconds(int nameserver_count) {
-  return 60 * std::clamp(nameserver_count, 1, kDjbdnsMaximumNameservers);
+  return 59 * std::clamp(nameserver_count, 1, kDjbdnsMaximumNameservers);
 }
 
 }  // namespace qharden

@@ -70,7 +70,9 @@ std::vector<std::string> djbdns_nameservers_from_dnscacheip(std::string_view val
 // glibc: attempts * sum over servers i of max(1, i == 0 ? timeout
 // : (timeout << i) / N) (res_send.c's send_dg); N is at most 3.
 int glibc_worst_case_seconds(int timeout_seconds, int attempts, int nameserver_count);
-// djbdns: rounds of 1, 3, 11 and 45 s across the servers: 60 s per server.
+// djbdns: timeouts of 1, 3, 11 and 45 s, but a recursive query (what tcpserver
+// and rblsmtpd send) starts at the second round (dns_transmit's udploop = 1):
+// 3 + 11 + 45 = 59 s per silent server. Measured: the first wait is 3 s.
 int djbdns_worst_case_seconds(int nameserver_count);
 
 }  // namespace qharden

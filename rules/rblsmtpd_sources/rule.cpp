@@ -75,7 +75,7 @@ std::string describe_consequence(const ZoneGroup& group, const DefunctZone& defu
     return text;
   }
   text +=
-      " Every connection waits for its lookup (up to 60 s per silent nameserver with "
+      " Every connection waits for its lookup (up to 59 s per silent nameserver with "
       "djbdns's library) before the greeting";
   bool closed = group.any(&ZoneUse::fail_closed);
   bool open = false;

@@ -11,7 +11,8 @@ namespace qharden {
 namespace {
 
 constexpr int kLookupsPerConnection = 2;  // tcp-env: PTR of the local and the remote address
-constexpr int kDjbdnsFirstRoundSeconds = 1;
+// Recursive queries skip djbdns's 1 s round (see resolv_conf.h).
+constexpr int kDjbdnsFirstRoundSeconds = 3;
 
 std::string error_class(DnsOutcome outcome) {
   switch (outcome) {
@@ -60,7 +61,7 @@ std::string stall_note(const UsedNameserver& server, const ResolvConf& conf, int
     djbdns = djbdns || user.find("glibc") == std::string::npos;
   if (djbdns) {
     note += "; djbdns (tcpserver, rblsmtpd) waits " + std::to_string(kDjbdnsFirstRoundSeconds) +
-            " s on it per lookup before asking the next server, and 1+3+11+45 = 60 s when no "
+            " s on it per lookup before asking the next server, and 3+11+45 = 59 s when no "
             "server answers";
   }
   return note;

@@ -48,7 +48,7 @@ class ResolvNameserversRule final : public Rule {
         "greeting. glibc uses the first 3 nameservers with options timeout/attempts: the "
         "worst case of one lookup is attempts * sum(max(1, i == 0 ? timeout : (timeout << i) "
         "/ N)) seconds (28 s by default with 3 servers). djbdns reads every IPv4 nameserver "
-        "line (or DNSCACHEIP), ignores options and waits 1+3+11+45 s per silent server. The "
+        "line (or DNSCACHEIP), ignores options and waits 3+11+45 s per silent server (its recursive queries skip the 1 s round). The "
         "rule reports both figures, more than 3 nameservers, unparsable lines and a "
         "resolv.conf owned by another program (systemd-resolved, resolvconf, NetworkManager, "
         "dhclient, a bind mount). Each used server gets a forward and a reverse probe (c-ares, all "
@@ -252,7 +252,7 @@ class ResolvNameserversRule final : public Rule {
                           " attempts:" + std::to_string(conf.attempts);
     std::string djbdns =
         "; one djbdns lookup (tcpserver, rblsmtpd) can stall " + std::to_string(djbdns_seconds) +
-        " s (1+3+11+45 s per silent server, " + std::to_string(djbdns_count) +
+        " s (3+11+45 s per silent server, " + std::to_string(djbdns_count) +
         (djbdns_count == 1 ? " IPv4 server" : " IPv4 servers") + "; options do not apply)";
     if (conf.attempts <= 0) {
       finding.status = Status::fail;

@@ -329,7 +329,7 @@ INSTANTIATE_TEST_SUITE_P(
                              "answers its test points"},
                     LiveCase{"timeout", canned(DnsOutcome::timeout, {}, 2000), kAddress, kNone,
                              "timeout", Status::fail,
-                             "waits for its lookup (up to 60 s per silent nameserver with djbdns's "
+                             "waits for its lookup (up to 59 s per silent nameserver with djbdns's "
                              "library) before the greeting, then under -c it refuses it with 451"},
                     LiveCase{"servfail", kText, canned(DnsOutcome::servfail), kNone, "servfail",
                              Status::fail, "servfail"},

@@ -158,11 +158,11 @@ INSTANTIATE_TEST_SUITE_P(Table, ResolvConfStall,
                                          StallCase{0, 2, 1, 2}, StallCase{30, 5, 3, 450},
                                          StallCase{5, 0, 3, 0}));
 
-TEST(ResolvConfStallDjbdns, SixtySecondsPerSilentServer) {
-  EXPECT_EQ(djbdns_worst_case_seconds(0), 60);
-  EXPECT_EQ(djbdns_worst_case_seconds(1), 60);
-  EXPECT_EQ(djbdns_worst_case_seconds(3), 180);
-  EXPECT_EQ(djbdns_worst_case_seconds(40), 960);
+TEST(ResolvConfStallDjbdns, FiftyNineSecondsPerSilentServer) {
+  EXPECT_EQ(djbdns_worst_case_seconds(0), 59);
+  EXPECT_EQ(djbdns_worst_case_seconds(1), 59);
+  EXPECT_EQ(djbdns_worst_case_seconds(3), 177);
+  EXPECT_EQ(djbdns_worst_case_seconds(40), 944);
 }
 
 }  // namespace
