@@ -62,7 +62,14 @@ Expected<RollbackResult> rollback_change(const RootedHost& host, const Config& c
                        undone.error().message +
                        " (entries already restored are marked in `qharden history`)");
     }
-    result.restored.push_back({entry->rule, entry->subject, "restored " + entry->target});
+    std::string outcome = "restored " + entry->target;
+    if (entry->kind == "command") {
+      // The target is the command that was applied; say what undid it.
+      std::string undo;
+      for (const std::string& word : entry->undo_argv) undo += (undo.empty() ? "" : " ") + word;
+      outcome = "undone with " + undo;
+    }
+    result.restored.push_back({entry->rule, entry->subject, outcome});
   }
   for (const std::string& daemon : change.reloads) {
     const std::string& pidfile =
