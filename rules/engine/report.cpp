@@ -119,6 +119,22 @@ std::string report_prometheus(const ReportHeader& header, const AuditResult& res
     out << "qharden_socket_count{state=\"" << escape_label(finding.subject) << "\"} "
         << finding.evidence["count"].dump() << '\n';
   }
+  // The greeting figures as gauges, so a dashboard can graph time-to-220.
+  bool greeting_header_written = false;
+  for (const Finding& finding : result.findings) {
+    if (finding.rule != "smtp.greeting" || !finding.evidence.contains("measured_ms")) continue;
+    if (!greeting_header_written) {
+      out << "# HELP qharden_smtp_greeting_seconds Time to the 220 greeting: measured from this "
+             "host, and predicted for a remote client that drops port 113.\n"
+          << "# TYPE qharden_smtp_greeting_seconds gauge\n";
+      greeting_header_written = true;
+    }
+    std::string listener = escape_label(finding.subject);
+    out << "qharden_smtp_greeting_seconds{listener=\"" << listener << "\",kind=\"measured\"} "
+        << finding.evidence["measured_ms"].get<double>() / 1000.0 << '\n'
+        << "qharden_smtp_greeting_seconds{listener=\"" << listener << "\",kind=\"predicted_remote\"} "
+        << finding.evidence["predicted_remote_ms"].get<double>() / 1000.0 << '\n';
+  }
   StatusCounts counts = count_statuses(result.findings);
   out << "# HELP qharden_findings Findings by status in the last audit.\n"
       << "# TYPE qharden_findings gauge\n"

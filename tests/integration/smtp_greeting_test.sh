@@ -104,6 +104,11 @@ check "causes name tcp-env.flags, firewall.ident-reject and resolv.nameservers (
 predicted=$(field "$tree/before.json" $xinetd_finding 'int(f["evidence"]["predicted_remote_ms"] - f["evidence"]["measured_ms"])')
 check "the prediction adds tcp-env's 30 s ident wait ($predicted ms)" [ "$predicted" -eq 30000 ]
 
+metrics=$(in_namespace "$QHARDEN" audit --root "$tree" --rule smtp.greeting --format prometheus || true)
+predicted_metric=$(printf '%s\n' "$metrics" | awk '/^qharden_smtp_greeting_seconds\{listener="0.0.0.0:25",kind="predicted_remote"\}/ {print int($2)}')
+check "prometheus: the predicted remote greeting of port 25 is a gauge (${predicted_metric:-missing} s)" \
+  [ "${predicted_metric:-0}" -ge 30 ]
+
 slow_finding=0.0.0.0:587
 check "the slow tcpserver fails" [ "$(field "$tree/before.json" $slow_finding 'f["status"]')" = fail ]
 measured=$(field "$tree/before.json" $slow_finding 'int(f["evidence"]["measured_ms"])')
