@@ -166,10 +166,11 @@ void Manager::after_file_change() {
   unsigned topics = pending_topics_;
   pending_topics_ = 0;
   std::vector<std::string> rule_ids = rules_for_topics(topics);
-  // The file rules first and the DNS-probing ones after, so a drifted
-  // xinetd file is repaired without waiting for resolver timeouts.
+  // The file rules first and the probing ones after (DNS, and the greeting
+  // probe, which can wait up to give_up_ms), so a drifted xinetd file is
+  // repaired without waiting for resolver timeouts or a slow 220.
   auto slow = std::stable_partition(rule_ids.begin(), rule_ids.end(), [](const std::string& id) {
-    return id != "resolv.nameservers" && id != "rblsmtpd.sources";
+    return id != "resolv.nameservers" && id != "rblsmtpd.sources" && id != "smtp.greeting";
   });
   std::vector<std::string> fast_ids(rule_ids.begin(), slow);
   if (!fast_ids.empty()) handle_drift(audit_now(rules_by_id(fast_ids)));
