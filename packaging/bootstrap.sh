@@ -15,7 +15,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 build_packages=(
   build-essential cmake ninja-build pkg-config
   libsdbus-c++-dev libsdbus-c++-bin libspdlog-dev libfmt-dev libtomlplusplus-dev
-  libc-ares-dev libsystemd-dev libssl-dev libcli11-dev nlohmann-json3-dev
+  libc-ares-dev libsystemd-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
 )
 test_packages=(
