@@ -129,6 +129,15 @@ Expected<std::vector<PlannedChange>> SysctlRule::plan(AuditContext& context,
                      "sysctl.d file, so no drop-in can outrank it. qharden does not edit files "
                      "it does not own: lower or remove the setting there yourself.");
   }
+  // Said by plan, not discovered by apply: qharden creates files, never
+  // folders, so a host without the folder gets the whole rule refused.
+  Expected<FileStatus> folder = context.host.status(std::string(kDropInDirectory), true);
+  if (!folder || folder->kind != FileKind::directory) {
+    return fail_with(std::string(kDropInDirectory) +
+                     " does not exist (or is not a folder), so the boot-time drop-in cannot be "
+                     "written and the rule is not applied; create it (mkdir -m 755 " +
+                     std::string(kDropInDirectory) + ") and run apply again");
+  }
   Expected<DropInChoice> choice =
       choose_drop_in(context.host, configuration, spec_.drop_in_stem, boot_keys);
   if (!choice) return Unexpected(choice.error());

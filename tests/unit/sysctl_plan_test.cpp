@@ -192,6 +192,18 @@ TEST(SysctlPlanContent, UpdateKeepsBeforeAndWritesTheMaximum) {
   EXPECT_EQ(outcome.changes->front().rule, "sysctl.tcp-keepalive");
 }
 
+// qharden writes files, never folders: without /etc/sysctl.d the plan refuses
+// the rule and says what to do, rather than apply discovering it half-way.
+TEST(SysctlPlanContent, MissingDropInFolderIsRefusedByThePlan) {
+  ScratchTree tree;
+  tree.write("/etc/sysctl.conf", "# nothing set here\n");
+  PlanOutcome outcome = plan_for(tree.path(), "fin", true);
+  ASSERT_FALSE(outcome.changes);
+  EXPECT_NE(outcome.changes.error().message.find("/etc/sysctl.d does not exist"), std::string::npos)
+      << outcome.changes.error().message;
+  EXPECT_NE(outcome.changes.error().message.find("mkdir -m 755 /etc/sysctl.d"), std::string::npos);
+}
+
 // Writing the planned drop-in must turn the boot-time finding into a pass; a
 // drop-in that loses precedence would leave it failing.
 TEST(SysctlPlanContent, AppliedDropInWinsAndSecondPlanIsEmpty) {
