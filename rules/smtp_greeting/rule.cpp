@@ -258,6 +258,13 @@ class SmtpGreetingRule final : public Rule {
       }
     }
     double predicted = measured + 1000.0 * ident_wait_seconds;
+    std::string ident_note;
+    if (!facts.ident_waits.empty() && ident_wait_seconds == 0) {
+      // Harmless now, but worth knowing: the REJECT is all that stands
+      // between this listener and the ident wait.
+      ident_note = "; " + facts.ident_waits.front().program +
+                   " still does ident, which the local REJECT of port 113 ends at once";
+    }
 
     if (!facts.dns_lookups.empty()) {
       std::vector<const Finding*> resolver = slowing_failures(context, "resolv.nameservers");
@@ -299,7 +306,7 @@ class SmtpGreetingRule final : public Rule {
                   result.outcome == GreetingOutcome::closed ||
                   result.outcome == GreetingOutcome::gave_up;
     Status status = (slow || broken) ? Status::fail : Status::pass;
-    std::string message = label + ": " + what;
+    std::string message = label + ": " + what + ident_note;
     if (ident_wait_seconds > 0) {
       message += "; a remote client whose firewall drops port 113 would wait about " +
                  seconds_text(predicted);

@@ -195,6 +195,10 @@ status=0
 qharden audit --root "$tree" --json > "$lab/after.json" || status=$?
 show_greeting "$lab/after.json"
 check "smtp.greeting passes on port 25" [ "$(greeting "$lab/after.json" status)" = pass ]
+# The running tcpserver was not restarted, so it still does ident; the
+# finding says that only the REJECT keeps it fast.
+check "smtp.greeting says the running tcpserver still does ident" \
+  contains "$(greeting "$lab/after.json" message)" "tcpserver still does ident"
 
 echo "== qharden rollback --last"
 status=0
