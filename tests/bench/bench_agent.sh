@@ -64,33 +64,8 @@ for attempt in $(seq 1 50); do [ -s "$tree/run/xinetd.pid" ] && break; sleep 0.1
 
 socket=$work/system_bus_socket
 address=unix:path=$socket
-cat > "$work/bus.conf" <<CONFIG
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-  </policy>
-  <policy user="root">
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
-  </policy>
-  <include>$source_dir/units/org.qharden.Agent1.conf</include>
-</busconfig>
-CONFIG
+write_bus_config "$work/bus.conf" "$socket" system \
+  "<include>$source_dir/units/org.qharden.Agent1.conf</include>"
 dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile 2>> "$work/dbus.log" &
 bus_pid=$!
 kill_later $bus_pid

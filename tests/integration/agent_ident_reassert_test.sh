@@ -29,34 +29,10 @@ make_namespace "$namespace"
 
 socket=$work/system_bus_socket
 address=unix:path=$socket
-cat > "$work/bus.conf" <<CONFIG
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-  </policy>
-  <!-- as firewalld's own policy file does (FirewallD.conf) -->
-  <policy user="root">
-    <allow own="org.fedoraproject.FirewallD1"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
-  </policy>
-  <include>$SOURCE_DIR/units/org.qharden.Agent1.conf</include>
-</busconfig>
-CONFIG
+# Root may own firewalld's name, as firewalld's own policy file allows.
+write_bus_config "$work/bus.conf" "$socket" system \
+  "<policy user=\"root\"><allow own=\"org.fedoraproject.FirewallD1\"/></policy>
+  <include>$SOURCE_DIR/units/org.qharden.Agent1.conf</include>"
 dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile 2>> "$work/dbus.log" &
 kill_later $!
 for attempt in $(seq 1 50); do [ -S "$socket" ] && break; sleep 0.1; done

@@ -27,37 +27,6 @@ cp -a "$SOURCE_DIR/tests/fixtures/hosts/plesk/." "$tree/"
 cp "$tree/etc/xinetd.d/smtp_psa" "$work/smtp_psa.unfixed"
 smtp_psa=$tree/etc/xinetd.d/smtp_psa
 
-# write_bus_config FILE SOCKET TYPE POLICY_INCLUDE
-write_bus_config() {
-  cat > "$1" <<CONFIG
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>$3</type>
-  <listen>unix:path=$2</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-  </policy>
-  <policy user="root">
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
-  </policy>
-  $4
-</busconfig>
-CONFIG
-}
-
 # start_bus CONFIG: starts dbus-daemon and waits for its socket.
 start_bus() {
   dbus-daemon --config-file="$1" --nofork --nopidfile 2>> "$work/dbus.log" &
