@@ -1,14 +1,28 @@
 #include "sockets_stuck/census.h"
 
 #include <algorithm>
+#include <array>
 #include <optional>
-#include <set>
 #include <string>
 
 namespace qharden {
 namespace {
 
 using nlohmann::json;
+
+// A port number alone is not enough: an outgoing IPv4 connection may get, as
+// its ephemeral port, the number an IPv6 or other-address service listens on
+// (a CI run saw this), and would then be counted against the wrong port.
+// A connection can only come from a listener of its own family bound to its
+// local address or to the wildcard; [::] takes IPv4 clients as v4-mapped AF_INET6.
+bool accepted_by(const DiagSocket& listener, const DiagSocket& connection) {
+  if (listener.family != connection.family || listener.local_port != connection.local_port) {
+    return false;
+  }
+  static constexpr std::array<std::uint8_t, 16> wildcard{};
+  return listener.local_address == wildcard ||
+         listener.local_address == connection.local_address;
+}
 
 std::string state_meaning(TcpState state) {
   switch (state) {
@@ -89,18 +103,18 @@ std::vector<StateTally> tally_sockets(const std::vector<DiagSocket>& sockets) {
   for (std::size_t index = 0; index < states.size(); ++index) {
     index_of_state[static_cast<int>(states[index].state)] = static_cast<int>(index);
   }
-  std::set<std::uint16_t> listening;
+  std::vector<const DiagSocket*> listeners;
   for (const DiagSocket& socket : sockets) {
-    if (socket.state == static_cast<std::uint8_t>(TcpState::listen)) {
-      listening.insert(socket.local_port);
-    }
+    if (socket.state == static_cast<std::uint8_t>(TcpState::listen)) listeners.push_back(&socket);
   }
   std::vector<StateTally> tallies(states.size());
   for (const DiagSocket& socket : sockets) {
     if (socket.state >= 16 || index_of_state[socket.state] < 0) continue;
     StateTally& tally = tallies[static_cast<std::size_t>(index_of_state[socket.state])];
     ++tally.count;
-    bool local_is_service = listening.count(socket.local_port) != 0;
+    bool local_is_service = std::any_of(
+        listeners.begin(), listeners.end(),
+        [&](const DiagSocket* listener) { return accepted_by(*listener, socket); });
     ++tally.by_port[local_is_service ? socket.local_port : socket.remote_port];
     if (socket.inode != 0) tally.inodes.push_back(socket.inode);
   }

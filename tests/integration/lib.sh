@@ -77,6 +77,14 @@ check() {
   fi
 }
 
+# equals ACTUAL EXPECTED: like [ = ] but a failure shows both, so a flake in CI
+# can be diagnosed from the log alone.
+equals() {
+  [ "$1" = "$2" ] && return 0
+  echo "      got:      $1" >&2
+  echo "      expected: $2" >&2
+  return 1
+}
 contains() { [[ "$1" == *"$2"* ]]; }
 lacks() { [[ "$1" != *"$2"* ]]; }
 

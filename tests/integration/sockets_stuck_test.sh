@@ -63,12 +63,12 @@ count_of_findings=$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1
 check "one finding per watched state (6)" [ "$count_of_findings" -eq 6 ]
 check "CLOSE_WAIT count is exactly 10 (8 IPv4 + 2 IPv6)" [ "$(field CLOSE_WAIT evidence.count)" = 10 ]
 check "CLOSE_WAIT fails over its threshold of 4" [ "$(field CLOSE_WAIT status)" = fail ]
-check "CLOSE_WAIT by_port is keyed by the listening ports" [ "$(field CLOSE_WAIT evidence.by_port)" = '{"42000": 4, "42001": 4, "42100": 2}' ]
-check "CLOSE_WAIT by_process names both holder children (8 and 2)" [ "$(owners CLOSE_WAIT)" = "$holder_pid:8 $holder6_pid:2" ]
+check "CLOSE_WAIT by_port is keyed by the listening ports" equals "$(field CLOSE_WAIT evidence.by_port)" '{"42000": 4, "42001": 4, "42100": 2}'
+check "CLOSE_WAIT by_process names both holder children (8 and 2)" equals "$(owners CLOSE_WAIT)" "$holder_pid:8 $holder6_pid:2"
 check "CLOSE_WAIT message names the process" contains "$(field CLOSE_WAIT message)" "pid $holder_pid"
 check "CLOSE_WAIT message says no timeout ends it" contains "$(field CLOSE_WAIT message)" "no timeout will do it"
 check "FIN_WAIT_2 count is exactly 10 (5+2 orphans + 3 held)" [ "$(field FIN_WAIT_2 evidence.count)" = 10 ]
-check "FIN_WAIT_2 by_port is keyed by the remote listening ports" [ "$(field FIN_WAIT_2 evidence.by_port)" = '{"42000": 4, "42001": 4, "42100": 2}' ]
+check "FIN_WAIT_2 by_port is keyed by the remote listening ports" equals "$(field FIN_WAIT_2 evidence.by_port)" '{"42000": 4, "42001": 4, "42100": 2}'
 check "FIN_WAIT_2 by_process names the generator for its 3 held sockets" [ "$(owners FIN_WAIT_2)" = "${generator_field#generator=}:3" ]
 check "FIN_WAIT_2 message mentions tcp_fin_timeout" contains "$(field FIN_WAIT_2 message)" "tcp_fin_timeout"
 check "TIME_WAIT count is exactly 13 (9 IPv4 + 4 IPv6)" [ "$(field TIME_WAIT evidence.count)" = 13 ]
@@ -101,6 +101,26 @@ check "outside the namespace none of its 8 CLOSE_WAIT sockets are seen" lacks "$
 report=$(ip netns exec "$namespace" "$QHARDEN" audit --offline --root "$tree" --rule sockets.stuck --json || true)
 skips=$(python3 -c 'import json,sys; print(sum(f["status"]=="skip" for f in json.loads(sys.argv[1])["findings"]))' "$report")
 check "--offline: all 6 findings skip" [ "$skips" -eq 6 ]
+
+# An outgoing IPv4 connection whose local port carries the number the IPv6
+# service listens on ([::1]:42100) still counts against its remote service.
+# A CI run once drew that port by chance; here it is bound on purpose.
+ip netns exec "$namespace" python3 -c '
+import socket, sys, time
+server = socket.socket(); server.bind(("127.0.0.1", 42300)); server.listen()
+client = socket.socket(); client.bind(("127.0.0.1", 42100)); client.connect(("127.0.0.1", 42300))
+accepted, _ = server.accept()
+client.shutdown(socket.SHUT_WR)
+time.sleep(0.2); print("ready", flush=True); time.sleep(600)
+' > "$tree/ready-collision" &
+collision_pid=$!
+kill_later "$collision_pid"
+for attempt in $(seq 1 100); do grep -q ready "$tree/ready-collision" && break; sleep 0.1; done
+report=$(ip netns exec "$namespace" "$QHARDEN" audit --root "$tree" --rule sockets.stuck --json || true)
+check "a client on port 42100 (IPv4) counts under its service 42300, not the IPv6 service 42100" \
+  equals "$(field FIN_WAIT_2 evidence.by_port)" '{"42000": 4, "42001": 4, "42100": 2, "42300": 1}'
+kill "$collision_pid"
+wait "$collision_pid" 2>/dev/null || true
 
 # The IPv4 holder exits: its CLOSE_WAIT sockets close and leave the state.
 kill "$holder_pid"

@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <initializer_list>
 
 #include "config/config.h"
 #include "host/process_sockets.h"
@@ -51,6 +53,7 @@ const Finding& finding_for(const std::vector<Finding>& findings, const std::stri
 TEST(SocketsCensus, ByPortUsesTheListeningSideAndIgnoresEphemeralPorts) {
   std::vector<DiagSocket> dump = {
       make_socket(TcpState::listen, 25, 0),
+      make_socket(TcpState::listen, 25, 0, 0, 10),
       make_socket(TcpState::close_wait, 25, 50001, 11),
       make_socket(TcpState::close_wait, 25, 50002, 12, 10),
       // An outgoing connection: its local port is ephemeral, the service is remote.
@@ -67,6 +70,53 @@ TEST(SocketsCensus, ByPortUsesTheListeningSideAndIgnoresEphemeralPorts) {
   EXPECT_EQ(tallies[5].by_port.size(), 1u);
   EXPECT_EQ(tallies[5].by_port.at(443), 2);
   EXPECT_TRUE(tallies[5].inodes.empty());
+}
+
+DiagSocket with_address(DiagSocket socket, std::initializer_list<std::uint8_t> address) {
+  std::copy(address.begin(), address.end(), socket.local_address.begin());
+  return socket;
+}
+
+// An outgoing connection's ephemeral port can carry the number another family
+// or another address listens on; it must still be counted against the remote
+// service. Each row is one FIN_WAIT_2 socket next to the same listeners.
+TEST(SocketsCensus, EphemeralPortThatMatchesAListenerElsewhereCountsTheRemoteService) {
+  const std::vector<DiagSocket> listeners = {
+      with_address(make_socket(TcpState::listen, 42000, 0), {127, 0, 0, 1}),
+      make_socket(TcpState::listen, 42100, 0, 0, 10),  // [::]:42100
+      with_address(make_socket(TcpState::listen, 33060, 0), {127, 0, 0, 1}),
+      make_socket(TcpState::listen, 2525, 0),  // 0.0.0.0:2525
+  };
+  struct Row {
+    const char* name;
+    DiagSocket socket;
+    std::uint16_t expected_port;
+  };
+  const std::vector<Row> rows = {
+      {"IPv4 client on the number an IPv6 service listens on",
+       with_address(make_socket(TcpState::fin_wait_2, 42100, 42000), {127, 0, 0, 1}), 42000},
+      {"IPv6 client on the number an IPv4 service listens on",
+       make_socket(TcpState::fin_wait_2, 42000, 42100, 0, 10), 42100},
+      {"IPv4 client from another address on a listened number",
+       with_address(make_socket(TcpState::fin_wait_2, 33060, 443), {192, 0, 2, 7}), 443},
+      {"accepted by the IPv4 listener's own address",
+       with_address(make_socket(TcpState::fin_wait_2, 42000, 51000), {127, 0, 0, 1}), 42000},
+      {"accepted by the IPv4 wildcard listener",
+       with_address(make_socket(TcpState::fin_wait_2, 2525, 51001), {192, 0, 2, 7}), 2525},
+      {"IPv4 client mapped into the IPv6 wildcard listener",
+       with_address(make_socket(TcpState::fin_wait_2, 42100, 51002, 0, 10),
+                    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1}),
+       42100},
+  };
+  for (const Row& row : rows) {
+    std::vector<DiagSocket> dump = listeners;
+    dump.push_back(row.socket);
+    std::vector<StateTally> tallies = tally_sockets(dump);
+    ASSERT_EQ(tallies.size(), 6u) << row.name;
+    const StateTally& fin_wait_2 = tallies[2];
+    ASSERT_EQ(fin_wait_2.by_port.size(), 1u) << row.name;
+    EXPECT_EQ(fin_wait_2.by_port.begin()->first, row.expected_port) << row.name;
+  }
 }
 
 TEST(SocketsCensus, OneFindingPerWatchedStateWithZeroCountsAndNoScanUnderThresholds) {
