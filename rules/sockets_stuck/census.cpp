@@ -20,8 +20,7 @@ bool accepted_by(const DiagSocket& listener, const DiagSocket& connection) {
     return false;
   }
   static constexpr std::array<std::uint8_t, 16> wildcard{};
-  return listener.local_address == wildcard ||
-         listener.local_address == connection.local_address;
+  return listener.local_address == wildcard || listener.local_address == connection.local_address;
 }
 
 std::string state_meaning(TcpState state) {
@@ -112,9 +111,9 @@ std::vector<StateTally> tally_sockets(const std::vector<DiagSocket>& sockets) {
     if (socket.state >= 16 || index_of_state[socket.state] < 0) continue;
     StateTally& tally = tallies[static_cast<std::size_t>(index_of_state[socket.state])];
     ++tally.count;
-    bool local_is_service = std::any_of(
-        listeners.begin(), listeners.end(),
-        [&](const DiagSocket* listener) { return accepted_by(*listener, socket); });
+    bool local_is_service =
+        std::any_of(listeners.begin(), listeners.end(),
+                    [&](const DiagSocket* listener) { return accepted_by(*listener, socket); });
     ++tally.by_port[local_is_service ? socket.local_port : socket.remote_port];
     if (socket.inode != 0) tally.inodes.push_back(socket.inode);
   }
