@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/bus.h"
+#include "daemon/event_loop_waiter.h"
 #include "engine/registry.h"
 
 namespace qharden::agent {
@@ -28,16 +29,14 @@ void check(int result, const char* what) {
   if (result < 0) throw std::runtime_error(std::string(what) + ": " + std::strerror(-result));
 }
 
-// sd-event is C: an exception must not cross it. A failed audit or signal
-// emission is logged and the loop goes on; the next event retries.
-template <typename Body>
-int guarded(const char* what, Body&& body) {
+// A failed audit or signal emission is logged and the loop goes on; the next
+// event retries.
+void guarded(const char* what, const std::function<void()>& body) {
   try {
     body();
   } catch (const std::exception& exception) {
     spdlog::error("{}: {}", what, exception.what());
   }
-  return 0;
 }
 
 std::string current_host_name() {
@@ -125,19 +124,53 @@ namespace {
 constexpr int kMessagesPerWakeup = 64;
 }  // namespace
 
+// A method call may audit, and the audit's probes turn the loop, so calls are
+// handled as a job. The bus sources stay off until then: the socket remains
+// readable, and a loop turned by a probe would otherwise spin on it.
 int Manager::on_bus_io(sd_event_source* /*source*/, int /*fd*/, std::uint32_t /*revents*/,
                        void* userdata) {
   auto* self = static_cast<Manager*>(userdata);
+  if (self->bus_queued_) return 0;
+  self->bus_queued_ = true;
+  sd_event_source_set_enabled(self->bus_io_, SD_EVENT_OFF);
+  sd_event_source_set_enabled(self->bus_timer_, SD_EVENT_OFF);
+  self->defer("D-Bus", [self] { self->process_bus(); });
+  return 0;
+}
+
+void Manager::process_bus() {
+  bus_queued_ = false;
   try {
-    for (int handled = 0; handled < kMessagesPerWakeup; ++handled) {
-      if (!self->connection_->processPendingRequest()) break;
+    for (int handled = 0; handled < kMessagesPerWakeup && !stopping(); ++handled) {
+      if (!connection_->processPendingRequest()) break;
     }
   } catch (const std::exception& exception) {
     // The bus is gone; systemd restarts us (Restart=on-failure).
     spdlog::critical("D-Bus connection lost: {}", exception.what());
-    sd_event_exit(self->event_, 1);
+    sd_event_exit(event_, 1);
+    return;
   }
-  return 0;
+  // The prepare callback re-arms the bus timer before the next wait.
+  sd_event_source_set_enabled(bus_io_, SD_EVENT_ON);
+}
+
+void Manager::defer(const char* what, std::function<void()> body) {
+  jobs_.push_back(Job{what, std::move(body)});
+}
+
+bool Manager::stopping() const {
+  int code = 0;
+  return sd_event_get_exit_code(event_, &code) >= 0;
+}
+
+// Outside any handler: a job may turn the loop, whose handlers only queue
+// more jobs; they run here in order, after this one.
+void Manager::run_jobs() {
+  while (!jobs_.empty() && !stopping()) {
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    guarded(job.what, job.body);
+  }
 }
 
 int Manager::on_bus_timer(sd_event_source* source, std::uint64_t /*usec*/, void* userdata) {
@@ -147,7 +180,11 @@ int Manager::on_bus_timer(sd_event_source* source, std::uint64_t /*usec*/, void*
 int Manager::on_signal(sd_event_source* /*source*/, const struct signalfd_siginfo* info,
                        void* userdata) {
   auto* self = static_cast<Manager*>(userdata);
-  if (info->ssi_signo == SIGHUP) return guarded("reload", [self] { self->reload_config(); });
+  if (info->ssi_signo == SIGHUP) {
+    // Not in the middle of an audit, which reads config_.
+    self->defer("reload", [self] { self->reload_config(); });
+    return 0;
+  }
   spdlog::info("{}: stopping", strsignal(static_cast<int>(info->ssi_signo)));
   sd_event_exit(self->event_, 0);
   return 0;
@@ -186,7 +223,7 @@ void Manager::arm_periodic_audit() {
 
 int Manager::on_periodic(sd_event_source* /*source*/, std::uint64_t /*usec*/, void* userdata) {
   auto* self = static_cast<Manager*>(userdata);
-  return guarded("periodic audit", [self] {
+  self->defer("periodic audit", [self] {
     std::vector<const Rule*> every_rule;
     for (const auto& rule : all_rules()) every_rule.push_back(rule.get());
     self->arm_periodic_audit();
@@ -194,6 +231,7 @@ int Manager::on_periodic(sd_event_source* /*source*/, std::uint64_t /*usec*/, vo
     // firewalld may have stopped since it made the periodic check unneeded.
     if (self->netfilter_timer_ == nullptr) self->arm_netfilter_check();
   });
+  return 0;
 }
 
 int Manager::on_first_audit(sd_event_source* /*source*/, void* userdata) {
@@ -201,10 +239,11 @@ int Manager::on_first_audit(sd_event_source* /*source*/, void* userdata) {
   on_periodic(nullptr, 0, userdata);
   auto* self = static_cast<Manager*>(userdata);
   // The first audit has just read netfilter, so no second read is needed.
-  return guarded("ident re-assert", [self] {
+  self->defer("ident re-assert", [self] {
     self->reassert_recorded_ident("start");
     self->arm_netfilter_check();
   });
+  return 0;
 }
 
 int Manager::on_inotify(sd_event_source* /*source*/, int /*fd*/, std::uint32_t /*revents*/,
@@ -234,7 +273,8 @@ int Manager::on_debounce(sd_event_source* /*source*/, std::uint64_t /*usec*/, vo
   auto* self = static_cast<Manager*>(userdata);
   sd_event_source_disable_unref(self->debounce_timer_);
   self->debounce_timer_ = nullptr;
-  return guarded("drift audit", [self] { self->after_file_change(); });
+  self->defer("drift audit", [self] { self->after_file_change(); });
+  return 0;
 }
 
 void Manager::arm_slow_audit() {
@@ -251,14 +291,15 @@ void Manager::arm_slow_audit() {
 
 int Manager::on_slow_audit(sd_event_source* /*source*/, std::uint64_t /*usec*/, void* userdata) {
   auto* self = static_cast<Manager*>(userdata);
-  std::vector<std::string> rule_ids(self->slow_pending_.begin(), self->slow_pending_.end());
-  self->slow_pending_.clear();
-  std::vector<const Rule*> rules;
-  for (const std::string& rule_id : rule_ids) {
-    if (const Rule* rule = find_rule(rule_id)) rules.push_back(rule);
-  }
-  if (rules.empty()) return 0;
-  return guarded("drift audit", [self, &rules] { self->handle_drift(self->audit_now(rules)); });
+  self->defer("drift audit", [self] {
+    std::vector<const Rule*> rules;
+    for (const std::string& rule_id : self->slow_pending_) {
+      if (const Rule* rule = find_rule(rule_id)) rules.push_back(rule);
+    }
+    self->slow_pending_.clear();
+    if (!rules.empty()) self->handle_drift(self->audit_now(rules));
+  });
+  return 0;
 }
 
 int Manager::run() {
@@ -289,10 +330,24 @@ int Manager::run() {
   spdlog::info("qhardend {} on {} bus, root {}, config {}", QHARDEN_VERSION, options_.bus,
                host_->root(), config_.source);
   sd_notify(0, "READY=1\nSTATUS=serving org.qharden.Agent1");
-  int result = sd_event_loop(event_);
+  EventLoopWaiter waiter(event_);
+  InstalledSocketWaiter installed(waiter);
+  int result = 0;
+  while (sd_event_get_state(event_) != SD_EVENT_FINISHED) {
+    result = sd_event_run(event_, UINT64_MAX);
+    if (result < 0) break;
+    run_jobs();
+  }
   sd_notify(0, "STOPPING=1");
-  if (result < 0) spdlog::error("event loop failed: {}", std::strerror(-result));
-  return result == 0 ? 0 : 1;
+  spdlog::debug("probe waits: {} through the event loop, {} by poll", waiter.loop_waits(),
+                waiter.poll_waits());
+  if (result < 0) {
+    spdlog::error("event loop failed: {}", std::strerror(-result));
+    return 1;
+  }
+  int exit_code = 0;
+  sd_event_get_exit_code(event_, &exit_code);
+  return exit_code == 0 ? 0 : 1;
 }
 
 }  // namespace qharden::agent

@@ -1,12 +1,21 @@
 // The agent's state and its single sd-event loop, in the manner of
-// systemd-timesyncd's manager: the bus, inotify, timers and signals are all
-// event sources here, and nothing runs in another thread.
+// systemd-timesyncd's manager: the bus, inotify, timers, signals and the
+// probes' c-ares and greeting sockets are all event sources here, and nothing
+// runs in another thread.
+//
+// Handlers only record and queue. Audits, fixes and bus calls run as jobs
+// between turns of the loop, because a probe inside them turns the loop again
+// while it waits (daemon/event_loop_waiter.h) and sd-event does not nest.
+// While a job runs, the bus is paused: its callers wait, as they would for any
+// synchronous method, while signals, timers and the watchdog are served.
 #pragma once
 
 #include <systemd/sd-event.h>
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -103,6 +112,15 @@ class Manager {
   void connect_bus();
   void arm_bus();
 
+  struct Job {
+    const char* what;
+    std::function<void()> body;
+  };
+  void defer(const char* what, std::function<void()> body);
+  void run_jobs();
+  bool stopping() const;
+  void process_bus();
+
   // manager_ident.cpp
   bool ident_reassert_enabled() const;
   bool ident_managed_by_firewalld() const;
@@ -139,6 +157,8 @@ class Manager {
   sd_event_source* netfilter_timer_ = nullptr;
   sd_event_source* firewalld_reloaded_ = nullptr;  // a pending re-assert after Reloaded
   std::set<std::string> slow_pending_;
+  std::deque<Job> jobs_;
+  bool bus_queued_ = false;
   std::unique_ptr<sdbus::IConnection> connection_;
   std::unique_ptr<AgentObject> object_;
   sdbus::Slot firewalld_match_;

@@ -44,6 +44,9 @@ std::vector<std::pair<std::string, std::string>> Manager::audit_now(
     const std::vector<const Rule*>& rules) {
   AuditContext context(*host_, config_, false);
   AuditResult result = run_audit(context, rules);
+  // SIGTERM during a probe cancels it; its findings would be wrong, so none
+  // are recorded, announced or acted on.
+  if (stopping()) return {};
   auto now = std::chrono::steady_clock::now();
 
   std::vector<std::pair<std::string, std::string>> drifted;

@@ -20,16 +20,6 @@ namespace {
 constexpr std::uint64_t kMillisecond = 1000;  // sd-event times are in microseconds
 constexpr std::uint64_t kSecond = 1000 * kMillisecond;
 
-template <typename Body>
-int guarded(const char* what, Body&& body) {
-  try {
-    body();
-  } catch (const std::exception& exception) {
-    spdlog::error("{}: {}", what, exception.what());
-  }
-  return 0;
-}
-
 }  // namespace
 
 // agent.reapply is the operator's consent to have the agent put the rule back;
@@ -104,10 +94,11 @@ void Manager::arm_netfilter_check() {
 int Manager::on_netfilter_check(sd_event_source* /*source*/, std::uint64_t /*usec*/,
                                 void* userdata) {
   auto* self = static_cast<Manager*>(userdata);
-  return guarded("netfilter check", [self] {
+  self->defer("netfilter check", [self] {
     self->reassert_ident("netfilter check");
     self->arm_netfilter_check();
   });
+  return 0;
 }
 
 // On whichever bus the agent serves: firewalld is on the system bus; on a
@@ -136,11 +127,12 @@ int Manager::on_firewalld_reloaded(sd_event_source* /*source*/, void* userdata) 
   sd_event_source_disable_unref(self->firewalld_reloaded_);
   self->firewalld_reloaded_ = nullptr;
   spdlog::info("firewalld reloaded its rules: checking {}", kIdentRuleId);
-  return guarded("ident re-assert", [self] {
+  self->defer("ident re-assert", [self] {
     self->reassert_ident("firewalld reload");
     // firewalld may have been started or stopped since the last check.
     self->arm_netfilter_check();
   });
+  return 0;
 }
 
 }  // namespace qharden::agent

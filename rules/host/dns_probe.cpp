@@ -1,6 +1,9 @@
 // probe_dns: one c-ares channel per server, every query in flight at once,
-// one poll loop over all channels' sockets, no threads.
+// one wait over all channels' sockets, no threads. The wait is the installed
+// SocketWaiter: poll(2) in the CLI, the agent's sd-event loop in qhardend.
 #include "host/dns_probe.h"
+
+#include "host/socket_waiter.h"
 
 #include <ares.h>
 #include <arpa/inet.h>
@@ -57,7 +60,10 @@ struct Probe {
   std::vector<DnsResult> results;
   std::vector<QueryState> states;
   std::size_t remaining = 0;
+  bool cancelled = false;  // the waiter said the process is stopping
 };
+
+constexpr const char* kCancelled = "cancelled: the process is stopping";
 
 // Two things c-ares 1.18 cannot do on its own are done where it opens, sends
 // and reads its sockets:
@@ -225,6 +231,11 @@ void query_done(void* argument, int status, int /*timeouts*/, unsigned char* buf
   state->probe->remaining--;
   DnsResult& result = state->probe->results[state->index];
   result.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - state->sent).count();
+  if (state->probe->cancelled) {
+    result.outcome = DnsOutcome::other;
+    result.detail = kCancelled;
+    return;
+  }
   result.outcome = outcome_of(status);
   if (status == ARES_SUCCESS && buffer != nullptr) {
     DnsRecordType type = (*state->probe->queries)[state->index].type;
@@ -302,9 +313,24 @@ void launch_waiting(Probe& probe, Channel& channel, int cap) {
   }
 }
 
+// Ends every query now: those in flight through c-ares, those still queued here.
+void cancel(Probe& probe, std::vector<std::unique_ptr<Channel>>& channels) {
+  probe.cancelled = true;
+  for (auto& channel : channels) {
+    if (!channel) continue;
+    for (std::size_t index : channel->waiting) {
+      probe.results[index].outcome = DnsOutcome::other;
+      probe.results[index].detail = kCancelled;
+      probe.remaining--;
+    }
+    channel->waiting.clear();
+    ares_cancel(channel->handle);
+  }
+}
+
 // Waits for the next socket event or c-ares timeout of any channel and hands
 // it to the owning channel.
-void poll_once(std::vector<std::unique_ptr<Channel>>& channels) {
+void wait_once(Probe& probe, std::vector<std::unique_ptr<Channel>>& channels) {
   std::vector<pollfd> descriptors;
   std::vector<Channel*> owners;
   long long wait_ms = 1000;
@@ -327,8 +353,12 @@ void poll_once(std::vector<std::unique_ptr<Channel>>& channels) {
       wait_ms = std::min(wait_ms, milliseconds);
     }
   }
-  int ready =
-      ::poll(descriptors.data(), descriptors.size(), static_cast<int>(std::max(0LL, wait_ms)));
+  int ready = socket_waiter().wait(descriptors.data(), descriptors.size(),
+                                   static_cast<int>(std::max(0LL, wait_ms)));
+  if (ready < 0 && errno == ECANCELED) {
+    cancel(probe, channels);
+    return;
+  }
   if (ready < 0 && errno != EINTR) return;
   for (std::size_t index = 0; ready > 0 && index < descriptors.size(); ++index) {
     short events = descriptors[index].revents;
@@ -398,7 +428,7 @@ Expected<std::vector<DnsResult>> probe_dns(const std::vector<DnsServer>& servers
     for (auto& channel : channels) {
       if (channel) launch_waiting(probe, *channel, cap);
     }
-    poll_once(channels);
+    wait_once(probe, channels);
   }
   return std::move(probe.results);
 }

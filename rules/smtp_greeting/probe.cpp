@@ -1,5 +1,7 @@
 #include "smtp_greeting/probe.h"
 
+#include "host/socket_waiter.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
@@ -20,14 +22,14 @@ constexpr std::size_t kMaximumReplyBytes = 64 * 1024;
 // alert. Only the timing of that first answer matters, so the random is fixed.
 std::string client_hello() {
   std::string body;
-  body += std::string("\x03\x03", 2);           // client_version TLS 1.2
-  body += std::string(32, '\x5a');              // random
-  body += std::string("\x00", 1);               // no session id
+  body += std::string("\x03\x03", 2);                                   // client_version TLS 1.2
+  body += std::string(32, '\x5a');                                      // random
+  body += std::string("\x00", 1);                                       // no session id
   body += std::string("\x00\x08\xc0\x2f\xc0\x30\x00\x9c\x00\x2f", 10);  // cipher suites
-  body += std::string("\x01\x00", 2);           // compression: null
+  body += std::string("\x01\x00", 2);                                   // compression: null
   std::string extensions;
   extensions += std::string("\x00\x0a\x00\x06\x00\x04\x00\x1d\x00\x17", 10);  // x25519, P-256
-  extensions += std::string("\x00\x0b\x00\x02\x01\x00", 6);                  // uncompressed points
+  extensions += std::string("\x00\x0b\x00\x02\x01\x00", 6);                   // uncompressed points
   extensions += std::string("\x00\x0d\x00\x06\x00\x04\x04\x01\x08\x04", 10);  // rsa sha256, pss
   body += static_cast<char>(extensions.size() >> 8);
   body += static_cast<char>(extensions.size() & 0xff);
@@ -57,7 +59,8 @@ double milliseconds_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-void finish(Probe& probe, GreetingOutcome outcome, Clock::time_point start, std::string error = {}) {
+void finish(Probe& probe, GreetingOutcome outcome, Clock::time_point start,
+            std::string error = {}) {
   probe.result.outcome = outcome;
   probe.result.milliseconds = milliseconds_since(start);
   probe.result.error = std::move(error);
@@ -153,7 +156,8 @@ void flush_send(Probe& probe, Clock::time_point start) {
 
 void start_probe(Probe& probe, Clock::time_point start) {
   const GreetingTarget& target = *probe.target;
-  probe.descriptor = ::socket(target.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  probe.descriptor =
+      ::socket(target.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (probe.descriptor < 0) {
     finish(probe, GreetingOutcome::refused, start, std::strerror(errno));
     return;
@@ -206,9 +210,16 @@ std::vector<GreetingResult> probe_greetings(
     double until_give_up = static_cast<double>(give_up_milliseconds) - elapsed;
     double until_progress = progress ? std::max(0.0, next_progress_ms - elapsed) : until_give_up;
     int timeout = static_cast<int>(std::min(until_give_up, until_progress)) + 1;
-    int ready = ::poll(waiting.data(), waiting.size(), timeout);
+    int ready = socket_waiter().wait(waiting.data(), waiting.size(), timeout);
+    if (ready < 0 && errno == ECANCELED) {
+      for (Probe* probe : owners) {
+        finish(*probe, GreetingOutcome::gave_up, start, "cancelled: the process is stopping");
+      }
+      break;
+    }
     if (ready < 0 && errno != EINTR) {
-      for (Probe* probe : owners) finish(*probe, GreetingOutcome::refused, start, std::strerror(errno));
+      for (Probe* probe : owners)
+        finish(*probe, GreetingOutcome::refused, start, std::strerror(errno));
       break;
     }
     for (std::size_t index = 0; ready > 0 && index < waiting.size(); ++index) {

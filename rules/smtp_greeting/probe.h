@@ -1,6 +1,7 @@
 // Times SMTP greetings: connect to each listener and wait for a complete 220
 // reply (a multi-line "220-" greeting ends at "220 "). Every probe runs at once
-// under one poll loop, so a host with several slow listeners waits once.
+// under one wait (host/socket_waiter.h), so a host with several slow listeners
+// waits once.
 #pragma once
 
 #include <sys/socket.h>
