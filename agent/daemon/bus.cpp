@@ -84,56 +84,78 @@ void AgentObject::require_root_caller() {
   }
 }
 
-std::vector<AgentObject::FindingRow> AgentObject::Audit(const std::vector<std::string>& rules) {
-  return at_the_edge([&] {
-    std::vector<const Rule*> selected = checked_rules(rules);
+template <typename... Results, typename Work>
+void AgentObject::answer_later(const char* what, sdbus::Result<Results...>&& result, Work&& work) {
+  // The job outlives this call, and Result cannot be copied into a std::function.
+  auto pending = std::make_shared<sdbus::Result<Results...>>(std::move(result));
+  manager_.defer(what, [pending, work = std::forward<Work>(work)]() mutable {
+    try {
+      std::apply([&](const auto&... values) { pending->returnResults(values...); },
+                 at_the_edge(work));
+    } catch (const sdbus::Error& error) {
+      pending->returnError(error);
+    }
+  });
+}
+
+void AgentObject::Audit(sdbus::Result<std::vector<FindingRow>>&& result,
+                        std::vector<std::string> rules) {
+  std::vector<const Rule*> selected = checked_rules(rules);
+  answer_later("Audit", std::move(result), [this, selected] {
     std::vector<FindingRow> rows;
     for (const Finding& finding : manager_.audit(selected)) {
       rows.emplace_back(finding.rule, finding.subject, std::string(to_string(finding.status)),
                         std::string(to_string(finding.severity)), finding.message, finding.fixable);
     }
-    return rows;
+    return std::tuple{std::move(rows)};
   });
 }
 
-std::string AgentObject::GetReport() {
-  return manager_.report_json_text();
+void AgentObject::GetReport(sdbus::Result<std::string>&& result) {
+  answer_later("GetReport", std::move(result),
+               [this] { return std::tuple{manager_.report_json_text()}; });
 }
 
-std::vector<AgentObject::ChangeRow> AgentObject::Plan(const std::vector<std::string>& rules) {
-  return at_the_edge([&] {
-    require_root_caller();
-    std::vector<const Rule*> selected = checked_rules(rules);
-    PlanResult plan = manager_.plan(selected, !rules.empty());
+void AgentObject::Plan(sdbus::Result<std::vector<ChangeRow>>&& result,
+                       std::vector<std::string> rules) {
+  require_root_caller();
+  std::vector<const Rule*> selected = checked_rules(rules);
+  bool named = !rules.empty();
+  answer_later("Plan", std::move(result), [this, selected, named] {
+    PlanResult plan = manager_.plan(selected, named);
     std::vector<ChangeRow> rows;
     for (const PlannedChange& change : plan.changes) {
       rows.emplace_back(change.rule, change.subject, describe_change(change));
     }
-    return rows;
+    return std::tuple{std::move(rows)};
   });
 }
 
-std::tuple<std::string, std::vector<AgentObject::ChangeRow>> AgentObject::Apply(
-    const std::vector<std::string>& rules) {
-  return at_the_edge([&] {
-    require_root_caller();
-    std::vector<const Rule*> selected = checked_rules(rules);
-    Expected<ApplyResult> applied = manager_.apply(selected, !rules.empty());
+void AgentObject::Apply(sdbus::Result<std::string, std::vector<ChangeRow>>&& result,
+                        std::vector<std::string> rules) {
+  require_root_caller();
+  std::vector<const Rule*> selected = checked_rules(rules);
+  bool named = !rules.empty();
+  answer_later("Apply", std::move(result), [this, selected, named] {
+    Expected<ApplyResult> applied = manager_.apply(selected, named);
     if (!applied) throw sdbus::Error(kFailed, applied.error().message);
     std::vector<ChangeRow> rows;
     for (const ChangeOutcome& outcome : applied->outcomes) {
       rows.emplace_back(outcome.rule, outcome.subject, outcome.outcome);
     }
-    return std::tuple<std::string, std::vector<ChangeRow>>{applied->change_id, std::move(rows)};
+    return std::tuple{applied->change_id, std::move(rows)};
   });
 }
 
-std::vector<AgentObject::RestoredRow> AgentObject::Rollback(const std::string& change_id) {
-  return at_the_edge([&] {
-    require_root_caller();
-    if (std::optional<std::string> problem = invalid_change_id(change_id)) {
-      throw sdbus::Error(kInvalidArgs, *problem);
-    }
+void AgentObject::Rollback(sdbus::Result<std::vector<RestoredRow>>&& result,
+                           std::string change_id) {
+  require_root_caller();
+  if (std::optional<std::string> problem = invalid_change_id(change_id)) {
+    throw sdbus::Error(kInvalidArgs, *problem);
+  }
+  answer_later("Rollback", std::move(result), [this, change_id] {
+    // Checked in the job: a change journaled by an Apply queued before this
+    // call must be found.
     if (!change_id.empty() && !manager_.change_exists(change_id)) {
       throw sdbus::Error(kInvalidArgs, "change_id: no change \"" + change_id + "\" in the journal");
     }
@@ -143,7 +165,7 @@ std::vector<AgentObject::RestoredRow> AgentObject::Rollback(const std::string& c
     for (const ChangeOutcome& restored : rolled->restored) {
       rows.emplace_back(restored.rule, restored.subject);
     }
-    return rows;
+    return std::tuple{std::move(rows)};
   });
 }
 

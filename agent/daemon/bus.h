@@ -36,12 +36,22 @@ class AgentObject final
   using ChangeRow = sdbus::Struct<std::string, std::string, std::string>;
   using RestoredRow = sdbus::Struct<std::string, std::string>;
 
-  std::vector<FindingRow> Audit(const std::vector<std::string>& rules) override;
-  std::string GetReport() override;
-  std::vector<ChangeRow> Plan(const std::vector<std::string>& rules) override;
-  std::tuple<std::string, std::vector<ChangeRow>> Apply(
-      const std::vector<std::string>& rules) override;
-  std::vector<RestoredRow> Rollback(const std::string& change_id) override;
+  // Arguments and the caller are checked in the handler, so InvalidArgs and
+  // AccessDenied come back at once; the work runs as a job of the manager's
+  // loop and the reply is sent when it ends.
+  void Audit(sdbus::Result<std::vector<FindingRow>>&& result,
+             std::vector<std::string> rules) override;
+  void GetReport(sdbus::Result<std::string>&& result) override;
+  void Plan(sdbus::Result<std::vector<ChangeRow>>&& result,
+            std::vector<std::string> rules) override;
+  void Apply(sdbus::Result<std::string, std::vector<ChangeRow>>&& result,
+             std::vector<std::string> rules) override;
+  void Rollback(sdbus::Result<std::vector<RestoredRow>>&& result, std::string change_id) override;
+
+  // Queues work, whose tuple of return values becomes the reply; an exception
+  // from it becomes the error reply.
+  template <typename... Results, typename Work>
+  void answer_later(const char* what, sdbus::Result<Results...>&& result, Work&& work);
 
   std::string Version() override;
   bool Compliant() override;

@@ -124,34 +124,22 @@ namespace {
 constexpr int kMessagesPerWakeup = 64;
 }  // namespace
 
-// A method call may audit, and the audit's probes turn the loop, so calls are
-// handled as a job. The bus sources stay off until then: the socket remains
-// readable, and a loop turned by a probe would otherwise spin on it.
+// Served in the handler, also while a job turns the loop: property reads are
+// answered at once, and the methods that need the engine queue a job and are
+// answered when it ends (daemon/bus.cpp).
 int Manager::on_bus_io(sd_event_source* /*source*/, int /*fd*/, std::uint32_t /*revents*/,
                        void* userdata) {
   auto* self = static_cast<Manager*>(userdata);
-  if (self->bus_queued_) return 0;
-  self->bus_queued_ = true;
-  sd_event_source_set_enabled(self->bus_io_, SD_EVENT_OFF);
-  sd_event_source_set_enabled(self->bus_timer_, SD_EVENT_OFF);
-  self->defer("D-Bus", [self] { self->process_bus(); });
-  return 0;
-}
-
-void Manager::process_bus() {
-  bus_queued_ = false;
   try {
-    for (int handled = 0; handled < kMessagesPerWakeup && !stopping(); ++handled) {
-      if (!connection_->processPendingRequest()) break;
+    for (int handled = 0; handled < kMessagesPerWakeup; ++handled) {
+      if (!self->connection_->processPendingRequest()) break;
     }
   } catch (const std::exception& exception) {
     // The bus is gone; systemd restarts us (Restart=on-failure).
     spdlog::critical("D-Bus connection lost: {}", exception.what());
-    sd_event_exit(event_, 1);
-    return;
+    sd_event_exit(self->event_, 1);
   }
-  // The prepare callback re-arms the bus timer before the next wait.
-  sd_event_source_set_enabled(bus_io_, SD_EVENT_ON);
+  return 0;
 }
 
 void Manager::defer(const char* what, std::function<void()> body) {

@@ -3,11 +3,12 @@
 // probes' c-ares and greeting sockets are all event sources here, and nothing
 // runs in another thread.
 //
-// Handlers only record and queue. Audits, fixes and bus calls run as jobs
-// between turns of the loop, because a probe inside them turns the loop again
-// while it waits (daemon/event_loop_waiter.h) and sd-event does not nest.
-// While a job runs, the bus is paused: its callers wait, as they would for any
-// synchronous method, while signals, timers and the watchdog are served.
+// Handlers only record and queue. Audits and fixes, for timers, inotify and
+// bus calls alike, run as jobs between turns of the loop, because a probe
+// inside them turns the loop again while it waits (daemon/event_loop_waiter.h)
+// and sd-event does not nest. Jobs run one at a time, in order, so the engine
+// is never entered twice; meanwhile properties and signals, timers and the
+// watchdog are still served.
 #pragma once
 
 #include <systemd/sd-event.h>
@@ -86,6 +87,8 @@ class Manager {
   Expected<RollbackResult> rollback(const std::string& change_id);
   bool change_exists(const std::string& change_id);
   sdbus::IConnection& connection() { return *connection_; }
+  // Runs body after the current handler, outside any, in order with the rest.
+  void defer(const char* what, std::function<void()> body);
 
   bool compliant() const { return compliant_; }
   std::uint64_t last_audit_usec() const { return last_audit_usec_; }
@@ -116,10 +119,8 @@ class Manager {
     const char* what;
     std::function<void()> body;
   };
-  void defer(const char* what, std::function<void()> body);
   void run_jobs();
   bool stopping() const;
-  void process_bus();
 
   // manager_ident.cpp
   bool ident_reassert_enabled() const;
@@ -158,7 +159,6 @@ class Manager {
   sd_event_source* firewalld_reloaded_ = nullptr;  // a pending re-assert after Reloaded
   std::set<std::string> slow_pending_;
   std::deque<Job> jobs_;
-  bool bus_queued_ = false;
   std::unique_ptr<sdbus::IConnection> connection_;
   std::unique_ptr<AgentObject> object_;
   sdbus::Slot firewalld_match_;

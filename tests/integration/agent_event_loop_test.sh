@@ -10,7 +10,9 @@
 # - the audit's findings are still right: the silent server times out;
 # - SIGTERM during such a probe stops the agent within 2 s, with exit 0 and
 #   STOPPING=1, instead of after the probe, and the cut-short audit is not
-#   announced (no AuditCompleted).
+#   announced (no AuditCompleted);
+# - the bus is served during the probe: a property read is answered at once,
+#   and an Audit call is answered from the running audit when it ends.
 source "$(dirname "$0")/lib.sh"
 require_root
 for program in dbus-daemon dbus-monitor busctl python3; do require_program "$program"; done
@@ -85,8 +87,28 @@ audits_completed() { grep -c 'member=AuditCompleted' "$work/signals.log" || true
 # Part 1: the first audit, with its 14 s probe.
 start_agent 0
 ready_at=$(now)
+sleep 1
+# The bus is served while the probe waits: a property read is answered at
+# once (no audit has finished yet), and an Audit call is queued behind the
+# running audit and answered from it when it ends, without a second audit.
+asked_at=$(now)
+last_audit=$(timeout 10 busctl --address="$address" get-property org.qharden.Agent1 /org/qharden/Agent1 \
+  org.qharden.Agent1 LastAuditUsec 2>&1 || true)
+answer_seconds=$(python3 -c "print('%.2f' % ($(now) - $asked_at))")
+echo "      LastAuditUsec read during the probe: '$last_audit' in ${answer_seconds} s"
+check "a property read during the probe is answered within 1 s" \
+  python3 -c "import sys; sys.exit(0 if $answer_seconds <= 1.0 else 1)"
+check "and it says no audit has finished yet" equals "$last_audit" "t 0"
+busctl --address="$address" --timeout=60 call org.qharden.Agent1 /org/qharden/Agent1 \
+  org.qharden.Agent1 Audit as 0 > "$work/audit-call.out" 2>&1 &
+audit_call=$!
 for attempt in $(seq 1 400); do [ "$(audits_completed)" -ge 1 ] && break; sleep 0.1; done
 done_at=$(now)
+wait "$audit_call"; audit_call_status=$?
+check "the Audit call made during the probe is answered with findings" \
+  [ "$audit_call_status" -eq 0 -a "$(grep -c 'resolv.nameservers' "$work/audit-call.out")" -ge 1 ]
+sleep 0.5
+check "and from the running audit: still one AuditCompleted" [ "$(audits_completed)" -eq 1 ]
 audit_seconds=$(python3 -c "print('%.1f' % ($done_at - $ready_at))")
 echo "      first audit finished ${audit_seconds} s after READY=1"
 check "the first audit waited on the silent server (at least 10 s)" \
