@@ -50,6 +50,8 @@ std::string current_host_name() {
 Manager::Manager(AgentOptions options) : options_(std::move(options)) {}
 
 Manager::~Manager() {
+  // Queued bus calls hold their messages through the connection: dropped first.
+  jobs_.clear();
   // The object and the match unregister from the connection, so they go first.
   object_.reset();
   firewalld_match_.reset();

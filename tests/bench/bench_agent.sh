@@ -270,7 +270,7 @@ if wants idle; then
   printf "${bench_config}netfilter_check_s = 60\n" > "$tree/etc/qharden/qharden.toml"
   kill -HUP "$agent_pid"
   idle_window
-  echo "idle qhardend, no watchdog, netfilter_check_s = 60 (default): ${idle_agent} context switches in ${idle_seconds} s, ${idle_checks} netfilter check(s) (each runs iptables-save, ip6tables-save, nft, firewall-cmd --state); idle dbus-daemon: ${idle_bus}"
+  echo "idle qhardend, no watchdog, netfilter_check_s = 60 (default): ${idle_agent} context switches in ${idle_seconds} s, ${idle_checks} netfilter check(s) (each runs iptables-save, ip6tables-save and nft, and asks the bus whether firewalld is there); idle dbus-daemon: ${idle_bus}"
   stop_agent
   cat > "$work/notify.py" <<'LISTENER'
 # Writes down what the agent sends to NOTIFY_SOCKET until killed.

@@ -139,6 +139,11 @@ kill -TERM "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
 before=$(audits_completed)
 start_agent 1
 sleep 2
+# A call still queued behind the running audit when SIGTERM comes.
+busctl --address="$address" --timeout=60 call org.qharden.Agent1 /org/qharden/Agent1 \
+  org.qharden.Agent1 Audit as 0 > "$work/queued-call.out" 2>&1 &
+queued_call=$!
+sleep 0.3
 term_at=$(now)
 kill -TERM "$agent_pid"
 status=0
@@ -148,6 +153,11 @@ echo "      stopped ${stop_seconds} s after SIGTERM, exit $status"
 check "SIGTERM during the probe stops the agent within 2 s" \
   python3 -c "import sys; sys.exit(0 if $stop_seconds <= 2.0 else 1)"
 check "and it exits 0" [ "$status" -eq 0 ]
+queued_status=0
+timeout 10 tail --pid="$queued_call" -f /dev/null || true
+wait "$queued_call" || queued_status=$?
+check "the call queued at SIGTERM gets an error, not a hang (busctl exit $queued_status)" \
+  [ "$queued_status" -ne 0 -a "$queued_status" -ne 124 ]
 check "STOPPING=1 was sent twice (once per run)" [ "$(grep -c 'STOPPING=1' "$work/notify.log")" -eq 2 ]
 sleep 0.3
 check "the cut-short audit emitted no AuditCompleted" [ "$(audits_completed)" -eq "$before" ]
