@@ -19,7 +19,7 @@ build_packages=(
   libgtest-dev libgmock-dev
 )
 test_packages=(
-  clang-16 libclang-rt-16-dev
+  clang-16 libclang-rt-16-dev clang-format
   iproute2 iptables nftables util-linux procps
   xinetd unbound ucspi-tcp dnsutils dbus time firewalld systemd python3
   mmdebstrap systemd-container

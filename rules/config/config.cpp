@@ -21,13 +21,20 @@ std::string describe_position(const std::string& file_name, const toml::source_r
 
 std::string_view type_name(toml::node_type type) {
   switch (type) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a floating-point number";
-    case toml::node_type::boolean: return "a boolean";
-    default: return "a date or time";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a floating-point number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    default:
+      return "a date or time";
   }
 }
 
@@ -44,8 +51,8 @@ Outcome check_against_schema(const toml::table& defaults, const toml::table& ove
                        "'");
     }
     if (expected->type() != node.type()) {
-      return fail_with(describe_position(file_name, node.source()) + ": '" + dotted +
-                       "' must be " + std::string(type_name(expected->type())) + ", not " +
+      return fail_with(describe_position(file_name, node.source()) + ": '" + dotted + "' must be " +
+                       std::string(type_name(expected->type())) + ", not " +
                        std::string(type_name(node.type())));
     }
     if (const toml::table* nested = node.as_table()) {
@@ -94,7 +101,9 @@ Expected<Config> load_config_from_text(std::string_view override_text,
   return read_config_values(*defaults, *overrides, override_name);
 }
 
-Expected<Config> load_builtin_config() { return load_config_from_text("", "built-in defaults"); }
+Expected<Config> load_builtin_config() {
+  return load_config_from_text("", "built-in defaults");
+}
 
 Expected<Config> load_config(const std::optional<std::string>& explicit_file, const Host& host) {
   if (explicit_file) {

@@ -231,12 +231,17 @@ Expected<Config> read_config_values(const toml::table& defaults, const toml::tab
 
   auto& sockets = config.sockets_stuck;
   constexpr std::int64_t kManySockets = 100'000'000;
-  sockets.close_wait_max = reader.integer({"rules", "sockets.stuck", "close_wait_max"}, 0, kManySockets);
-  sockets.fin_wait_1_max = reader.integer({"rules", "sockets.stuck", "fin_wait_1_max"}, 0, kManySockets);
-  sockets.fin_wait_2_max = reader.integer({"rules", "sockets.stuck", "fin_wait_2_max"}, 0, kManySockets);
+  sockets.close_wait_max =
+      reader.integer({"rules", "sockets.stuck", "close_wait_max"}, 0, kManySockets);
+  sockets.fin_wait_1_max =
+      reader.integer({"rules", "sockets.stuck", "fin_wait_1_max"}, 0, kManySockets);
+  sockets.fin_wait_2_max =
+      reader.integer({"rules", "sockets.stuck", "fin_wait_2_max"}, 0, kManySockets);
   sockets.closing_max = reader.integer({"rules", "sockets.stuck", "closing_max"}, 0, kManySockets);
-  sockets.last_ack_max = reader.integer({"rules", "sockets.stuck", "last_ack_max"}, 0, kManySockets);
-  sockets.time_wait_max = reader.integer({"rules", "sockets.stuck", "time_wait_max"}, 0, kManySockets);
+  sockets.last_ack_max =
+      reader.integer({"rules", "sockets.stuck", "last_ack_max"}, 0, kManySockets);
+  sockets.time_wait_max =
+      reader.integer({"rules", "sockets.stuck", "time_wait_max"}, 0, kManySockets);
 
   auto& greeting = config.smtp_greeting;
   greeting.ports = reader.ports({"rules", "smtp.greeting", "ports"});

@@ -33,10 +33,14 @@ std::set<std::string> daemons_serving(AuditContext& context, const std::string& 
 
 std::string outcome_text(const StepOutcome& step) {
   switch (step.result) {
-    case StepResult::applied: return "applied";
-    case StepResult::unchanged: return "unchanged";
-    case StepResult::refused: return "refused: " + step.message;
-    case StepResult::failed: return "failed: " + step.message;
+    case StepResult::applied:
+      return "applied";
+    case StepResult::unchanged:
+      return "unchanged";
+    case StepResult::refused:
+      return "refused: " + step.message;
+    case StepResult::failed:
+      return "failed: " + step.message;
   }
   return "failed";
 }
@@ -76,7 +80,8 @@ std::string state_directory(const RootedHost& host, const Config& config) {
 
 Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
                                   const FixSelection& selection, const ApplyOptions& options) {
-  Expected<StateLock> lock = StateLock::acquire(state_directory(host, config), config.paths.lock_wait_s);
+  Expected<StateLock> lock =
+      StateLock::acquire(state_directory(host, config), config.paths.lock_wait_s);
   if (!lock) return Unexpected(lock.error());
   Journal journal(state_directory(host, config));
   settle_interrupted_changes(host, journal);
@@ -87,7 +92,8 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
   PlanResult plan = make_plan(context, selection);
   for (const std::string& refusal : plan.refusals) {
     std::size_t colon = refusal.find(": ");
-    result.outcomes.push_back({refusal.substr(0, colon), "", "refused: " + refusal.substr(colon + 2)});
+    result.outcomes.push_back(
+        {refusal.substr(0, colon), "", "refused: " + refusal.substr(colon + 2)});
     result.all_succeeded = false;
   }
   if (plan.changes.empty()) {
@@ -156,7 +162,8 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
     std::string still_failing;
     for (const Finding& finding : after.findings) {
       if (finding.status == Status::fail && finding.fixable) {
-        still_failing += (still_failing.empty() ? "" : "; ") + finding.subject + ": " + finding.message;
+        still_failing +=
+            (still_failing.empty() ? "" : "; ") + finding.subject + ": " + finding.message;
       }
     }
     if (still_failing.empty()) {
@@ -176,8 +183,9 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
   if (undone_any && options.reload) reload_all(host, config, daemons, selection.offline, result);
 
   change.reloads.assign(daemons.begin(), daemons.end());
-  bool any_applied = std::any_of(change.entries.begin(), change.entries.end(),
-                                 [](const JournalEntry& entry) { return entry.state == "applied"; });
+  bool any_applied =
+      std::any_of(change.entries.begin(), change.entries.end(),
+                  [](const JournalEntry& entry) { return entry.state == "applied"; });
   change.status = !any_applied ? "failed" : result.all_succeeded ? "applied" : "partial";
   result.changed_anything = any_applied;
   Outcome saved = journal.save(change);

@@ -46,7 +46,9 @@ Outcome write_sysctl_file(const std::string& path, const std::string& value) {
   return Done{};
 }
 
-StepOutcome failed(std::string message) { return {StepResult::failed, std::move(message)}; }
+StepOutcome failed(std::string message) {
+  return {StepResult::failed, std::move(message)};
+}
 
 StepOutcome apply_file(const RootedHost& host, Journal& journal, JournalChange& change,
                        JournalEntry entry, const FileReplacement& file) {
@@ -60,9 +62,9 @@ StepOutcome apply_file(const RootedHost& host, Journal& journal, JournalChange& 
     return {StepResult::refused, file.host_path + ": was removed since it was planned"};
   }
   if (!file.create && snapshot->content != file.before) {
-    return {StepResult::refused,
-            file.host_path + ": changed since it was planned (another program rewrote it); "
-                             "nothing written"};
+    return {StepResult::refused, file.host_path +
+                                     ": changed since it was planned (another program rewrote it); "
+                                     "nothing written"};
   }
   entry.kind = "file";
   entry.target = file.host_path;
@@ -169,9 +171,9 @@ Outcome check_entry_undoable(const RootedHost& host, const JournalEntry& entry) 
       return fail_with(entry.target + ": removed since the change; use --force to restore it");
     }
     if (snapshot->exists && snapshot->sha256 != entry.after_sha256) {
-      return fail_with(entry.target +
-                       ": changed since qharden wrote it (sha256 " + snapshot->sha256.substr(0, 12) +
-                       ", expected " + entry.after_sha256.substr(0, 12) +
+      return fail_with(entry.target + ": changed since qharden wrote it (sha256 " +
+                       snapshot->sha256.substr(0, 12) + ", expected " +
+                       entry.after_sha256.substr(0, 12) +
                        "); rolling back would lose that newer content. Use --force to restore "
                        "the backup anyway (the current content is kept in the journal)");
     }
@@ -209,8 +211,8 @@ Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& chan
       undone = write_file_atomically(host, entry.target, *backup, *snapshot,
                                      FileOwnership{entry.mode, entry.owner, entry.group});
     } else {
-      undone = remove_file_checked(host, entry.target,
-                                   force ? snapshot->sha256 : entry.after_sha256);
+      undone =
+          remove_file_checked(host, entry.target, force ? snapshot->sha256 : entry.after_sha256);
     }
   } else if (entry.kind == "sysctl") {
     undone = write_sysctl_file(entry.sysctl_source + "/" + entry.target, entry.value_before);

@@ -25,10 +25,12 @@ const std::vector<Finding>& AuditContext::findings_of(std::string_view rule_id) 
                                       std::string("internal error: ") + exception.what()));
     }
   }
-  return findings_by_rule_.insert_or_assign(std::string(rule_id), std::move(findings)).first->second;
+  return findings_by_rule_.insert_or_assign(std::string(rule_id), std::move(findings))
+      .first->second;
 }
 
-void AuditContext::remember_findings(std::string_view rule_id, const std::vector<Finding>& findings) {
+void AuditContext::remember_findings(std::string_view rule_id,
+                                     const std::vector<Finding>& findings) {
   findings_by_rule_.insert_or_assign(std::string(rule_id), findings);
 }
 

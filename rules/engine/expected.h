@@ -23,7 +23,9 @@ class Unexpected {
   Error error_;
 };
 
-inline Unexpected fail_with(std::string message) { return Unexpected(std::move(message)); }
+inline Unexpected fail_with(std::string message) {
+  return Unexpected(std::move(message));
+}
 
 template <typename Value>
 class [[nodiscard]] Expected {

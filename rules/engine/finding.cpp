@@ -4,19 +4,26 @@ namespace qharden {
 
 std::string_view to_string(Status status) {
   switch (status) {
-    case Status::pass: return "pass";
-    case Status::fail: return "fail";
-    case Status::error: return "error";
-    case Status::skip: return "skip";
+    case Status::pass:
+      return "pass";
+    case Status::fail:
+      return "fail";
+    case Status::error:
+      return "error";
+    case Status::skip:
+      return "skip";
   }
   return "error";
 }
 
 std::string_view to_string(Severity severity) {
   switch (severity) {
-    case Severity::info: return "info";
-    case Severity::warning: return "warning";
-    case Severity::critical: return "critical";
+    case Severity::info:
+      return "info";
+    case Severity::warning:
+      return "warning";
+    case Severity::critical:
+      return "critical";
   }
   return "critical";
 }
@@ -32,10 +39,18 @@ StatusCounts count_statuses(const std::vector<Finding>& findings) {
   StatusCounts counts;
   for (const Finding& finding : findings) {
     switch (finding.status) {
-      case Status::pass: ++counts.pass; break;
-      case Status::fail: ++counts.fail; break;
-      case Status::error: ++counts.error; break;
-      case Status::skip: ++counts.skip; break;
+      case Status::pass:
+        ++counts.pass;
+        break;
+      case Status::fail:
+        ++counts.fail;
+        break;
+      case Status::error:
+        ++counts.error;
+        break;
+      case Status::skip:
+        ++counts.skip;
+        break;
     }
   }
   return counts;

@@ -43,7 +43,7 @@ struct ChangeOutcome {
 };
 
 struct ApplyResult {
-  std::string change_id;  // empty when no change was started
+  std::string change_id;          // empty when no change was started
   bool changed_anything = false;  // false: the journal records only failed attempts
   std::vector<ChangeOutcome> outcomes;
   std::vector<std::string> notes;  // reloads, verification, restart hints

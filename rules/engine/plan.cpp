@@ -65,7 +65,8 @@ std::string render_plan(const PlanResult& plan) {
                ? "No changes: every selected rule passes.\n"
                : "No changes planned.\n";
   } else {
-    out += std::to_string(plan.changes.size()) + " change(s) planned; `qharden apply` makes them.\n";
+    out +=
+        std::to_string(plan.changes.size()) + " change(s) planned; `qharden apply` makes them.\n";
   }
   return out;
 }

@@ -3,15 +3,15 @@
 namespace qharden {
 
 // One line per rule: its folder defines make_<name>_rule().
-#define QHARDEN_RULES(RULE) \
-  RULE(resolv_nameservers)  \
-  RULE(tcp_env_flags)       \
-  RULE(tcpserver_flags)     \
-  RULE(firewall_ident_reject) \
-  RULE(rblsmtpd_sources)    \
+#define QHARDEN_RULES(RULE)    \
+  RULE(resolv_nameservers)     \
+  RULE(tcp_env_flags)          \
+  RULE(tcpserver_flags)        \
+  RULE(firewall_ident_reject)  \
+  RULE(rblsmtpd_sources)       \
   RULE(sysctl_tcp_fin_timeout) \
-  RULE(sysctl_tcp_keepalive) \
-  RULE(sockets_stuck)       \
+  RULE(sysctl_tcp_keepalive)   \
+  RULE(sockets_stuck)          \
   RULE(smtp_greeting)
 
 #define QHARDEN_DECLARE_FACTORY(name) std::unique_ptr<Rule> make_##name##_rule();
@@ -52,7 +52,8 @@ Expected<std::vector<const Rule*>> select_rules(const std::vector<std::string>& 
     const Rule* rule = find_rule(id);
     if (rule == nullptr) {
       std::string known;
-      for (std::string_view each : all_rule_ids()) known += (known.empty() ? "" : ", ") + std::string(each);
+      for (std::string_view each : all_rule_ids())
+        known += (known.empty() ? "" : ", ") + std::string(each);
       return fail_with("--rule " + id + ": unknown rule id (known: " + known + ")");
     }
     bool already = false;

@@ -20,7 +20,9 @@ std::string process_name(pid_t pid) {
   return name;
 }
 
-bool systemd_is_init() { return ::access("/run/systemd/system", F_OK) == 0; }
+bool systemd_is_init() {
+  return ::access("/run/systemd/system", F_OK) == 0;
+}
 
 }  // namespace
 
@@ -34,14 +36,15 @@ ReloadOutcome reload_daemon(const Host& host, const std::string& daemon,
     if (pid > 1) {
       std::string name = process_name(static_cast<pid_t>(pid));
       // openbsd-inetd's process is "inetd"; a stale pidfile may name any process.
-      if (name == daemon || (daemon == "inetd" && name.find("inetd") != std::string::npos &&
-                             name != "xinetd")) {
+      if (name == daemon ||
+          (daemon == "inetd" && name.find("inetd") != std::string::npos && name != "xinetd")) {
         if (::kill(static_cast<pid_t>(pid), SIGHUP) == 0) {
           outcome.message = daemon + " (pid " + std::to_string(pid) + ") reloaded with SIGHUP";
         } else {
           outcome.failed = true;
-          outcome.message = daemon + " (pid " + std::to_string(pid) + "): SIGHUP failed: " +
-                            std::strerror(errno) + "; the file change stands, reload it by hand";
+          outcome.message = daemon + " (pid " + std::to_string(pid) +
+                            "): SIGHUP failed: " + std::strerror(errno) +
+                            "; the file change stands, reload it by hand";
         }
         return outcome;
       }

@@ -25,10 +25,14 @@ std::string escape_label(std::string_view text) {
 
 std::string_view colour_of(Status status) {
   switch (status) {
-    case Status::pass: return "\033[32m";
-    case Status::fail: return "\033[31m";
-    case Status::error: return "\033[35m";
-    case Status::skip: return "\033[2m";
+    case Status::pass:
+      return "\033[32m";
+    case Status::fail:
+      return "\033[31m";
+    case Status::error:
+      return "\033[35m";
+    case Status::skip:
+      return "\033[2m";
   }
   return "";
 }
@@ -132,7 +136,8 @@ std::string report_prometheus(const ReportHeader& header, const AuditResult& res
     std::string listener = escape_label(finding.subject);
     out << "qharden_smtp_greeting_seconds{listener=\"" << listener << "\",kind=\"measured\"} "
         << finding.evidence["measured_ms"].get<double>() / 1000.0 << '\n'
-        << "qharden_smtp_greeting_seconds{listener=\"" << listener << "\",kind=\"predicted_remote\"} "
+        << "qharden_smtp_greeting_seconds{listener=\"" << listener
+        << "\",kind=\"predicted_remote\"} "
         << finding.evidence["predicted_remote_ms"].get<double>() / 1000.0 << '\n';
   }
   StatusCounts counts = count_statuses(result.findings);

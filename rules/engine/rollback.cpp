@@ -13,7 +13,8 @@ Expected<RollbackResult> rollback_change(const RootedHost& host, const Config& c
   if (!change_id.empty() && !is_valid_change_id(change_id)) {
     return fail_with(change_id + ": not a change id (see `qharden history`)");
   }
-  Expected<StateLock> lock = StateLock::acquire(state_directory(host, config), config.paths.lock_wait_s);
+  Expected<StateLock> lock =
+      StateLock::acquire(state_directory(host, config), config.paths.lock_wait_s);
   if (!lock) return Unexpected(lock.error());
   Journal journal(state_directory(host, config));
   settle_interrupted_changes(host, journal);

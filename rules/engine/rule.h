@@ -39,7 +39,6 @@ class Rule {
 };
 
 // Builds a finding of this rule with its default severity.
-Finding make_finding(const RuleInfo& info, std::string subject, Status status,
-                     std::string message);
+Finding make_finding(const RuleInfo& info, std::string subject, Status status, std::string message);
 
 }  // namespace qharden

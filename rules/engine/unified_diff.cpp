@@ -58,7 +58,8 @@ std::vector<Edit> line_edits(const std::vector<std::string_view>& before,
         edits.push_back(Edit::keep);
         ++row;
         ++column;
-      } else if (row < rows && (column == columns || common[row + 1][column] >= common[row][column + 1])) {
+      } else if (row < rows &&
+                 (column == columns || common[row + 1][column] >= common[row][column + 1])) {
         // Removals first on a tie, as diff -u shows a changed line.
         edits.push_back(Edit::remove);
         ++row;
@@ -88,8 +89,8 @@ std::string unified_diff(const std::string& host_path, std::string_view before,
   std::vector<Edit> edits = line_edits(old_lines, new_lines);
   constexpr std::size_t kContext = 3;
 
-  std::string out = "--- " + (before_exists ? host_path : std::string("/dev/null")) + "\n+++ " +
-                    host_path + "\n";
+  std::string out =
+      "--- " + (before_exists ? host_path : std::string("/dev/null")) + "\n+++ " + host_path + "\n";
   std::size_t index = 0;
   while (index < edits.size()) {
     // Find the next change, then grow a hunk while changes are within context.

@@ -39,7 +39,8 @@ std::string describe_argv(const std::vector<std::string>& argv) {
 
 std::string find_program(const std::string& name) {
   if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
-  for (const char* folder : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+  for (const char* folder :
+       {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
     std::string candidate = std::string(folder) + "/" + name;
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
   }
@@ -67,7 +68,8 @@ Expected<CommandResult> run_command(const std::vector<std::string>& argv,
   for (std::string& word : words) pointers.push_back(word.data());
   pointers.push_back(nullptr);
   pid_t child = 0;
-  int spawn_error = ::posix_spawn(&child, program.c_str(), &actions, nullptr, pointers.data(), environ);
+  int spawn_error =
+      ::posix_spawn(&child, program.c_str(), &actions, nullptr, pointers.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   close_quietly(output_pipe[1]);
   close_quietly(error_pipe[1]);
@@ -109,8 +111,8 @@ Expected<CommandResult> run_command(const std::vector<std::string>& argv,
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
   if (timed_out) {
-    return fail_with(describe_argv(argv) + ": no answer within " +
-                     std::to_string(timeout.count()) + " ms; killed");
+    return fail_with(describe_argv(argv) + ": no answer within " + std::to_string(timeout.count()) +
+                     " ms; killed");
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (result.exit_code != 0) {

@@ -116,10 +116,10 @@ RootedHost::~RootedHost() {
   if (root_descriptor_ >= 0) ::close(root_descriptor_);
 }
 
-int RootedHost::open_raw(const std::string& host_path, int flags,
-                         bool follow_final_symlink) const {
+int RootedHost::open_raw(const std::string& host_path, int flags, bool follow_final_symlink) const {
   open_how how{};
-  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC | (follow_final_symlink ? 0 : O_NOFOLLOW));
+  how.flags =
+      static_cast<std::uint64_t>(flags | O_CLOEXEC | (follow_final_symlink ? 0 : O_NOFOLLOW));
   // RESOLVE_IN_ROOT gives chroot semantics: absolute symlinks and ".." stay inside.
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   std::string relative = relative_to_root(host_path);

@@ -46,8 +46,8 @@ void collect_inetd_services(const Host& host, const Config& config, ServiceInven
     command.server_location = entry.server_location;
     // "127.0.0.1:smtp" binds one address; the port is the part after it.
     std::size_t colon = entry.service.rfind(':');
-    command.port = service_ports.find(
-        colon == std::string::npos ? entry.service : entry.service.substr(colon + 1));
+    command.port = service_ports.find(colon == std::string::npos ? entry.service
+                                                                 : entry.service.substr(colon + 1));
     inventory.commands.push_back(std::move(command));
   }
 }

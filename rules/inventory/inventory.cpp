@@ -26,9 +26,12 @@ std::optional<std::size_t> find_program_word(const std::vector<std::string>& arg
 
 std::string_view to_string(LaunchSource source) {
   switch (source) {
-    case LaunchSource::xinetd: return "xinetd";
-    case LaunchSource::inetd: return "inetd";
-    case LaunchSource::run_script: return "run script";
+    case LaunchSource::xinetd:
+      return "xinetd";
+    case LaunchSource::inetd:
+      return "inetd";
+    case LaunchSource::run_script:
+      return "run script";
   }
   return "unknown";
 }

@@ -21,7 +21,7 @@ enum class LaunchSource { xinetd, inetd, run_script };
 struct WordLocation {
   std::size_t offset = 0;  // byte offset in the file
   std::size_t length = 0;
-  int line = 0;            // 1-based
+  int line = 0;  // 1-based
 };
 
 struct ServiceCommand {
@@ -69,11 +69,11 @@ struct InventoryProblem {
 struct ServiceInventory {
   std::vector<ServiceCommand> commands;
   std::vector<InventoryProblem> problems;
-  bool xinetd_present = false;  // xinetd_conf exists
-  bool inetd_present = false;   // inetd_conf exists
-  bool xinetd_serves_inetd_conf = false;  // Debian's INETD_COMPAT=Yes in /etc/default/xinetd
+  bool xinetd_present = false;                // xinetd_conf exists
+  bool inetd_present = false;                 // inetd_conf exists
+  bool xinetd_serves_inetd_conf = false;      // Debian's INETD_COMPAT=Yes in /etc/default/xinetd
   std::vector<std::string> run_scripts_seen;  // paths matched by paths.run_scripts
-  std::vector<std::string> files_read;  // every file parsed, for the agent's watch list
+  std::vector<std::string> files_read;        // every file parsed, for the agent's watch list
 };
 
 ServiceInventory collect_service_inventory(const Host& host, const Config& config);

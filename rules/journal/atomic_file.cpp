@@ -251,7 +251,8 @@ Outcome write_file_atomically(const RootedHost& host, const std::string& host_pa
     int number = errno;
     ::unlinkat(folder.get(), temporary_name.c_str(), 0);
     if (number == EBUSY) {
-      return fail_with(host_path + ": rename failed with EBUSY: it is a mount point; left as it is");
+      return fail_with(host_path +
+                       ": rename failed with EBUSY: it is a mount point; left as it is");
     }
     return fail_with(errno_message(host_path, "rename", number));
   }

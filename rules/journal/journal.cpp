@@ -21,15 +21,24 @@ namespace {
 using nlohmann::json;
 
 json entry_to_json(const JournalEntry& entry) {
-  return {{"rule", entry.rule},           {"subject", entry.subject},
-          {"summary", entry.summary},     {"kind", entry.kind},
-          {"target", entry.target},       {"existed", entry.existed},
-          {"before_sha256", entry.before_sha256}, {"after_sha256", entry.after_sha256},
-          {"mode", entry.mode},           {"owner", entry.owner},
-          {"group", entry.group},         {"backup", entry.backup},
-          {"value_before", entry.value_before}, {"value_after", entry.value_after},
-          {"sysctl_source", entry.sysctl_source}, {"argv", entry.argv},
-          {"undo_argv", entry.undo_argv}, {"state", entry.state},
+  return {{"rule", entry.rule},
+          {"subject", entry.subject},
+          {"summary", entry.summary},
+          {"kind", entry.kind},
+          {"target", entry.target},
+          {"existed", entry.existed},
+          {"before_sha256", entry.before_sha256},
+          {"after_sha256", entry.after_sha256},
+          {"mode", entry.mode},
+          {"owner", entry.owner},
+          {"group", entry.group},
+          {"backup", entry.backup},
+          {"value_before", entry.value_before},
+          {"value_after", entry.value_after},
+          {"sysctl_source", entry.sysctl_source},
+          {"argv", entry.argv},
+          {"undo_argv", entry.undo_argv},
+          {"state", entry.state},
           {"error", entry.error}};
 }
 

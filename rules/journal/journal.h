@@ -44,7 +44,8 @@ struct JournalEntry {
 struct JournalChange {
   std::string id;
   std::string created_at;
-  std::string status = "in-progress";  // in-progress, applied, partial, failed, rolled-back, interrupted
+  std::string status =
+      "in-progress";  // in-progress, applied, partial, failed, rolled-back, interrupted
   std::string root;
   std::vector<std::string> reloads;  // daemons reloaded: "xinetd", "inetd"
   std::string rolled_back_at;

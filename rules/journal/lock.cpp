@@ -48,7 +48,8 @@ Expected<StateLock> StateLock::acquire(const std::string& state_directory, long 
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       ::close(descriptor);
-      return fail_with(path + ": another qharden (CLI or agent) is changing this host; gave up after " +
+      return fail_with(path +
+                       ": another qharden (CLI or agent) is changing this host; gave up after " +
                        std::to_string(wait_seconds) + " s (paths.lock_wait_s)");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -19,7 +19,7 @@ struct ParsedOption {
 
 struct GetoptResult {
   std::vector<ParsedOption> options;
-  std::size_t first_operand = 0;  // index of the first word after the options
+  std::size_t first_operand = 0;     // index of the first word after the options
   std::optional<std::string> error;  // an unknown letter or a missing argument
 };
 

@@ -29,8 +29,7 @@ void read_tcp_env(const std::vector<std::string>& argv, ChainFacts& facts) {
   TcpEnvOptions options = read_tcp_env_options(words_after(argv, *word));
   if (!options.ident_off) {
     facts.ident_waits.push_back({"tcp-env", static_cast<int>(options.ident_timeout_seconds),
-                                 options.r_undoes_capital_r ? "-R undone by a later -r"
-                                                            : "no -R",
+                                 options.r_undoes_capital_r ? "-R undone by a later -r" : "no -R",
                                  "tcp-env.flags"});
   }
   // qmail's tcp-env asks the resolver for the client's name on every connection.
@@ -56,7 +55,8 @@ void read_tcpserver(const std::vector<std::string>& argv, ChainFacts& facts) {
     if (option.letter == 'h') names_client = true;
   }
   if (names_client) facts.dns_lookups.push_back("tcpserver looks up the client's name (no -H)");
-  if (!has_option(parsed, 'l')) facts.dns_lookups.push_back("tcpserver looks up its own name (no -l)");
+  if (!has_option(parsed, 'l'))
+    facts.dns_lookups.push_back("tcpserver looks up its own name (no -l)");
 }
 
 void read_rblsmtpd(const ServiceCommand& command, ChainFacts& facts) {
@@ -81,8 +81,8 @@ ChainFacts analyse_chain(const ServiceCommand& command) {
     for (const std::string& attribute : command.xinetd_ident_attributes) {
       attributes += (attributes.empty() ? "" : " and ") + attribute;
     }
-    facts.ident_waits.push_back({"xinetd", kXinetdIdentTimeoutSeconds, "USERID in " + attributes,
-                                 "tcp-env.flags"});
+    facts.ident_waits.push_back(
+        {"xinetd", kXinetdIdentTimeoutSeconds, "USERID in " + attributes, "tcp-env.flags"});
   }
   read_tcpserver(command.argv, facts);
   read_tcp_env(command.argv, facts);

@@ -18,7 +18,7 @@ struct IdentWait {
 };
 
 struct ChainFacts {
-  std::vector<IdentWait> ident_waits;  // each one that is on
+  std::vector<IdentWait> ident_waits;    // each one that is on
   std::vector<std::string> dns_lookups;  // "tcpserver looks up the client's name (no -H)"
   std::vector<std::string> dnsbl_zones;  // rblsmtpd's -r and -a zones
   std::vector<std::string> programs;     // the programs found, for the message

@@ -45,7 +45,8 @@ std::map<std::string, std::string> read_environment(const std::string& path) {
   std::map<std::string, std::string> environment;
   for (const std::string& entry : split_command_line(read_small_file(path))) {
     std::size_t equals = entry.find('=');
-    if (equals != std::string::npos) environment.emplace(entry.substr(0, equals), entry.substr(equals + 1));
+    if (equals != std::string::npos)
+      environment.emplace(entry.substr(0, equals), entry.substr(equals + 1));
   }
   return environment;
 }
@@ -70,8 +71,8 @@ bool inetd_service_matches_address(const ServiceCommand& command, const SmtpList
   return host == listener.address_text();
 }
 
-const ServiceCommand* find_configured(const ServiceInventory& inventory, const SmtpListener& listener,
-                                      bool xinetd) {
+const ServiceCommand* find_configured(const ServiceInventory& inventory,
+                                      const SmtpListener& listener, bool xinetd) {
   const ServiceCommand* fallback = nullptr;
   for (const ServiceCommand& command : inventory.commands) {
     if (!command.enabled || command.port != listener.port) continue;
@@ -90,7 +91,8 @@ const ServiceCommand* find_configured(const ServiceInventory& inventory, const S
 void attach_command(AuditContext& context, SmtpListener& listener, const std::string& proc_root) {
   const ServiceInventory& inventory = context.inventory();
   std::string process_directory = proc_root + "/" + std::to_string(*listener.pid);
-  std::vector<std::string> argv = split_command_line(read_small_file(process_directory + "/cmdline"));
+  std::vector<std::string> argv =
+      split_command_line(read_small_file(process_directory + "/cmdline"));
   std::string program = argv.empty() ? listener.process : base_name(argv.front());
   for (std::string_view kind : {"xinetd", "inetd"}) {
     if (!is_super_server(program, kind) && !is_super_server(listener.process, kind)) continue;
@@ -126,8 +128,9 @@ void attach_configured_guess(AuditContext& context, SmtpListener& listener) {
   const ServiceInventory& inventory = context.inventory();
   for (const ServiceCommand& command : inventory.commands) {
     if (!command.enabled) continue;
-    std::optional<int> port =
-        command.source == LaunchSource::run_script ? tcpserver_port(context, command) : command.port;
+    std::optional<int> port = command.source == LaunchSource::run_script
+                                  ? tcpserver_port(context, command)
+                                  : command.port;
     if (port != listener.port) continue;
     listener.command = command;
     listener.command_source = command.subject;
@@ -226,8 +229,9 @@ Expected<std::vector<SmtpListener>> find_smtp_listeners(AuditContext& context,
   for (const SmtpListener& listener : listeners) ports_listening.insert(listener.port);
   for (const ServiceCommand& command : context.inventory().commands) {
     if (!command.enabled || answered.count(command.subject)) continue;
-    std::optional<int> port =
-        command.source == LaunchSource::run_script ? tcpserver_port(context, command) : command.port;
+    std::optional<int> port = command.source == LaunchSource::run_script
+                                  ? tcpserver_port(context, command)
+                                  : command.port;
     if (!port || !wanted.count(*port) || ports_listening.count(*port)) continue;
     SmtpListener listener;
     listener.family = AF_INET;

@@ -23,12 +23,12 @@ struct GreetingTarget {
 };
 
 enum class GreetingOutcome {
-  greeted,        // a complete 220 reply
-  other_reply,    // a complete reply with another code (421, 554, ...)
-  tls_answered,   // implicit TLS: the server's first bytes arrived
-  closed,         // the server closed before a complete reply
-  refused,        // connect failed
-  gave_up,        // no complete reply within the limit
+  greeted,       // a complete 220 reply
+  other_reply,   // a complete reply with another code (421, 554, ...)
+  tls_answered,  // implicit TLS: the server's first bytes arrived
+  closed,        // the server closed before a complete reply
+  refused,       // connect failed
+  gave_up,       // no complete reply within the limit
 };
 
 struct GreetingResult {

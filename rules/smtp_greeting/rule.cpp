@@ -129,22 +129,29 @@ class SmtpGreetingRule final : public Rule {
   SmtpGreetingRule() {
     info_.id = "smtp.greeting";
     info_.severity = Severity::critical;
-    info_.summary = "each local SMTP listener greets with 220 within max_ms, measured and predicted";
+    info_.summary =
+        "each local SMTP listener greets with 220 within max_ms, measured and predicted";
     info_.explanation =
         "Finds the SMTP listeners (LISTEN sockets of this network namespace on the configured\n"
         "ports, and the xinetd/inetd services and run scripts for those ports), reads what each\n"
         "runs per connection (the inventory for xinetd and inetd, /proc/PID/cmdline otherwise, so\n"
         "a tcpserver started by hand is judged as it runs), connects, and times the 220.\n"
         "Port 465 speaks TLS first: the probe sends a ClientHello and times the server's first\n"
-        "answer, which comes after tcpserver's ident and DNS work; the 220 inside TLS is not read.\n"
-        "A probe from the host cannot see the ident delay: its port-113 connect lands on the host's\n"
-        "own stack. So the finding also predicts the worst case for a remote client whose firewall\n"
-        "silently drops port 113: the measured time plus each ident wait that is on (tcp-env 30 s,\n"
-        "tcpserver -t, 26 s by default, xinetd's USERID 30 s) unless firewall.ident-reject passes.\n"
+        "answer, which comes after tcpserver's ident and DNS work; the 220 inside TLS is not "
+        "read.\n"
+        "A probe from the host cannot see the ident delay: its port-113 connect lands on the "
+        "host's\n"
+        "own stack. So the finding also predicts the worst case for a remote client whose "
+        "firewall\n"
+        "silently drops port 113: the measured time plus each ident wait that is on (tcp-env 30 "
+        "s,\n"
+        "tcpserver -t, 26 s by default, xinetd's USERID 30 s) unless firewall.ident-reject "
+        "passes.\n"
         "It fails when either figure exceeds max_ms and names the rules whose fixes remove the\n"
         "delay: firewall.ident-reject, tcp-env.flags, tcpserver.flags, resolv.nameservers,\n"
         "rblsmtpd.sources. A probe gives up after give_up_ms; on a terminal it shows progress.";
-    info_.touches = "reads LISTEN sockets, /proc/PID/cmdline and environ; connects to local SMTP ports";
+    info_.touches =
+        "reads LISTEN sockets, /proc/PID/cmdline and environ; connects to local SMTP ports";
     info_.needs_live_state = true;
   }
 
@@ -164,9 +171,10 @@ class SmtpGreetingRule final : public Rule {
     if (listeners->empty()) {
       std::string list;
       for (int port : ports) list += (list.empty() ? "" : ", ") + std::to_string(port);
-      return {make_finding(info_, std::string(info_.id), Status::skip,
-                           "nothing listens on ports " + list +
-                               " in this network namespace, and no service for them is configured")};
+      return {
+          make_finding(info_, std::string(info_.id), Status::skip,
+                       "nothing listens on ports " + list +
+                           " in this network namespace, and no service for them is configured")};
     }
     std::vector<GreetingTarget> targets;
     std::vector<std::size_t> probed;
@@ -180,10 +188,11 @@ class SmtpGreetingRule final : public Rule {
     std::size_t next_result = 0;
     for (const SmtpListener& listener : *listeners) {
       if (!listener.listening) {
-        findings.push_back(make_finding(
-            info_, listener.subject(), Status::skip,
-            listener.command_source + " configures an SMTP service on port " +
-                std::to_string(listener.port) + ", but nothing listens on it in this network namespace"));
+        findings.push_back(
+            make_finding(info_, listener.subject(), Status::skip,
+                         listener.command_source + " configures an SMTP service on port " +
+                             std::to_string(listener.port) +
+                             ", but nothing listens on it in this network namespace"));
         continue;
       }
       findings.push_back(judge(context, listener, results[next_result++]));
@@ -201,8 +210,8 @@ class SmtpGreetingRule final : public Rule {
                    label.c_str(), seconds, static_cast<double>(give_up_ms) / 1000);
       std::fflush(stderr);
     };
-    std::vector<GreetingResult> results =
-        terminal ? probe_greetings(targets, give_up_ms, progress) : probe_greetings(targets, give_up_ms);
+    std::vector<GreetingResult> results = terminal ? probe_greetings(targets, give_up_ms, progress)
+                                                   : probe_greetings(targets, give_up_ms);
     if (terminal) std::fprintf(stderr, "\r\033[K");
     return results;
   }
@@ -240,7 +249,8 @@ class SmtpGreetingRule final : public Rule {
       for (const std::string& family : client_families(listener)) {
         auto verdict = verdicts.by_family.find(family);
         if (verdict == verdicts.by_family.end() || verdict->second != Status::pass) {
-          unrejected += (unrejected.empty() ? "" : " and ") + std::string(family == "ipv4" ? "IPv4" : "IPv6");
+          unrejected +=
+              (unrejected.empty() ? "" : " and ") + std::string(family == "ipv4" ? "IPv4" : "IPv6");
         }
       }
       if (!unrejected.empty()) {
@@ -252,9 +262,10 @@ class SmtpGreetingRule final : public Rule {
           add_cause(causes, wait.fixed_by);
         }
         add_cause(causes, "firewall.ident-reject");
-        reasons.push_back(waits + ", and " + unrejected +
-                          " TCP to port 113 is not REJECTed here (fixed by firewall.ident-reject, or " +
-                          "by " + facts.ident_waits.front().fixed_by + " and a restart of the service)");
+        reasons.push_back(
+            waits + ", and " + unrejected +
+            " TCP to port 113 is not REJECTed here (fixed by firewall.ident-reject, or " + "by " +
+            facts.ident_waits.front().fixed_by + " and a restart of the service)");
       }
     }
     double predicted = measured + 1000.0 * ident_wait_seconds;
@@ -271,11 +282,14 @@ class SmtpGreetingRule final : public Rule {
       if (!resolver.empty()) {
         add_cause(causes, "resolv.nameservers");
         std::string servers;
-        for (const Finding* finding : resolver) servers += (servers.empty() ? "" : ", ") + finding->subject;
+        for (const Finding* finding : resolver)
+          servers += (servers.empty() ? "" : ", ") + finding->subject;
         std::string lookups;
-        for (const std::string& lookup : facts.dns_lookups) lookups += (lookups.empty() ? "" : "; ") + lookup;
-        reasons.push_back(lookups + ", and the resolver fails (" + servers +
-                          "): each lookup waits for a dead or slow nameserver (fixed by resolv.nameservers)");
+        for (const std::string& lookup : facts.dns_lookups)
+          lookups += (lookups.empty() ? "" : "; ") + lookup;
+        reasons.push_back(
+            lookups + ", and the resolver fails (" + servers +
+            "): each lookup waits for a dead or slow nameserver (fixed by resolv.nameservers)");
       }
     }
     if (!facts.dnsbl_zones.empty()) {
@@ -287,8 +301,9 @@ class SmtpGreetingRule final : public Rule {
       }
       if (!zones.empty()) {
         add_cause(causes, "rblsmtpd.sources");
-        reasons.push_back("rblsmtpd queries failing DNSBL zones (" + zones +
-                          "), each waiting for its lookup timeout (fixed by rblsmtpd.sources --rule)");
+        reasons.push_back(
+            "rblsmtpd queries failing DNSBL zones (" + zones +
+            "), each waiting for its lookup timeout (fixed by rblsmtpd.sources --rule)");
       }
     }
 
@@ -320,8 +335,9 @@ class SmtpGreetingRule final : public Rule {
     } else if (!reasons.empty()) {
       message += ". Causes: ";
     } else if (slow) {
-      message += ". No cause qharden checks explains it: look at the service itself "
-                 "(load, a slow program in the chain, the queue)";
+      message +=
+          ". No cause qharden checks explains it: look at the service itself "
+          "(load, a slow program in the chain, the queue)";
     }
     for (std::size_t index = 0; index < reasons.size(); ++index) {
       message += (index == 0 ? "" : "; ") + reasons[index];
@@ -336,12 +352,18 @@ class SmtpGreetingRule final : public Rule {
 
   static std::string outcome_name(GreetingOutcome outcome) {
     switch (outcome) {
-      case GreetingOutcome::greeted: return "greeted";
-      case GreetingOutcome::other_reply: return "other_reply";
-      case GreetingOutcome::tls_answered: return "tls_answered";
-      case GreetingOutcome::closed: return "closed";
-      case GreetingOutcome::refused: return "refused";
-      case GreetingOutcome::gave_up: return "gave_up";
+      case GreetingOutcome::greeted:
+        return "greeted";
+      case GreetingOutcome::other_reply:
+        return "other_reply";
+      case GreetingOutcome::tls_answered:
+        return "tls_answered";
+      case GreetingOutcome::closed:
+        return "closed";
+      case GreetingOutcome::refused:
+        return "refused";
+      case GreetingOutcome::gave_up:
+        return "gave_up";
     }
     return "unknown";
   }
@@ -375,6 +397,8 @@ class SmtpGreetingRule final : public Rule {
 
 }  // namespace
 
-std::unique_ptr<Rule> make_smtp_greeting_rule() { return std::make_unique<SmtpGreetingRule>(); }
+std::unique_ptr<Rule> make_smtp_greeting_rule() {
+  return std::make_unique<SmtpGreetingRule>();
+}
 
 }  // namespace qharden

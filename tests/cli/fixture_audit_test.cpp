@@ -35,7 +35,8 @@ TEST_P(FixtureAudit, StatusesAndExitCode) {
   const FixtureCase& test_case = GetParam();
   RunResult result =
       run_qharden({"audit", "--offline", "--json", "--root", fixture_host(test_case.host)});
-  ASSERT_EQ(result.exit_code, test_case.exit_code) << result.standard_output << result.standard_error;
+  ASSERT_EQ(result.exit_code, test_case.exit_code)
+      << result.standard_output << result.standard_error;
   nlohmann::json report = result.json();
   EXPECT_EQ(report["schema"], 1);
   EXPECT_EQ(report["offline"], true);
@@ -53,7 +54,8 @@ TEST_P(FixtureAudit, StatusesAndExitCode) {
   }
   // Every finding carries the schema's fields.
   for (const nlohmann::json& finding : report["findings"]) {
-    for (const char* field : {"rule", "subject", "status", "severity", "fixable", "message", "evidence"}) {
+    for (const char* field :
+         {"rule", "subject", "status", "severity", "fixable", "message", "evidence"}) {
       EXPECT_TRUE(finding.contains(field)) << field << " in " << finding.dump();
     }
   }
@@ -62,7 +64,8 @@ TEST_P(FixtureAudit, StatusesAndExitCode) {
 INSTANTIATE_TEST_SUITE_P(
     Hosts, FixtureAudit,
     ::testing::Values(
-        FixtureCase{"plesk", 2,
+        FixtureCase{"plesk",
+                    2,
                     {{"tcp-env.flags", "/etc/xinetd.d/smtp_psa:smtp", "fail"},
                      {"tcp-env.flags", "/etc/xinetd.d/smtps_psa:smtps", "pass"},
                      {"tcp-env.flags", "/etc/xinetd.d/submission_psa:submission", "fail"},
@@ -73,30 +76,37 @@ INSTANTIATE_TEST_SUITE_P(
                     // .bak and ~ files are ignored by xinetd; ftp_psa runs no tcp-env.
                     {"/etc/xinetd.d/smtp_psa.bak:smtp", "/etc/xinetd.d/smtp_psa~:smtp",
                      "/etc/xinetd.d/ftp_psa:ftp"}},
-        FixtureCase{"inetd", 2,
+        FixtureCase{"inetd",
+                    2,
                     {{"tcp-env.flags", "/etc/inetd.conf:smtp", "fail"},
                      {"tcp-env.flags", "/etc/inetd.conf:127.0.0.1:smtp", "pass"},
                      {"tcp-env.flags", "/etc/inetd.conf:submission", "fail"}},
                     {}},
-        FixtureCase{"daemontools", 2,
+        FixtureCase{"daemontools",
+                    2,
                     {{"tcpserver.flags", "/service/smtpd/run", "pass"},
                      {"tcpserver.flags", "/service/qmail-smtpd-bad/run", "fail"},
                      {"tcpserver.flags", "/service/qmail-smtpd-undone/run", "fail"},
                      {"tcpserver.flags", "/etc/sv/qmail-smtpd/run", "fail"},
                      {"tcpserver.flags", "/service/broken/run", "error"}},
                     {}},
-        FixtureCase{"xinetd-malformed", 1,
+        FixtureCase{"xinetd-malformed",
+                    1,
                     {{"tcp-env.flags", "/etc/xinetd.d/good:smtp", "pass"},
                      {"tcp-env.flags", "/etc/xinetd.d/a_truncated", "error"},
                      {"tcp-env.flags", "/etc/xinetd.d/binary", "error"},
                      {"tcp-env.flags", "/etc/xinetd.d/loop", "error"},
                      {"tcp-env.flags", "/etc/xinetd.d/longline:smtps", "pass"}},
                     {}},
-        FixtureCase{"sysctl-debian-symlink", 0,
-                    {{"sysctl.tcp-fin-timeout", "/etc/sysctl.d/99-sysctl.conf:net.ipv4.tcp_fin_timeout", "pass"},
-                     {"sysctl.tcp-keepalive", "/etc/sysctl.d/99-sysctl.conf:net.ipv4.tcp_keepalive_time", "fail"}},
+        FixtureCase{"sysctl-debian-symlink",
+                    0,
+                    {{"sysctl.tcp-fin-timeout",
+                      "/etc/sysctl.d/99-sysctl.conf:net.ipv4.tcp_fin_timeout", "pass"},
+                     {"sysctl.tcp-keepalive",
+                      "/etc/sysctl.d/99-sysctl.conf:net.ipv4.tcp_keepalive_time", "fail"}},
                     {}},
-        FixtureCase{"rbl-defunct", 2,
+        FixtureCase{"rbl-defunct",
+                    2,
                     {{"rblsmtpd.sources", "dnsbl.ahbl.org", "fail"},
                      {"rblsmtpd.sources", "bad zone..example", "error"}},
                     {}}),
@@ -109,8 +119,8 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(FixtureAuditFormats, PrometheusAndTextAgreeWithJson) {
-  RunResult prometheus =
-      run_qharden({"audit", "--offline", "--format", "prometheus", "--root", fixture_host("plesk")});
+  RunResult prometheus = run_qharden(
+      {"audit", "--offline", "--format", "prometheus", "--root", fixture_host("plesk")});
   EXPECT_EQ(prometheus.exit_code, 2);
   EXPECT_NE(prometheus.standard_output.find(
                 "qharden_finding{rule=\"tcp-env.flags\",subject=\"/etc/xinetd.d/smtp_psa:smtp\","
@@ -130,7 +140,8 @@ TEST(FixtureAuditSelection, RuleFilterLimitsFindings) {
   RunResult result = run_qharden(
       {"audit", "--offline", "--json", "--rule", "tcp-env.flags", "--root", fixture_host("inetd")});
   nlohmann::json report = result.json();
-  for (const nlohmann::json& finding : report["findings"]) EXPECT_EQ(finding["rule"], "tcp-env.flags");
+  for (const nlohmann::json& finding : report["findings"])
+    EXPECT_EQ(finding["rule"], "tcp-env.flags");
   EXPECT_EQ(result.exit_code, 2);
 }
 

@@ -13,15 +13,15 @@ TEST(CliUsage, RulesListsEveryDesignRuleWithSeverityAndFix) {
     const char* severity;
     const char* fix;
   };
-  for (const Expected& rule : {Expected{"resolv.nameservers", "critical", "yes"},
-                               Expected{"tcp-env.flags", "critical", "yes"},
-                               Expected{"tcpserver.flags", "critical", "yes"},
-                               Expected{"firewall.ident-reject", "warning", "yes"},
-                               Expected{"rblsmtpd.sources", "critical", "when named"},
-                               Expected{"sysctl.tcp-fin-timeout", "warning", "yes"},
-                               Expected{"sysctl.tcp-keepalive", "info", "yes"},
-                               Expected{"sockets.stuck", "warning", "no"},
-                               Expected{"smtp.greeting", "critical", "no"}}) {
+  for (const Expected& rule :
+       {Expected{"resolv.nameservers", "critical", "yes"},
+        Expected{"tcp-env.flags", "critical", "yes"},
+        Expected{"tcpserver.flags", "critical", "yes"},
+        Expected{"firewall.ident-reject", "warning", "yes"},
+        Expected{"rblsmtpd.sources", "critical", "when named"},
+        Expected{"sysctl.tcp-fin-timeout", "warning", "yes"},
+        Expected{"sysctl.tcp-keepalive", "info", "yes"}, Expected{"sockets.stuck", "warning", "no"},
+        Expected{"smtp.greeting", "critical", "no"}}) {
     std::string line;
     std::size_t at = result.standard_output.find(std::string(rule.id) + " ");
     ASSERT_NE(at, std::string::npos) << rule.id;

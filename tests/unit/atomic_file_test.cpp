@@ -83,10 +83,12 @@ TEST(AtomicFile, RemoveRefusesAFileChangedSinceWeWroteIt) {
   TemporaryTree tree;
   tree.write("/etc/sysctl.d/99-qharden.conf", "edited by hand\n");
   Expected<RootedHost> host = RootedHost::open(tree.path());
-  Outcome removed = remove_file_checked(*host, "/etc/sysctl.d/99-qharden.conf", sha256_hex("ours\n"));
+  Outcome removed =
+      remove_file_checked(*host, "/etc/sysctl.d/99-qharden.conf", sha256_hex("ours\n"));
   EXPECT_FALSE(removed);
   EXPECT_EQ(tree.read("/etc/sysctl.d/99-qharden.conf"), "edited by hand\n");
-  EXPECT_TRUE(remove_file_checked(*host, "/etc/sysctl.d/99-qharden.conf", sha256_hex("edited by hand\n")));
+  EXPECT_TRUE(
+      remove_file_checked(*host, "/etc/sysctl.d/99-qharden.conf", sha256_hex("edited by hand\n")));
   EXPECT_EQ(tree.listing("/etc/sysctl.d"), "");
 }
 

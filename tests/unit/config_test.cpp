@@ -48,7 +48,8 @@ TEST_P(BadConfig, NamesFileLineAndColumn) {
 INSTANTIATE_TEST_SUITE_P(
     Table, BadConfig,
     testing::Values(
-        BadConfigCase{"unknown key", "[paths]\nxinetd = \"/x\"\n", ":2:1: unknown key 'paths.xinetd'"},
+        BadConfigCase{"unknown key", "[paths]\nxinetd = \"/x\"\n",
+                      ":2:1: unknown key 'paths.xinetd'"},
         BadConfigCase{"unknown table", "[nonsense]\n", "unknown key 'nonsense'"},
         BadConfigCase{"unknown rule table", "[rules.\"tcp-env.flag\"]\noptions = \"-R\"\n",
                       "unknown key 'rules.tcp-env.flag'"},

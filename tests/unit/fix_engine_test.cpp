@@ -36,8 +36,8 @@ class DemoRule final : public Rule {
                                             const std::vector<Finding>&) const override {
     Expected<std::string> content = context.host.read_file("/etc/demo.conf");
     if (!content) return Unexpected(content.error());
-    return std::vector<PlannedChange>{
-        {"demo.rule", "/etc/demo.conf", "rewrite", FileReplacement{"/etc/demo.conf", *content, fix_content_}}};
+    return std::vector<PlannedChange>{{"demo.rule", "/etc/demo.conf", "rewrite",
+                                       FileReplacement{"/etc/demo.conf", *content, fix_content_}}};
   }
 
  private:
@@ -63,7 +63,8 @@ TEST(FixEngine, ApplyThenSecondApplyChangesNothingThenRollbackRestoresBytesAndMo
   ASSERT_FALSE(first->change_id.empty());
   EXPECT_EQ(fixture.tree.read("/etc/demo.conf"), "# keep me\ngood\n");
 
-  Expected<ApplyResult> second = apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
+  Expected<ApplyResult> second =
+      apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
   ASSERT_TRUE(second);
   EXPECT_TRUE(second->change_id.empty());
   EXPECT_TRUE(second->all_succeeded);
@@ -87,17 +88,20 @@ TEST(FixEngine, RollbackRefusesAFileRewrittenSinceTheFixUnlessForced) {
   Fixture fixture;
   fixture.tree.write("/etc/demo.conf", "bad\n");
   DemoRule rule("good\n");
-  Expected<ApplyResult> applied = apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
+  Expected<ApplyResult> applied =
+      apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
   ASSERT_TRUE(applied && applied->all_succeeded);
   fixture.tree.write("/etc/demo.conf", "plesk regenerated\n");
 
-  Expected<RollbackResult> refused = rollback_change(fixture.host, fixture.config, applied->change_id, false);
+  Expected<RollbackResult> refused =
+      rollback_change(fixture.host, fixture.config, applied->change_id, false);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("changed since qharden wrote it"), std::string::npos)
       << refused.error().message;
   EXPECT_EQ(fixture.tree.read("/etc/demo.conf"), "plesk regenerated\n");
 
-  Expected<RollbackResult> forced = rollback_change(fixture.host, fixture.config, applied->change_id, true);
+  Expected<RollbackResult> forced =
+      rollback_change(fixture.host, fixture.config, applied->change_id, true);
   ASSERT_TRUE(forced) << forced.error().message;
   EXPECT_EQ(fixture.tree.read("/etc/demo.conf"), "bad\n");
   // Nothing is lost: the overwritten content is kept in the journal.
@@ -110,11 +114,13 @@ TEST(FixEngine, AFixThatDoesNotPassIsRolledBackAndReported) {
   Fixture fixture;
   fixture.tree.write("/etc/demo.conf", "bad\n");
   DemoRule rule("still bad\n");
-  Expected<ApplyResult> applied = apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
+  Expected<ApplyResult> applied =
+      apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
   ASSERT_TRUE(applied);
   EXPECT_FALSE(applied->all_succeeded);
   ASSERT_EQ(applied->outcomes.size(), 1u);
-  EXPECT_EQ(applied->outcomes[0].outcome.rfind("failed: rolled back", 0), 0u) << applied->outcomes[0].outcome;
+  EXPECT_EQ(applied->outcomes[0].outcome.rfind("failed: rolled back", 0), 0u)
+      << applied->outcomes[0].outcome;
   EXPECT_EQ(fixture.tree.read("/etc/demo.conf"), "bad\n");
 }
 
@@ -123,11 +129,13 @@ TEST(FixEngine, ASymlinkTargetIsRefusedAndNothingIsWritten) {
   fixture.tree.write("/etc/elsewhere.conf", "bad\n");
   fixture.tree.symlink("elsewhere.conf", "/etc/demo.conf");
   DemoRule rule("good\n");
-  Expected<ApplyResult> applied = apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
+  Expected<ApplyResult> applied =
+      apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
   ASSERT_TRUE(applied);
   EXPECT_FALSE(applied->all_succeeded);
   ASSERT_EQ(applied->outcomes.size(), 1u);
-  EXPECT_NE(applied->outcomes[0].outcome.find("refused: /etc/demo.conf: is a symlink"), std::string::npos)
+  EXPECT_NE(applied->outcomes[0].outcome.find("refused: /etc/demo.conf: is a symlink"),
+            std::string::npos)
       << applied->outcomes[0].outcome;
   EXPECT_EQ(fixture.tree.read("/etc/elsewhere.conf"), "bad\n");
 }
@@ -138,7 +146,8 @@ TEST(FixEngine, ASecondWriterWaitsForTheLockAndGivesUp) {
   Expected<StateLock> held = StateLock::acquire(state_directory(fixture.host, fixture.config), 0);
   ASSERT_TRUE(held);
   DemoRule rule("good\n");
-  Expected<ApplyResult> applied = apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
+  Expected<ApplyResult> applied =
+      apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
   ASSERT_FALSE(applied);
   EXPECT_NE(applied.error().message.find("another qharden"), std::string::npos);
   EXPECT_EQ(fixture.tree.read("/etc/demo.conf"), "bad\n");
@@ -146,7 +155,8 @@ TEST(FixEngine, ASecondWriterWaitsForTheLockAndGivesUp) {
 
 TEST(FixEngine, RollbackRejectsChangeIdsThatCouldNameAPath) {
   Fixture fixture;
-  Expected<RollbackResult> rolled = rollback_change(fixture.host, fixture.config, "../../etc", false);
+  Expected<RollbackResult> rolled =
+      rollback_change(fixture.host, fixture.config, "../../etc", false);
   ASSERT_FALSE(rolled);
   EXPECT_NE(rolled.error().message.find("not a change id"), std::string::npos);
 }

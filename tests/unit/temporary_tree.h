@@ -6,11 +6,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <vector>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace qharden::testing {
 
@@ -48,9 +48,9 @@ class TemporaryTree {
   }
   // Copies a fixture host tree (symlinks kept as symlinks).
   void copy_from(const std::string& source) const {
-    std::filesystem::copy(source, path_,
-                          std::filesystem::copy_options::recursive |
-                              std::filesystem::copy_options::copy_symlinks);
+    std::filesystem::copy(
+        source, path_,
+        std::filesystem::copy_options::recursive | std::filesystem::copy_options::copy_symlinks);
   }
   // Names in a folder, to check that no temporary was left behind.
   std::string listing(const std::string& host_path) const { return listing_of(real(host_path)); }
