@@ -32,11 +32,6 @@ int on_timeout(sd_event_source* /*source*/, std::uint64_t /*usec*/, void* userda
   return 0;
 }
 
-bool exit_requested(sd_event* event) {
-  int code = 0;
-  return sd_event_get_exit_code(event, &code) >= 0;
-}
-
 class Sources {
  public:
   ~Sources() {
@@ -49,6 +44,11 @@ class Sources {
 };
 
 }  // namespace
+
+bool exit_requested(sd_event* event) {
+  int code = 0;
+  return sd_event_get_exit_code(event, &code) >= 0;
+}
 
 int EventLoopWaiter::wait(pollfd* descriptors, std::size_t count, int timeout_ms) {
   if (exit_requested(event_)) {

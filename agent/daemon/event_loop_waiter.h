@@ -13,6 +13,9 @@
 
 namespace qharden::agent {
 
+// sd_event_exit() was called: the agent is stopping.
+bool exit_requested(sd_event* event);
+
 class EventLoopWaiter final : public SocketWaiter {
  public:
   explicit EventLoopWaiter(sd_event* event) : event_(event) {}

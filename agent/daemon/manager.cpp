@@ -149,8 +149,7 @@ void Manager::defer(const char* what, std::function<void()> body) {
 }
 
 bool Manager::stopping() const {
-  int code = 0;
-  return sd_event_get_exit_code(event_, &code) >= 0;
+  return exit_requested(event_);
 }
 
 // Outside any handler: a job may turn the loop, whose handlers only queue

@@ -63,8 +63,6 @@ struct Probe {
   bool cancelled = false;  // the waiter said the process is stopping
 };
 
-constexpr const char* kCancelled = "cancelled: the process is stopping";
-
 // Two things c-ares 1.18 cannot do on its own are done where it opens, sends
 // and reads its sockets:
 // - an IPv6 scope id: its server list has no place for one, so a link-local
@@ -233,7 +231,7 @@ void query_done(void* argument, int status, int /*timeouts*/, unsigned char* buf
   result.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - state->sent).count();
   if (state->probe->cancelled) {
     result.outcome = DnsOutcome::other;
-    result.detail = kCancelled;
+    result.detail = kWaitCancelledReason;
     return;
   }
   result.outcome = outcome_of(status);
@@ -320,7 +318,7 @@ void cancel(Probe& probe, std::vector<std::unique_ptr<Channel>>& channels) {
     if (!channel) continue;
     for (std::size_t index : channel->waiting) {
       probe.results[index].outcome = DnsOutcome::other;
-      probe.results[index].detail = kCancelled;
+      probe.results[index].detail = kWaitCancelledReason;
       probe.remaining--;
     }
     channel->waiting.clear();

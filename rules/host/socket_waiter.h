@@ -22,6 +22,9 @@ class SocketWaiter {
   virtual int wait(pollfd* descriptors, std::size_t count, int timeout_ms) = 0;
 };
 
+// What a probe records for the work a cancelled wait cut short.
+inline constexpr const char* kWaitCancelledReason = "cancelled: the process is stopping";
+
 // The installed waiter, or one that calls poll(2).
 SocketWaiter& socket_waiter();
 

@@ -213,7 +213,7 @@ std::vector<GreetingResult> probe_greetings(
     int ready = socket_waiter().wait(waiting.data(), waiting.size(), timeout);
     if (ready < 0 && errno == ECANCELED) {
       for (Probe* probe : owners) {
-        finish(*probe, GreetingOutcome::gave_up, start, "cancelled: the process is stopping");
+        finish(*probe, GreetingOutcome::gave_up, start, kWaitCancelledReason);
       }
       break;
     }
