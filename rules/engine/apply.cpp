@@ -4,6 +4,7 @@
 
 #include "engine/change_steps.h"
 #include "engine/fix.h"
+#include "engine/kept_changes.h"
 #include "engine/reload.h"
 #include "host/host.h"
 #include "journal/lock.h"
@@ -90,6 +91,25 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
   // Planned inside the lock, from what is on disk now.
   AuditContext context(host, config, selection.offline);
   PlanResult plan = make_plan(context, selection);
+  if (selection.only_kept) {
+    Expected<std::vector<JournalChange>> history = journal.list();
+    if (!history) return Unexpected(history.error());
+    std::set<std::pair<std::string, std::string>> kept = kept_subjects(kept_changes(*history));
+    std::set<std::string> kept_rules;
+    for (const auto& [rule, subject] : kept) kept_rules.insert(rule);
+    std::size_t planned = plan.changes.size();
+    std::erase_if(plan.changes, [&kept](const PlannedChange& change) {
+      return kept.count({change.rule, change.subject}) == 0;
+    });
+    if (plan.changes.size() != planned) {
+      result.notes.push_back(std::to_string(planned - plan.changes.size()) +
+                             " change(s) left alone: never applied, or rolled back");
+    }
+    // A refusal matters only for a rule with something to keep.
+    std::erase_if(plan.refusals, [&kept_rules](const std::string& refusal) {
+      return kept_rules.count(refusal.substr(0, refusal.find(": "))) == 0;
+    });
+  }
   for (const std::string& refusal : plan.refusals) {
     std::size_t colon = refusal.find(": ");
     result.outcomes.push_back(

@@ -189,7 +189,7 @@ Outcome check_entry_undoable(const RootedHost& host, const JournalEntry& entry) 
 }
 
 Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& change,
-                   JournalEntry& entry, bool force) {
+                   JournalEntry& entry, bool force, const char* undone_state) {
   if (entry.state != "applied") return Done{};
   if (!force) {
     Outcome undoable = check_entry_undoable(host, entry);
@@ -221,7 +221,7 @@ Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& chan
     if (!ran) undone = Unexpected(ran.error());
   }
   if (!undone) return undone;
-  entry.state = "undone";
+  entry.state = undone_state;
   return journal.save(change);
 }
 

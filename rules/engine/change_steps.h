@@ -28,8 +28,11 @@ StepOutcome apply_planned_change(const RootedHost& host, Journal& journal, Journ
 // Refuses, changing nothing, when the target no longer holds what the change
 // wrote, unless force (then the current bytes are kept in the journal first).
 Outcome check_entry_undoable(const RootedHost& host, const JournalEntry& entry);
+// The entry is then marked `undone_state`: "undone" when apply takes back its
+// own fix, "rolled-back" for the operator's rollback (an opt-out, see
+// engine/kept_changes.h).
 Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& change,
-                   JournalEntry& entry, bool force);
+                   JournalEntry& entry, bool force, const char* undone_state = "undone");
 
 // Settles changes a killed run left "in-progress": removes stale temporaries
 // and marks each pending entry by what the target now holds.

@@ -21,6 +21,10 @@ struct FixSelection {
   std::vector<const Rule*> rules;
   bool rules_named = false;  // --rule given: rules that fix only when named are included
   bool offline = false;
+  // The agent's re-apply: only changes to a (rule, subject) the journal shows
+  // applied and not rolled back (engine/kept_changes.h), decided under the
+  // state lock so that a rollback running at the same time wins.
+  bool only_kept = false;
 };
 
 struct PlanResult {

@@ -19,10 +19,10 @@ Expected<RollbackResult> rollback_change(const RootedHost& host, const Config& c
   Journal journal(state_directory(host, config));
   settle_interrupted_changes(host, journal);
 
+  Expected<std::vector<JournalChange>> changes = journal.list();
+  if (!changes) return Unexpected(changes.error());
   JournalChange change;
   if (change_id.empty()) {
-    Expected<std::vector<JournalChange>> changes = journal.list();
-    if (!changes) return Unexpected(changes.error());
     bool found = false;
     for (auto candidate = changes->rbegin(); candidate != changes->rend(); ++candidate) {
       if (candidate->status == "applied" || candidate->status == "partial" ||
@@ -54,9 +54,13 @@ Expected<RollbackResult> rollback_change(const RootedHost& host, const Config& c
 
   RollbackResult result;
   result.change_id = change.id;
+  // Orders this rollback among the applies, for what the agent keeps; recorded
+  // before the first restore, so a rollback that stops half-way is placed too.
+  change.rolled_back_after = changes->empty() ? change.id : changes->back().id;
   for (auto entry = change.entries.rbegin(); entry != change.entries.rend(); ++entry) {
     if (entry->state != "applied") continue;
-    Outcome undone = undo_entry(host, journal, change, *entry, force);
+    // Marked as the operator's opt-out, told apart from a fix its apply undid.
+    Outcome undone = undo_entry(host, journal, change, *entry, force, "rolled-back");
     if (!undone) {
       (void)journal.save(change);
       return fail_with("rollback of " + change.id + " stopped at " + entry->target + ": " +

@@ -75,13 +75,25 @@ std::string utc_now(const char* format) {
   return text;
 }
 
+// Manifests are readable by everyone: the agent runs unprivileged and learns
+// from them which fixes it keeps. They hold paths, hashes, sysctl values and
+// argv, nothing of a file's content. Backups hold content and stay private.
+constexpr mode_t kManifestMode = 0644;
+constexpr mode_t kBackupMode = 0600;
+
 // Writes path through a temporary and a rename, so a manifest is never half
 // written even when the run is killed.
-Outcome write_whole_file(const std::string& path, std::string_view bytes) {
+Outcome write_whole_file(const std::string& path, std::string_view bytes, mode_t mode) {
   std::string temporary = path + ".tmp";
   int descriptor =
       ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (descriptor < 0) return fail_with(temporary + ": " + std::strerror(errno));
+  if (::fchmod(descriptor, mode) != 0) {
+    int number = errno;
+    ::close(descriptor);
+    ::unlink(temporary.c_str());
+    return fail_with(temporary + ": set mode: " + std::strerror(number));
+  }
   std::size_t written = 0;
   while (written < bytes.size()) {
     ssize_t count = ::write(descriptor, bytes.data() + written, bytes.size() - written);
@@ -175,13 +187,15 @@ Outcome Journal::save(const JournalChange& change) const {
                    {"root", change.root},
                    {"reloads", change.reloads},
                    {"rolled_back_at", change.rolled_back_at},
+                   {"rolled_back_after", change.rolled_back_after},
                    {"entries", entries}};
-  return write_whole_file(change_folder(change.id) + "/manifest.json", manifest.dump(2) + "\n");
+  return write_whole_file(change_folder(change.id) + "/manifest.json", manifest.dump(2) + "\n",
+                          kManifestMode);
 }
 
 Outcome Journal::store_bytes(const JournalChange& change, const std::string& name,
                              std::string_view bytes) const {
-  return write_whole_file(change_folder(change.id) + "/" + name, bytes);
+  return write_whole_file(change_folder(change.id) + "/" + name, bytes, kBackupMode);
 }
 
 Expected<std::string> Journal::load_bytes(const JournalChange& change,
@@ -205,6 +219,7 @@ Expected<JournalChange> Journal::load(const std::string& change_id) const {
   change.root = manifest.value("root", "");
   change.reloads = manifest.value("reloads", std::vector<std::string>{});
   change.rolled_back_at = manifest.value("rolled_back_at", "");
+  change.rolled_back_after = manifest.value("rolled_back_after", "");
   if (manifest.contains("entries") && manifest["entries"].is_array()) {
     for (const json& entry : manifest["entries"]) change.entries.push_back(entry_from_json(entry));
   }
@@ -218,6 +233,12 @@ void Journal::remove_stale_temporaries() const {
   while (dirent* change = ::readdir(changes)) {
     if (!is_valid_change_id(change->d_name)) continue;
     std::string change_path = folder + "/" + change->d_name;
+    if (::access((change_path + "/manifest.json").c_str(), F_OK) != 0 && errno == ENOENT) {
+      // Empty, or only a manifest's ".tmp": the run died before its first save.
+      ::unlink((change_path + "/manifest.json.tmp").c_str());
+      ::rmdir(change_path.c_str());
+      continue;
+    }
     DIR* files = ::opendir(change_path.c_str());
     if (files == nullptr) continue;
     while (dirent* file = ::readdir(files)) {
@@ -247,15 +268,56 @@ Expected<std::vector<JournalChange>> Journal::list() const {
   std::sort(ids.begin(), ids.end());
   for (const std::string& id : ids) {
     // A run killed between creating a change folder and its first manifest
-    // leaves an empty folder: nothing was changed, so there is nothing to list.
-    if (::access((change_folder(id) + "/manifest.json").c_str(), F_OK) != 0) {
-      ::rmdir(change_folder(id).c_str());
-      continue;
-    }
+    // leaves an empty folder: nothing was changed, so there is nothing to list
+    // (remove_stale_temporaries removes it, under the lock; a reader must not,
+    // since a running apply may be about to write that manifest).
+    if (::access((change_folder(id) + "/manifest.json").c_str(), F_OK) != 0) continue;
     Expected<JournalChange> change = load(id);
     if (!change) return Unexpected(change.error());
     changes.push_back(std::move(*change));
   }
+  return changes;
+}
+
+}  // namespace qharden
+
+namespace qharden {
+
+Expected<std::vector<JournalChange>> CachedJournalReader::changes() {
+  std::string folder = journal_.directory() + "/changes";
+  DIR* directory = ::opendir(folder.c_str());
+  if (directory == nullptr) {
+    if (errno == ENOENT) {
+      cache_.clear();
+      return std::vector<JournalChange>{};
+    }
+    return fail_with(folder + ": " + std::strerror(errno));
+  }
+  std::vector<std::string> ids;
+  while (dirent* entry = ::readdir(directory)) {
+    if (is_valid_change_id(entry->d_name)) ids.emplace_back(entry->d_name);
+  }
+  ::closedir(directory);
+  std::sort(ids.begin(), ids.end());
+  std::map<std::string, Cached> fresh;
+  std::vector<JournalChange> changes;
+  for (const std::string& id : ids) {
+    struct stat details {};
+    if (::stat((folder + "/" + id + "/manifest.json").c_str(), &details) != 0) continue;
+    std::int64_t modified_ns =
+        static_cast<std::int64_t>(details.st_mtim.tv_sec) * 1000000000 + details.st_mtim.tv_nsec;
+    auto known = cache_.find(id);
+    if (known != cache_.end() && known->second.inode == details.st_ino &&
+        known->second.size == details.st_size && known->second.modified_ns == modified_ns) {
+      fresh.emplace(id, std::move(known->second));
+    } else {
+      Expected<JournalChange> change = journal_.load(id);
+      if (!change) return Unexpected(change.error());
+      fresh.emplace(id, Cached{details.st_ino, details.st_size, modified_ns, std::move(*change)});
+    }
+    changes.push_back(fresh.at(id).change);
+  }
+  cache_ = std::move(fresh);
   return changes;
 }
 

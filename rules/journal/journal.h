@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,7 +39,9 @@ struct JournalEntry {
   std::vector<std::string> argv;
   std::vector<std::string> undo_argv;
 
-  std::string state = "pending";  // pending, applied, undone, failed, not-applied, unknown
+  // pending, applied, undone (by the apply itself: refused or failed to
+  // verify), rolled-back, failed, not-applied, unknown
+  std::string state = "pending";
   std::string error;
 };
 
@@ -49,6 +53,9 @@ struct JournalChange {
   std::string root;
   std::vector<std::string> reloads;  // daemons reloaded: "xinetd", "inetd"
   std::string rolled_back_at;
+  // The newest change in the journal when this one was rolled back: orders the
+  // rollback among later applies exactly (engine/kept_changes.h).
+  std::string rolled_back_after;
   std::vector<JournalEntry> entries;
 };
 
@@ -79,5 +86,27 @@ class Journal {
 };
 
 bool is_valid_change_id(std::string_view change_id);
+
+// The journal as the agent reads it after every audit and every fixer run:
+// only manifests that changed since the last call (by inode, size and
+// modification time) are parsed again, so a journal of thousands of changes
+// costs a folder listing and a stat each.
+class CachedJournalReader {
+ public:
+  explicit CachedJournalReader(std::string state_directory)
+      : journal_(std::move(state_directory)) {}
+  const std::string& directory() const { return journal_.directory(); }
+  Expected<std::vector<JournalChange>> changes();
+
+ private:
+  struct Cached {
+    ino_t inode = 0;
+    off_t size = 0;
+    std::int64_t modified_ns = 0;
+    JournalChange change;
+  };
+  Journal journal_;
+  std::map<std::string, Cached> cache_;
+};
 
 }  // namespace qharden

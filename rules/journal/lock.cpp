@@ -12,7 +12,7 @@
 
 namespace qharden {
 
-Outcome make_directories(const std::string& path) {
+Outcome make_directories(const std::string& path, mode_t mode) {
   std::string partial;
   std::size_t position = 0;
   while (position <= path.size()) {
@@ -21,7 +21,12 @@ Outcome make_directories(const std::string& path) {
     partial = path.substr(0, next);
     position = next + 1;
     if (partial.empty()) continue;
-    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+    if (::mkdir(partial.c_str(), mode) == 0) {
+      // The umask (0077 under the units) would narrow it.
+      if (::chmod(partial.c_str(), mode) != 0) {
+        return fail_with(partial + ": cannot set mode: " + std::strerror(errno));
+      }
+    } else if (errno != EEXIST) {
       return fail_with(partial + ": cannot create folder: " + std::strerror(errno));
     }
   }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "engine/expected.h"
@@ -23,7 +25,9 @@ class StateLock {
   int descriptor_ = -1;
 };
 
-// mkdir -p with mode 0700 for folders it creates.
-Outcome make_directories(const std::string& path);
+// mkdir -p; folders it creates get exactly `mode`, whatever the umask. The
+// journal's folders are 0755 so that the unprivileged agent can read which
+// fixes were applied (manifests); backups of originals stay 0600.
+Outcome make_directories(const std::string& path, mode_t mode = 0755);
 
 }  // namespace qharden

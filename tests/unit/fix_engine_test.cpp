@@ -5,6 +5,7 @@
 #include "config/config.h"
 #include "engine/context.h"
 #include "engine/fix.h"
+#include "engine/kept_changes.h"
 #include "journal/lock.h"
 #include "journal/sha256.h"
 #include "temporary_tree.h"
@@ -151,6 +152,101 @@ TEST(FixEngine, ASecondWriterWaitsForTheLockAndGivesUp) {
   ASSERT_FALSE(applied);
   EXPECT_NE(applied.error().message.find("another qharden"), std::string::npos);
   EXPECT_EQ(fixture.tree.read("/etc/demo.conf"), "bad\n");
+}
+
+
+FixSelection kept_only(const Rule& rule) {
+  return FixSelection{{&rule}, true, true, true};
+}
+
+TEST(FixEngine, AReapplyOfKeptFixesChangesNothingOnAHostWhereNothingWasApplied) {
+  Fixture fixture;
+  fixture.tree.write("/etc/demo.conf", "bad\n");
+  DemoRule rule("good\n");
+  Expected<ApplyResult> reapplied =
+      apply_fixes(fixture.host, fixture.config, kept_only(rule), {});
+  ASSERT_TRUE(reapplied) << reapplied.error().message;
+  EXPECT_TRUE(reapplied->change_id.empty());
+  EXPECT_TRUE(reapplied->outcomes.empty());
+  EXPECT_EQ(fixture.tree.read("/etc/demo.conf"), "bad\n");
+}
+
+TEST(FixEngine, AppliedIsKeptUntilRolledBack) {
+  Fixture fixture;
+  fixture.tree.write("/etc/demo.conf", "bad\n");
+  DemoRule rule("good\n");
+  Expected<ApplyResult> applied =
+      apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
+  ASSERT_TRUE(applied && applied->all_succeeded);
+
+  fixture.tree.write("/etc/demo.conf", "bad again\n");  // Plesk rewrites it
+  Expected<ApplyResult> reapplied =
+      apply_fixes(fixture.host, fixture.config, kept_only(rule), {});
+  ASSERT_TRUE(reapplied) << reapplied.error().message;
+  EXPECT_FALSE(reapplied->change_id.empty());
+  EXPECT_EQ(fixture.tree.read("/etc/demo.conf"), "good\n");
+
+  // The operator opts out by rolling back the re-apply; the first change
+  // still stands in the journal, but the subject is no longer kept.
+  Expected<RollbackResult> rolled =
+      rollback_change(fixture.host, fixture.config, reapplied->change_id, false);
+  ASSERT_TRUE(rolled) << rolled.error().message;
+  EXPECT_EQ(fixture.tree.read("/etc/demo.conf"), "bad again\n");
+  Expected<std::vector<JournalChange>> history = change_history(fixture.host, fixture.config);
+  ASSERT_TRUE(history);
+  EXPECT_TRUE(kept_changes(*history).empty());
+  ASSERT_EQ(history->back().entries.size(), 1u);
+  EXPECT_EQ(history->back().entries[0].state, "rolled-back");
+
+  fixture.tree.write("/etc/demo.conf", "bad once more\n");
+  Expected<ApplyResult> after_rollback =
+      apply_fixes(fixture.host, fixture.config, kept_only(rule), {});
+  ASSERT_TRUE(after_rollback);
+  EXPECT_TRUE(after_rollback->change_id.empty());
+  EXPECT_EQ(fixture.tree.read("/etc/demo.conf"), "bad once more\n");
+}
+
+TEST(FixEngine, ManifestsAreReadableByTheAgentAndBackupsAreNot) {
+  Fixture fixture;
+  fixture.tree.write("/etc/demo.conf", "bad\n", 0600);
+  DemoRule rule("good\n");
+  ::umask(077);  // as under the units
+  Expected<ApplyResult> applied =
+      apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
+  ::umask(022);
+  ASSERT_TRUE(applied && applied->all_succeeded);
+  std::string folder = fixture.tree.real("/var/lib/qharden/changes/" + applied->change_id);
+  auto mode_of = [](const std::string& path) {
+    struct stat details {};
+    EXPECT_EQ(::stat(path.c_str(), &details), 0) << path;
+    return details.st_mode & 07777;
+  };
+  EXPECT_EQ(mode_of(fixture.tree.real("/var/lib/qharden")), 0755u);
+  EXPECT_EQ(mode_of(folder), 0755u);
+  EXPECT_EQ(mode_of(folder + "/manifest.json"), 0644u);
+  EXPECT_EQ(mode_of(folder + "/backup-0"), 0600u);
+}
+
+TEST(FixEngine, TheCachedReaderSeesRollbacksAndNewChanges) {
+  Fixture fixture;
+  fixture.tree.write("/etc/demo.conf", "bad\n");
+  DemoRule rule("good\n");
+  CachedJournalReader reader(state_directory(fixture.host, fixture.config));
+  Expected<std::vector<JournalChange>> none = reader.changes();
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  Expected<ApplyResult> applied =
+      apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
+  ASSERT_TRUE(applied && applied->all_succeeded);
+  Expected<std::vector<JournalChange>> one = reader.changes();
+  ASSERT_TRUE(one);
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ(kept_changes(*one).size(), 1u);
+  ASSERT_TRUE(rollback_change(fixture.host, fixture.config, "", false));
+  Expected<std::vector<JournalChange>> rolled = reader.changes();
+  ASSERT_TRUE(rolled);
+  EXPECT_EQ(rolled->front().status, "rolled-back");
+  EXPECT_TRUE(kept_changes(*rolled).empty());
 }
 
 TEST(FixEngine, RollbackRejectsChangeIdsThatCouldNameAPath) {
