@@ -43,8 +43,9 @@ bool rolled_back(const JournalChange& change, const JournalEntry& entry) {
 std::vector<KeptChange> kept_changes(const std::vector<JournalChange>& journal) {
   std::vector<JournalChange> changes = journal;
   // Ids sort in the order the changes were made (journal.h).
-  std::sort(changes.begin(), changes.end(),
-            [](const JournalChange& left, const JournalChange& right) { return left.id < right.id; });
+  std::sort(
+      changes.begin(), changes.end(),
+      [](const JournalChange& left, const JournalChange& right) { return left.id < right.id; });
 
   // (position, 0 = apply / 1 = rollback, change index)
   std::vector<std::tuple<std::size_t, int, std::size_t>> events;

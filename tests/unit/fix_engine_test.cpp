@@ -154,7 +154,6 @@ TEST(FixEngine, ASecondWriterWaitsForTheLockAndGivesUp) {
   EXPECT_EQ(fixture.tree.read("/etc/demo.conf"), "bad\n");
 }
 
-
 FixSelection kept_only(const Rule& rule) {
   return FixSelection{{&rule}, true, true, true};
 }
@@ -163,8 +162,7 @@ TEST(FixEngine, AReapplyOfKeptFixesChangesNothingOnAHostWhereNothingWasApplied) 
   Fixture fixture;
   fixture.tree.write("/etc/demo.conf", "bad\n");
   DemoRule rule("good\n");
-  Expected<ApplyResult> reapplied =
-      apply_fixes(fixture.host, fixture.config, kept_only(rule), {});
+  Expected<ApplyResult> reapplied = apply_fixes(fixture.host, fixture.config, kept_only(rule), {});
   ASSERT_TRUE(reapplied) << reapplied.error().message;
   EXPECT_TRUE(reapplied->change_id.empty());
   EXPECT_TRUE(reapplied->outcomes.empty());
@@ -180,8 +178,7 @@ TEST(FixEngine, AppliedIsKeptUntilRolledBack) {
   ASSERT_TRUE(applied && applied->all_succeeded);
 
   fixture.tree.write("/etc/demo.conf", "bad again\n");  // Plesk rewrites it
-  Expected<ApplyResult> reapplied =
-      apply_fixes(fixture.host, fixture.config, kept_only(rule), {});
+  Expected<ApplyResult> reapplied = apply_fixes(fixture.host, fixture.config, kept_only(rule), {});
   ASSERT_TRUE(reapplied) << reapplied.error().message;
   EXPECT_FALSE(reapplied->change_id.empty());
   EXPECT_EQ(fixture.tree.read("/etc/demo.conf"), "good\n");
