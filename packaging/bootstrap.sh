@@ -20,7 +20,7 @@ build_packages=(
 )
 test_packages=(
   clang-16 libclang-rt-16-dev clang-format
-  iproute2 iptables nftables util-linux procps
+  iproute2 iptables nftables util-linux procps attr acl e2fsprogs
   xinetd unbound ucspi-tcp dnsutils dbus time firewalld systemd python3
   mmdebstrap systemd-container
 )

@@ -7,8 +7,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "host/host.h"
+#include "journal/extended_attributes.h"
 #include "journal/sha256.h"
 
 namespace qharden {
@@ -153,6 +155,26 @@ Outcome write_all(int descriptor, std::string_view content, const std::string& h
   return Done{};
 }
 
+// Read through a descriptor whose inode is checked, so the attributes are the
+// ones of the file the plan read, not of whatever took its name since.
+Expected<std::vector<ExtendedAttribute>> attributes_of_original(int folder, const std::string& name,
+                                                                const std::string& host_path,
+                                                                const FileSnapshot& expected) {
+  if (!expected.exists) return std::vector<ExtendedAttribute>{};
+  Descriptor original(::openat(folder, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!original.valid()) return fail_with(errno_message(host_path, "open", errno));
+  struct stat details {};
+  if (::fstat(original.get(), &details) != 0) {
+    return fail_with(errno_message(host_path, "stat", errno));
+  }
+  if (details.st_ino != expected.inode || details.st_dev != expected.device) {
+    return fail_with(host_path +
+                     ": changed since it was read (another program rewrote it); nothing was "
+                     "written. Run `qharden plan` again to see the new state");
+  }
+  return read_extended_attributes(original.get(), host_path);
+}
+
 }  // namespace
 
 std::string temporary_name_for(const std::string& host_path) {
@@ -193,6 +215,9 @@ Outcome write_file_atomically(const RootedHost& host, const std::string& host_pa
 
   Outcome unchanged = check_unchanged(folder.get(), split->name, host_path, expected);
   if (!unchanged) return unchanged;
+  Expected<std::vector<ExtendedAttribute>> carried =
+      attributes_of_original(folder.get(), split->name, host_path, expected);
+  if (!carried) return Unexpected(carried.error());
 
   // Unnamed until it is complete: a crash while writing leaves nothing behind.
   // File systems without O_TMPFILE get a named O_EXCL temporary instead.
@@ -209,7 +234,14 @@ Outcome write_file_atomically(const RootedHost& host, const std::string& host_pa
   auto discard_named = [&] {
     if (named_temporary) ::unlinkat(folder.get(), temporary_name.c_str(), 0);
   };
+  // Content first: a write clears security.capability. Attributes next, while
+  // this process still owns the temporary: setting an ACL needs the owner or
+  // CAP_FOWNER. A new file has no original to copy from and keeps what the
+  // folder gives it (a default ACL, a label).
   Outcome prepared = write_all(temporary.get(), content, host_path);
+  if (prepared && expected.exists) {
+    prepared = copy_extended_attributes(temporary.get(), *carried, host_path);
+  }
   FileOwnership wanted =
       ownership.value_or(FileOwnership{expected.mode, expected.owner, expected.group});
   // chown only when the owner must change: qhardend.service filters out the
@@ -219,10 +251,17 @@ Outcome write_file_atomically(const RootedHost& host, const std::string& host_pa
   if (prepared && ::fstat(temporary.get(), &created) != 0) {
     prepared = fail_with(errno_message(host_path, "stat temporary", errno));
   }
-  if (prepared && (created.st_uid != wanted.owner || created.st_gid != wanted.group) &&
-      ::fchown(temporary.get(), wanted.owner, wanted.group) != 0) {
-    prepared = fail_with(errno_message(host_path, "set owner", errno));
+  if (prepared && (created.st_uid != wanted.owner || created.st_gid != wanted.group)) {
+    if (::fchown(temporary.get(), wanted.owner, wanted.group) != 0) {
+      prepared = fail_with(errno_message(host_path, "set owner", errno));
+    } else if (expected.exists) {
+      // chown drops security.capability; this pass sets again only what is gone.
+      prepared = copy_extended_attributes(temporary.get(), *carried, host_path);
+    }
   }
+  // Last, because setting an ACL rewrote the group bits from its mask and
+  // chown cleared set-id bits. chmod rewrites the mask from the group bits,
+  // which for the original's own mode gives back the original's ACL.
   if (prepared && ::fchmod(temporary.get(), wanted.mode) != 0) {
     prepared = fail_with(errno_message(host_path, "set mode", errno));
   }

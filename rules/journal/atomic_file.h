@@ -1,9 +1,9 @@
 // File replacement with the design's safety contract: the new content goes to
-// an unnamed temporary in the same folder (O_TMPFILE), takes the original's mode
-// and owner, is fsynced, and is renamed over the original only if the original
-// is still the file that was read (same inode, same hash); then the folder is
-// fsynced. Symlinks and mount points are refused as targets, never written
-// through.
+// an unnamed temporary in the same folder (O_TMPFILE), takes the original's
+// mode, owner and extended attributes (SELinux label, ACL), is fsynced, and is
+// renamed over the original only if the original is still the file that was
+// read (same inode, same hash); then the folder is fsynced. Symlinks and mount
+// points are refused as targets, never written through.
 #pragma once
 
 #include <sys/types.h>
@@ -40,8 +40,10 @@ struct FileOwnership {
 };
 
 // Replaces (or creates, when expected.exists is false) host_path with content.
-// Fails, writing nothing, when the file is no longer what `expected` describes.
-// ownership: the mode/owner to give the new file; defaults to the original's.
+// Fails, writing nothing, when the file is no longer what `expected` describes,
+// or when one of its extended attributes cannot be copied (the message names
+// it). ownership: the mode/owner to give the new file; defaults to the
+// original's.
 Outcome write_file_atomically(const RootedHost& host, const std::string& host_path,
                               std::string_view content, const FileSnapshot& expected,
                               std::optional<FileOwnership> ownership = std::nullopt);
