@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/expected.h"
+
 namespace qharden {
 namespace {
 
@@ -45,6 +47,39 @@ std::string iso_time(std::uint64_t usec) {
   char text[32] = {};
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &broken_down);
   return text;
+}
+
+struct KeptRow {
+  std::string change_id;
+  std::string rule;
+  std::string subject;
+};
+
+struct MessageReference {
+  sd_bus_message* message = nullptr;
+  ~MessageReference() { sd_bus_message_unref(message); }
+};
+
+Expected<std::vector<KeptRow>> read_kept_changes(sd_bus* bus) {
+  ErrorReference error;
+  MessageReference reply;
+  if (sd_bus_get_property(bus, kDestination, kPath, kInterface, "KeptChanges", &error.error,
+                          &reply.message, "a(sss)") < 0) {
+    return fail_with(error.error.message ? error.error.message : "no reply");
+  }
+  std::vector<KeptRow> rows;
+  if (sd_bus_message_enter_container(reply.message, SD_BUS_TYPE_ARRAY, "(sss)") < 0) {
+    return fail_with("not an a(sss)");
+  }
+  const char* change_id = nullptr;
+  const char* rule = nullptr;
+  const char* subject = nullptr;
+  int read = 0;
+  while ((read = sd_bus_message_read(reply.message, "(sss)", &change_id, &rule, &subject)) > 0) {
+    rows.push_back({change_id, rule, subject});
+  }
+  if (read < 0) return fail_with(std::string("cannot read: ") + std::strerror(-read));
+  return rows;
 }
 
 }  // namespace
@@ -88,6 +123,11 @@ int run_status_command(const std::string& bus_name) {
     std::free(*entry);
   }
   std::free(failing);
+  Expected<std::vector<KeptRow>> kept = read_kept_changes(bus.bus);
+  if (!kept) {
+    std::cerr << "qharden: status: KeptChanges: " << kept.error().message << '\n';
+    return 3;
+  }
 
   std::cout << "qhardend " << version_text << ": " << (compliant ? "compliant" : "not compliant")
             << '\n';
@@ -96,6 +136,13 @@ int run_status_command(const std::string& bus_name) {
   if (failing_rules.empty()) std::cout << " none";
   for (const std::string& rule : failing_rules) std::cout << ' ' << rule;
   std::cout << "\ndrift events: " << drift_events << '\n';
+  // What the agent puts back when something overwrites it: only fixes someone
+  // applied and nobody rolled back.
+  std::cout << "kept fixes: " << kept->size()
+            << (kept->empty() ? " (nothing applied; drift is only reported)" : "") << '\n';
+  for (const KeptRow& row : *kept) {
+    std::cout << "  " << row.change_id << "  " << row.rule << "  " << row.subject << '\n';
+  }
   return compliant ? 0 : 1;
 }
 

@@ -1,9 +1,13 @@
 #include "daemon/bus.h"
 
+#include <chrono>
+#include <map>
+
 #include <spdlog/spdlog.h>
 
 #include "daemon/arguments.h"
 #include "daemon/manager.h"
+#include "engine/kept_changes.h"
 #include "engine/registry.h"
 #include "engine/unified_diff.h"
 #include "host/command.h"
@@ -54,7 +58,9 @@ auto at_the_edge(Body&& body) -> decltype(body()) {
 AgentObject::AgentObject(sdbus::IConnection& connection, Manager& manager)
     : AdaptorInterfaces(connection, kObjectPath),
       manager_(manager),
-      bus_driver_(sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus")) {
+      bus_driver_(sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus")),
+      polkit_(sdbus::createProxy(connection, "org.freedesktop.PolicyKit1",
+                                 "/org/freedesktop/PolicyKit1/Authority")) {
   registerAdaptor();
 }
 
@@ -67,27 +73,9 @@ void AgentObject::announce_properties(const std::vector<std::string>& names) {
     emitPropertiesChangedSignal(org::qharden::Agent1_adaptor::INTERFACE_NAME, names);
 }
 
-void AgentObject::require_root_caller() {
-  const sdbus::Message* message = getObject().getCurrentlyProcessedMessage();
-  if (message == nullptr) throw sdbus::Error(kAccessDenied, "no caller to check");
-  std::string sender = message->getSender();
-  std::uint32_t uid = 0;
-  // The bus driver's answer, not sd-bus creds augmentation: dbus-daemon would
-  // have us read /proc of a pid that may already belong to someone else.
-  bus_driver_->callMethod("GetConnectionUnixUser")
-      .onInterface("org.freedesktop.DBus")
-      .withArguments(sender)
-      .storeResultsTo(uid);
-  if (uid != 0) {
-    spdlog::warn("refused {} from {} (uid {}): root only", message->getMemberName(), sender, uid);
-    throw sdbus::Error(kAccessDenied, "only root may plan, apply or roll back");
-  }
-}
-
 template <typename... Results, typename Work>
-void AgentObject::answer_later(const char* what, sdbus::Result<Results...>&& result, Work&& work) {
-  // The job outlives this call, and Result cannot be copied into a std::function.
-  auto pending = std::make_shared<sdbus::Result<Results...>>(std::move(result));
+void AgentObject::answer_later(const char* what, std::shared_ptr<sdbus::Result<Results...>> pending,
+                               Work&& work) {
   manager_.defer(what, [pending, work = std::forward<Work>(work)]() mutable {
     try {
       std::apply([&](const auto&... values) { pending->returnResults(values...); },
@@ -98,10 +86,77 @@ void AgentObject::answer_later(const char* what, sdbus::Result<Results...>&& res
   });
 }
 
+namespace {
+
+// polkit's CheckAuthorization: (subject, action, details, flags, cancellation).
+using PolkitSubject = sdbus::Struct<std::string, std::map<std::string, sdbus::Variant>>;
+using PolkitAnswer = sdbus::Struct<bool, bool, std::map<std::string, std::string>>;
+
+template <typename Result>
+std::shared_ptr<Result> shared_result(Result&& result) {
+  // The job outlives this call, and Result cannot be copied into a std::function.
+  return std::make_shared<Result>(std::move(result));
+}
+
+}  // namespace
+
+template <typename... Results, typename Work>
+void AgentObject::authorize_then(const char* what, sdbus::Result<Results...>&& result,
+                                 Work&& work) {
+  const sdbus::Message* message = getObject().getCurrentlyProcessedMessage();
+  if (message == nullptr) throw sdbus::Error(kAccessDenied, "no caller to check");
+  std::string sender = message->getSender();
+  std::uint32_t uid = 0;
+  // The bus driver's answer, not sd-bus creds augmentation: dbus-daemon would
+  // have us read /proc of a pid that may already belong to someone else.
+  bus_driver_->callMethod("GetConnectionUnixUser")
+      .onInterface("org.freedesktop.DBus")
+      .withArguments(sender)
+      .storeResultsTo(uid);
+  std::string caller =
+      std::string("D-Bus ") + what + " from " + sender + " (uid " + std::to_string(uid) + ")";
+  auto pending = shared_result(std::move(result));
+  if (uid == 0) {
+    answer_later(what, pending, [work, caller] { return work(caller); });
+    return;
+  }
+  // Anyone else is asked about through polkit, as systemd, tuned and
+  // firewalld do. The subject is the caller's bus name, which polkit resolves
+  // race-free. No interactive authentication is requested (sdbus-c++ does not
+  // show whether the caller allowed it): administrators other than root are
+  // let in by a polkit rule.
+  PolkitSubject subject{"system-bus-name", {{"name", sdbus::Variant(sender)}}};
+  auto refuse = [pending, sender, uid, what](const std::string& why) {
+    spdlog::warn("refused {} from {} (uid {}): {}", what, sender, uid, why);
+    pending->returnError(
+        sdbus::Error(kAccessDenied, std::string("only root, or a user polkit authorizes for ") +
+                                        kManageAction + ", may plan, apply or roll back: " + why));
+  };
+  polkit_->callMethodAsync("CheckAuthorization")
+      .onInterface("org.freedesktop.PolicyKit1.Authority")
+      .withTimeout(std::chrono::seconds(30))
+      .withArguments(subject, std::string(kManageAction), std::map<std::string, std::string>{},
+                     std::uint32_t{0}, std::string{})
+      .uponReplyInvoke([this, pending, work, caller, what, refuse](const sdbus::Error* error,
+                                                                   PolkitAnswer answer) {
+        if (error != nullptr) {
+          refuse("polkit did not answer (" + error->getMessage() + ")");
+          return;
+        }
+        if (!std::get<0>(answer)) {
+          refuse(std::get<1>(answer) ? "polkit wants authentication, which is not asked for here"
+                                     : "polkit says no");
+          return;
+        }
+        spdlog::info("polkit authorized {} for {}", what, caller);
+        answer_later(what, pending, [work, caller] { return work(caller + ", by polkit"); });
+      });
+}
+
 void AgentObject::Audit(sdbus::Result<std::vector<FindingRow>>&& result,
                         std::vector<std::string> rules) {
   std::vector<const Rule*> selected = checked_rules(rules);
-  answer_later("Audit", std::move(result), [this, selected] {
+  answer_later("Audit", shared_result(std::move(result)), [this, selected] {
     std::vector<FindingRow> rows;
     for (const Finding& finding : manager_.audit(selected)) {
       rows.emplace_back(finding.rule, finding.subject, std::string(to_string(finding.status)),
@@ -112,16 +167,17 @@ void AgentObject::Audit(sdbus::Result<std::vector<FindingRow>>&& result,
 }
 
 void AgentObject::GetReport(sdbus::Result<std::string>&& result) {
-  answer_later("GetReport", std::move(result),
+  answer_later("GetReport", shared_result(std::move(result)),
                [this] { return std::tuple{manager_.report_json_text()}; });
 }
 
+// Arguments are checked first, in the handler, so InvalidArgs comes back at
+// once and nothing is asked of polkit for a call that could not run anyway.
 void AgentObject::Plan(sdbus::Result<std::vector<ChangeRow>>&& result,
                        std::vector<std::string> rules) {
-  require_root_caller();
   std::vector<const Rule*> selected = checked_rules(rules);
   bool named = !rules.empty();
-  answer_later("Plan", std::move(result), [this, selected, named] {
+  authorize_then("Plan", std::move(result), [this, selected, named](const std::string&) {
     PlanResult plan = manager_.plan(selected, named);
     std::vector<ChangeRow> rows;
     for (const PlannedChange& change : plan.changes) {
@@ -133,11 +189,10 @@ void AgentObject::Plan(sdbus::Result<std::vector<ChangeRow>>&& result,
 
 void AgentObject::Apply(sdbus::Result<std::string, std::vector<ChangeRow>>&& result,
                         std::vector<std::string> rules) {
-  require_root_caller();
   std::vector<const Rule*> selected = checked_rules(rules);
   bool named = !rules.empty();
-  answer_later("Apply", std::move(result), [this, selected, named] {
-    Expected<ApplyResult> applied = manager_.apply(selected, named);
+  authorize_then("Apply", std::move(result), [this, selected, named](const std::string& caller) {
+    Expected<ApplyResult> applied = manager_.apply(selected, named, caller);
     if (!applied) throw sdbus::Error(kFailed, applied.error().message);
     std::vector<ChangeRow> rows;
     for (const ChangeOutcome& outcome : applied->outcomes) {
@@ -149,17 +204,16 @@ void AgentObject::Apply(sdbus::Result<std::string, std::vector<ChangeRow>>&& res
 
 void AgentObject::Rollback(sdbus::Result<std::vector<RestoredRow>>&& result,
                            std::string change_id) {
-  require_root_caller();
   if (std::optional<std::string> problem = invalid_change_id(change_id)) {
     throw sdbus::Error(kInvalidArgs, *problem);
   }
-  answer_later("Rollback", std::move(result), [this, change_id] {
+  authorize_then("Rollback", std::move(result), [this, change_id](const std::string& caller) {
     // Checked in the job: a change journaled by an Apply queued before this
     // call must be found.
     if (!change_id.empty() && !manager_.change_exists(change_id)) {
       throw sdbus::Error(kInvalidArgs, "change_id: no change \"" + change_id + "\" in the journal");
     }
-    Expected<RollbackResult> rolled = manager_.rollback(change_id);
+    Expected<RollbackResult> rolled = manager_.rollback(change_id, caller);
     if (!rolled) throw sdbus::Error(kFailed, rolled.error().message);
     std::vector<RestoredRow> rows;
     for (const ChangeOutcome& restored : rolled->restored) {
@@ -183,6 +237,13 @@ std::vector<std::string> AgentObject::FailingRules() {
 }
 std::uint32_t AgentObject::DriftEvents() {
   return manager_.drift_events();
+}
+std::vector<AgentObject::ChangeRow> AgentObject::KeptChanges() {
+  std::vector<ChangeRow> rows;
+  for (const KeptChange& kept : manager_.kept_changes()) {
+    rows.emplace_back(kept.change_id, kept.rule, kept.subject);
+  }
+  return rows;
 }
 
 }  // namespace qharden::agent

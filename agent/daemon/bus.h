@@ -19,6 +19,9 @@ class Manager;
 
 inline constexpr const char* kBusName = "org.qharden.Agent1";
 inline constexpr const char* kObjectPath = "/org/qharden/Agent1";
+// The polkit action for Plan, Apply and Rollback by anyone but root
+// (units/org.qharden.Agent1.policy).
+inline constexpr const char* kManageAction = "org.qharden.Agent1.manage";
 
 class AgentObject final
     : public sdbus::AdaptorInterfaces<org::qharden::Agent1_adaptor, sdbus::Properties_adaptor> {
@@ -51,19 +54,24 @@ class AgentObject final
   // Queues work, whose tuple of return values becomes the reply; an exception
   // from it becomes the error reply.
   template <typename... Results, typename Work>
-  void answer_later(const char* what, sdbus::Result<Results...>&& result, Work&& work);
+  void answer_later(const char* what, std::shared_ptr<sdbus::Result<Results...>> pending,
+                    Work&& work);
+  // The same for Plan, Apply and Rollback, once the caller is authorized: root
+  // at once, anyone else when polkit says yes (asked without blocking the
+  // loop). work receives a description of the caller for the fixer's log.
+  template <typename... Results, typename Work>
+  void authorize_then(const char* what, sdbus::Result<Results...>&& result, Work&& work);
 
   std::string Version() override;
   bool Compliant() override;
   std::uint64_t LastAuditUsec() override;
   std::vector<std::string> FailingRules() override;
   std::uint32_t DriftEvents() override;
-
-  // Throws AccessDenied unless the sender of the message being handled is uid 0.
-  void require_root_caller();
+  std::vector<ChangeRow> KeptChanges() override;
 
   Manager& manager_;
   std::unique_ptr<sdbus::IProxy> bus_driver_;
+  std::unique_ptr<sdbus::IProxy> polkit_;
 };
 
 }  // namespace qharden::agent

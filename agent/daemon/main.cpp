@@ -51,6 +51,11 @@ int main(int argc, char** argv) {
       ->type_name("DIR");
   app.add_option("--bus", options.bus, "system, session, or a D-Bus address (unix:path=...)")
       ->type_name("BUS");
+  app.add_option("--fixer-socket", options.fixer_socket,
+                 "Run unprivileged: fixes and privileged reads go to the fixer systemd starts on "
+                 "this socket (qharden-fixer.socket). Without it, qhardend starts qharden-fixer "
+                 "itself")
+      ->type_name("PATH");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -74,6 +74,20 @@ Outcome Manager::initialize() {
   limiter_ = ReapplyLimiter(config_.agent.reapply_limit,
                             std::chrono::seconds(config_.agent.reapply_window_s));
   host_name_ = current_host_name();
+  FixerEndpoint endpoint;
+  if (!options_.fixer_socket.empty()) {
+    endpoint.socket_path = options_.fixer_socket;
+  } else {
+    endpoint.program = default_fixer_program();
+    endpoint.arguments = {"--root", options_.root};
+    if (options_.config_file) {
+      endpoint.arguments.insert(endpoint.arguments.end(), {"--config", *options_.config_file});
+    }
+  }
+  fixer_.emplace(std::move(endpoint), options_.root, options_.config_file);
+  if (!options_.fixer_socket.empty()) reader_.emplace(*fixer_);
+  journal_reader_.emplace(state_directory(*host_, config_));
+  refresh_kept();
   return Done{};
 }
 
@@ -158,6 +172,7 @@ void Manager::run_jobs() {
   while (!jobs_.empty() && !stopping()) {
     Job job = std::move(jobs_.front());
     jobs_.pop_front();
+    if (reader_) reader_->forget();
     guarded(job.what, job.body);
   }
 }
@@ -186,6 +201,10 @@ void Manager::reload_config() {
     spdlog::error("config reload refused, keeping the running config: {}", config.error().message);
   } else {
     config_ = std::move(*config);
+    if (state_directory(*host_, config_) != journal_reader_->directory()) {
+      journal_reader_.emplace(state_directory(*host_, config_));
+    }
+    refresh_kept();
     // A reload is the operator's word that the fight between writers is over.
     limiter_ = ReapplyLimiter(config_.agent.reapply_limit,
                               std::chrono::seconds(config_.agent.reapply_window_s));
@@ -239,6 +258,12 @@ int Manager::on_inotify(sd_event_source* /*source*/, int /*fd*/, std::uint32_t /
                         void* userdata) {
   auto* self = static_cast<Manager*>(userdata);
   unsigned topics = self->watcher_.read_topics();
+  // The CLI or a fixer released the state lock: the journal may say something
+  // new about what is kept. Nothing to re-audit for that alone.
+  if ((topics & kJournal) != 0) {
+    topics &= ~kJournal;
+    self->defer("kept changes", [self] { self->journal_changed(); });
+  }
   if (topics == 0) return 0;
   self->pending_topics_ |= topics;
   for (const std::string& rule_id : rules_for_topics(topics)) {
@@ -316,8 +341,14 @@ int Manager::run() {
   // The first audit runs after READY=1, so a slow probe does not hold up boot.
   check(sd_event_add_defer(event_, nullptr, &Manager::on_first_audit, this), "first audit");
 
-  spdlog::info("qhardend {} on {} bus, root {}, config {}", QHARDEN_VERSION, options_.bus,
-               host_->root(), config_.source);
+  log_kept(kept_);
+  spdlog::info("qhardend {} on {} bus, root {}, config {}, fixes by {}", QHARDEN_VERSION,
+               options_.bus, host_->root(), config_.source,
+               options_.fixer_socket.empty() ? fixer_->endpoint().program
+                                             : "qharden-fixer at " + options_.fixer_socket);
+  // Unprivileged, the agent makes its privileged reads through the fixer.
+  std::optional<InstalledPrivilegedReader> installed_reader;
+  if (reader_) installed_reader.emplace(*reader_);
   sd_notify(0, "READY=1\nSTATUS=serving org.qharden.Agent1");
   EventLoopWaiter waiter(event_);
   InstalledSocketWaiter installed(waiter);

@@ -30,12 +30,16 @@
 #include <sdbus-c++/TypeTraits.h>
 
 #include "config/config.h"
+#include "daemon/fixer_client.h"
+#include "daemon/fixer_reader.h"
 #include "daemon/reapply_limiter.h"
 #include "daemon/watch.h"
 #include "engine/audit.h"
 #include "engine/fix.h"
+#include "engine/kept_changes.h"
 #include "engine/rule.h"
 #include "host/host.h"
+#include "journal/journal.h"
 
 namespace qharden::agent {
 
@@ -45,6 +49,11 @@ struct AgentOptions {
   std::optional<std::string> config_file;
   std::string root = "/";
   std::string bus = "system";  // system | session | a D-Bus address
+  // Where qharden-fixer.socket listens. Set (qhardend.service does): the agent
+  // is unprivileged, and its fixes and privileged reads go to fixers systemd
+  // starts there. Empty: the agent starts qharden-fixer itself for each fix,
+  // and reads with its own privileges.
+  std::string fixer_socket;
 };
 
 // Identical Audit requests within this window share one run, so a burst of
@@ -79,12 +88,14 @@ class Manager {
   // Throws sdbus::Error when the bus or the name cannot be had.
   int run();
 
-  // Used by the bus object. Rules are already validated.
+  // Used by the bus object. Rules are already validated; caller says who
+  // asked, for the fixer's log.
   std::vector<Finding> audit(const std::vector<const Rule*>& rules);
   std::string report_json_text();
   PlanResult plan(const std::vector<const Rule*>& rules, bool named);
-  Expected<ApplyResult> apply(const std::vector<const Rule*>& rules, bool named);
-  Expected<RollbackResult> rollback(const std::string& change_id);
+  Expected<ApplyResult> apply(const std::vector<const Rule*>& rules, bool named,
+                              const std::string& caller);
+  Expected<RollbackResult> rollback(const std::string& change_id, const std::string& caller);
   bool change_exists(const std::string& change_id);
   sdbus::IConnection& connection() { return *connection_; }
   // Runs body after the current handler, outside any, in order with the rest.
@@ -94,6 +105,7 @@ class Manager {
   std::uint64_t last_audit_usec() const { return last_audit_usec_; }
   const std::vector<std::string>& failing_rules() const { return failing_rules_; }
   std::uint32_t drift_events() const { return drift_events_; }
+  const std::vector<KeptChange>& kept_changes() const { return kept_; }
 
  private:
   struct RuleRecord {
@@ -108,6 +120,15 @@ class Manager {
   void refresh_properties();
   void handle_drift(const std::vector<std::pair<std::string, std::string>>& drifted);
   void reapply(const Rule& rule);
+  // Reads the journal again; announces KeptChanges and re-arms the netfilter
+  // check when what is kept has changed.
+  void refresh_kept();
+  void log_kept(const std::vector<KeptChange>& kept) const;
+  bool keeps_rule(std::string_view rule_id) const;
+  bool keeps(std::string_view rule_id, std::string_view subject) const;
+  // The journal may have appeared, or its lock: watch it, then read it.
+  void journal_changed();
+  std::vector<std::string> files_read_;  // the last audit's, for re-arming the watches
   void after_file_change();
   void reload_config();
   void arm_periodic_audit();
@@ -177,6 +198,12 @@ class Manager {
   std::uint64_t last_audit_usec_ = 0;
   std::vector<std::string> failing_rules_;
   std::uint32_t drift_events_ = 0;
+
+  std::optional<FixerClient> fixer_;
+  std::optional<FixerPrivilegedReader> reader_;  // set when the agent is unprivileged
+  std::optional<CachedJournalReader> journal_reader_;
+  std::vector<KeptChange> kept_;
+  std::string journal_problem_;  // logged once, not at every audit
 };
 
 }  // namespace qharden::agent

@@ -72,10 +72,12 @@ std::vector<std::pair<std::string, std::string>> Manager::audit_now(
   last_duration_ms_ = result.duration_ms;
   last_audit_usec_ = realtime_usec();
 
-  if (config_.agent.watch) {
-    watcher_.update(host_->root(), watch_list(config_, context.inventory().files_read));
-  }
+  files_read_ = context.inventory().files_read;
+  if (config_.agent.watch) watcher_.update(host_->root(), watch_list(config_, files_read_));
   refresh_properties();
+  // Cheap (only changed manifests are read), and catches a journal the watch
+  // could not see: the state dir made by the first apply after the agent started.
+  refresh_kept();
   std::uint32_t failures = 0;
   for (const auto& [rule_id, record] : records_) {
     failures += static_cast<std::uint32_t>(
@@ -114,15 +116,23 @@ void Manager::refresh_properties() {
   if (object_) object_->announce_properties(changed);
 }
 
+// Only what the operator applied is put back (apply = opt in, rollback = opt
+// out), and only for rules in agent.reapply; everything else is reported.
 void Manager::handle_drift(const std::vector<std::pair<std::string, std::string>>& drifted) {
   if (drifted.empty()) return;
   std::vector<std::string> to_reapply;
   for (const auto& [rule_id, subject] : drifted) {
     ++drift_events_;
-    spdlog::warn("drift: {} {} passed and now fails", rule_id, subject);
     if (object_) object_->emitDriftDetected(rule_id, subject);
     const auto& reapply = config_.agent.reapply;
-    if (std::find(reapply.begin(), reapply.end(), rule_id) != reapply.end() &&
+    bool listed = std::find(reapply.begin(), reapply.end(), rule_id) != reapply.end();
+    bool kept = keeps_rule(rule_id);
+    spdlog::warn("drift: {} {} passed and now fails{}", rule_id, subject,
+                 !kept     ? "; reported only: qharden applied no fix of this rule that is kept "
+                             "(apply opts in, rollback opts out)"
+                 : !listed ? "; reported only: the rule is not in agent.reapply"
+                           : "");
+    if (listed && kept &&
         std::find(to_reapply.begin(), to_reapply.end(), rule_id) == to_reapply.end()) {
       to_reapply.push_back(rule_id);
     }
@@ -147,8 +157,10 @@ void Manager::reapply(const Rule& rule) {
     case ReapplyLimiter::Verdict::allowed:
       break;
   }
-  FixSelection selection{{&rule}, true, false};
-  Expected<ApplyResult> applied = apply_fixes(*host_, config_, selection, ApplyOptions{true});
+  // Only the subjects the journal keeps: the fixer decides that under the state
+  // lock, so a rollback that runs meanwhile wins.
+  Expected<ApplyResult> applied = fixer_->apply({rule_id}, true, true, "drift re-apply");
+  refresh_kept();
   if (!applied) {
     spdlog::error("drift: re-applying {} failed: {}", rule_id, applied.error().message);
     return;
@@ -233,14 +245,17 @@ PlanResult Manager::plan(const std::vector<const Rule*>& rules, bool named) {
   return make_plan(context, selection);
 }
 
-Expected<ApplyResult> Manager::apply(const std::vector<const Rule*>& rules, bool named) {
-  FixSelection selection{rules, named, false};
-  if (selection.rules.empty()) {
-    for (const auto& rule : all_rules()) selection.rules.push_back(rule.get());
-  }
+Expected<ApplyResult> Manager::apply(const std::vector<const Rule*>& rules, bool named,
+                                     const std::string& caller) {
+  std::vector<std::string> rule_ids;
+  for (const Rule* rule : rules) rule_ids.emplace_back(rule->info().id);
   // An operator's Apply ends a rate-limit stop for the rules it covers.
-  for (const Rule* rule : selection.rules) limiter_.resume(std::string(rule->info().id));
-  Expected<ApplyResult> applied = apply_fixes(*host_, config_, selection, ApplyOptions{true});
+  if (rules.empty()) {
+    for (const auto& rule : all_rules()) limiter_.resume(std::string(rule->info().id));
+  }
+  for (const std::string& rule_id : rule_ids) limiter_.resume(rule_id);
+  Expected<ApplyResult> applied = fixer_->apply(rule_ids, named, false, caller);
+  refresh_kept();
   if (!applied) return applied;
   for (const ChangeOutcome& outcome : applied->outcomes) {
     spdlog::info("apply {}: {} {}: {}", applied->change_id, outcome.rule, outcome.subject,
@@ -254,8 +269,10 @@ Expected<ApplyResult> Manager::apply(const std::vector<const Rule*>& rules, bool
   return applied;
 }
 
-Expected<RollbackResult> Manager::rollback(const std::string& change_id) {
-  Expected<RollbackResult> rolled = rollback_change(*host_, config_, change_id, false);
+Expected<RollbackResult> Manager::rollback(const std::string& change_id,
+                                           const std::string& caller) {
+  Expected<RollbackResult> rolled = fixer_->rollback(change_id, caller);
+  refresh_kept();
   if (!rolled) return rolled;
   spdlog::info("rolled back change {}", rolled->change_id);
   // Recorded at once: the restored (failing) state is the operator's choice,
@@ -266,7 +283,7 @@ Expected<RollbackResult> Manager::rollback(const std::string& change_id) {
 }
 
 bool Manager::change_exists(const std::string& change_id) {
-  Expected<std::vector<JournalChange>> history = change_history(*host_, config_);
+  Expected<std::vector<JournalChange>> history = journal_reader_->changes();
   if (!history) return false;
   return std::any_of(history->begin(), history->end(),
                      [&](const JournalChange& change) { return change.id == change_id; });

@@ -22,11 +22,13 @@ constexpr std::uint64_t kSecond = 1000 * kMillisecond;
 
 }  // namespace
 
-// agent.reapply is the operator's consent to have the agent put the rule back;
-// without it the agent only reports.
+// Two consents: the operator applied the rule (the journal keeps it), and
+// agent.reapply lets the agent put it back. Without both the agent only
+// reports.
 bool Manager::ident_reassert_enabled() const {
   const auto& reapply = config_.agent.reapply;
-  return std::find(reapply.begin(), reapply.end(), kIdentRuleId) != reapply.end();
+  return keeps_rule(kIdentRuleId) &&
+         std::find(reapply.begin(), reapply.end(), kIdentRuleId) != reapply.end();
 }
 
 // firewalld rebuilds netfilter only on a reload, and says so with Reloaded;
@@ -51,8 +53,10 @@ void Manager::reassert_recorded_ident(const char* reason) {
   auto record = records_.find(std::string(kIdentRuleId));
   if (rule == nullptr || record == records_.end()) return;
   std::string failing;
+  // The rule's finding subjects are its plan's ("ipv4", "ipv6"): a family the
+  // operator never applied (or rolled back) costs no fixer run.
   for (const Finding& finding : record->second.findings) {
-    if (finding.status == Status::fail && finding.fixable) {
+    if (finding.status == Status::fail && finding.fixable && keeps(kIdentRuleId, finding.subject)) {
       failing += (failing.empty() ? "" : ", ") + finding.subject;
     }
   }

@@ -62,6 +62,17 @@ std::map<std::string, WatchedFolder> watch_list(const Config& config,
   add_named(folders, config.paths.resolv_conf, kResolver);
   add_named(folders, "/etc/sysctl.conf", kSysctl);
   for (const char* folder : kSysctlFolders) add_any(folders, folder, kSysctl);
+  // Every writer of the journal (the CLI, a fixer) holds the lock, opened for
+  // writing, while it writes: its close is the moment to read the journal. On
+  // a host where nothing was applied the state dir (even /var/lib, in a bare
+  // --root tree) does not exist yet, so each folder on the way is watched for
+  // the next one to appear.
+  std::string path = config.paths.state_dir + "/lock";
+  for (std::size_t slash = path.find('/', 1); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    add_named(folders, path.substr(0, slash), kJournal);
+  }
+  add_named(folders, path, kJournal);
   return folders;
 }
 
@@ -131,7 +142,7 @@ unsigned FolderWatcher::read_topics() {
       const auto* event = reinterpret_cast<const inotify_event*>(buffer.data() + offset);
       offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
       if ((event->mask & IN_Q_OVERFLOW) != 0) {
-        topics |= kServices | kResolver | kSysctl;
+        topics |= kServices | kResolver | kSysctl | kJournal;
         continue;
       }
       auto watched = by_descriptor_.find(event->wd);

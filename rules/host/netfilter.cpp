@@ -2,6 +2,7 @@
 
 #include "host/command.h"
 #include "host/netfilter.h"
+#include "host/privileged_reads.h"
 
 #include <systemd/sd-bus.h>
 
@@ -64,7 +65,7 @@ bool firewalld_is_running() {
   if (firewalld_owns_its_bus_name() == false) return false;
   // Exit 0 and "running" only when the daemon answers on the bus.
   Expected<CommandResult> state =
-      run_command({"firewall-cmd", "--state"}, std::chrono::seconds(10));
+      privileged_reader().run_read_command({"firewall-cmd", "--state"}, std::chrono::seconds(10));
   return state && state->standard_output.rfind("running", 0) == 0;
 }
 
@@ -89,7 +90,8 @@ Expected<NetfilterSnapshot> read_netfilter(IpFamily family, bool firewalld_runni
     savers.push_back({prefix + "-save", ""});
   for (const auto& [program, known_backend] : savers) {
     ++tools;
-    Expected<CommandResult> saved = run_command({program}, std::chrono::seconds(20));
+    Expected<CommandResult> saved =
+        privileged_reader().run_read_command({program}, std::chrono::seconds(20));
     if (!saved) {
       snapshot.notes.push_back(saved.error().message);
       continue;
@@ -133,8 +135,8 @@ Expected<NetfilterSnapshot> read_netfilter(IpFamily family, bool firewalld_runni
   if (!find_program("nft").empty()) {
     ++tools;
     snapshot.nft_available = true;
-    Expected<CommandResult> listed =
-        run_command({"nft", "-j", "list", "ruleset"}, std::chrono::seconds(20));
+    Expected<CommandResult> listed = privileged_reader().run_read_command(
+        {"nft", "-j", "list", "ruleset"}, std::chrono::seconds(20));
     if (!listed) {
       snapshot.notes.push_back(listed.error().message);
     } else {

@@ -1,10 +1,8 @@
 #include "smtp_greeting/listeners.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -12,6 +10,7 @@
 #include <unordered_map>
 
 #include "engine/context.h"
+#include "host/privileged_reads.h"
 #include "host/process_sockets.h"
 #include "host/sock_diag.h"
 #include "inventory/service_ports.h"
@@ -24,31 +23,6 @@ namespace {
 std::string base_name(const std::string& path) {
   std::size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-std::string read_small_file(const std::string& path) {
-  int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (descriptor < 0) return {};
-  std::string text;
-  char buffer[4096];
-  while (text.size() < 256 * 1024) {
-    ssize_t count = ::read(descriptor, buffer, sizeof buffer);
-    if (count <= 0) break;
-    text.append(buffer, static_cast<std::size_t>(count));
-  }
-  ::close(descriptor);
-  return text;
-}
-
-// tcpserver passes its environment on, so RBLSMTPD set for it reaches rblsmtpd.
-std::map<std::string, std::string> read_environment(const std::string& path) {
-  std::map<std::string, std::string> environment;
-  for (const std::string& entry : split_command_line(read_small_file(path))) {
-    std::size_t equals = entry.find('=');
-    if (equals != std::string::npos)
-      environment.emplace(entry.substr(0, equals), entry.substr(equals + 1));
-  }
-  return environment;
 }
 
 bool is_super_server(const std::string& name, std::string_view kind) {
@@ -88,11 +62,18 @@ const ServiceCommand* find_configured(const ServiceInventory& inventory,
   return fallback;
 }
 
+// The live /proc may need privileges this process lacks (another user's
+// environ); a test's fake one is read directly.
+Expected<ProcessDetails> process_details(pid_t pid, const std::string& proc_root) {
+  if (proc_root == "/proc") return privileged_reader().read_process(pid);
+  return read_process_details(pid, proc_root);
+}
+
 void attach_command(AuditContext& context, SmtpListener& listener, const std::string& proc_root) {
   const ServiceInventory& inventory = context.inventory();
   std::string process_directory = proc_root + "/" + std::to_string(*listener.pid);
-  std::vector<std::string> argv =
-      split_command_line(read_small_file(process_directory + "/cmdline"));
+  Expected<ProcessDetails> details = process_details(*listener.pid, proc_root);
+  std::vector<std::string> argv = details ? details->argv : std::vector<std::string>{};
   std::string program = argv.empty() ? listener.process : base_name(argv.front());
   for (std::string_view kind : {"xinetd", "inetd"}) {
     if (!is_super_server(program, kind) && !is_super_server(listener.process, kind)) continue;
@@ -107,7 +88,8 @@ void attach_command(AuditContext& context, SmtpListener& listener, const std::st
     return;
   }
   if (argv.empty()) {
-    listener.note = "the command line of pid " + std::to_string(*listener.pid) + " is unreadable";
+    listener.note = "the command line of pid " + std::to_string(*listener.pid) + " is unreadable" +
+                    (details ? std::string() : ": " + details.error().message);
     return;
   }
   ServiceCommand command;
@@ -117,7 +99,7 @@ void attach_command(AuditContext& context, SmtpListener& listener, const std::st
   command.service = program;
   command.argv = std::move(argv);
   command.locations.resize(command.argv.size());
-  command.environment = read_environment(process_directory + "/environ");
+  command.environment = std::move(details->environment);
   listener.command = std::move(command);
   listener.command_source = listener.command->subject;
 }
@@ -143,15 +125,7 @@ void attach_configured_guess(AuditContext& context, SmtpListener& listener) {
 }  // namespace
 
 std::vector<std::string> split_command_line(std::string_view raw) {
-  std::vector<std::string> words;
-  std::size_t start = 0;
-  while (start < raw.size()) {
-    std::size_t end = raw.find('\0', start);
-    if (end == std::string_view::npos) end = raw.size();
-    words.emplace_back(raw.substr(start, end - start));
-    start = end + 1;
-  }
-  return words;
+  return split_at_nuls(raw);
 }
 
 std::string SmtpListener::address_text() const {
@@ -200,7 +174,9 @@ Expected<std::vector<SmtpListener>> find_smtp_listeners(AuditContext& context,
     listeners.push_back(listener);
   }
   if (!inode_groups.empty()) {
-    Expected<OwnerScan> owners = scan_socket_owners(inode_groups, proc_root);
+    Expected<OwnerScan> owners = proc_root == "/proc"
+                                     ? privileged_reader().scan_socket_owners(inode_groups)
+                                     : scan_socket_owners(inode_groups, proc_root);
     if (owners) {
       // Holders come sorted by pid: the lowest is the parent that listens,
       // the others are children that inherited the descriptor.

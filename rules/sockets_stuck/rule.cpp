@@ -1,6 +1,7 @@
 #include <memory>
 
 #include "engine/context.h"
+#include "host/privileged_reads.h"
 #include "host/process_sockets.h"
 #include "host/sock_diag.h"
 #include "sockets_stuck/census.h"
@@ -28,7 +29,7 @@ class SocketsStuckRule final : public Rule {
     Expected<std::vector<DiagSocket>> dump = dump_tcp_sockets(census_state_mask());
     return census_findings(info_, config, dump,
                            [](const std::unordered_map<std::uint32_t, int>& inode_groups) {
-                             return scan_socket_owners(inode_groups);
+                             return privileged_reader().scan_socket_owners(inode_groups);
                            });
   }
 

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# qhardend re-asserts the ident rule (firewall.ident-reject), with real
-# iptables in a network namespace of its own and a private system-type
-# dbus-daemon that includes the shipped bus policy:
-# - at start, the REJECT for port 113 is put in place (agent.reapply lists the
-#   rule by default), journaled, and FixApplied is emitted;
+# qhardend re-asserts the ident rule (firewall.ident-reject) only once the
+# operator applied it, with real iptables in a network namespace of its own
+# and a private system-type dbus-daemon that includes the shipped bus policy:
+# - on a host where nothing was applied, the agent leaves netfilter alone,
+#   at start and on its timer, although the rule fails;
+# - after `qharden apply`, KeptChanges lists both families; deleted while the
+#   agent is down, the REJECT is put back at start, journaled, and FixApplied
+#   is emitted;
 # - deleted with iptables, it is back within agent.netfilter_check_s (2 here)
 #   and DriftDetected is emitted;
 # - after firewalld's Reloaded signal (played here by a small raw D-Bus client
 #   that owns org.fedoraproject.FirewallD1 on the private bus) it is back at
 #   once, without waiting for the timer (set to an hour for that part);
 # - a Reloaded from a connection that does not own that name is ignored;
-# - with the rule left out of agent.reapply, the agent leaves netfilter alone.
+# - with the rule left out of agent.reapply, the agent leaves netfilter alone;
+# - after `qharden rollback`, KeptChanges is empty and a deleted rule stays
+#   deleted.
 source "$(dirname "$0")/lib.sh"
 require_root
 for program in dbus-daemon dbus-monitor busctl python3 iptables ip6tables; do require_program "$program"; done
@@ -132,20 +137,56 @@ wait_log() {  # PATTERN
   return 1
 }
 
-echo "-- at start"
+# start_agent: in the namespace, waiting for its first audit; sets agent_pid.
+start_agent() {
+  ip netns exec "$namespace" "$QHARDEND" --bus "$address" --root "$tree" >> "$work/agent.log" 2>&1 &
+  agent_pid=$!
+  kill_later "$agent_pid"
+  for attempt in $(seq 1 100); do
+    agent_property LastAuditUsec 2>/dev/null | grep -qv '^t 0$' && break
+    sleep 0.1
+  done
+}
+netfilter_now() {
+  { ip netns exec "$namespace" iptables-save; ip netns exec "$namespace" ip6tables-save; } \
+    | grep -v '^#' || true
+}
+
+echo "-- a host where nothing was applied"
 check "no ident rule before the agent starts" [ "$(owned_rules iptables-save)" -eq 0 ]
-ip netns exec "$namespace" "$QHARDEND" --bus "$address" --root "$tree" > "$work/agent.log" 2>&1 &
-agent_pid=$!
-kill_later "$agent_pid"
-for attempt in $(seq 1 100); do
-  agent_property LastAuditUsec 2>/dev/null | grep -qv '^t 0$' && break
-  sleep 0.1
-done
+netfilter_before=$(netfilter_now)
+start_agent
+sleep 5  # the first audit, then two netfilter_check_s periods
+check "the agent left netfilter as it was" equals "$(netfilter_now)" "$netfilter_before"
+check "  KeptChanges is empty" equals "$(agent_property KeptChanges)" "a(sss) 0"
+check "  and nothing was journaled" bash -c "! [ -e '$tree/var/lib/qharden/changes' ]"
+check "  and the log says nothing is kept" grep -q 'keeping no applied fix' "$work/agent.log"
+lacks_reassert() { ! grep -q 're-asserting it' "$work/agent.log"; }
+check "  and never tried to re-assert it" lacks_reassert
+
+echo "-- the operator applies it: kept from now on"
+ip netns exec "$namespace" "$QHARDEN" apply --root "$tree" --rule firewall.ident-reject > "$work/apply.out" 2>&1 || true
+operator_change=$(sed -n 's/^change \([0-9TZ-]*\) .*/\1/p' "$work/apply.out")
+check "qharden apply put both families in place" \
+  bash -c "[ \$(ip netns exec '$namespace' iptables-save | grep -c qharden:ident-reject) -eq 1 ]"
+kept_listed() { agent_property KeptChanges | grep -q '"firewall.ident-reject" "ipv4".*"firewall.ident-reject" "ipv6"'; }
+wait_kept() { for attempt in $(seq 1 50); do kept_listed && return 0; sleep 0.1; done; return 1; }
+check "  KeptChanges lists ipv4 and ipv6 ($(agent_property KeptChanges))" wait_kept
+kill -TERM "$agent_pid"
+wait "$agent_pid" || true
+delete_owned iptables
+delete_owned ip6tables
+
+echo "-- at start"
+check "no ident rule before the agent starts again" [ "$(owned_rules iptables-save)" -eq 0 ]
+start_agent
 elapsed=$(wait_rule 10 || true)
 check "the agent put the IPv4 and IPv6 REJECT in place at start ($elapsed ms after its first audit)" [ "$elapsed" != never ]
 check "  and says why in its log" grep -q 'start: firewall.ident-reject fails (ipv4, ipv6); re-asserting it' "$work/agent.log"
-check "  and logged the re-apply with its change id" grep -q 'drift: re-applied firewall.ident-reject ipv4: applied (change ' "$work/agent.log"
-check "  and emitted FixApplied" bash -c "grep -A3 'member=FixApplied' '$work/signals.log' | grep -q 'string \"firewall.ident-reject\"'"
+check "  and logged the re-apply with its change id" wait_log 'drift: re-applied firewall.ident-reject ipv4: applied (change '
+fix_applied() { grep -A3 'member=FixApplied' "$work/signals.log" | grep -q 'string "firewall.ident-reject"'; }
+wait_signal() { for attempt in $(seq 1 50); do "$@" && return 0; sleep 0.1; done; return 1; }
+check "  and emitted FixApplied" wait_signal fix_applied
 history=$("$QHARDEN" history --root "$tree" 2>&1 || true)
 check "  and journaled it" contains "$history" "firewall.ident-reject"
 
@@ -189,6 +230,23 @@ emit_reloaded own
 sleep 2.5
 check "neither Reloaded nor a timer puts the rule back" [ "$(owned_rules iptables-save)" -eq 0 ]
 check "  and no firewalld reload was acted on" [ "$(grep -c 'firewalld reloaded its rules' "$work/agent.log")" -eq 1 ]
+
+echo "-- rollback opts out"
+printf '[agent]\nnetfilter_check_s = 1\n' > "$config"
+kill -HUP "$agent_pid"
+for attempt in $(seq 1 50); do [ "$(grep -c 'config reloaded' "$work/agent.log")" -gt 2 ] && break; sleep 0.1; done
+rule_back_within() { wait_rule "$1" > /dev/null; }
+check "the rule is kept again with the default agent.reapply" rule_back_within 5
+# The operator rolls back what they applied; the agent's later re-applies of
+# the same subjects are covered by that opt-out too.
+rollback_output=$(ip netns exec "$namespace" "$QHARDEN" rollback "$operator_change" --root "$tree" 2>&1 || true)
+echo "$rollback_output" | sed 's/^/      /'
+check "qharden rollback $operator_change removed the rule" [ "$(owned_rules iptables-save)" -eq 0 ]
+kept_empty() { [ "$(agent_property KeptChanges)" = "a(sss) 0" ]; }
+wait_kept_empty() { for attempt in $(seq 1 50); do kept_empty && return 0; sleep 0.1; done; return 1; }
+check "  KeptChanges is empty ($(agent_property KeptChanges))" wait_kept_empty
+sleep 2.5
+check "  and the rule stays deleted through two netfilter checks" [ "$(owned_rules iptables-save)" -eq 0 ]
 
 kill -TERM "$agent_pid"
 agent_status=0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The shipped units: `systemd-analyze verify` is clean with the built binaries
-# in ExecStart, qhardend.service rates at most 3.0 with `systemd-analyze
-# security --offline=true`, the D-Bus activation file names the unit, and
+# in ExecStart; `systemd-analyze security --offline=true` rates the resident
+# qhardend.service at most 1.5 and the fixer and the audit at most 3.0; every
+# capability kept is justified; the D-Bus activation file names the unit; and
 # `qharden audit --textfile` (qharden-audit.service's command) writes the
 # Prometheus textfile into the configured folder.
 source "$(dirname "$0")/lib.sh"
@@ -13,30 +14,51 @@ units=$SOURCE_DIR/units
 
 work=$(make_tree)
 defer "rm -rf '$work'"  # make_tree runs in a subshell, so its own defer is lost
-cp "$units/qhardend.service" "$units/qharden-audit.service" "$units/qharden-audit.timer" "$work/"
-sed -i "s|/usr/sbin/qhardend|$(realpath "$QHARDEND")|; s|/usr/sbin/qharden |$(realpath "$QHARDEN") |" \
-  "$work/qhardend.service" "$work/qharden-audit.service"
-check "ExecStart points at the built qhardend" grep -q "^ExecStart=$(realpath "$QHARDEND")\$" "$work/qhardend.service"
+FIXER=$(dirname "$QHARDEN")/qharden-fixer
+cp "$units/qhardend.service" "$units/qharden-audit.service" "$units/qharden-audit.timer" \
+  "$units/qharden-fixer.socket" "$units/qharden-fixer@.service" "$work/"
+sed -i "s|/usr/sbin/qhardend|$(realpath "$QHARDEND")|; s|/usr/sbin/qharden |$(realpath "$QHARDEN") |;
+        s|/usr/libexec/qharden-fixer|$(realpath "$FIXER")|" \
+  "$work/qhardend.service" "$work/qharden-audit.service" "$work/qharden-fixer@.service"
+check "ExecStart points at the built qhardend" grep -q "^ExecStart=$(realpath "$QHARDEND") " "$work/qhardend.service"
+check "ExecStart points at the built fixer" grep -q "^ExecStart=$(realpath "$FIXER") " "$work/qharden-fixer@.service"
 
 verify_status=0
 verify_output=$(cd "$work" && systemd-analyze verify ./qhardend.service ./qharden-audit.service \
-  ./qharden-audit.timer 2>&1) || verify_status=$?
+  ./qharden-audit.timer ./qharden-fixer.socket ./qharden-fixer@.service 2>&1) || verify_status=$?
 echo "$verify_output" | sed 's/^/      /'
 check "systemd-analyze verify exits 0" [ "$verify_status" -eq 0 ]
 check "systemd-analyze verify says nothing" [ -z "$verify_output" ]
 
-for unit in qhardend.service qharden-audit.service; do
+for limit in qhardend.service:1.5 qharden-fixer@.service:3.0 qharden-audit.service:3.0; do
+  unit=${limit%%:*}
   score=$(systemd-analyze security --offline=true "$work/$unit" 2>/dev/null \
     | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
   echo "      security score of $unit: ${score:-none}"
   check "$unit has a security score" [ -n "$score" ]
-  check "$unit scores at most 3.0 ($score)" awk -v score="${score:-99}" 'BEGIN { exit !(score <= 3.0) }'
+  check "$unit scores at most ${limit#*:} ($score)" \
+    awk -v score="${score:-99}" -v limit="${limit#*:}" 'BEGIN { exit !(score <= limit) }'
 done
+check "qhardend.service runs as qharden with no capability" bash -c "
+  grep -q '^User=qharden$' '$units/qhardend.service' &&
+  grep -q '^CapabilityBoundingSet=$' '$units/qhardend.service' &&
+  ! grep -q '^ReadWritePaths=' '$units/qhardend.service' &&
+  ! grep -q '^StateDirectory=' '$units/qhardend.service'"
+check "the fixer socket admits only root and group qharden" bash -c "
+  grep -q '^SocketGroup=qharden$' '$units/qharden-fixer.socket' &&
+  grep -q '^SocketMode=0660$' '$units/qharden-fixer.socket' &&
+  grep -q '^Accept=yes$' '$units/qharden-fixer.socket'"
+check "the fixer's write paths are folders, each justified" bash -c "
+  for path in \$(sed -n 's/^ReadWritePaths=//p' '$units/qharden-fixer@.service' | tr ' ' '\\n' | grep -v '^/proc/sys/'); do
+    path=\${path#-}
+    [ -d \"\$path\" ] || [ ! -e \"\$path\" ] || exit 1
+    grep -q \"^# \$path \\|^# \$path\\$\\|^# .*\$path\" '$units/qharden-fixer@.service' || exit 1
+  done"
 check "qhardend.service is Type=notify with a watchdog" \
   bash -c "grep -q '^Type=notify$' '$units/qhardend.service' && grep -q '^WatchdogSec=' '$units/qhardend.service'"
-check "each capability kept is justified in a comment" bash -c "
-  for capability in \$(sed -n 's/^CapabilityBoundingSet=//p' '$units/qhardend.service'); do
-    grep -q \"^# \$capability \" '$units/qhardend.service' || exit 1
+check "each capability the fixer keeps is justified in a comment" bash -c "
+  for capability in \$(sed -n 's/^CapabilityBoundingSet=//p' '$units/qharden-fixer@.service'); do
+    grep -q \"^# .*\$capability\" '$units/qharden-fixer@.service' || exit 1
   done"
 check "the timer is hourly, randomized and persistent" bash -c "
   grep -q '^OnCalendar=hourly$' '$units/qharden-audit.timer' &&

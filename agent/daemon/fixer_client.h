@@ -1,0 +1,52 @@
+// qhardend's side of the fixer (agent/fixer/): one request per fixer run,
+// either through the socket systemd listens on for qharden-fixer@.service
+// (the agent's unit runs unprivileged), or by starting qharden-fixer itself
+// on a socketpair (tests, and qhardend started by hand). The wait goes through
+// socket_waiter(), so the agent's loop serves the bus and the watchdog
+// meanwhile, and SIGTERM ends it.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/expected.h"
+#include "engine/fix.h"
+#include "fixer/protocol.h"
+
+namespace qharden::agent {
+
+struct FixerEndpoint {
+  std::string socket_path;             // set: connect there
+  std::string program;                 // else: start this qharden-fixer
+  std::vector<std::string> arguments;  // with these (its --root and --config)
+};
+
+// qharden-fixer beside this program (a build tree), else where it is installed.
+std::string default_fixer_program();
+
+class FixerClient {
+ public:
+  FixerClient(FixerEndpoint endpoint, std::string root, std::optional<std::string> config_file);
+
+  // Root and config filled in; the caller sets the rest.
+  fixer::Request request(fixer::Operation operation, std::string caller) const;
+
+  // The fixer's response text, or why there is none.
+  Expected<std::string> exchange(const fixer::Request& request,
+                                 std::chrono::milliseconds timeout) const;
+
+  Expected<ApplyResult> apply(const std::vector<std::string>& rules, bool named, bool only_kept,
+                              std::string caller) const;
+  Expected<RollbackResult> rollback(const std::string& change_id, std::string caller) const;
+
+  const FixerEndpoint& endpoint() const { return endpoint_; }
+
+ private:
+  FixerEndpoint endpoint_;
+  std::string root_;
+  std::optional<std::string> config_file_;
+};
+
+}  // namespace qharden::agent
