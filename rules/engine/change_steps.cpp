@@ -227,10 +227,14 @@ Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& chan
 
 void settle_interrupted_changes(const RootedHost& host, Journal& journal) {
   journal.remove_stale_temporaries();
-  Expected<std::vector<JournalChange>> changes = journal.list();
-  if (!changes) return;
-  for (JournalChange& change : *changes) {
-    if (change.status != "in-progress") continue;
+  for (const std::string& change_id : journal.open_change_ids()) {
+    Expected<JournalChange> loaded = journal.load(change_id);
+    if (!loaded) continue;
+    JournalChange& change = *loaded;
+    if (change.status != "in-progress") {
+      journal.mark_settled(change_id);
+      continue;
+    }
     for (JournalEntry& entry : change.entries) {
       if (entry.kind == "file") (void)remove_stale_temporary(host, entry.target);
       if (entry.state != "pending") continue;
@@ -253,6 +257,7 @@ void settle_interrupted_changes(const RootedHost& host, Journal& journal) {
     change.status = "interrupted";
     (void)journal.save(change);
   }
+  journal.start_marking();
 }
 
 }  // namespace qharden

@@ -159,22 +159,71 @@ std::string Journal::change_folder(const std::string& change_id) const {
   return directory_ + "/changes/" + change_id;
 }
 
+std::vector<std::string> Journal::change_ids() const {
+  std::vector<std::string> ids;
+  DIR* directory = ::opendir((directory_ + "/changes").c_str());
+  if (directory == nullptr) return ids;
+  while (dirent* entry = ::readdir(directory)) {
+    if (is_valid_change_id(entry->d_name)) ids.emplace_back(entry->d_name);
+  }
+  ::closedir(directory);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::string Journal::open_marker(const std::string& change_id) const {
+  return directory_ + "/open/" + change_id;
+}
+
 Expected<JournalChange> Journal::begin_change(const std::string& root) {
   // The suffix counts changes, so ids sort in the order they were made even
-  // within one second; callers hold the state lock, so it cannot race.
-  Expected<std::vector<JournalChange>> existing = list();
-  std::size_t sequence = existing ? existing->size() + 1 : 1;
+  // within one second; callers hold the state lock, so it cannot race. Counted
+  // from the folder names: a journal of thousands of changes is not parsed
+  // for it.
+  std::size_t sequence = change_ids().size() + 1;
   JournalChange change;
   char suffix[16];
   std::snprintf(suffix, sizeof suffix, "%04zx", sequence & 0xffff);
   change.id = utc_now("%Y%m%dT%H%M%SZ") + "-" + suffix;
   change.created_at = utc_now("%Y-%m-%dT%H:%M:%SZ");
   change.root = root;
+  // Marked open before anything of it exists, so that a run killed at any
+  // point leaves a mark the next run finds without reading every manifest.
+  Outcome opened = make_directories(directory_ + "/open");
+  if (!opened) return Unexpected(opened.error());
+  int marker =
+      ::open(open_marker(change.id).c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (marker < 0) return fail_with(open_marker(change.id) + ": " + std::strerror(errno));
+  ::close(marker);
   Outcome made = make_directories(change_folder(change.id));
   if (!made) return Unexpected(made.error());
   Outcome saved = save(change);
   if (!saved) return Unexpected(saved.error());
   return change;
+}
+
+std::vector<std::string> Journal::open_change_ids() const {
+  std::vector<std::string> ids;
+  DIR* directory = ::opendir((directory_ + "/open").c_str());
+  if (directory == nullptr) {
+    // A journal from before the marks: every change may be open, once.
+    if (errno == ENOENT) return change_ids();
+    return ids;
+  }
+  while (dirent* entry = ::readdir(directory)) {
+    if (is_valid_change_id(entry->d_name)) ids.emplace_back(entry->d_name);
+  }
+  ::closedir(directory);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+void Journal::mark_settled(const std::string& change_id) const {
+  ::unlink(open_marker(change_id).c_str());
+}
+
+void Journal::start_marking() const {
+  (void)make_directories(directory_ + "/open");
 }
 
 Outcome Journal::save(const JournalChange& change) const {
@@ -189,8 +238,11 @@ Outcome Journal::save(const JournalChange& change) const {
                    {"rolled_back_at", change.rolled_back_at},
                    {"rolled_back_after", change.rolled_back_after},
                    {"entries", entries}};
-  return write_whole_file(change_folder(change.id) + "/manifest.json", manifest.dump(2) + "\n",
-                          kManifestMode);
+  Outcome written = write_whole_file(change_folder(change.id) + "/manifest.json",
+                                     manifest.dump(2) + "\n", kManifestMode);
+  // Settled on disk: no longer a change a killed run could have left open.
+  if (written && change.status != "in-progress") mark_settled(change.id);
+  return written;
 }
 
 Outcome Journal::store_bytes(const JournalChange& change, const std::string& name,
@@ -228,15 +280,15 @@ Expected<JournalChange> Journal::load(const std::string& change_id) const {
 
 void Journal::remove_stale_temporaries() const {
   std::string folder = directory_ + "/changes";
-  DIR* changes = ::opendir(folder.c_str());
-  if (changes == nullptr) return;
-  while (dirent* change = ::readdir(changes)) {
-    if (!is_valid_change_id(change->d_name)) continue;
-    std::string change_path = folder + "/" + change->d_name;
+  // Only a change still open can hold a temporary: every save of a manifest
+  // renames its temporary away, and the last one closes the change.
+  for (const std::string& change_id : open_change_ids()) {
+    std::string change_path = folder + "/" + change_id;
     if (::access((change_path + "/manifest.json").c_str(), F_OK) != 0 && errno == ENOENT) {
       // Empty, or only a manifest's ".tmp": the run died before its first save.
       ::unlink((change_path + "/manifest.json.tmp").c_str());
       ::rmdir(change_path.c_str());
+      mark_settled(change_id);
       continue;
     }
     DIR* files = ::opendir(change_path.c_str());
@@ -249,7 +301,6 @@ void Journal::remove_stale_temporaries() const {
     }
     ::closedir(files);
   }
-  ::closedir(changes);
 }
 
 Expected<std::vector<JournalChange>> Journal::list() const {

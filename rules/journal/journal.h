@@ -80,8 +80,19 @@ class Journal {
   // (holding the lock) removes it.
   void remove_stale_temporaries() const;
 
+  // Changes begun and not settled yet (open/<id> marks them), which is all a
+  // run needs to look at for what a killed run left: an apply does not read
+  // the whole journal. A journal from before the marks lists every change.
+  std::vector<std::string> open_change_ids() const;
+  // Drops the mark of a change that is settled on disk; after the first look
+  // at a journal from before the marks, the marks folder exists and is used.
+  void mark_settled(const std::string& change_id) const;
+  void start_marking() const;
+
  private:
   std::string change_folder(const std::string& change_id) const;
+  std::string open_marker(const std::string& change_id) const;
+  std::vector<std::string> change_ids() const;
   std::string directory_;
 };
 

@@ -2,6 +2,8 @@
 // test's own over a temporary tree: the contract, independent of any real rule.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "config/config.h"
 #include "engine/context.h"
 #include "engine/fix.h"
@@ -244,6 +246,49 @@ TEST(FixEngine, TheCachedReaderSeesRollbacksAndNewChanges) {
   ASSERT_TRUE(rolled);
   EXPECT_EQ(rolled->front().status, "rolled-back");
   EXPECT_TRUE(kept_changes(*rolled).empty());
+}
+
+// A run killed mid-change leaves it "in-progress" with its open mark; the next
+// run settles it from the mark alone.
+TEST(FixEngine, AChangeLeftOpenIsSettledByTheNextRunAndItsMarkRemoved) {
+  Fixture fixture;
+  fixture.tree.write("/etc/demo.conf", "bad\n");
+  Journal journal(state_directory(fixture.host, fixture.config));
+  Expected<JournalChange> killed = journal.begin_change(fixture.tree.path());
+  ASSERT_TRUE(killed) << killed.error().message;
+  std::string mark = fixture.tree.real("/var/lib/qharden/open/" + killed->id);
+  EXPECT_TRUE(std::filesystem::exists(mark));
+
+  DemoRule rule("good\n");
+  Expected<ApplyResult> applied =
+      apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
+  ASSERT_TRUE(applied && applied->all_succeeded);
+  Expected<JournalChange> settled = journal.load(killed->id);
+  ASSERT_TRUE(settled);
+  EXPECT_EQ(settled->status, "interrupted");
+  EXPECT_FALSE(std::filesystem::exists(mark));
+  // The apply's own change was closed when it was saved as applied.
+  EXPECT_FALSE(
+      std::filesystem::exists(fixture.tree.real("/var/lib/qharden/open/" + applied->change_id)));
+  EXPECT_TRUE(journal.open_change_ids().empty());
+}
+
+TEST(FixEngine, AJournalFromBeforeTheMarksIsLookedThroughOnce) {
+  Fixture fixture;
+  fixture.tree.write("/etc/demo.conf", "bad\n");
+  Journal journal(state_directory(fixture.host, fixture.config));
+  Expected<JournalChange> killed = journal.begin_change(fixture.tree.path());
+  ASSERT_TRUE(killed);
+  std::filesystem::remove_all(fixture.tree.real("/var/lib/qharden/open"));
+  EXPECT_EQ(journal.open_change_ids(), std::vector<std::string>{killed->id});
+
+  DemoRule rule("good\n");
+  ASSERT_TRUE(apply_fixes(fixture.host, fixture.config, fixture.select(rule), {}));
+  Expected<JournalChange> settled = journal.load(killed->id);
+  ASSERT_TRUE(settled);
+  EXPECT_EQ(settled->status, "interrupted");
+  EXPECT_TRUE(std::filesystem::is_directory(fixture.tree.real("/var/lib/qharden/open")));
+  EXPECT_TRUE(journal.open_change_ids().empty());
 }
 
 TEST(FixEngine, RollbackRejectsChangeIdsThatCouldNameAPath) {
