@@ -13,28 +13,13 @@
 #include <cstring>
 #include <thread>
 
+#include "host/descriptor.h"
 #include "host/socket_waiter.h"
 
 extern char** environ;
 
 namespace qharden::agent {
 namespace {
-
-class Descriptor {
- public:
-  explicit Descriptor(int descriptor = -1) : descriptor_(descriptor) {}
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  ~Descriptor() { reset(); }
-  int get() const { return descriptor_; }
-  void reset() {
-    if (descriptor_ >= 0) ::close(descriptor_);
-    descriptor_ = -1;
-  }
-
- private:
-  int descriptor_;
-};
 
 // A started fixer is always waited for: killed when the exchange is cut short,
 // given a moment to exit after it has answered.

@@ -9,31 +9,13 @@
 #include <cstring>
 #include <vector>
 
+#include "host/descriptor.h"
 #include "host/host.h"
 #include "journal/extended_attributes.h"
 #include "journal/sha256.h"
 
 namespace qharden {
 namespace {
-
-class Descriptor {
- public:
-  explicit Descriptor(int descriptor = -1) : descriptor_(descriptor) {}
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  ~Descriptor() {
-    if (descriptor_ >= 0) ::close(descriptor_);
-  }
-  int get() const { return descriptor_; }
-  bool valid() const { return descriptor_ >= 0; }
-  void reset(int descriptor) {
-    if (descriptor_ >= 0) ::close(descriptor_);
-    descriptor_ = descriptor;
-  }
-
- private:
-  int descriptor_;
-};
 
 struct SplitPath {
   std::string folder;

@@ -159,16 +159,24 @@ std::string Journal::change_folder(const std::string& change_id) const {
   return directory_ + "/changes/" + change_id;
 }
 
-std::vector<std::string> Journal::change_ids() const {
+Expected<std::vector<std::string>> Journal::change_ids() const {
   std::vector<std::string> ids;
-  DIR* directory = ::opendir((directory_ + "/changes").c_str());
-  if (directory == nullptr) return ids;
+  std::string folder = directory_ + "/changes";
+  DIR* directory = ::opendir(folder.c_str());
+  if (directory == nullptr) {
+    if (errno == ENOENT) return ids;
+    return fail_with(folder + ": " + std::strerror(errno));
+  }
   while (dirent* entry = ::readdir(directory)) {
     if (is_valid_change_id(entry->d_name)) ids.emplace_back(entry->d_name);
   }
   ::closedir(directory);
   std::sort(ids.begin(), ids.end());
   return ids;
+}
+
+std::string Journal::manifest_path(const std::string& change_id) const {
+  return change_folder(change_id) + "/manifest.json";
 }
 
 std::string Journal::open_marker(const std::string& change_id) const {
@@ -180,7 +188,9 @@ Expected<JournalChange> Journal::begin_change(const std::string& root) {
   // within one second; callers hold the state lock, so it cannot race. Counted
   // from the folder names: a journal of thousands of changes is not parsed
   // for it.
-  std::size_t sequence = change_ids().size() + 1;
+  Expected<std::vector<std::string>> existing = change_ids();
+  if (!existing) return Unexpected(existing.error());
+  std::size_t sequence = existing->size() + 1;
   JournalChange change;
   char suffix[16];
   std::snprintf(suffix, sizeof suffix, "%04zx", sequence & 0xffff);
@@ -207,8 +217,9 @@ std::vector<std::string> Journal::open_change_ids() const {
   DIR* directory = ::opendir((directory_ + "/open").c_str());
   if (directory == nullptr) {
     // A journal from before the marks: every change may be open, once.
-    if (errno == ENOENT) return change_ids();
-    return ids;
+    if (errno != ENOENT) return ids;
+    Expected<std::vector<std::string>> every = change_ids();
+    return every ? *every : ids;
   }
   while (dirent* entry = ::readdir(directory)) {
     if (is_valid_change_id(entry->d_name)) ids.emplace_back(entry->d_name);
@@ -305,19 +316,9 @@ void Journal::remove_stale_temporaries() const {
 
 Expected<std::vector<JournalChange>> Journal::list() const {
   std::vector<JournalChange> changes;
-  std::string folder = directory_ + "/changes";
-  DIR* directory = ::opendir(folder.c_str());
-  if (directory == nullptr) {
-    if (errno == ENOENT) return changes;
-    return fail_with(folder + ": " + std::strerror(errno));
-  }
-  std::vector<std::string> ids;
-  while (dirent* entry = ::readdir(directory)) {
-    if (is_valid_change_id(entry->d_name)) ids.emplace_back(entry->d_name);
-  }
-  ::closedir(directory);
-  std::sort(ids.begin(), ids.end());
-  for (const std::string& id : ids) {
+  Expected<std::vector<std::string>> ids = change_ids();
+  if (!ids) return Unexpected(ids.error());
+  for (const std::string& id : *ids) {
     // A run killed between creating a change folder and its first manifest
     // leaves an empty folder: nothing was changed, so there is nothing to list
     // (remove_stale_temporaries removes it, under the lock; a reader must not,
@@ -335,26 +336,13 @@ Expected<std::vector<JournalChange>> Journal::list() const {
 namespace qharden {
 
 Expected<std::vector<JournalChange>> CachedJournalReader::changes() {
-  std::string folder = journal_.directory() + "/changes";
-  DIR* directory = ::opendir(folder.c_str());
-  if (directory == nullptr) {
-    if (errno == ENOENT) {
-      cache_.clear();
-      return std::vector<JournalChange>{};
-    }
-    return fail_with(folder + ": " + std::strerror(errno));
-  }
-  std::vector<std::string> ids;
-  while (dirent* entry = ::readdir(directory)) {
-    if (is_valid_change_id(entry->d_name)) ids.emplace_back(entry->d_name);
-  }
-  ::closedir(directory);
-  std::sort(ids.begin(), ids.end());
+  Expected<std::vector<std::string>> ids = journal_.change_ids();
+  if (!ids) return Unexpected(ids.error());
   std::map<std::string, Cached> fresh;
   std::vector<JournalChange> changes;
-  for (const std::string& id : ids) {
+  for (const std::string& id : *ids) {
     struct stat details {};
-    if (::stat((folder + "/" + id + "/manifest.json").c_str(), &details) != 0) continue;
+    if (::stat(journal_.manifest_path(id).c_str(), &details) != 0) continue;
     std::int64_t modified_ns =
         static_cast<std::int64_t>(details.st_mtim.tv_sec) * 1000000000 + details.st_mtim.tv_nsec;
     auto known = cache_.find(id);

@@ -89,10 +89,14 @@ class Journal {
   void mark_settled(const std::string& change_id) const;
   void start_marking() const;
 
+  // The ids of the change folders, oldest first, without reading a manifest;
+  // none when the journal does not exist yet.
+  Expected<std::vector<std::string>> change_ids() const;
+  std::string manifest_path(const std::string& change_id) const;
+
  private:
   std::string change_folder(const std::string& change_id) const;
   std::string open_marker(const std::string& change_id) const;
-  std::vector<std::string> change_ids() const;
   std::string directory_;
 };
 

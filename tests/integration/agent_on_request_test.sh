@@ -173,13 +173,7 @@ connection.shutdown(socket.SHUT_WR)
 print(connection.makefile('rb').read().decode())" "$fixer_socket" 2>&1 || true)
 check "a command outside the read list is refused, naming it ($reply)" contains "$reply" 'sh -c id: not one of the read-only commands'
 reply=$(printf '{"version":1,"operation":"apply","root":"/","caller":"test","rules":[],"rules_named":false,"only_kept":false,"reload":true}' \
-  | python3 -c "
-import socket, sys
-connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-connection.connect(sys.argv[1])
-connection.sendall(sys.stdin.buffer.read())
-connection.shutdown(socket.SHUT_WR)
-print(connection.makefile('rb').read().decode())" "$fixer_socket" 2>&1 || true)
+  | send_to_fixer root root)
 check "a request for another root is refused ($reply)" contains "$reply" "this fixer serves root $tree, not /"
 
 kill -TERM "$agent_pid"
