@@ -120,13 +120,18 @@ Outcome wait_for(int descriptor, short events, std::chrono::steady_clock::time_p
 
 }  // namespace
 
+// Beside qhardend in a build tree; PREFIX/libexec when installed under any
+// prefix (qhardend is in PREFIX/sbin); else where this build would install it.
 std::string default_fixer_program() {
   char own[4096] = {};
   ssize_t length = ::readlink("/proc/self/exe", own, sizeof own - 1);
   if (length > 0) {
     std::string path(own, static_cast<std::size_t>(length));
-    std::string sibling = path.substr(0, path.rfind('/') + 1) + "qharden-fixer";
-    if (::access(sibling.c_str(), X_OK) == 0) return sibling;
+    std::string folder = path.substr(0, path.rfind('/') + 1);
+    for (const std::string& candidate :
+         {folder + "qharden-fixer", folder + "../" + QHARDEN_LIBEXEC_FOLDER + "/qharden-fixer"}) {
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
   }
   return QHARDEN_FIXER_PROGRAM;
 }

@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
 # Boot test: a Debian 12 rootfs made with mmdebstrap, with qharden installed
-# by `cmake --install` (the real install rules and units), booted with
-# `systemd-nspawn -b` under its own systemd and system D-Bus:
-# - qhardend.service is active, reported ready (Type=notify), not restarted;
-# - `busctl call ... Audit` answers on the system bus, as root and as nobody,
-#   and nobody still gets AccessDenied for Apply (the installed bus policy);
+# by `cmake --install` (the real install rules, units, sysusers file and polkit
+# action), booted with `systemd-nspawn -b` under its own systemd, system D-Bus
+# and polkitd. This is the only test that runs the agent and the fixer under
+# their shipped units:
+# - qhardend.service is active, reported ready (Type=notify), not restarted,
+#   and runs as user qharden with no effective capability;
+#   qharden-fixer.socket is enabled and active;
+# - nothing changes on boot: after the agent's first audit the files the test
+#   put in (xinetd, inetd.conf, resolv.conf) are byte for byte the same, no
+#   qharden rule is in iptables or ip6tables, KeptChanges is empty and the
+#   journal has no change;
+# - `busctl call ... Audit` answers on the system bus, as root and as nobody;
+#   nobody and bob get AccessDenied for Apply, while alice, whom a polkit rule
+#   lets in through her group mailadmin, may Plan and Apply;
+# - root's Apply fixes tcp-env.flags (smtp_psa and an inetd.conf line),
+#   sysctl.tcp-fin-timeout, firewall.ident-reject and resolv.nameservers (a
+#   dead nameserver before a dnsmasq that answers), a fresh audit passes, and
+#   a qharden-fixer@.service instance logged each apply;
 # - `qharden status` reaches the agent;
 # - qharden-audit.timer is enabled, active and listed by `systemctl list-timers`,
-#   and one run of qharden-audit.service succeeds under its own sandbox.
-# The rootfs gets a Plesk host's xinetd files, so the audit finds smtp_psa
-# without -R, and root's Apply (tcp-env.flags, sysctl.tcp-fin-timeout,
-# firewall.ident-reject) has to work from inside the hardened unit: this is
-# the only test that runs the agent under qhardend.service itself.
-# The container has a network namespace of its own: the agent re-asserts the
-# ident REJECT rule at start, and that must never touch this machine's netfilter.
+#   and one run of qharden-audit.service succeeds under its own sandbox;
+# - `systemd-analyze security --offline=true` in the container rates
+#   qhardend.service at most 1.5 and qharden-fixer@.service at most 3.0;
+# - the container powers off cleanly and a sanitizer build reported nothing.
+# The container has a network namespace of its own, so its sysctls, netfilter
+# rules and DNS server never touch this machine's.
 #
 # The rootfs tarball is cached in /var/cache/qharden-tests, keyed by the
 # packages (and their versions on this machine) that the built binaries link
@@ -33,6 +45,8 @@ unshare -m true 2>/dev/null || skip "this machine cannot create mount namespaces
 
 QHARDEND=$(dirname "$QHARDEN")/qhardend
 [ -x "$QHARDEND" ] || { echo "FAIL: no qhardend beside $QHARDEN"; exit 1; }
+FIXER=$(dirname "$QHARDEN")/qharden-fixer
+[ -x "$FIXER" ] || { echo "FAIL: no qharden-fixer beside $QHARDEN"; exit 1; }
 # QHARDEN is BUILD/agent/qharden; `cmake --install` wants BUILD.
 build_dir=$(cd "$(dirname "$QHARDEN")/.." && pwd)
 [ -f "$build_dir/cmake_install.cmake" ] || { echo "FAIL: $build_dir is not the build directory of $QHARDEN"; exit 1; }
@@ -42,13 +56,15 @@ cache_dir=${QHARDEN_TEST_CACHE:-/var/cache/qharden-tests}
 boot_timeout=${QHARDEN_BOOT_TIMEOUT:-120}
 
 # What the container needs: systemd as init, the system bus, iptables for the
-# ident rule the agent re-asserts at start, and the Debian packages that own
-# every shared library the two binaries load. The libraries are found with
-# ldd, so a sanitizer build (libasan8, libubsan1) gets what it needs too.
-base_packages=(systemd dbus iptables)
+# ident rule that Apply inserts, polkitd (with JavaScript rules) to let a group
+# of administrators in, dnsmasq as a DNS server on the container's private
+# network, and the Debian packages that own every shared library the three
+# binaries load. The libraries are found with ldd, so a sanitizer build
+# (libasan8, libubsan1) gets what it needs too.
+base_packages=(systemd dbus iptables polkitd dnsmasq-base)
 library_packages() {
   local libraries library owners
-  libraries=$(ldd "$QHARDEN" "$QHARDEND" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*[^:]$/ { print $1 }' | sort -u)
+  libraries=$(ldd "$QHARDEN" "$QHARDEND" "$FIXER" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*[^:]$/ { print $1 }' | sort -u)
   # bookworm's dpkg database still names most libraries under /lib, while
   # ldd may report /usr/lib (merged /usr): ask for both spellings, at once.
   owners=$(for library in $libraries; do echo "$library" "${library#/usr}" "/usr$library"; done |
@@ -133,21 +149,30 @@ DESTDIR=$root cmake --install "$build_dir" --prefix /usr > "$work/install.log" 2
   { cat "$work/install.log"; echo "FAIL: cmake --install into the rootfs"; exit 1; }
 check "qhardend is installed in /usr/sbin" test -x "$root/usr/sbin/qhardend"
 check "qharden is installed in /usr/sbin" test -x "$root/usr/sbin/qharden"
+check "qharden-fixer is installed in /usr/libexec" test -x "$root/usr/libexec/qharden-fixer"
+unit_dir=/usr/lib/systemd/system
+check "the agent, fixer and audit units are installed in $unit_dir" bash -c '
+  for unit in qhardend.service qharden-fixer.socket qharden-fixer@.service qharden-audit.service qharden-audit.timer; do
+    [ -f "$1$2/$unit" ] || exit 1
+  done' _ "$root" "$unit_dir"
+check "the sysusers file is installed" test -f "$root/usr/lib/sysusers.d/qharden.conf"
+check "the polkit action is installed" test -f "$root/usr/share/polkit-1/actions/org.qharden.Agent1.policy"
 check "the bus policy is installed where dbus-daemon reads it" test -f "$root/usr/share/dbus-1/system.d/org.qharden.Agent1.conf"
 check "the activation file is installed" test -f "$root/usr/share/dbus-1/system-services/org.qharden.Agent1.service"
-missing=$(chroot "$root" ldd /usr/sbin/qhardend /usr/sbin/qharden 2>&1 | grep 'not found' || true)
+missing=$(chroot "$root" ldd /usr/sbin/qhardend /usr/sbin/qharden /usr/libexec/qharden-fixer 2>&1 | grep 'not found' || true)
 check "every library the binaries load is in the rootfs ${missing:+($missing)}" [ -z "$missing" ]
 # The rootfs's own systemctl enables offline in a chroot, as a package's
 # postinst would; this machine needs no systemd of its own.
-chroot "$root" systemctl enable qhardend.service qharden-audit.timer > "$work/enable.log" 2>&1 ||
+chroot "$root" systemctl enable qhardend.service qharden-fixer.socket qharden-audit.timer > "$work/enable.log" 2>&1 ||
   { cat "$work/enable.log"; echo "FAIL: systemctl enable in the rootfs"; exit 1; }
 # A sanitizer build (the ASan+UBSan tier): LeakSanitizer stops the world
 # with ptrace at exit, which the units' SystemCallFilter rightly denies, so it
 # would turn every clean stop into "LeakSanitizer has encountered a fatal
 # error". These drop-ins exist only in this rootfs: leaks are checked by the
 # other tiers, while ASan and UBSan errors here abort the agent (and fail us).
+# The template's drop-in reaches every fixer instance.
 if ldd "$QHARDEND" | grep -qE 'lib(asan|ubsan)\.'; then
-  for unit in qhardend.service qharden-audit.service; do
+  for unit in qhardend.service qharden-fixer@.service qharden-audit.service; do
     mkdir -p "$root/etc/systemd/system/$unit.d"
     printf '[Service]\nEnvironment=%s %s\n' 'ASAN_OPTIONS=detect_leaks=0:abort_on_error=1' \
       'UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1' > "$root/etc/systemd/system/$unit.d/sanitizer.conf"
@@ -156,9 +181,47 @@ if ldd "$QHARDEND" | grep -qE 'lib(asan|ubsan)\.'; then
 fi
 # A Plesk host's xinetd files (smtp_psa runs tcp-env without -R), so the
 # audit has something real to find and Apply something to fix, through the
-# unit's sandbox (ProtectSystem=strict with /etc/xinetd.d writable).
+# fixer's sandbox (ProtectSystem=strict with /etc writable).
 SOURCE_DIR=${QHARDEN_SOURCE_DIR:?set QHARDEN_SOURCE_DIR to the source tree}
 cp -a "$SOURCE_DIR/tests/fixtures/hosts/plesk/etc/xinetd.conf" "$SOURCE_DIR/tests/fixtures/hosts/plesk/etc/xinetd.d" "$root/etc/"
+# An inetd.conf line that runs tcp-env without -R, as in
+# tests/fixtures/hosts/inetd: inetd.conf lives in /etc itself, so its fix
+# needs the fixer's write access to /etc, not only to a subfolder.
+inetd_line=$(printf 'smtp\tstream\ttcp\tnowait\troot\t/var/qmail/bin/tcp-env\ttcp-env /var/qmail/bin/qmail-smtpd')
+inetd_fixed_line=$(printf 'smtp\tstream\ttcp\tnowait\troot\t/var/qmail/bin/tcp-env\ttcp-env -Rt0 /var/qmail/bin/qmail-smtpd')
+printf '# <service_name> <sock_type> <proto> <flags> <user> <server_path> <args>\n%s\n' "$inetd_line" > "$root/etc/inetd.conf"
+# The container's resolver: a dead first nameserver (nothing listens on
+# 127.0.0.9, so the probes get port unreachable at once) before dnsmasq, which
+# the test starts on 127.0.0.10 once the container runs. Not 127.0.0.53: the
+# rule takes that first nameserver for systemd-resolved's stub and would call
+# the fixed file managed. dnsmasq answers the rule's default probes (localhost.
+# and the PTR of 127.0.0.1) from /etc/hosts, which mmdebstrap copied from
+# this machine, so the test writes its own.
+dead_nameserver=127.0.0.9
+dns_address=127.0.0.10
+dns_unit=qharden-test-dnsmasq.service
+rm -f "$root/etc/resolv.conf"
+printf 'nameserver %s\nnameserver %s\n' "$dead_nameserver" "$dns_address" > "$root/etc/resolv.conf"
+chmod 644 "$root/etc/resolv.conf"
+printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$root/etc/hosts"
+# The files the agent must leave alone until someone asks for a fix.
+watched_files=(etc/xinetd.conf etc/inetd.conf etc/resolv.conf)
+watched_hashes() { (cd "$root" && sha256sum "${watched_files[@]}" etc/xinetd.d/*); }
+hashes_before=$(watched_hashes)
+# polkit: members of mailadmin may manage qharden (the rule the polkit action
+# file suggests); alice is one, bob is not. useradd gives each a group of
+# their own, which setpriv --regid needs.
+chroot "$root" groupadd mailadmin
+chroot "$root" useradd --groups mailadmin alice
+chroot "$root" useradd bob
+mkdir -p "$root/etc/polkit-1/rules.d"
+cat > "$root/etc/polkit-1/rules.d/50-qharden-test.rules" <<'RULES'
+polkit.addRule(function(action, subject) {
+  if (action.id == "org.qharden.Agent1.manage" && subject.isInGroup("mailadmin"))
+    return polkit.Result.YES;
+});
+RULES
+chmod 644 "$root/etc/polkit-1/rules.d/50-qharden-test.rules"
 # A persistent journal in the rootfs outlives the container, for the report.
 mkdir -p "$root/var/log/journal"
 echo "qharden-boot" > "$root/etc/hostname"
@@ -167,7 +230,7 @@ echo "qharden-boot" > "$root/etc/hostname"
 # nspawn puts the container in a transient scope of its own through the
 # system bus, its usual mode; elsewhere (a CI VM or container with another
 # init, no system bus) --keep-unit makes it stay in the test's own cgroup.
-# --private-network: the agent's ident rule and sysctl fixes stay inside.
+# --private-network: the ident rule, the sysctl fixes and dnsmasq stay inside.
 # --link-journal=no keeps the journal in the rootfs; --resolv-conf and
 # --timezone off leave the rootfs's own files alone.
 scope_options=()
@@ -230,8 +293,9 @@ print_journal() {
   else
     reader=(chroot "$root" "${reader[@]}" --directory=/var/log/journal)
   fi
-  echo "---- container journal: qhardend, dbus, qharden-audit ----"
-  "${reader[@]}" -u qhardend.service -u dbus.service -u qharden-audit.service 2>&1 | tail -80 | sed 's/^/      /'
+  echo "---- container journal: qhardend, the fixer, dbus, polkit, dnsmasq, qharden-audit ----"
+  "${reader[@]}" -u qhardend.service -u 'qharden-fixer@*.service' -u dbus.service -u polkit.service \
+    -u "$dns_unit" -u qharden-audit.service 2>&1 | tail -100 | sed 's/^/      /'
   echo "---- container journal: the last 60 lines ----"
   "${reader[@]}" 2>&1 | tail -60 | sed 's/^/      /'
   echo "---- systemd-nspawn ----"
@@ -261,7 +325,60 @@ show=$(inside systemctl show qhardend.service -p Type -p SubState -p NRestarts -
 echo "$show" | sed 's/^/      /'
 check "qhardend is running as its unit's main process" contains "$show" "SubState=running"
 check "qhardend was not restarted" contains "$show" "NRestarts=0"
+# Who the main process is, from its own /proc status: real, effective, saved
+# and filesystem uid all qharden's, and no effective capability.
+main_pid=$(sed -n 's/^MainPID=//p' <<< "$show")
+process_status=$(inside cat "/proc/${main_pid:-0}/status" 2>&1) || true
+qharden_uid=$(inside id -u qharden 2>&1) || true
+grep -E '^(Name|Uid|Gid|CapEff|CapBnd):' <<< "$process_status" | sed 's/^/      qhardend /'
+check "qhardend runs as user qharden (uid $qharden_uid)" \
+  bash -c '[[ "$2" =~ ^[0-9]+$ ]] && [ "$(awk "/^Uid:/ { print \$2, \$3, \$4, \$5 }" <<< "$1")" = "$2 $2 $2 $2" ]' \
+  _ "$process_status" "$qharden_uid"
+check "qhardend has no effective capability" \
+  bash -c '[ "$(awk "/^CapEff:/ { print \$2 }" <<< "$1")" = 0000000000000000 ]' _ "$process_status"
+socket_active=$(inside systemctl is-active qharden-fixer.socket 2>&1) || true
+check "qharden-fixer.socket is active ($socket_active)" [ "$socket_active" = active ]
+socket_enabled=$(inside systemctl is-enabled qharden-fixer.socket 2>&1) || true
+check "qharden-fixer.socket is enabled ($socket_enabled)" [ "$socket_enabled" = enabled ]
 
+# Nothing changes on boot: fixes are made only on request, and on this host
+# nothing was ever applied, so the agent's first audit (and whatever drift
+# it sees) must leave every file, the netfilter rules and the journal alone.
+last_audit=
+for attempt in $(seq 1 120); do
+  last_audit=$(inside busctl get-property org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 LastAuditUsec 2>&1) || true
+  [[ "$last_audit" =~ ^t\ [1-9] ]] && break
+  sleep 1
+done
+check "the agent's first audit completed (LastAuditUsec: $last_audit)" bash -c '[[ "$1" =~ ^t\ [1-9] ]]' _ "$last_audit"
+hashes_after=$(watched_hashes)
+check "no file the test put in changed on boot" equals "$hashes_after" "$hashes_before"
+netfilter_status=0
+netfilter=$(inside iptables -S 2>&1 && inside ip6tables -S 2>&1) || netfilter_status=$?
+check "iptables -S and ip6tables -S answer in the container (exit $netfilter_status)" [ "$netfilter_status" -eq 0 ]
+check "no qharden rule is in iptables or ip6tables" lacks "$netfilter" "qharden"
+kept=$(inside busctl get-property org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 KeptChanges 2>&1) || true
+check "KeptChanges is empty ($kept)" [ "$kept" = "a(sss) 0" ]
+check "the journal has no change (no /var/lib/qharden/changes)" test ! -e "$root/var/lib/qharden/changes"
+check "no sysctl drop-in was written" bash -c '! compgen -G "$1/etc/sysctl.d/*qharden*" > /dev/null' _ "$root"
+# The fixer may have read netfilter for the agent by now, and nothing else.
+boot_fixer_journal=$(inside journalctl --no-pager -b -o cat -u 'qharden-fixer@*.service' 2>&1) || true
+check "no fixer run applied or rolled back anything on boot" \
+  bash -c '! grep -qE "qharden-fixer\[[0-9]+\]: (apply|rollback) for " <<< "$1"' _ "$boot_fixer_journal"
+
+# A DNS server for the second nameserver, started only now that the boot is
+# checked: as a unit of the container's own, so the power-off stops it like
+# any other service.
+inside systemd-run --unit="$dns_unit" --property=Type=exec \
+  dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --listen-address="$dns_address" \
+  --bind-interfaces --port=53 --user=nobody --group=nogroup > "$work/dnsmasq.log" 2>&1 || cat "$work/dnsmasq.log"
+# /proc/net/udp names the bound address in hex, low byte first, and the port.
+dns_socket=$(awk -F. '{ printf "%02X%02X%02X%02X:0035", $4, $3, $2, $1 }' <<< "$dns_address")
+for attempt in $(seq 1 100); do
+  inside grep -q " $dns_socket " /proc/net/udp 2>/dev/null && break
+  sleep 0.1
+done
+check "dnsmasq listens on $dns_address:53" inside grep -q " $dns_socket " /proc/net/udp
 audit_status=0
 audit=$(inside busctl --timeout=120 call org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Audit as 0 2>&1) ||
   audit_status=$?
@@ -270,6 +387,8 @@ check "busctl call Audit answers as root (exit $audit_status)" [ "$audit_status"
 check "Audit returns findings a(sssssb)" bash -c '[[ "$1" =~ ^a\(sssssb\)\ [1-9][0-9]*\  ]]' _ "$audit"
 check "Audit finds smtp_psa's tcp-env without -R" \
   contains "$audit" '"tcp-env.flags" "/etc/xinetd.d/smtp_psa:smtp" "fail" "critical"'
+check "Audit finds the inetd.conf line's tcp-env without -R" \
+  contains "$audit" '"tcp-env.flags" "/etc/inetd.conf:smtp" "fail" "critical"'
 # Inside the unit's sandbox every file read must work (an ENOSYS here was
 # RestrictSUIDSGID's seccomp filter refusing openat2).
 check "no finding says a system call is missing" lacks "$audit" "Function not implemented"
@@ -288,26 +407,88 @@ denied=$(inside setpriv --reuid=nobody --regid=nogroup --clear-groups \
 echo "      Apply as nobody: ${denied:0:300}"
 check "nobody gets AccessDenied for Apply" contains "$denied" "org.freedesktop.DBus.Error.AccessDenied"
 
-# root's Apply, through the hardened unit: the fixes must still work there
-# (the container's network namespace is its own, so the sysctl and the
-# ident rule change nothing on this machine).
+# polkit, with the rule above: bob is asked to authenticate, which is not
+# offered, so he is denied; alice's group lets her in.
+as_alice=(setpriv --reuid=alice --regid=alice --init-groups)
+as_bob=(setpriv --reuid=bob --regid=bob --init-groups)
+bob_denied=$(inside "${as_bob[@]}" \
+  dbus-send --system --print-reply --reply-timeout=60000 --dest=org.qharden.Agent1 /org/qharden/Agent1 \
+  org.qharden.Agent1.Apply array:string:sysctl.tcp-keepalive 2>&1) || true
+echo "      Apply as bob: ${bob_denied:0:300}"
+check "bob gets AccessDenied for Apply" contains "$bob_denied" "org.freedesktop.DBus.Error.AccessDenied"
+check "bob is denied by polkit, which answered" contains "$bob_denied" "polkit wants authentication"
+alice_plan_status=0
+alice_plan=$(inside "${as_alice[@]}" \
+  busctl --timeout=120 call org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Plan as 1 tcp-env.flags 2>&1) ||
+  alice_plan_status=$?
+echo "      Plan as alice: ${alice_plan:0:300}"
+check "alice may Plan (exit $alice_plan_status)" [ "$alice_plan_status" -eq 0 ]
+check "alice's Plan rewrites smtp_psa" contains "$alice_plan" '"tcp-env.flags" "/etc/xinetd.d/smtp_psa"'
+alice_apply_status=0
+alice_apply=$(inside "${as_alice[@]}" \
+  busctl --timeout=120 call org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Apply as 1 sysctl.tcp-keepalive 2>&1) ||
+  alice_apply_status=$?
+echo "      Apply as alice: ${alice_apply:0:400}"
+check "alice may Apply (exit $alice_apply_status)" [ "$alice_apply_status" -eq 0 ]
+check "alice's Apply fixes the keepalive sysctls" contains "$alice_apply" '"sysctl.tcp-keepalive" "/proc/sys/net/ipv4/tcp_keepalive_time" "applied"'
+check "none of alice's fixes failed" lacks "$alice_apply" '"failed'
+
+# The agent answers an Audit within 2 s of its last audit of a rule from that
+# audit (kAuditCoalesceWindow), so ask until one ran with dnsmasq up.
+resolv_audit=
+for attempt in $(seq 1 20); do
+  resolv_audit=$(inside busctl --timeout=120 call org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Audit \
+    as 1 resolv.nameservers 2>&1) || true
+  contains "$resolv_audit" "\"resolv.nameservers\" \"$dns_address\" \"pass\"" && break
+  sleep 0.5
+done
+echo "      Audit of resolv.nameservers: ${resolv_audit:0:1500}"
+check "dnsmasq answers the rule's probes (localhost. and the PTR of 127.0.0.1)" \
+  contains "$resolv_audit" "\"resolv.nameservers\" \"$dns_address\" \"pass\""
+check "the dead nameserver fails as critical" contains "$resolv_audit" "\"resolv.nameservers\" \"$dead_nameserver\" \"fail\" \"critical\""
+
+# root's Apply, through the fixer's unit: the fixes must work there (the
+# container's network namespace is its own, so the sysctl and the ident rule
+# change nothing on this machine). Nothing was applied before, so each rule
+# has something to do.
 apply_status=0
 apply=$(inside busctl --timeout=120 call org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Apply \
-  as 3 tcp-env.flags sysctl.tcp-fin-timeout firewall.ident-reject 2>&1) || apply_status=$?
-echo "      Apply as root: ${apply:0:600}"
+  as 4 tcp-env.flags sysctl.tcp-fin-timeout firewall.ident-reject resolv.nameservers 2>&1) || apply_status=$?
+echo "      Apply as root: ${apply:0:800}"
 check "busctl call Apply answers as root (exit $apply_status)" [ "$apply_status" -eq 0 ]
 check "Apply fixes smtp_psa" contains "$apply" '"tcp-env.flags" "/etc/xinetd.d/smtp_psa" "applied"'
 check "smtp_psa now runs tcp-env -Rt0" grep -q 'server_args.*= -Rt0 ' "$root/etc/xinetd.d/smtp_psa"
+check "Apply fixes inetd.conf" contains "$apply" '"tcp-env.flags" "/etc/inetd.conf" "applied"'
+check "the inetd.conf line now runs tcp-env -Rt0, and nothing else changed" \
+  equals "$(cat "$root/etc/inetd.conf")" "$(printf '# <service_name> <sock_type> <proto> <flags> <user> <server_path> <args>\n%s' "$inetd_fixed_line")"
+check "Apply fixes tcp_fin_timeout" contains "$apply" '"sysctl.tcp-fin-timeout" "/proc/sys/net/ipv4/tcp_fin_timeout" "applied"'
+check "Apply inserts the ident REJECT" contains "$apply" '"firewall.ident-reject" "ipv4" "applied"'
+check "Apply fixes resolv.conf" contains "$apply" '"resolv.nameservers" "/etc/resolv.conf" "applied"'
 check "no fix failed" lacks "$apply" '"failed'
-# The agent re-asserts the ident rule at start, so Apply may have nothing
-# left to do for it; a fresh audit says whether every fix holds.
+check "resolv.conf: the healthy nameserver first, the dead one commented out, the policy's options" \
+  equals "$(cat "$root/etc/resolv.conf")" \
+  "$(printf 'nameserver %s\n# qharden: unreachable on the probes: nameserver %s\noptions timeout:1 attempts:2' "$dns_address" "$dead_nameserver")"
+netfilter=$(inside iptables -S OUTPUT 2>&1) || true
+check "iptables now holds qharden's ident REJECT" contains "$netfilter" "qharden:ident-reject"
 recheck=$(inside busctl --timeout=120 call org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Audit \
-  as 3 tcp-env.flags sysctl.tcp-fin-timeout firewall.ident-reject 2>&1) || true
+  as 4 tcp-env.flags sysctl.tcp-fin-timeout firewall.ident-reject resolv.nameservers 2>&1) || true
 echo "      Audit after Apply: ${recheck:0:600}"
-check "after Apply the three rules pass" \
+check "after Apply the four rules pass" \
   bash -c '[[ "$1" =~ ^a\(sssssb\)\ [1-9] ]] && [[ "$1" != *\"fail\"* ]] && [[ "$1" != *\"error\"* ]]' _ "$recheck"
+check "after Apply resolv.nameservers was checked" contains "$recheck" "\"resolv.nameservers\" \"$dns_address\" \"pass\""
 fin_timeout=$(inside cat /proc/sys/net/ipv4/tcp_fin_timeout 2>&1) || true
 check "the container's tcp_fin_timeout is at most 30 ($fin_timeout)" [ "${fin_timeout:-99}" -le 30 ]
+kept=$(inside busctl get-property org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 KeptChanges 2>&1) || true
+echo "      KeptChanges: ${kept:0:300}"
+check "KeptChanges now lists the fixes (resolv.conf among them)" contains "$kept" '"resolv.nameservers" "/etc/resolv.conf"'
+# The fixes were made by fixer instances that the socket started, each
+# logging its call on stderr, that is, in the journal under its own unit.
+fixer_journal=$(inside journalctl --no-pager -b -o with-unit -u 'qharden-fixer@*.service' 2>&1) || true
+grep -E 'apply for' <<< "$fixer_journal" | cut -c1-300 | sed 's/^/      /'
+check "a qharden-fixer@ instance logged root's apply" \
+  grep -qE 'qharden-fixer@[^ ]+\.service\[[0-9]+\]: qharden-fixer\[[0-9]+\]: apply for D-Bus Apply from [^ ]+ \(uid 0\): change [^ ]+: .*tcp-env\.flags /etc/xinetd\.d/smtp_psa: applied' <<< "$fixer_journal"
+check "a qharden-fixer@ instance logged alice's apply, allowed by polkit" \
+  grep -qE "qharden-fixer@[^ ]+\.service\[[0-9]+\]: .*apply for D-Bus Apply from [^ ]+ \(uid $(inside id -u alice)\), by polkit: change [^ ]+: sysctl\.tcp-keepalive" <<< "$fixer_journal"
 
 status_status=0
 status_output=$(inside qharden status 2>&1) || status_status=$?
@@ -330,6 +511,18 @@ audit_journal=$(inside journalctl --no-pager -b -u qharden-audit.service -o cat 
 check "its report names smtp_psa's finding" contains "$audit_journal" "/etc/xinetd.d/smtp_psa"
 check "its report says no system call is missing" lacks "$audit_journal" "Function not implemented"
 
+# The exposure scores of the two units as installed, rated by the
+# container's own systemd-analyze (offline: the unit files alone).
+for limit in qhardend.service:1.5 qharden-fixer@.service:3.0; do
+  unit=${limit%%:*}
+  security=$(inside systemd-analyze security --no-pager --offline=true "$unit_dir/$unit" 2>&1) || true
+  score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' <<< "$security")
+  echo "      exposure of $unit in the container: ${score:-none}"
+  [ -n "$score" ] || tail -5 <<< "$security" | sed 's/^/      /'
+  check "$unit is rated at most ${limit#*:} (${score:-none})" \
+    awk -v score="${score:-99}" -v limit="${limit#*:}" 'BEGIN { exit !(score <= limit) }'
+done
+
 journal_printed=0
 if [ $failures -ne 0 ] || [ -n "${QHARDEN_BOOT_VERBOSE:-}" ]; then print_journal; journal_printed=1; fi
 
@@ -345,11 +538,13 @@ wait "$nspawn_pid" 2>/dev/null && nspawn_status=0 || nspawn_status=$?
 check "systemd-nspawn exits 0 after the power-off ($nspawn_status)" [ "$nspawn_status" -eq 0 ]
 
 # After the power-off the persistent journal holds the agent's whole life:
-# SIGTERM stopped it cleanly, and a sanitizer build reported nothing (its
-# reports go to stderr, that is, to the journal).
+# SIGTERM stopped it cleanly, and a sanitizer build reported nothing in the
+# agent, any fixer run or the audit (their reports go to stderr, that is, to
+# the journal).
 agent_journal=$(chroot "$root" journalctl --no-pager --directory=/var/log/journal -o cat \
-  -u qhardend.service -u qharden-audit.service 2>&1) || true
+  -u qhardend.service -u 'qharden-fixer@*.service' -u qharden-audit.service 2>&1) || true
 check "qhardend stopped cleanly at the power-off" contains "$agent_journal" "qhardend.service: Deactivated successfully"
+check "the persistent journal holds the fixer runs" contains "$agent_journal" "apply for D-Bus Apply"
 sanitizer=$(grep -E 'Sanitizer|runtime error:' <<< "$agent_journal" | head -5 || true)
 check "no sanitizer report in the journal ${sanitizer:+($sanitizer)}" [ -z "$sanitizer" ]
 
