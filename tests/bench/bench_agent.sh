@@ -14,7 +14,8 @@
 #     the dbus-daemon. Target <= 8 MiB.
 #  3. idle wakeups (context switches of every thread) over
 #     QHARDEN_BENCH_IDLE_S (60) s, without and with WATCHDOG_USEC, beside the
-#     idle dbus-daemon: only watchdog pings and the netfilter check expected.
+#     idle dbus-daemon: only watchdog pings, and the netfilter check once the
+#     ident rule is applied (the agent checks only what it keeps).
 #  4. 100 concurrent Audit calls (busctl): all answered, and how many audits
 #     actually ran (AuditCompleted signals), beside one Audit call.
 # QHARDEN_BENCH_AGENT_PARTS=drift,rss,idle,concurrent picks parts. Needs root.
@@ -270,7 +271,12 @@ if wants idle; then
   printf "${bench_config}netfilter_check_s = 60\n" > "$tree/etc/qharden/qharden.toml"
   kill -HUP "$agent_pid"
   idle_window
-  echo "idle qhardend, no watchdog, netfilter_check_s = 60 (default): ${idle_agent} context switches in ${idle_seconds} s, ${idle_checks} netfilter check(s) (each runs iptables-save, ip6tables-save and nft, and asks the bus whether firewalld is there); idle dbus-daemon: ${idle_bus}"
+  echo "idle qhardend, no watchdog, netfilter_check_s = 60 (default), ident rule not applied: ${idle_agent} context switches in ${idle_seconds} s, ${idle_checks} netfilter check(s) (none expected: the agent checks only what it keeps); idle dbus-daemon: ${idle_bus}"
+  # Opt in to the ident rule, so that the agent keeps it and checks it.
+  agent_call Apply as 1 firewall.ident-reject > "$work/apply-ident.out" 2>&1 || true
+  grep -q applied "$work/apply-ident.out" || { echo "FAIL: Apply of firewall.ident-reject: $(cat "$work/apply-ident.out")"; exit 1; }
+  idle_window
+  echo "idle qhardend, no watchdog, netfilter_check_s = 60, ident rule applied and kept: ${idle_agent} context switches in ${idle_seconds} s, ${idle_checks} netfilter check(s) (each runs iptables-save, ip6tables-save and nft, and asks the bus whether firewalld is there); idle dbus-daemon: ${idle_bus}"
   stop_agent
   cat > "$work/notify.py" <<'LISTENER'
 # Writes down what the agent sends to NOTIFY_SOCKET until killed.
