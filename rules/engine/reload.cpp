@@ -1,9 +1,11 @@
 #include "engine/reload.h"
 
 #include <signal.h>
+#include <systemd/sd-bus.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -22,6 +24,37 @@ std::string process_name(pid_t pid) {
 
 bool systemd_is_init() {
   return ::access("/run/systemd/system", F_OK) == 0;
+}
+
+// Asked of systemd over the bus rather than by starting `systemctl
+// is-active`: the agent's fixer asks on every re-apply, and a process start
+// is most of its time where the daemon does not run at all.
+bool unit_is_active(const std::string& daemon) {
+  sd_bus* bus = nullptr;
+  if (sd_bus_open_system(&bus) < 0) return false;
+  sd_bus_error error{};
+  sd_bus_message* reply = nullptr;
+  bool active = false;
+  const char* unit_path = nullptr;
+  std::string unit = daemon + ".service";
+  if (sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                         "org.freedesktop.systemd1.Manager", "GetUnit", &error, &reply, "s",
+                         unit.c_str()) >= 0 &&
+      sd_bus_message_read(reply, "o", &unit_path) >= 0) {
+    char* state = nullptr;
+    sd_bus_error property_error{};
+    if (sd_bus_get_property_string(bus, "org.freedesktop.systemd1", unit_path,
+                                   "org.freedesktop.systemd1.Unit", "ActiveState", &property_error,
+                                   &state) >= 0) {
+      active = std::strcmp(state, "active") == 0 || std::strcmp(state, "reloading") == 0;
+      std::free(state);
+    }
+    sd_bus_error_free(&property_error);
+  }
+  sd_bus_message_unref(reply);
+  sd_bus_error_free(&error);
+  sd_bus_flush_close_unref(bus);
+  return active;
 }
 
 }  // namespace
@@ -51,8 +84,7 @@ ReloadOutcome reload_daemon(const Host& host, const std::string& daemon,
     }
   }
   if (host.root() == "/" && systemd_is_init()) {
-    Expected<CommandResult> active = run_command({"systemctl", "is-active", "--quiet", daemon});
-    if (active) {
+    if (unit_is_active(daemon)) {
       Expected<CommandResult> reloaded = run_command({"systemctl", "reload", daemon});
       if (reloaded) {
         outcome.message = daemon + " reloaded with `systemctl reload " + daemon + "`";

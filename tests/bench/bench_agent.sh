@@ -18,7 +18,11 @@
 #     ident rule is applied (the agent checks only what it keeps).
 #  4. 100 concurrent Audit calls (busctl): all answered, and how many audits
 #     actually ran (AuditCompleted signals), beside one Audit call.
-# QHARDEN_BENCH_AGENT_PARTS=drift,rss,idle,concurrent picks parts. Needs root.
+# QHARDEN_BENCH_AGENT_PARTS=drift,rss,idle,concurrent picks parts.
+# QHARDEN_BENCH_FIXER=socket runs the agent as under its unit: as nobody with
+# --fixer-socket, its fixer started per connection by systemd-socket-activate
+# (what qharden-fixer.socket does); the default starts qharden-fixer itself.
+# Needs root.
 QHARDEN=${QHARDEN:?}
 if [ "$(id -u)" -ne 0 ]; then
   echo "skipped: needs root (network namespace, xinetd, private dbus-daemon)"
@@ -33,6 +37,7 @@ QHARDEND=$(dirname "$QHARDEN")/qhardend
 overwrites=${QHARDEN_BENCH_OVERWRITES:-200}
 idle_seconds=${QHARDEN_BENCH_IDLE_S:-60}
 parts=${QHARDEN_BENCH_AGENT_PARTS:-drift,rss,idle,concurrent}
+fixer_mode=${QHARDEN_BENCH_FIXER:-exec}
 wants() { [[ ",$parts," == *",$1,"* ]]; }
 ratio() { awk "BEGIN {printf \"%.${3:-2}f\", $1 / $2}"; }
 
@@ -65,8 +70,24 @@ for attempt in $(seq 1 50); do [ -s "$tree/run/xinetd.pid" ] && break; sleep 0.1
 
 socket=$work/system_bus_socket
 address=unix:path=$socket
+agent_runner=()
+agent_options=()
+if [ "$fixer_mode" = socket ]; then
+  require_program systemd-socket-activate
+  chmod -R a+rX "$tree"
+  fixer_socket=$work/fixer.socket
+  ip netns exec "$namespace" systemd-socket-activate --accept --inetd -l "$fixer_socket" \
+    "$(dirname "$QHARDEN")/qharden-fixer" --root "$tree" --allow-user nobody 2> "$work/fixer.log" &
+  kill_later $!
+  for attempt in $(seq 1 50); do [ -S "$fixer_socket" ] && break; sleep 0.1; done
+  chmod 666 "$fixer_socket"
+  agent_runner=(setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all)
+  agent_options=(--fixer-socket "$fixer_socket")
+fi
+echo "fixer: $fixer_mode"
 write_bus_config "$work/bus.conf" "$socket" system \
-  "<include>$source_dir/units/org.qharden.Agent1.conf</include>"
+  "<policy user=\"nobody\"><allow own=\"org.qharden.Agent1\"/></policy>
+  <include>$source_dir/units/org.qharden.Agent1.conf</include>"
 dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile 2>> "$work/dbus.log" &
 bus_pid=$!
 kill_later $bus_pid
@@ -86,7 +107,7 @@ start_agent() {
   local log=$1
   shift
   ip netns exec "$namespace" env -u NOTIFY_SOCKET -u WATCHDOG_USEC -u WATCHDOG_PID "$@" \
-    "$QHARDEND" --bus "$address" --root "$tree" > "$log" 2>&1 &
+    "${agent_runner[@]}" "$QHARDEND" --bus "$address" --root "$tree" "${agent_options[@]}" > "$log" 2>&1 &
   agent_pid=$!
   kill_later "$agent_pid"
   for attempt in $(seq 1 200); do
@@ -291,6 +312,7 @@ LISTENER
   python3 "$work/notify.py" "$work/notify" "$work/notify.log" &
   kill_later $!
   for attempt in $(seq 1 50); do [ -S "$work/notify" ] && break; sleep 0.1; done
+  chmod 666 "$work/notify"  # the agent may run as nobody (QHARDEN_BENCH_FIXER=socket)
   start_agent "$work/agent-watchdog.log" NOTIFY_SOCKET="$work/notify" WATCHDOG_USEC=20000000
   pings_before=$(grep -c '^WATCHDOG=1' "$work/notify.log" || true)
   idle_window
