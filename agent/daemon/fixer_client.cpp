@@ -21,36 +21,6 @@ extern char** environ;
 namespace qharden::agent {
 namespace {
 
-// A started fixer is always waited for: killed when the exchange is cut short,
-// given a moment to exit after it has answered.
-class Child {
- public:
-  Child() = default;
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() {
-    if (pid_ > 0) finish(true);
-  }
-  void adopt(pid_t pid) { pid_ = pid; }
-  // The exit status, after SIGKILL when asked or when it lingers.
-  int finish(bool kill_it) {
-    if (pid_ <= 0) return 0;
-    if (kill_it) ::kill(pid_, SIGKILL);
-    int status = 0;
-    for (int attempt = 0;; ++attempt) {
-      pid_t done = ::waitpid(pid_, &status, attempt < 200 ? WNOHANG : 0);
-      if (done == pid_ || (done < 0 && errno != EINTR)) break;
-      if (attempt == 200) ::kill(pid_, SIGKILL);
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
 Expected<int> connect_socket(const std::string& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -72,7 +42,7 @@ Expected<int> connect_socket(const std::string& path) {
   return descriptor;
 }
 
-Expected<int> start_program(const FixerEndpoint& endpoint, Child& child) {
+Expected<int> start_program(const FixerEndpoint& endpoint, pid_t& child) {
   int pair[2] = {-1, -1};
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
     return fail_with(std::string("socketpair: ") + std::strerror(errno));
@@ -95,7 +65,7 @@ Expected<int> start_program(const FixerEndpoint& endpoint, Child& child) {
     ::close(pair[0]);
     return fail_with(endpoint.program + ": " + std::strerror(spawn_error));
   }
-  child.adopt(pid);
+  child = pid;
   return pair[0];
 }
 
@@ -151,15 +121,46 @@ fixer::Request FixerClient::request(fixer::Operation operation, std::string call
   return request;
 }
 
-Expected<std::string> FixerClient::exchange(const fixer::Request& request,
-                                            std::chrono::milliseconds timeout) const {
-  std::string message = fixer::encode_request(request);
-  Child child;
-  Expected<int> opened = endpoint_.socket_path.empty() ? start_program(endpoint_, child)
+FixerSession::~FixerSession() {
+  connection_.reset();
+  finish(false);
+}
+
+int FixerSession::finish(bool kill_it) {
+  if (child_ <= 0) return 0;
+  if (kill_it) ::kill(child_, SIGKILL);
+  int status = 0;
+  for (int attempt = 0;; ++attempt) {
+    pid_t done = ::waitpid(child_, &status, attempt < 200 ? WNOHANG : 0);
+    if (done == child_ || (done < 0 && errno != EINTR)) break;
+    if (attempt == 200) ::kill(child_, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  child_ = -1;
+  return status;
+}
+
+Expected<std::unique_ptr<FixerSession>> FixerClient::start() const {
+  auto session = std::make_unique<FixerSession>();
+  Expected<int> opened = endpoint_.socket_path.empty() ? start_program(endpoint_, session->child_)
                                                        : connect_socket(endpoint_.socket_path);
   if (!opened) return Unexpected(opened.error());
-  Descriptor connection(*opened);
-  ::fcntl(connection.get(), F_SETFL, ::fcntl(connection.get(), F_GETFL) | O_NONBLOCK);
+  session->connection_.reset(*opened);
+  ::fcntl(*opened, F_SETFL, ::fcntl(*opened, F_GETFL) | O_NONBLOCK);
+  return session;
+}
+
+Expected<std::string> FixerClient::exchange(const fixer::Request& request,
+                                            std::chrono::milliseconds timeout,
+                                            std::unique_ptr<FixerSession> started) const {
+  std::string message = fixer::encode_request(request);
+  if (!started) {
+    Expected<std::unique_ptr<FixerSession>> opened = start();
+    if (!opened) return Unexpected(opened.error());
+    started = std::move(*opened);
+  }
+  FixerSession& session = *started;
+  Descriptor& connection = session.connection_;
   auto deadline = std::chrono::steady_clock::now() + timeout;
 
   std::size_t written = 0;
@@ -172,11 +173,11 @@ Expected<std::string> FixerClient::exchange(const fixer::Request& request,
     }
     if (errno == EINTR) continue;
     if (errno != EAGAIN) {
-      child.finish(true);
+      session.finish(true);
       return fail_with(std::string("sending to the fixer: ") + std::strerror(errno));
     }
     if (Outcome ready = wait_for(connection.get(), POLLOUT, deadline, "sending"); !ready) {
-      child.finish(true);
+      session.finish(true);
       return Unexpected(ready.error());
     }
   }
@@ -189,7 +190,7 @@ Expected<std::string> FixerClient::exchange(const fixer::Request& request,
     if (count > 0) {
       response.append(buffer, static_cast<std::size_t>(count));
       if (response.size() > fixer::kMaximumMessageBytes) {
-        child.finish(true);
+        session.finish(true);
         return fail_with("the fixer's answer is larger than " +
                          std::to_string(fixer::kMaximumMessageBytes) + " bytes");
       }
@@ -198,16 +199,16 @@ Expected<std::string> FixerClient::exchange(const fixer::Request& request,
     if (count == 0) break;
     if (errno == EINTR) continue;
     if (errno != EAGAIN) {
-      child.finish(true);
+      session.finish(true);
       return fail_with(std::string("reading from the fixer: ") + std::strerror(errno));
     }
     if (Outcome ready = wait_for(connection.get(), POLLIN, deadline, "it worked"); !ready) {
-      child.finish(true);
+      session.finish(true);
       return Unexpected(ready.error());
     }
   }
   connection.reset();
-  int status = child.finish(false);
+  int status = session.finish(false);
   if (response.empty()) {
     std::string how = WIFSIGNALED(status)
                           ? "was killed by signal " + std::to_string(WTERMSIG(status))
@@ -221,12 +222,14 @@ Expected<std::string> FixerClient::exchange(const fixer::Request& request,
 }
 
 Expected<ApplyResult> FixerClient::apply(const std::vector<std::string>& rules, bool named,
-                                         bool only_kept, std::string caller) const {
+                                         bool only_kept, std::string caller,
+                                         std::unique_ptr<FixerSession> started) const {
   fixer::Request message = request(fixer::Operation::apply, std::move(caller));
   message.rules = rules;
   message.rules_named = named;
   message.only_kept = only_kept;
-  Expected<std::string> response = exchange(message, fixer::kTimeLimit + fixer::kClientGrace);
+  Expected<std::string> response =
+      exchange(message, fixer::kTimeLimit + fixer::kClientGrace, std::move(started));
   if (!response) return Unexpected(response.error());
   return fixer::decode_apply_result(*response);
 }

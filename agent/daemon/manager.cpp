@@ -266,6 +266,7 @@ int Manager::on_inotify(sd_event_source* /*source*/, int /*fd*/, std::uint32_t /
   }
   if (topics == 0) return 0;
   self->pending_topics_ |= topics;
+  self->start_fixer_early(topics);
   for (const std::string& rule_id : rules_for_topics(topics)) {
     if (auto record = self->records_.find(rule_id); record != self->records_.end()) {
       record->second.fresh = false;

@@ -200,6 +200,15 @@ class Manager {
   std::uint32_t drift_events_ = 0;
 
   std::optional<FixerClient> fixer_;
+  // A fixer started when a file of a kept fix changed, before the drift audit
+  // says whether to use it; dropped after that audit (manager_kept.cpp).
+  std::unique_ptr<FixerSession> early_fixer_;
+  // The agent's own fixes change watched files too: no early fixer for those.
+  std::chrono::steady_clock::time_point own_writes_until_{};
+  void start_fixer_early(unsigned topics);
+  // Around a fixer call: what changes meanwhile and just after is its doing.
+  void fixer_call_starts() { own_writes_until_ = std::chrono::steady_clock::time_point::max(); }
+  void fixer_call_ended();
   std::optional<FixerPrivilegedReader> reader_;  // set when the agent is unprivileged
   std::optional<CachedJournalReader> journal_reader_;
   std::vector<KeptChange> kept_;

@@ -159,7 +159,10 @@ void Manager::reapply(const Rule& rule) {
   }
   // Only the subjects the journal keeps: the fixer decides that under the state
   // lock, so a rollback that runs meanwhile wins.
-  Expected<ApplyResult> applied = fixer_->apply({rule_id}, true, true, "drift re-apply");
+  fixer_call_starts();
+  Expected<ApplyResult> applied =
+      fixer_->apply({rule_id}, true, true, "drift re-apply", std::move(early_fixer_));
+  fixer_call_ended();
   refresh_kept();
   if (!applied) {
     spdlog::error("drift: re-applying {} failed: {}", rule_id, applied.error().message);
@@ -189,6 +192,8 @@ void Manager::after_file_change() {
   });
   std::vector<std::string> fast_ids(rule_ids.begin(), slow);
   if (!fast_ids.empty()) handle_drift(audit_now(rules_by_id(fast_ids)));
+  // Started for a drift this audit did not confirm: the fixer exits unasked.
+  early_fixer_.reset();
   if (slow == rule_ids.end()) return;
   // DNS probes block the loop for up to their timeouts; run them once the
   // files have been quiet for a while rather than after every write, so a
@@ -254,7 +259,9 @@ Expected<ApplyResult> Manager::apply(const std::vector<const Rule*>& rules, bool
     for (const auto& rule : all_rules()) limiter_.resume(std::string(rule->info().id));
   }
   for (const std::string& rule_id : rule_ids) limiter_.resume(rule_id);
+  fixer_call_starts();
   Expected<ApplyResult> applied = fixer_->apply(rule_ids, named, false, caller);
+  fixer_call_ended();
   refresh_kept();
   if (!applied) return applied;
   for (const ChangeOutcome& outcome : applied->outcomes) {
@@ -271,7 +278,9 @@ Expected<ApplyResult> Manager::apply(const std::vector<const Rule*>& rules, bool
 
 Expected<RollbackResult> Manager::rollback(const std::string& change_id,
                                            const std::string& caller) {
+  fixer_call_starts();
   Expected<RollbackResult> rolled = fixer_->rollback(change_id, caller);
+  fixer_call_ended();
   refresh_kept();
   if (!rolled) return rolled;
   spdlog::info("rolled back change {}", rolled->change_id);

@@ -61,6 +61,33 @@ bool Manager::keeps(std::string_view rule_id, std::string_view subject) const {
   });
 }
 
+// A Plesk rewrite is repaired by a fixer that starts only after the debounce
+// and the drift audit, so the fixer's start-up (most of the window under
+// systemd's sandbox) is begun at the first inotify event instead, for files
+// of rules whose fixes are kept and may be re-applied.
+void Manager::start_fixer_early(unsigned topics) {
+  if (early_fixer_ || std::chrono::steady_clock::now() < own_writes_until_) return;
+  const auto& reapply = config_.agent.reapply;
+  bool wanted = false;
+  for (const std::string& rule_id : rules_for_topics(topics)) {
+    if (keeps_rule(rule_id) &&
+        std::find(reapply.begin(), reapply.end(), rule_id) != reapply.end() &&
+        !limiter_.stopped(rule_id)) {
+      wanted = true;
+    }
+  }
+  if (!wanted) return;
+  Expected<std::unique_ptr<FixerSession>> started = fixer_->start();
+  // Not fatal: the re-apply starts its own fixer and reports the same error.
+  if (started) early_fixer_ = std::move(*started);
+}
+
+void Manager::fixer_call_ended() {
+  // Its renames reach inotify before its answer; those still queued are read
+  // in the next turn of the loop.
+  own_writes_until_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+}
+
 bool Manager::keeps_rule(std::string_view rule_id) const {
   return std::any_of(kept_.begin(), kept_.end(),
                      [&](const KeptChange& change) { return change.rule == rule_id; });

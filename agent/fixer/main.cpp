@@ -154,6 +154,10 @@ int main(int argc, char** argv) {
 
   try {
     qharden::Expected<std::string> request = read_request(request_descriptor);
+    // The agent starts a fixer ahead of a drift it may not confirm
+    // (daemon/fixer_client.h): closed without a request, there is nothing to do
+    // and nothing to log.
+    if (request && request->empty()) return 0;
     qharden::fixer::Served served;
     if (!request) {
       served = {qharden::fixer::encode_error(request.error().message),
