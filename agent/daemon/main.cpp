@@ -56,6 +56,10 @@ int main(int argc, char** argv) {
                  "this socket (qharden-fixer.socket). Without it, qhardend starts qharden-fixer "
                  "itself")
       ->type_name("PATH");
+  app.add_option("--reader-socket", options.reader_socket,
+                 "With --fixer-socket: privileged reads (netfilter, other users' /proc) go to "
+                 "the reader systemd starts on this socket (qharden-reader.socket)")
+      ->type_name("PATH");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -85,7 +85,13 @@ Outcome Manager::initialize() {
     }
   }
   fixer_.emplace(std::move(endpoint), options_.root, options_.config_file);
-  if (!options_.fixer_socket.empty()) reader_.emplace(*fixer_);
+  if (!options_.fixer_socket.empty()) {
+    FixerEndpoint reads;
+    reads.socket_path =
+        options_.reader_socket.empty() ? options_.fixer_socket : options_.reader_socket;
+    reader_client_.emplace(std::move(reads), options_.root, options_.config_file);
+    reader_.emplace(*reader_client_);
+  }
   journal_reader_.emplace(state_directory(*host_, config_));
   refresh_kept();
   return Done{};

@@ -50,10 +50,12 @@ struct AgentOptions {
   std::string root = "/";
   std::string bus = "system";  // system | session | a D-Bus address
   // Where qharden-fixer.socket listens. Set (qhardend.service does): the agent
-  // is unprivileged, and its fixes and privileged reads go to fixers systemd
-  // starts there. Empty: the agent starts qharden-fixer itself for each fix,
-  // and reads with its own privileges.
+  // is unprivileged, and its fixes go to fixers systemd starts there, its
+  // privileged reads to the reader_socket's (the fixer's socket when unset).
+  // Empty: the agent starts qharden-fixer itself for each fix, and reads with
+  // its own privileges.
   std::string fixer_socket;
+  std::string reader_socket;
 };
 
 // Identical Audit requests within this window share one run, so a burst of
@@ -200,6 +202,7 @@ class Manager {
   std::uint32_t drift_events_ = 0;
 
   std::optional<FixerClient> fixer_;
+  std::optional<FixerClient> reader_client_;
   // A fixer started when a file of a kept fix changed, before the drift audit
   // says whether to use it; dropped after that audit (manager_kept.cpp).
   std::unique_ptr<FixerSession> early_fixer_;

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -14,14 +15,14 @@
 namespace qharden::fixer {
 namespace {
 
-constexpr std::array kKept{CAP_CHOWN,     CAP_FOWNER,  CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH,
-                           CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_PTRACE,   CAP_SYS_ADMIN};
+constexpr std::array kForFixes{CAP_CHOWN,     CAP_FOWNER,  CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH,
+                               CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN};
+constexpr std::array kForReads{CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH};
 
-bool kept(int capability) {
-  for (int each : kKept) {
-    if (each == capability) return true;
-  }
-  return false;
+bool kept(int capability, Serves serves) {
+  bool for_fixes = std::find(kForFixes.begin(), kForFixes.end(), capability) != kForFixes.end();
+  bool for_reads = std::find(kForReads.begin(), kForReads.end(), capability) != kForReads.end();
+  return (for_fixes && serves != Serves::reads) || (for_reads && serves != Serves::fixes);
 }
 
 Outcome failed(const char* what) {
@@ -30,7 +31,7 @@ Outcome failed(const char* what) {
 
 }  // namespace
 
-Outcome confine_fixer(std::chrono::seconds time_limit) {
+Outcome confine_fixer(std::chrono::seconds time_limit, Serves serves) {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return failed("no_new_privs");
   // Under its unit setrlimit is filtered, and LimitCORE=0 has done this.
   rlimit core{};
@@ -45,7 +46,7 @@ Outcome confine_fixer(std::chrono::seconds time_limit) {
   // The bounding set first (that needs CAP_SETPCAP, which goes next), so a
   // program the fixer runs (iptables, systemctl) cannot regain the rest.
   for (int capability = 0; capability <= CAP_LAST_CAP; ++capability) {
-    if (kept(capability) || ::prctl(PR_CAPBSET_READ, capability, 0, 0, 0) != 1) continue;
+    if (kept(capability, serves) || ::prctl(PR_CAPBSET_READ, capability, 0, 0, 0) != 1) continue;
     if (!may_drop_bounding) continue;
     if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 && errno != EINVAL) {
       return failed("bounding set");
@@ -54,7 +55,7 @@ Outcome confine_fixer(std::chrono::seconds time_limit) {
   for (int word = 0; word < 2; ++word) {
     std::uint32_t mask = 0;
     for (int bit = 0; bit < 32; ++bit) {
-      if (kept(word * 32 + bit)) mask |= 1U << bit;
+      if (kept(word * 32 + bit, serves)) mask |= 1U << bit;
     }
     data[static_cast<std::size_t>(word)].effective &= mask;
     data[static_cast<std::size_t>(word)].permitted &= mask;

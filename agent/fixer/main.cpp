@@ -103,6 +103,11 @@ int main(int argc, char** argv) {
   app.add_option("--allow-user", allowed_users,
                  "Also serve this user (qhardend's); root and the fixer's own user always are")
       ->type_name("NAME");
+  std::string serves = "all";
+  app.add_option("--serve", serves,
+                 "fixes (apply, rollback), reads (netfilter, other users' /proc) or all; keeps "
+                 "only the capabilities of that part")
+      ->check(CLI::IsMember({"fixes", "reads", "all"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -111,6 +116,9 @@ int main(int argc, char** argv) {
   }
 
   auto started = std::chrono::steady_clock::now();
+  settings.serves = serves == "fixes"   ? qharden::fixer::Serves::fixes
+                    : serves == "reads" ? qharden::fixer::Serves::reads
+                                        : qharden::fixer::Serves::all;
   // The protocol's descriptors are set aside and 0/1 pointed elsewhere, so a
   // stray write by anything the fixer runs cannot corrupt the response.
   int request_descriptor = ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
@@ -126,7 +134,8 @@ int main(int argc, char** argv) {
     ::close(null_input);
   }
 
-  if (qharden::Outcome confined = qharden::fixer::confine_fixer(qharden::fixer::kTimeLimit);
+  if (qharden::Outcome confined =
+          qharden::fixer::confine_fixer(qharden::fixer::kTimeLimit, settings.serves);
       !confined) {
     log_line(confined.error().message);
     write_all(response_descriptor, qharden::fixer::encode_error(confined.error().message));

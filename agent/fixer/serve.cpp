@@ -120,6 +120,17 @@ Served serve_request(std::string_view request_text, const FixerSettings& setting
     return refuse("this fixer reads config " + settings.config_file.value_or("(default)") +
                   ", not " + request->config_file.value_or("(default)"));
   }
+  bool is_read = request->operation == Operation::read_commands ||
+                 request->operation == Operation::socket_owners ||
+                 request->operation == Operation::read_process;
+  if (is_read && settings.serves == Serves::fixes) {
+    return refuse(std::string(to_string(request->operation)) +
+                  ": this is qharden's fixer, which only fixes; reads go to qharden-reader");
+  }
+  if (!is_read && settings.serves == Serves::reads) {
+    return refuse(std::string(to_string(request->operation)) +
+                  ": this is qharden's reader, which changes nothing; fixes go to qharden-fixer");
+  }
   Served served;
   switch (request->operation) {
     case Operation::read_commands:

@@ -7,9 +7,16 @@
 
 namespace qharden::fixer {
 
+// What one installed fixer does. Under systemd there are two units, each with
+// only the privileges of its part: qharden-fixer@ writes (fixes) and
+// qharden-reader@ reads (netfilter, other users' /proc). Started by qhardend
+// itself, one program does both.
+enum class Serves { fixes, reads, all };
+
 struct FixerSettings {
   std::string root = "/";
   std::optional<std::string> config_file;
+  Serves serves = Serves::all;
 };
 
 struct Served {

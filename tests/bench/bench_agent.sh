@@ -20,8 +20,9 @@
 #     actually ran (AuditCompleted signals), beside one Audit call.
 # QHARDEN_BENCH_AGENT_PARTS=drift,rss,idle,concurrent picks parts.
 # QHARDEN_BENCH_FIXER=socket runs the agent as under its unit: as nobody with
-# --fixer-socket, its fixer started per connection by systemd-socket-activate
-# (what qharden-fixer.socket does); the default starts qharden-fixer itself.
+# --fixer-socket and --reader-socket, its fixer and reader started per
+# connection by systemd-socket-activate (what qharden-fixer.socket and
+# qharden-reader.socket do); the default starts qharden-fixer itself.
 # Needs root.
 QHARDEN=${QHARDEN:?}
 if [ "$(id -u)" -ne 0 ]; then
@@ -75,14 +76,16 @@ agent_options=()
 if [ "$fixer_mode" = socket ]; then
   require_program systemd-socket-activate
   chmod -R a+rX "$tree"
-  fixer_socket=$work/fixer.socket
-  ip netns exec "$namespace" systemd-socket-activate --accept --inetd -l "$fixer_socket" \
-    "$(dirname "$QHARDEN")/qharden-fixer" --root "$tree" --allow-user nobody 2> "$work/fixer.log" &
-  kill_later $!
-  for attempt in $(seq 1 50); do [ -S "$fixer_socket" ] && break; sleep 0.1; done
-  chmod 666 "$fixer_socket"
+  for part in fixes:$work/fixer.socket reads:$work/reader.socket; do
+    ip netns exec "$namespace" systemd-socket-activate --accept --inetd -l "${part#*:}" \
+      "$(dirname "$QHARDEN")/qharden-fixer" --serve "${part%%:*}" --root "$tree" \
+      --allow-user nobody 2>> "$work/fixer.log" &
+    kill_later $!
+    for attempt in $(seq 1 50); do [ -S "${part#*:}" ] && break; sleep 0.1; done
+    chmod 666 "${part#*:}"
+  done
   agent_runner=(setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all)
-  agent_options=(--fixer-socket "$fixer_socket")
+  agent_options=(--fixer-socket "$work/fixer.socket" --reader-socket "$work/reader.socket")
 fi
 echo "fixer: $fixer_mode"
 write_bus_config "$work/bus.conf" "$socket" system \

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Fixes only on request, with the agent privilege-separated as under its unit:
-# qhardend runs as nobody with no capability and --fixer-socket, and every fix
-# and privileged read goes to qharden-fixer, started per connection as root by
-# systemd-socket-activate (what qharden-fixer.socket does under systemd), all
+# qhardend runs as nobody with no capability, --fixer-socket and
+# --reader-socket; every fix goes to `qharden-fixer --serve fixes` and every
+# privileged read to `qharden-fixer --serve reads`, each started per
+# connection as root by systemd-socket-activate (what qharden-fixer.socket and
+# qharden-reader.socket do under systemd), all
 # in a network namespace of its own on a Plesk-like --root tree, with a
 # private system-type dbus-daemon that includes the shipped bus policy.
 # - A fresh host: the agent runs with the built-in defaults for 10 s while
@@ -50,13 +52,17 @@ for attempt in $(seq 1 50); do [ -S "$socket" ] && break; sleep 0.1; done
 dbus-monitor --address "$address" "type='signal',interface='org.qharden.Agent1'" > "$work/signals.log" 2>&1 &
 kill_later $!
 
-# The fixer socket: one root qharden-fixer per connection, as Accept=yes does.
+# The fixer's and the reader's sockets: one root qharden-fixer per connection,
+# as Accept=yes does. Both log into one file, in the order of their calls.
 fixer_socket=$work/fixer.socket
-ip netns exec "$namespace" systemd-socket-activate --accept --inetd -l "$fixer_socket" \
-  "$FIXER" --root "$tree" --allow-user nobody 2> "$work/fixer.log" &
-kill_later $!
-for attempt in $(seq 1 50); do [ -S "$fixer_socket" ] && break; sleep 0.1; done
-chmod 666 "$fixer_socket"  # SocketMode=0660 with the agent's group, in the unit
+reader_socket=$work/reader.socket
+for part in fixes:$fixer_socket reads:$reader_socket; do
+  ip netns exec "$namespace" systemd-socket-activate --accept --inetd -l "${part#*:}" \
+    "$FIXER" --serve "${part%%:*}" --root "$tree" --allow-user nobody 2>> "$work/fixer.log" &
+  kill_later $!
+  for attempt in $(seq 1 50); do [ -S "${part#*:}" ] && break; sleep 0.1; done
+  chmod 666 "${part#*:}"  # SocketMode=0660 with the agent's group, in the units
+done
 
 agent_property() {
   busctl --address="$address" get-property org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 "$1"
@@ -79,7 +85,8 @@ echo "-- a fresh host: built-in defaults, 10 s, one Plesk overwrite"
 started=$(date +%s%N)
 ip netns exec "$namespace" setpriv --reuid=nobody --regid=nogroup --clear-groups \
   --inh-caps=-all --bounding-set=-all \
-  "$QHARDEND" --bus "$address" --root "$tree" --fixer-socket "$fixer_socket" > "$work/agent.log" 2>&1 &
+  "$QHARDEND" --bus "$address" --root "$tree" --fixer-socket "$fixer_socket" \
+  --reader-socket "$reader_socket" > "$work/agent.log" 2>&1 &
 agent_pid=$!
 kill_later "$agent_pid"
 for attempt in $(seq 1 150); do
@@ -90,9 +97,9 @@ check "the agent runs as nobody" equals "$(stat -c %U /proc/$agent_pid)" nobody
 check "  with no capability" equals "$(sed -n 's/^CapEff:\t//p' /proc/$agent_pid/status)" 0000000000000000
 audit=$(busctl --address="$address" call org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Audit as 1 firewall.ident-reject 2>&1 || true)
 echo "      $audit"
-check "netfilter is read for it by the fixer: firewall.ident-reject ipv4 fails, no error" \
+check "netfilter is read for it by the reader: firewall.ident-reject ipv4 fails, no error" \
   contains "$audit" '"firewall.ident-reject" "ipv4" "fail"'
-check "  and the fixer logged the read" grep -q 'read-commands for agent read: read ' "$work/fixer.log"
+check "  and the reader logged the read" grep -q 'read-commands for agent read: read ' "$work/fixer.log"
 check "tcp-env.flags passes with the hand-made fix" \
   bash -c "busctl --address='$address' call org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Audit as 1 tcp-env.flags | grep -q '\"/etc/xinetd.d/smtp_psa:smtp\" \"pass\"'"
 sleep 2
@@ -148,32 +155,33 @@ sleep 2
 check "a later overwrite stays overwritten" grep -q '^# Plesk again' "$smtp_psa"
 check "  and smtp_psa has no -R" grep -q 'server_args	= /usr/sbin/rblsmtpd' "$smtp_psa"
 
-echo "-- bad input on the fixer socket"
-# send_to_fixer USER GROUP: stdin to the fixer socket as USER; prints the answer.
-send_to_fixer() {
-  setpriv --reuid="$1" --regid="$2" --clear-groups /usr/bin/python3 -c "
+echo "-- bad input on the fixer's and the reader's sockets"
+# send_to SOCKET USER GROUP: stdin to SOCKET as USER; prints the answer.
+send_to() {
+  setpriv --reuid="$2" --regid="$3" --clear-groups /usr/bin/python3 -c "
 import socket, sys
 connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 connection.connect(sys.argv[1])
 connection.sendall(sys.stdin.buffer.read())
 connection.shutdown(socket.SHUT_WR)
-print(connection.makefile('rb').read().decode())" "$fixer_socket" 2>&1 || true
+print(connection.makefile('rb').read().decode())" "$1" 2>&1 || true
 }
-reply=$(printf '{"version":1,"operation":"read-process","root":"%s","caller":"test","pid":1}' "$tree" | send_to_fixer daemon daemon)
-check "a user the fixer does not serve is refused ($reply)" contains "$reply" "uid $(id -u daemon) may not use the fixer"
-reply=$(printf '{"version":1,"operation":"apply","root":' | send_to_fixer nobody nogroup)
+reply=$(printf '{"version":1,"operation":"read-process","root":"%s","caller":"test","pid":1}' "$tree" \
+  | send_to "$reader_socket" daemon daemon)
+check "a user the reader does not serve is refused ($reply)" contains "$reply" "uid $(id -u daemon) may not use the fixer"
+reply=$(printf '{"version":1,"operation":"apply","root":' | send_to "$fixer_socket" nobody nogroup)
 check "a truncated request is refused, saying so ($reply)" contains "$reply" "request: not a JSON object"
 reply=$(printf '{"version":1,"operation":"read-commands","root":"%s","caller":"test","commands":[["sh","-c","id"]],"timeout_ms":100}' "$tree" \
-  | setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 -c "
-import socket, sys
-connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-connection.connect(sys.argv[1])
-connection.sendall(sys.stdin.buffer.read())
-connection.shutdown(socket.SHUT_WR)
-print(connection.makefile('rb').read().decode())" "$fixer_socket" 2>&1 || true)
+  | send_to "$reader_socket" nobody nogroup)
 check "a command outside the read list is refused, naming it ($reply)" contains "$reply" 'sh -c id: not one of the read-only commands'
+reply=$(printf '{"version":1,"operation":"read-process","root":"%s","caller":"test","pid":1}' "$tree" \
+  | send_to "$fixer_socket" nobody nogroup)
+check "the fixer refuses a read ($reply)" contains "$reply" "this is qharden's fixer, which only fixes"
+reply=$(printf '{"version":1,"operation":"rollback","root":"%s","caller":"test","change_id":""}' "$tree" \
+  | send_to "$reader_socket" nobody nogroup)
+check "the reader refuses a rollback ($reply)" contains "$reply" "this is qharden's reader, which changes nothing"
 reply=$(printf '{"version":1,"operation":"apply","root":"/","caller":"test","rules":[],"rules_named":false,"only_kept":false,"reload":true}' \
-  | send_to_fixer root root)
+  | send_to "$fixer_socket" root root)
 check "a request for another root is refused ($reply)" contains "$reply" "this fixer serves root $tree, not /"
 
 kill -TERM "$agent_pid"

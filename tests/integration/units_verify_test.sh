@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The shipped units: `systemd-analyze verify` is clean with the built binaries
 # in ExecStart; `systemd-analyze security --offline=true` rates the resident
-# qhardend.service at most 1.5 and the fixer and the audit at most 3.0; every
+# qhardend.service at most 1.5 and the fixer, the reader and the audit at most
+# 3.0; the reader can write nothing; every
 # capability kept is justified; the D-Bus activation file names the unit; and
 # `qharden audit --textfile` (qharden-audit.service's command) writes the
 # Prometheus textfile into the configured folder.
@@ -16,21 +17,25 @@ work=$(make_tree)
 defer "rm -rf '$work'"  # make_tree runs in a subshell, so its own defer is lost
 FIXER=$(dirname "$QHARDEN")/qharden-fixer
 cp "$units/qhardend.service" "$units/qharden-audit.service" "$units/qharden-audit.timer" \
-  "$units/qharden-fixer.socket" "$units/qharden-fixer@.service" "$work/"
+  "$units/qharden-fixer.socket" "$units/qharden-fixer@.service" \
+  "$units/qharden-reader.socket" "$units/qharden-reader@.service" "$work/"
 sed -i "s|/usr/sbin/qhardend|$(realpath "$QHARDEND")|; s|/usr/sbin/qharden |$(realpath "$QHARDEN") |;
         s|/usr/libexec/qharden-fixer|$(realpath "$FIXER")|" \
-  "$work/qhardend.service" "$work/qharden-audit.service" "$work/qharden-fixer@.service"
+  "$work/qhardend.service" "$work/qharden-audit.service" "$work/qharden-fixer@.service" \
+  "$work/qharden-reader@.service"
 check "ExecStart points at the built qhardend" grep -q "^ExecStart=$(realpath "$QHARDEND") " "$work/qhardend.service"
 check "ExecStart points at the built fixer" grep -q "^ExecStart=$(realpath "$FIXER") " "$work/qharden-fixer@.service"
 
 verify_status=0
 verify_output=$(cd "$work" && systemd-analyze verify ./qhardend.service ./qharden-audit.service \
-  ./qharden-audit.timer ./qharden-fixer.socket ./qharden-fixer@.service 2>&1) || verify_status=$?
+  ./qharden-audit.timer ./qharden-fixer.socket ./qharden-fixer@.service ./qharden-reader.socket \
+  ./qharden-reader@.service 2>&1) || verify_status=$?
 echo "$verify_output" | sed 's/^/      /'
 check "systemd-analyze verify exits 0" [ "$verify_status" -eq 0 ]
 check "systemd-analyze verify says nothing" [ -z "$verify_output" ]
 
-for limit in qhardend.service:1.5 qharden-fixer@.service:3.0 qharden-audit.service:3.0; do
+for limit in qhardend.service:1.5 qharden-fixer@.service:3.0 qharden-reader@.service:3.0 \
+  qharden-audit.service:3.0; do
   unit=${limit%%:*}
   score=$(systemd-analyze security --offline=true "$work/$unit" 2>/dev/null \
     | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
@@ -44,10 +49,18 @@ check "qhardend.service runs as qharden with no capability" bash -c "
   grep -q '^CapabilityBoundingSet=$' '$units/qhardend.service' &&
   ! grep -q '^ReadWritePaths=' '$units/qhardend.service' &&
   ! grep -q '^StateDirectory=' '$units/qhardend.service'"
-check "the fixer socket admits only root and group qharden" bash -c "
-  grep -q '^SocketGroup=qharden$' '$units/qharden-fixer.socket' &&
-  grep -q '^SocketMode=0660$' '$units/qharden-fixer.socket' &&
-  grep -q '^Accept=yes$' '$units/qharden-fixer.socket'"
+for socket_unit in qharden-fixer.socket qharden-reader.socket; do
+  check "$socket_unit admits only root and group qharden" bash -c "
+    grep -q '^SocketGroup=qharden$' '$units/$socket_unit' &&
+    grep -q '^SocketMode=0660$' '$units/$socket_unit' &&
+    grep -q '^Accept=yes$' '$units/$socket_unit'"
+done
+check "the fixer serves fixes and the reader reads only" bash -c "
+  grep -q '^ExecStart=.* --serve fixes ' '$units/qharden-fixer@.service' &&
+  grep -q '^ExecStart=.* --serve reads ' '$units/qharden-reader@.service'"
+check "the reader has no write path and no capability that writes" bash -c "
+  ! grep -q '^ReadWritePaths=\\|^StateDirectory=' '$units/qharden-reader@.service' &&
+  ! grep -q '^CapabilityBoundingSet=.*\\(CHOWN\\|FOWNER\\|DAC_OVERRIDE\\|SYS_ADMIN\\)' '$units/qharden-reader@.service'"
 check "the fixer's write paths are folders, each justified" bash -c "
   for path in \$(sed -n 's/^ReadWritePaths=//p' '$units/qharden-fixer@.service' | tr ' ' '\\n' | grep -v '^/proc/sys/'); do
     path=\${path#-}
@@ -56,10 +69,12 @@ check "the fixer's write paths are folders, each justified" bash -c "
   done"
 check "qhardend.service is Type=notify with a watchdog" \
   bash -c "grep -q '^Type=notify$' '$units/qhardend.service' && grep -q '^WatchdogSec=' '$units/qhardend.service'"
-check "each capability the fixer keeps is justified in a comment" bash -c "
-  for capability in \$(sed -n 's/^CapabilityBoundingSet=//p' '$units/qharden-fixer@.service'); do
-    grep -q \"^# .*\$capability\" '$units/qharden-fixer@.service' || exit 1
-  done"
+for helper in qharden-fixer@.service qharden-reader@.service; do
+  check "each capability $helper keeps is justified in a comment" bash -c "
+    for capability in \$(sed -n 's/^CapabilityBoundingSet=//p' '$units/$helper'); do
+      grep -q \"^# .*\$capability\" '$units/$helper' || exit 1
+    done"
+done
 check "the timer is hourly, randomized and persistent" bash -c "
   grep -q '^OnCalendar=hourly$' '$units/qharden-audit.timer' &&
   grep -q '^RandomizedDelaySec=' '$units/qharden-audit.timer' &&
