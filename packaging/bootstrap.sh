@@ -16,7 +16,7 @@ build_packages=(
   build-essential cmake ninja-build pkg-config
   libsdbus-c++-dev libsdbus-c++-bin libspdlog-dev libfmt-dev libtomlplusplus-dev
   libc-ares-dev libsystemd-dev libcli11-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev scdoc bash-completion
 )
 test_packages=(
   clang-16 libclang-rt-16-dev clang-format

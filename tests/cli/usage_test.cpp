@@ -45,7 +45,7 @@ TEST(CliUsage, BadUsageExitsThree) {
 TEST(CliUsage, VersionAndHelpExitZero) {
   RunResult version = run_qharden({"--version"});
   EXPECT_EQ(version.exit_code, 0);
-  EXPECT_NE(version.standard_output.find("0.1.0"), std::string::npos);
+  EXPECT_NE(version.standard_output.find(QHARDEN_VERSION), std::string::npos);
   EXPECT_EQ(run_qharden({"--help"}).exit_code, 0);
   RunResult explain = run_qharden({"explain", "tcp-env.flags"});
   EXPECT_EQ(explain.exit_code, 0);

@@ -16,6 +16,7 @@ require_root
 for program in dbus-daemon dbus-send dbus-monitor busctl setpriv unshare; do require_program "$program"; done
 QHARDEND=$(dirname "$QHARDEN")/qhardend
 SOURCE_DIR=${QHARDEN_SOURCE_DIR:?set QHARDEN_SOURCE_DIR to the source tree}
+qharden_version=$("$QHARDEN" --version | awk '{print $2}')
 [ -x "$QHARDEND" ] || { echo "FAIL: no qhardend beside $QHARDEN"; exit 1; }
 
 work=$(make_tree)
@@ -88,7 +89,7 @@ check "nobody can GetReport (schema 1 JSON)" contains "$report" '\"schema\":1'
 compliant=$(as_nobody busctl --address="$address" get-property org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Compliant 2>&1 || true)
 check "nobody reads Compliant = false ($compliant)" [ "$compliant" = "b false" ]
 version=$(as_nobody busctl --address="$address" get-property org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Version 2>&1 || true)
-check "nobody reads Version ($version)" [ "$version" = 's "0.1.0"' ]
+check "nobody reads Version ($version)" [ "$version" = "s \"$qharden_version\"" ]
 introspection=$(as_nobody busctl --address="$address" introspect org.qharden.Agent1 /org/qharden/Agent1 2>&1 || true)
 check "nobody can introspect" contains "$introspection" ".DriftEvents"
 for method in Plan Apply; do
@@ -152,7 +153,7 @@ check "AuditCompleted is on the bus" grep -q 'member=AuditCompleted' "$work/sign
 status_output=$(as_nobody "$QHARDEN" status --bus "$address" 2>&1 || true)
 echo "$status_output" | sed 's/^/      /'
 check "qharden status, as nobody, reports the agent and its drift count" \
-  bash -c "[[ '$status_output' == *'qhardend 0.1.0: '*'drift events: 2'* ]]"
+  bash -c "[[ '$status_output' == *'qhardend $qharden_version: '*'drift events: 2'* ]]"
 # reapply_limit = 2: the third overwrite within the window is left alone.
 cat "$work/smtp_psa.unfixed" > "$smtp_psa"
 sleep 1
@@ -172,7 +173,7 @@ wait_log() {
 }
 check "a bad config on SIGHUP is refused with file:line:column" wait_log "config reload refused.*agent.toml:2:"
 version=$(busctl --address="$address" get-property org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Version 2>&1 || true)
-check "the agent still answers after the bad reload" [ "$version" = 's "0.1.0"' ]
+check "the agent still answers after the bad reload" [ "$version" = "s \"$qharden_version\"" ]
 kill -TERM "$agent_pid"
 stopped=1
 for attempt in $(seq 1 50); do kill -0 "$agent_pid" 2>/dev/null || { stopped=0; break; }; sleep 0.1; done
