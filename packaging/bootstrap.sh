@@ -87,11 +87,11 @@ command=${1:-}
 case "$command" in
   build)
     install_missing "${build_packages[@]}"
-    configure_and_build "$build_dir"
+    configure_and_build "$build_dir" -DQHARDEN_TESTS=ON -DQHARDEN_SANITIZE=OFF -DQHARDEN_FUZZ=OFF
     ;;
   audit)
     install_missing "${build_packages[@]}"
-    configure_and_build "$build_dir" -DQHARDEN_TESTS=OFF
+    configure_and_build "$build_dir" -DQHARDEN_TESTS=OFF -DQHARDEN_SANITIZE=OFF -DQHARDEN_FUZZ=OFF
     exec "$build_dir/agent/qharden" audit "$@"
     ;;
   test)
@@ -101,7 +101,7 @@ case "$command" in
     ;;
   bench)
     install_missing "${build_packages[@]}" "${test_packages[@]}"
-    configure_and_build "$build_dir"
+    configure_and_build "$build_dir" -DQHARDEN_TESTS=ON -DQHARDEN_SANITIZE=OFF -DQHARDEN_FUZZ=OFF
     exec "$source_dir/tests/bench/run.sh" "$build_dir"
     ;;
   *)

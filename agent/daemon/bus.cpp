@@ -7,6 +7,7 @@
 
 #include "daemon/arguments.h"
 #include "daemon/manager.h"
+#include "daemon/sdbus_compat.h"
 #include "engine/kept_changes.h"
 #include "engine/registry.h"
 #include "engine/unified_diff.h"
@@ -21,10 +22,10 @@ constexpr const char* kFailed = "org.freedesktop.DBus.Error.Failed";
 
 std::vector<const Rule*> checked_rules(const std::vector<std::string>& rule_ids) {
   if (std::optional<std::string> problem = invalid_rule_ids(rule_ids)) {
-    throw sdbus::Error(kInvalidArgs, *problem);
+    throw sdbus_compat::make_error(kInvalidArgs, *problem);
   }
   Expected<std::vector<const Rule*>> rules = select_rules(rule_ids);
-  if (!rules) throw sdbus::Error(kInvalidArgs, "rules: " + rules.error().message);
+  if (!rules) throw sdbus_compat::make_error(kInvalidArgs, "rules: " + rules.error().message);
   return std::move(*rules);
 }
 
@@ -49,18 +50,19 @@ auto at_the_edge(Body&& body) -> decltype(body()) {
   } catch (const sdbus::Error&) {
     throw;
   } catch (const std::exception& exception) {
-    throw sdbus::Error(kFailed, exception.what());
+    throw sdbus_compat::make_error(kFailed, exception.what());
   }
 }
 
 }  // namespace
 
 AgentObject::AgentObject(sdbus::IConnection& connection, Manager& manager)
-    : AdaptorInterfaces(connection, kObjectPath),
+    : AdaptorInterfaces(connection, sdbus::ObjectPath{kObjectPath}),
       manager_(manager),
-      bus_driver_(sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus")),
-      polkit_(sdbus::createProxy(connection, "org.freedesktop.PolicyKit1",
-                                 "/org/freedesktop/PolicyKit1/Authority")) {
+      bus_driver_(
+          sdbus_compat::create_proxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus")),
+      polkit_(sdbus_compat::create_proxy(connection, "org.freedesktop.PolicyKit1",
+                                         "/org/freedesktop/PolicyKit1/Authority")) {
   registerAdaptor();
 }
 
@@ -70,7 +72,8 @@ AgentObject::~AgentObject() {
 
 void AgentObject::announce_properties(const std::vector<std::string>& names) {
   if (!names.empty())
-    emitPropertiesChangedSignal(org::qharden::Agent1_adaptor::INTERFACE_NAME, names);
+    sdbus_compat::emit_properties_changed(*this, org::qharden::Agent1_adaptor::INTERFACE_NAME,
+                                          names);
 }
 
 template <typename... Results, typename Work>
@@ -103,9 +106,9 @@ std::shared_ptr<Result> shared_result(Result&& result) {
 template <typename... Results, typename Work>
 void AgentObject::authorize_then(const char* what, sdbus::Result<Results...>&& result,
                                  Work&& work) {
-  const sdbus::Message* message = getObject().getCurrentlyProcessedMessage();
-  if (message == nullptr) throw sdbus::Error(kAccessDenied, "no caller to check");
-  std::string sender = message->getSender();
+  std::optional<std::string> current_sender = sdbus_compat::current_sender(getObject());
+  if (!current_sender) throw sdbus_compat::make_error(kAccessDenied, "no caller to check");
+  std::string sender = *current_sender;
   std::uint32_t uid = 0;
   // The bus driver's answer, not sd-bus creds augmentation: dbus-daemon would
   // have us read /proc of a pid that may already belong to someone else.
@@ -128,18 +131,18 @@ void AgentObject::authorize_then(const char* what, sdbus::Result<Results...>&& r
   PolkitSubject subject{"system-bus-name", {{"name", sdbus::Variant(sender)}}};
   auto refuse = [pending, sender, uid, what](const std::string& why) {
     spdlog::warn("refused {} from {} (uid {}): {}", what, sender, uid, why);
-    pending->returnError(
-        sdbus::Error(kAccessDenied, std::string("only root, or a user polkit authorizes for ") +
-                                        kManageAction + ", may plan, apply or roll back: " + why));
+    pending->returnError(sdbus_compat::make_error(
+        kAccessDenied, std::string("only root, or a user polkit authorizes for ") + kManageAction +
+                           ", may plan, apply or roll back: " + why));
   };
   polkit_->callMethodAsync("CheckAuthorization")
       .onInterface("org.freedesktop.PolicyKit1.Authority")
       .withTimeout(std::chrono::seconds(30))
       .withArguments(subject, std::string(kManageAction), std::map<std::string, std::string>{},
                      std::uint32_t{0}, std::string{})
-      .uponReplyInvoke([this, pending, work, caller, what, refuse](const sdbus::Error* error,
-                                                                   PolkitAnswer answer) {
-        if (error != nullptr) {
+      .uponReplyInvoke([this, pending, work, caller, what, refuse](
+                           sdbus_compat::AsyncReplyError error, PolkitAnswer answer) {
+        if (error) {
           refuse("polkit did not answer (" + error->getMessage() + ")");
           return;
         }
@@ -193,7 +196,7 @@ void AgentObject::Apply(sdbus::Result<std::string, std::vector<ChangeRow>>&& res
   bool named = !rules.empty();
   authorize_then("Apply", std::move(result), [this, selected, named](const std::string& caller) {
     Expected<ApplyResult> applied = manager_.apply(selected, named, caller);
-    if (!applied) throw sdbus::Error(kFailed, applied.error().message);
+    if (!applied) throw sdbus_compat::make_error(kFailed, applied.error().message);
     std::vector<ChangeRow> rows;
     for (const ChangeOutcome& outcome : applied->outcomes) {
       rows.emplace_back(outcome.rule, outcome.subject, outcome.outcome);
@@ -205,16 +208,17 @@ void AgentObject::Apply(sdbus::Result<std::string, std::vector<ChangeRow>>&& res
 void AgentObject::Rollback(sdbus::Result<std::vector<RestoredRow>>&& result,
                            std::string change_id) {
   if (std::optional<std::string> problem = invalid_change_id(change_id)) {
-    throw sdbus::Error(kInvalidArgs, *problem);
+    throw sdbus_compat::make_error(kInvalidArgs, *problem);
   }
   authorize_then("Rollback", std::move(result), [this, change_id](const std::string& caller) {
     // Checked in the job: a change journaled by an Apply queued before this
     // call must be found.
     if (!change_id.empty() && !manager_.change_exists(change_id)) {
-      throw sdbus::Error(kInvalidArgs, "change_id: no change \"" + change_id + "\" in the journal");
+      throw sdbus_compat::make_error(kInvalidArgs,
+                                     "change_id: no change \"" + change_id + "\" in the journal");
     }
     Expected<RollbackResult> rolled = manager_.rollback(change_id, caller);
-    if (!rolled) throw sdbus::Error(kFailed, rolled.error().message);
+    if (!rolled) throw sdbus_compat::make_error(kFailed, rolled.error().message);
     std::vector<RestoredRow> rows;
     for (const ChangeOutcome& restored : rolled->restored) {
       rows.emplace_back(restored.rule, restored.subject);

@@ -1,5 +1,6 @@
 #include "daemon/manager.h"
 
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 
 #include "daemon/bus.h"
 #include "daemon/event_loop_waiter.h"
+#include "daemon/sdbus_compat.h"
 #include "engine/registry.h"
 
 namespace qharden::agent {
@@ -56,8 +58,8 @@ Manager::~Manager() {
   object_.reset();
   firewalld_match_.reset();
   for (sd_event_source* source :
-       {bus_io_, bus_timer_, inotify_io_, debounce_timer_, periodic_timer_, slow_timer_,
-        netfilter_timer_, firewalld_reloaded_}) {
+       {bus_io_, bus_timer_, bus_event_io_, inotify_io_, debounce_timer_, periodic_timer_,
+        slow_timer_, netfilter_timer_, firewalld_reloaded_}) {
     sd_event_source_disable_unref(source);
   }
   connection_.reset();
@@ -109,7 +111,7 @@ void Manager::connect_bus() {
   // first message finds it.
   object_ = std::make_unique<AgentObject>(*connection_, *this);
   subscribe_firewalld();
-  connection_->requestName(kBusName);
+  sdbus_compat::request_name(*connection_, kBusName);
 }
 
 // sdbus-c++ 1.2 has no attachSdEventLoop: the bus's fd, events and timeout
@@ -125,16 +127,20 @@ void Manager::arm_bus() {
                           &Manager::on_bus_timer, this),
         "sd_event_add_time(bus)");
   check(sd_event_source_set_enabled(bus_timer_, SD_EVENT_OFF), "bus timer");
+  if (int event_fd = sdbus_compat::poll_event_fd(poll); event_fd >= 0) {
+    check(sd_event_add_io(event_, &bus_event_io_, event_fd, EPOLLIN, &Manager::on_bus_io, this),
+          "sd_event_add_io(bus eventfd)");
+  }
 }
 
 int Manager::on_bus_prepare(sd_event_source* /*source*/, void* userdata) {
   auto* self = static_cast<Manager*>(userdata);
   sdbus::IConnection::PollData poll = self->connection_->getEventLoopPollData();
   sd_event_source_set_io_events(self->bus_io_, static_cast<std::uint32_t>(poll.events));
-  if (poll.timeout_usec == UINT64_MAX) {
+  if (sdbus_compat::poll_timeout_usec(poll) == UINT64_MAX) {
     sd_event_source_set_enabled(self->bus_timer_, SD_EVENT_OFF);
   } else {
-    sd_event_source_set_time(self->bus_timer_, poll.timeout_usec);
+    sd_event_source_set_time(self->bus_timer_, sdbus_compat::poll_timeout_usec(poll));
     sd_event_source_set_enabled(self->bus_timer_, SD_EVENT_ONESHOT);
   }
   return 0;
@@ -154,7 +160,7 @@ int Manager::on_bus_io(sd_event_source* /*source*/, int /*fd*/, std::uint32_t /*
   auto* self = static_cast<Manager*>(userdata);
   try {
     for (int handled = 0; handled < kMessagesPerWakeup; ++handled) {
-      if (!self->connection_->processPendingRequest()) break;
+      if (!sdbus_compat::process_pending(*self->connection_)) break;
     }
   } catch (const std::exception& exception) {
     // The bus is gone; systemd restarts us (Restart=on-failure).

@@ -174,6 +174,8 @@ class Manager {
   sd_event* event_ = nullptr;
   sd_event_source* bus_io_ = nullptr;
   sd_event_source* bus_timer_ = nullptr;
+  // sdbus-c++ 2.x only: its eventfd for work queued inside the library.
+  sd_event_source* bus_event_io_ = nullptr;
   sd_event_source* inotify_io_ = nullptr;
   sd_event_source* debounce_timer_ = nullptr;
   sd_event_source* periodic_timer_ = nullptr;

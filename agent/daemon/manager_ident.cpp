@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/manager.h"
+#include "daemon/sdbus_compat.h"
 #include "engine/registry.h"
 
 namespace qharden::agent {
@@ -108,7 +109,7 @@ int Manager::on_netfilter_check(sd_event_source* /*source*/, std::uint64_t /*use
 // On whichever bus the agent serves: firewalld is on the system bus; on a
 // session or private bus nothing sends Reloaded, unless a test plays firewalld.
 void Manager::subscribe_firewalld() {
-  auto on_reloaded = [this](sdbus::Message& /*signal*/) {
+  auto on_reloaded = [this] {
     if (!ident_reassert_enabled()) return;
     // Deferred to the loop rather than run inside sd-bus's dispatch, and
     // coalesced: a burst of reloads costs one check.
@@ -118,7 +119,8 @@ void Manager::subscribe_firewalld() {
     if (result < 0) spdlog::error("firewalld Reloaded: {}", std::strerror(-result));
   };
   try {
-    firewalld_match_ = connection_->addMatch(kFirewalldReloadedMatch, std::move(on_reloaded));
+    firewalld_match_ =
+        sdbus_compat::add_match(*connection_, kFirewalldReloadedMatch, std::move(on_reloaded));
   } catch (const sdbus::Error& error) {
     // A bus that refuses the match still gets the agent; the timer remains.
     spdlog::warn("not following firewalld's Reloaded signal: {} ({})", error.getMessage(),

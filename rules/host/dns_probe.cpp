@@ -3,9 +3,10 @@
 // SocketWaiter: poll(2) in the CLI, the agent's sd-event loop in qhardend.
 #include "host/dns_probe.h"
 
+#include "host/cares_compat.h"
+
 #include "host/socket_waiter.h"
 
-#include <ares.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netdb.h>
@@ -285,6 +286,7 @@ Expected<std::unique_ptr<Channel>> open_channel(const DnsServer& server,
   settings.resolvconf_path = no_file;
   int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_RCVBUF |
              ARES_OPT_LOOKUPS | ARES_OPT_RESOLVCONF;
+  keep_probes_literal(settings, mask, settings.timeout);
   int status = ares_init_options(&channel->handle, &settings, mask);
   if (status != ARES_SUCCESS) {
     channel->handle = nullptr;

@@ -4,15 +4,17 @@
 # private dbus-daemon and a nameserver in a network namespace that never
 # answers (resolv.nameservers then waits 2+4+8 = 14 s on it):
 # - while the first audit waits on the silent server, the watchdog is still
-#   fed: WATCHDOG=1 reaches NOTIFY_SOCKET at least every second
-#   (WATCHDOG_USEC=1 s, so sd-event pings every 0.5 s). A probe with a poll
-#   loop of its own leaves a 14 s gap, and systemd would kill the agent;
+#   fed: WATCHDOG=1 reaches NOTIFY_SOCKET about every 0.5 s (WATCHDOG_USEC=1 s).
+#   A probe with a poll loop of its own leaves one gap as long as the probe,
+#   and systemd would kill the agent;
 # - the audit's findings are still right: the silent server times out;
-# - SIGTERM during such a probe stops the agent within 2 s, with exit 0 and
-#   STOPPING=1, instead of after the probe, and the cut-short audit is not
-#   announced (no AuditCompleted);
-# - the bus is served during the probe: a property read is answered at once,
-#   and an Audit call is answered from the running audit when it ends.
+# - SIGTERM during such a probe stops the agent in a small part of the
+#   probe's time, with exit 0 and STOPPING=1, instead of after the probe, and
+#   the cut-short audit is not announced (no AuditCompleted);
+# - the bus is served during the probe: a property read is answered before
+#   the audit ends, and an Audit call is answered from the running audit.
+# Timings are compared with the same run's probe, never with a wall-clock
+# limit, so the test holds on a loaded 2-core machine.
 source "$(dirname "$0")/lib.sh"
 require_root
 for program in dbus-daemon dbus-monitor busctl python3; do require_program "$program"; done
@@ -96,8 +98,12 @@ last_audit=$(timeout 10 busctl --address="$address" get-property org.qharden.Age
   org.qharden.Agent1 LastAuditUsec 2>&1 || true)
 answer_seconds=$(python3 -c "print('%.2f' % ($(now) - $asked_at))")
 echo "      LastAuditUsec read during the probe: '$last_audit' in ${answer_seconds} s"
-check "a property read during the probe is answered within 1 s" \
-  python3 -c "import sys; sys.exit(0 if $answer_seconds <= 1.0 else 1)"
+# Order, not a wall-clock limit (the suite must hold on a loaded machine): the
+# answer came while the audit, which waits at least 10 s on the silent server,
+# had not finished.
+completed_when_answered=$(audits_completed)
+check "a property read during the probe is answered before the audit ends" \
+  equals "$completed_when_answered" 0
 check "and it says no audit has finished yet" equals "$last_audit" "t 0"
 busctl --address="$address" --timeout=60 call org.qharden.Agent1 /org/qharden/Agent1 \
   org.qharden.Agent1 Audit as 0 > "$work/audit-call.out" 2>&1 &
@@ -121,8 +127,12 @@ inside = [ready] + [stamp for stamp in stamps if ready <= stamp <= done] + [done
 print("%.2f" % max(later - earlier for earlier, later in zip(inside, inside[1:])))' \
   "$work/notify.log" "$ready_at" "$done_at")
 echo "      longest time without WATCHDOG=1 during the audit: ${longest_gap} s"
-check "the watchdog is fed during the probe (no gap over 1 s)" \
-  python3 -c "import sys; sys.exit(0 if $longest_gap <= 1.0 else 1)"
+# Against the same run's audit: a loop blocked by the probe shows one gap as
+# long as the audit (13.8 s before the agent's loop drove the probes); a fed
+# watchdog, gaps of about WATCHDOG_USEC/2. A fifth of the audit tells them
+# apart however loaded the machine is.
+check "the watchdog is fed during the probe (longest gap ${longest_gap} s, under a fifth of the ${audit_seconds} s audit)" \
+  python3 -c "import sys; sys.exit(0 if $longest_gap * 5 < $done_at - $ready_at else 1)"
 report=$(busctl --address="$address" --json=short call org.qharden.Agent1 /org/qharden/Agent1 \
   org.qharden.Agent1 GetReport 2>&1 || true)
 silent_status=$(python3 -c '
@@ -150,8 +160,10 @@ status=0
 wait "$agent_pid" || status=$?
 stop_seconds=$(python3 -c "print('%.2f' % ($(now) - $term_at))")
 echo "      stopped ${stop_seconds} s after SIGTERM, exit $status"
-check "SIGTERM during the probe stops the agent within 2 s" \
-  python3 -c "import sys; sys.exit(0 if $stop_seconds <= 2.0 else 1)"
+# Against the probe's own length in part 1: a stop that waits for the probe
+# takes as long as it (11.9 s before); a cancelled probe, a small part of it.
+check "SIGTERM during the probe stops the agent in under a fifth of the probe's ${audit_seconds} s" \
+  python3 -c "import sys; sys.exit(0 if $stop_seconds * 5 < $audit_seconds else 1)"
 check "and it exits 0" [ "$status" -eq 0 ]
 queued_status=0
 timeout 10 tail --pid="$queued_call" -f /dev/null || true

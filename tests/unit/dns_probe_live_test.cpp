@@ -122,7 +122,12 @@ TEST_F(DnsProbeLive, SecondTryWaitsTwiceAsLong) {
 TEST_F(DnsProbeLive, InFlightCapQueuesTheRest) {
   std::vector<DnsQuery> queries;
   for (int index = 0; index < 8; ++index) {
-    queries.push_back({kSilent, "q" + std::to_string(index) + ".test", DnsRecordType::a});
+    // Appended, not `"q" + ... + ".test"`: GCC 12 at -O3 reports a false
+    // -Wrestrict inside std::string's operator+ for that form.
+    std::string name = "q";
+    name += std::to_string(index);
+    name += ".test";
+    queries.push_back({kSilent, name, DnsRecordType::a});
   }
   DnsProbeOptions options;
   options.timeout = 300ms;
