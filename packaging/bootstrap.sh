@@ -4,6 +4,13 @@
 #   packaging/bootstrap.sh test                    install build+test packages, build, run every test tier
 #   packaging/bootstrap.sh bench                   install, build, run the benchmarks
 #   packaging/bootstrap.sh build                   install build packages and build only
+#   packaging/bootstrap.sh deb [bookworm|trixie]   build the .debs (both releases by default)
+#                                                  into build-deb/<release>/, with lintian
+#   packaging/bootstrap.sh release-check           what CI has no time for: both .debs with
+#                                                  their tests, piuparts and the boot test on
+#                                                  both releases, the RPM build, the root tier
+#                                                  twice under load
+#   packaging/bootstrap.sh test-under-load         the root tier twice beside stress-ng --cpu 2
 # Only missing packages are installed. `audit` installs build packages only:
 # it never puts test daemons (xinetd, unbound, ...) on a production host.
 set -euo pipefail
@@ -23,7 +30,10 @@ test_packages=(
   iproute2 iptables nftables util-linux procps attr acl e2fsprogs
   xinetd unbound ucspi-tcp dnsutils dbus time firewalld systemd python3
   mmdebstrap systemd-container
+  dpkg-dev debootstrap piuparts apt-utils rpm rpmlint
 )
+package_packages=(mmdebstrap systemd-container dpkg-dev git)
+release_packages=(stress-ng)
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
 
@@ -99,13 +109,33 @@ case "$command" in
     unpack_openbsd_inetd
     exec "$source_dir/tests/run-all.sh"
     ;;
+  deb)
+    install_missing "${package_packages[@]}"
+    releases=("$@")
+    [ ${#releases[@]} -gt 0 ] || releases=(bookworm trixie)
+    for release in "${releases[@]}"; do
+      "$source_dir/packaging/build-deb.sh" "$release"
+    done
+    "$source_dir/packaging/check-lintian.sh" "${releases[@]/#/$source_dir/build-deb/}"
+    ;;
+  release-check)
+    install_missing "${build_packages[@]}" "${test_packages[@]}" "${release_packages[@]}"
+    unpack_openbsd_inetd
+    exec "$source_dir/tests/release-check.sh"
+    ;;
+  test-under-load)
+    install_missing "${build_packages[@]}" "${test_packages[@]}" "${release_packages[@]}"
+    unpack_openbsd_inetd
+    configure_and_build "$build_dir" -DQHARDEN_TESTS=ON -DQHARDEN_SANITIZE=OFF -DQHARDEN_FUZZ=OFF
+    exec "$source_dir/tests/test-under-load.sh" "$build_dir"
+    ;;
   bench)
     install_missing "${build_packages[@]}" "${test_packages[@]}"
     configure_and_build "$build_dir" -DQHARDEN_TESTS=ON -DQHARDEN_SANITIZE=OFF -DQHARDEN_FUZZ=OFF
     exec "$source_dir/tests/bench/run.sh" "$build_dir"
     ;;
   *)
-    sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 3
     ;;
 esac

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Boot test: a Debian 12 rootfs made with mmdebstrap, with qharden installed
-# by `cmake --install` (the real install rules, units, sysusers file and polkit
-# action), booted with `systemd-nspawn -b` under its own systemd, system D-Bus
-# and polkitd. This is the only test that runs the agent and the fixer under
-# their shipped units:
+# Boot test: a Debian rootfs made with mmdebstrap, with qharden installed,
+# booted with `systemd-nspawn -b` under its own systemd, system D-Bus and
+# polkitd. QHARDEN_DEB names a .deb: it is installed with apt, as an operator
+# would (its postinst makes the user and enables the units), and
+# QHARDEN_BOOT_SUITE (bookworm, or trixie for a trixie .deb) picks the rootfs.
+# Without QHARDEN_DEB the build tree is installed by `cmake --install` and
+# enabled by hand. This is the only test that runs the agent and the fixer
+# under their shipped units:
 # - qhardend.service is active, reported ready (Type=notify), not restarted,
 #   and runs as user qharden with no effective capability;
 #   qharden-fixer.socket and qharden-reader.socket are enabled and active,
@@ -22,6 +25,10 @@
 # - 20 Plesk-style overwrites of smtp_psa are each repaired through a
 #   socket-activated fixer, and the drift window is printed;
 # - `qharden status` reaches the agent;
+# - with a .deb: `busctl introspect` shows the interface, `man -w` finds the
+#   three pages, bash completion loads for qharden, and the package's own
+#   autopkgtests (packaging/debian/tests) pass under autopkgtest's null
+#   runner inside the booted container, before any fix is applied;
 # - qharden-audit.timer is enabled, active and listed by `systemctl list-timers`,
 #   and one run of qharden-audit.service succeeds under its own sandbox;
 # - `systemd-analyze security --offline=true` in the container rates
@@ -55,7 +62,12 @@ FIXER=$(dirname "$QHARDEN")/qharden-fixer
 build_dir=$(cd "$(dirname "$QHARDEN")/.." && pwd)
 [ -f "$build_dir/cmake_install.cmake" ] || { echo "FAIL: $build_dir is not the build directory of $QHARDEN"; exit 1; }
 
-suite=bookworm
+suite=${QHARDEN_BOOT_SUITE:-bookworm}
+deb=${QHARDEN_DEB:-}
+if [ -n "$deb" ]; then
+  [ -f "$deb" ] || { echo "FAIL: QHARDEN_DEB=$deb is not a file"; exit 1; }
+  deb=$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")
+fi
 cache_dir=${QHARDEN_TEST_CACHE:-/var/cache/qharden-tests}
 boot_timeout=${QHARDEN_BOOT_TIMEOUT:-120}
 
@@ -65,7 +77,9 @@ boot_timeout=${QHARDEN_BOOT_TIMEOUT:-120}
 # network, and the Debian packages that own every shared library the three
 # binaries load. The libraries are found with ldd, so a sanitizer build
 # (libasan8, libubsan1) gets what it needs too.
-base_packages=(systemd dbus iptables polkitd dnsmasq-base)
+base_packages=(systemd dbus iptables polkitd dnsmasq-base man-db bash-completion)
+# The package's autopkgtests run inside the booted container.
+[ -n "$deb" ] && base_packages+=(autopkgtest)
 library_packages() {
   local libraries library owners
   libraries=$(ldd "$QHARDEN" "$QHARDEND" "$FIXER" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*[^:]$/ { print $1 }' | sort -u)
@@ -78,12 +92,21 @@ library_packages() {
   done
   sed 's/: .*//; s/:[a-z0-9]*//g; s/, /\n/g' <<< "$owners" | sort -u
 }
-libraries=$(library_packages) || exit 1
+# A .deb says what it needs (built for its own release, whose library
+# packages may differ from this machine's): its Depends, first alternatives.
+deb_packages() {
+  dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/:any//; s/ //g' | grep -v '^$'
+}
+if [ -n "$deb" ]; then
+  libraries=$(deb_packages) || exit 1
+else
+  libraries=$(library_packages) || exit 1
+fi
 packages=$(printf '%s\n' "${base_packages[@]}" $libraries | sort -u)
 # The key holds this machine's versions of the libraries: binaries built
 # against a newer library than the cached rootfs has get a fresh rootfs.
 key_text=$(
-  echo "suite=$suite variant=minbase format=1 mirror=${QHARDEN_BOOT_MIRROR:-default}"
+  echo "suite=$suite variant=minbase format=2 mirror=${QHARDEN_BOOT_MIRROR:-default}"
   for package in $packages; do
     echo "$package=$(dpkg-query -W -f='${Version}' "$package" 2>/dev/null || true)"
   done
@@ -124,11 +147,11 @@ if [ ! -f "$tarball" ]; then
     proxy=$(apt-config dump "Acquire::$scheme::Proxy" 2>/dev/null | sed -n "s/^Acquire::$scheme::Proxy \"\(.*\)\";$/\1/p")
     [ -n "$proxy" ] && apt_options+=(--aptopt="Acquire::$scheme::Proxy \"$proxy\"")
   done
-  # minbase plus the packages above; no documentation, man pages or locales,
-  # which only make the tarball slower to unpack.
+  # minbase plus the packages above; no locales, which only make the tarball
+  # slower to unpack. Man pages and /usr/share/doc stay: the test looks for
+  # qharden's own, and dpkg would exclude them too.
   if ! mmdebstrap --variant=minbase --format=tar --include="$(echo $packages | tr ' ' ',')" \
-      --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-      --dpkgopt='path-exclude=/usr/share/doc/*' "${apt_options[@]}" \
+      --dpkgopt='path-exclude=/usr/share/locale/*' "${apt_options[@]}" \
       "$suite" "$tarball.partial" ${QHARDEN_BOOT_MIRROR:+"$QHARDEN_BOOT_MIRROR"} > "$build_log" 2>&1; then
     tail -40 "$build_log" | sed 's/^/      /'
     rm -f "$tarball.partial"
@@ -149,8 +172,19 @@ defer "rm -rf '$work'"  # make_tree runs in a subshell, so its own defer is lost
 root=$work/root
 mkdir "$root"
 tar -C "$root" --numeric-owner -xpf "$tarball"
-DESTDIR=$root cmake --install "$build_dir" --prefix /usr > "$work/install.log" 2>&1 ||
-  { cat "$work/install.log"; echo "FAIL: cmake --install into the rootfs"; exit 1; }
+if [ -n "$deb" ]; then
+  # apt resolves the .deb's dependencies from the rootfs's own packages; the
+  # postinst runs in the chroot: systemd-sysusers makes the qharden user and
+  # deb-systemd-helper enables the units, while nothing is started.
+  cp "$deb" "$root/tmp/"
+  chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download \
+    "/tmp/$(basename "$deb")" > "$work/install.log" 2>&1 ||
+    { cat "$work/install.log"; echo "FAIL: apt-get install $(basename "$deb") in the rootfs"; exit 1; }
+  echo "      installed $(basename "$deb") with apt into the $suite rootfs"
+else
+  DESTDIR=$root cmake --install "$build_dir" --prefix /usr > "$work/install.log" 2>&1 ||
+    { cat "$work/install.log"; echo "FAIL: cmake --install into the rootfs"; exit 1; }
+fi
 check "qhardend is installed in /usr/sbin" test -x "$root/usr/sbin/qhardend"
 check "qharden is installed in /usr/sbin" test -x "$root/usr/sbin/qharden"
 check "qharden-fixer is installed in /usr/libexec" test -x "$root/usr/libexec/qharden-fixer"
@@ -168,16 +202,20 @@ missing=$(chroot "$root" ldd /usr/sbin/qhardend /usr/sbin/qharden /usr/libexec/q
 check "every library the binaries load is in the rootfs ${missing:+($missing)}" [ -z "$missing" ]
 # The rootfs's own systemctl enables offline in a chroot, as a package's
 # postinst would; this machine needs no systemd of its own.
-chroot "$root" systemctl enable qhardend.service qharden-fixer.socket qharden-reader.socket \
-  qharden-audit.timer > "$work/enable.log" 2>&1 ||
-  { cat "$work/enable.log"; echo "FAIL: systemctl enable in the rootfs"; exit 1; }
+if [ -z "$deb" ]; then
+  chroot "$root" systemctl enable qhardend.service qharden-fixer.socket qharden-reader.socket \
+    qharden-audit.timer > "$work/enable.log" 2>&1 ||
+    { cat "$work/enable.log"; echo "FAIL: systemctl enable in the rootfs"; exit 1; }
+else
+  check "the package made the qharden user" chroot "$root" id qharden
+fi
 # A sanitizer build (the ASan+UBSan tier): LeakSanitizer stops the world
 # with ptrace at exit, which the units' SystemCallFilter rightly denies, so it
 # would turn every clean stop into "LeakSanitizer has encountered a fatal
 # error". These drop-ins exist only in this rootfs: leaks are checked by the
 # other tiers, while ASan and UBSan errors here abort the agent (and fail us).
 # The template's drop-in reaches every fixer instance.
-if ldd "$QHARDEND" | grep -qE 'lib(asan|ubsan)\.'; then
+if [ -z "$deb" ] && ldd "$QHARDEND" | grep -qE 'lib(asan|ubsan)\.'; then
   for unit in qhardend.service qharden-fixer@.service qharden-reader@.service qharden-audit.service; do
     mkdir -p "$root/etc/systemd/system/$unit.d"
     printf '[Service]\nEnvironment=%s %s\n' 'ASAN_OPTIONS=detect_leaks=0:abort_on_error=1' \
@@ -373,6 +411,34 @@ check "no sysctl drop-in was written" bash -c '! compgen -G "$1/etc/sysctl.d/*qh
 boot_fixer_journal=$(inside journalctl --no-pager -b -o cat -u 'qharden-fixer@*.service' 2>&1) || true
 check "no fixer run applied or rolled back anything on boot" \
   bash -c '! grep -qE "qharden-fixer\[[0-9]+\]: (apply|rollback) for " <<< "$1"' _ "$boot_fixer_journal"
+
+if [ -n "$deb" ]; then
+  introspection=$(inside busctl introspect org.qharden.Agent1 /org/qharden/Agent1 2>&1) || true
+  check "busctl introspect shows org.qharden.Agent1 and its Apply method" \
+    contains "$introspection" ".Apply"
+  for page in qharden qhardend qharden.toml; do
+    check "man -w $page finds the packaged page" inside man -w "$page"
+  done
+  completion=$(inside bash -c 'source /usr/share/bash-completion/bash_completion &&
+    _completion_loader qharden; complete -p qharden' 2>&1) || true
+  check "bash completion is loaded for qharden ($completion)" contains "$completion" "complete -F"
+  # The package's own tests, as a Debian CI would run them, on this booted
+  # system and before any fix: smoke, then the agent over the system bus with
+  # the host's files compared before and after.
+  mkdir -p "$root/tmp/qharden-source"
+  cp -a "$SOURCE_DIR/packaging/debian" "$root/tmp/qharden-source/debian"
+  autopkgtest_status=0
+  inside autopkgtest --output-dir=/tmp/autopkgtest-output /tmp/qharden-source -- null \
+    > "$work/autopkgtest.log" 2>&1 || autopkgtest_status=$?
+  sed -n '/^smoke\|^agent\|PASS\|FAIL\|SKIP/p' "$work/autopkgtest.log" | tail -20 | sed 's/^/      autopkgtest: /'
+  [ $autopkgtest_status -eq 0 ] || tail -60 "$work/autopkgtest.log" | sed 's/^/      /'
+  check "autopkgtest (null runner) passes (exit $autopkgtest_status)" [ "$autopkgtest_status" -eq 0 ]
+  summary=$(cat "$root/tmp/autopkgtest-output/summary" 2>/dev/null || true)
+  check "autopkgtest ran smoke and passed it" grep -qE '^smoke +PASS' <<< "$summary"
+  check "autopkgtest ran agent and passed it (not skipped)" grep -qE '^agent +PASS' <<< "$summary"
+  hashes_after=$(watched_hashes)
+  check "no file the test put in changed during the autopkgtests" equals "$hashes_after" "$hashes_before"
+fi
 
 # A DNS server for the second nameserver, started only now that the boot is
 # checked: as a unit of the container's own, so the power-off stops it like
