@@ -144,7 +144,7 @@ log "built in $(($(date +%s) - started)) s"
 changes=qharden_${version}_$(dpkg --print-architecture).changes
 lintian_status=0
 "${nspawn[@]}" --chdir=/build \
-  lintian --allow-root -IE --pedantic --fail-on error,warning --tag-display-limit 0 \
+  lintian --allow-root --color=never -IE --pedantic --fail-on error,warning --tag-display-limit 0 \
   "$changes" > "$work/lintian.log" 2>&1 || lintian_status=$?
 
 rm -rf "$output_dir"

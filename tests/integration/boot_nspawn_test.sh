@@ -177,7 +177,7 @@ if [ -n "$deb" ]; then
   # postinst runs in the chroot: systemd-sysusers makes the qharden user and
   # deb-systemd-helper enables the units, while nothing is started.
   cp "$deb" "$root/tmp/"
-  chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download \
+  chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y \
     "/tmp/$(basename "$deb")" > "$work/install.log" 2>&1 ||
     { cat "$work/install.log"; echo "FAIL: apt-get install $(basename "$deb") in the rootfs"; exit 1; }
   echo "      installed $(basename "$deb") with apt into the $suite rootfs"
