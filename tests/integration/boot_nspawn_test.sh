@@ -78,8 +78,9 @@ boot_timeout=${QHARDEN_BOOT_TIMEOUT:-120}
 # binaries load. The libraries are found with ldd, so a sanitizer build
 # (libasan8, libubsan1) gets what it needs too.
 base_packages=(systemd dbus iptables polkitd dnsmasq-base man-db bash-completion)
-# The package's autopkgtests run inside the booted container.
-[ -n "$deb" ] && base_packages+=(autopkgtest)
+# The package's autopkgtests run inside the booted container (autopkgtest
+# wants dpkg-dev in the testbed for its dependency package).
+[ -n "$deb" ] && base_packages+=(autopkgtest dpkg-dev)
 library_packages() {
   local libraries library owners
   libraries=$(ldd "$QHARDEN" "$QHARDEND" "$FIXER" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*[^:]$/ { print $1 }' | sort -u)
@@ -425,15 +426,17 @@ if [ -n "$deb" ]; then
   # The package's own tests, as a Debian CI would run them, on this booted
   # system and before any fix: smoke, then the agent over the system bus with
   # the host's files compared before and after.
-  mkdir -p "$root/tmp/qharden-source"
-  cp -a "$SOURCE_DIR/packaging/debian" "$root/tmp/qharden-source/debian"
+  # In /var/tmp: nspawn mounts a tmpfs of the container's own on /tmp.
+  mkdir -p "$root/var/tmp/qharden-source"
+  cp -a "$SOURCE_DIR/packaging/debian" "$root/var/tmp/qharden-source/debian"
   autopkgtest_status=0
-  inside autopkgtest --output-dir=/tmp/autopkgtest-output /tmp/qharden-source -- null \
+  # --no-built-binaries: test the installed .deb, build nothing from source.
+  inside autopkgtest --no-built-binaries --output-dir=/var/tmp/autopkgtest-output /var/tmp/qharden-source -- null \
     > "$work/autopkgtest.log" 2>&1 || autopkgtest_status=$?
   sed -n '/^smoke\|^agent\|PASS\|FAIL\|SKIP/p' "$work/autopkgtest.log" | tail -20 | sed 's/^/      autopkgtest: /'
   [ $autopkgtest_status -eq 0 ] || tail -60 "$work/autopkgtest.log" | sed 's/^/      /'
   check "autopkgtest (null runner) passes (exit $autopkgtest_status)" [ "$autopkgtest_status" -eq 0 ]
-  summary=$(cat "$root/tmp/autopkgtest-output/summary" 2>/dev/null || true)
+  summary=$(cat "$root/var/tmp/autopkgtest-output/summary" 2>/dev/null || true)
   check "autopkgtest ran smoke and passed it" grep -qE '^smoke +PASS' <<< "$summary"
   check "autopkgtest ran agent and passed it (not skipped)" grep -qE '^agent +PASS' <<< "$summary"
   hashes_after=$(watched_hashes)
