@@ -86,16 +86,19 @@ step "packages: bookworm .deb and lintian"
 
 step "tests (the boot test installs the bookworm .deb); beside them: trixie .deb, piuparts"
 background_log=$source_dir/build-deb/background.log
-(
+# In a process group of its own (setsid), so that a failing tier, which ends
+# the run, takes the background builds with it.
+setsid bash -c '
   set -e
   started=$(date +%s)
-  "$source_dir/packaging/build-deb.sh" trixie --nocheck
+  "$1/packaging/build-deb.sh" trixie --nocheck
   echo "trixie .deb and lintian: $(($(date +%s) - started)) s"
   started=$(date +%s)
-  "$source_dir/packaging/piuparts.sh" bookworm
+  "$1/packaging/piuparts.sh" bookworm
   echo "piuparts bookworm: $(($(date +%s) - started)) s"
-) > "$background_log" 2>&1 &
+' background "$source_dir" > "$background_log" 2>&1 &
 background_pid=$!
+trap 'kill -- -$background_pid 2>/dev/null; print_durations' EXIT
 deb=$(ls "$source_dir"/build-deb/bookworm/qharden_*.deb)
 QHARDEN_DEB=$deb QHARDEN_BOOT_SUITE=bookworm \
   run_ctest --test-dir "$source_dir/build" --output-on-failure -j "$jobs"
