@@ -30,7 +30,7 @@ test_packages=(
   iproute2 iptables nftables util-linux procps attr acl e2fsprogs
   xinetd unbound ucspi-tcp dnsutils dbus time firewalld systemd python3
   mmdebstrap systemd-container
-  dpkg-dev debootstrap piuparts apt-utils rpm rpmlint
+  dpkg-dev debootstrap piuparts apt-utils rpm rpmlint elfutils
 )
 package_packages=(mmdebstrap systemd-container dpkg-dev git)
 release_packages=(stress-ng)
