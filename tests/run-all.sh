@@ -98,7 +98,7 @@ setsid bash -c '
   echo "piuparts bookworm: $(($(date +%s) - started)) s"
 ' background "$source_dir" > "$background_log" 2>&1 &
 background_pid=$!
-trap 'kill -- -$background_pid 2>/dev/null; print_durations' EXIT
+trap 'kill -- -$background_pid 2>/dev/null || true; print_durations' EXIT
 deb=$(ls "$source_dir"/build-deb/bookworm/qharden_*.deb)
 QHARDEN_DEB=$deb QHARDEN_BOOT_SUITE=bookworm \
   run_ctest --test-dir "$source_dir/build" --output-on-failure -j "$jobs"
