@@ -3,6 +3,7 @@
 #include "cli/command_setup.h"
 #include "cli/commands.h"
 #include "engine/fix.h"
+#include "engine/fix_report.h"
 #include "engine/registry.h"
 #include "host/host.h"
 
@@ -13,25 +14,51 @@ FixSelection selection_of(const CommandSetup& setup, const CommonOptions& option
   return FixSelection{setup.rules, !options.rule_ids.empty(), options.offline};
 }
 
+ReportHeader header_of(const CommandSetup& setup, const CommonOptions& options) {
+  return ReportHeader{QHARDEN_VERSION, local_host_name(), setup.host.root(), options.offline};
+}
+
+// File content need not be UTF-8; the encoder replaces what is not, so a
+// message or a note with stray bytes never aborts the output.
+void print_json(const nlohmann::json& document) {
+  std::cout << document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+}
+
 }  // namespace
 
-int run_plan_command(const CommonOptions& options) {
+int run_plan_command(const CommonOptions& options, const FixOutputOptions& output) {
   std::optional<CommandSetup> setup = prepare_command(options);
   if (!setup) return 3;
   AuditContext context(setup->host, setup->config, options.offline);
   PlanResult plan = make_plan(context, selection_of(*setup, options));
-  std::cout << render_plan(plan);
-  return 0;
+  if (output.json) {
+    print_json(plan_json(header_of(*setup, options), plan));
+  } else {
+    std::cout << render_plan(plan);
+  }
+  return output.detailed_exit_code ? plan_detailed_exit_code(plan) : 0;
 }
 
-int run_apply_command(const CommonOptions& options, bool reload) {
+int run_apply_command(const CommonOptions& options, bool reload, const FixOutputOptions& output) {
   std::optional<CommandSetup> setup = prepare_command(options);
   if (!setup) return 3;
   Expected<ApplyResult> applied =
       apply_fixes(setup->host, setup->config, selection_of(*setup, options), ApplyOptions{reload});
   if (!applied) {
     std::cerr << "qharden: apply: " << applied.error().message << '\n';
+    if (output.json) {
+      // Nothing was started (the lock was busy, the journal unreadable): still
+      // one JSON answer, so a caller never has to parse the text.
+      ApplyResult nothing;
+      nothing.all_succeeded = false;
+      nothing.notes.push_back(applied.error().message);
+      print_json(apply_json(header_of(*setup, options), nothing));
+    }
     return 1;
+  }
+  if (output.json) {
+    print_json(apply_json(header_of(*setup, options), *applied));
+    return applied->all_succeeded ? 0 : 1;
   }
   for (const ChangeOutcome& outcome : applied->outcomes) {
     std::cout << outcome.rule << "  " << outcome.subject << "  " << outcome.outcome << '\n';

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -63,6 +64,11 @@ int main(int argc, char** argv) {
   add_selection(plan);
   add_root(plan);
   add_config(plan);
+  qharden::FixOutputOptions plan_output;
+  plan->add_flag("--json", plan_output.json,
+                 "One JSON object: per change the rule, subject, path, exact before/after or argv");
+  plan->add_flag("--detailed-exitcode", plan_output.detailed_exit_code,
+                 "Exit 0 nothing to do, 2 changes pending, 1 a refusal (3 bad usage)");
 
   CLI::App* apply =
       app.add_subcommand("apply", "Fix failing rules: atomic, journaled, verified, reversible");
@@ -72,6 +78,10 @@ int main(int argc, char** argv) {
   bool no_reload = false;
   apply->add_flag("--no-reload", no_reload,
                   "Do not reload xinetd/inetd after changing their files");
+  qharden::FixOutputOptions apply_output;
+  apply->add_flag("--json", apply_output.json,
+                  "One JSON object: the change id and, per change, applied, unchanged, refused, "
+                  "failed, undone or rolled-back");
 
   CLI::App* rollback = app.add_subcommand("rollback", "Undo a change (CHANGE_ID or --last)");
   std::string change_id;
@@ -102,6 +112,27 @@ int main(int argc, char** argv) {
       "not, 3 unreachable");
   std::string status_bus = "system";
   status->add_option("--bus", status_bus, "system, session, or a D-Bus address")->type_name("BUS");
+  std::string status_format = "text";
+  status
+      ->add_option("--format", status_format,
+                   "text, or nagios: a monitoring-plugin line from the agent's last report "
+                   "(never starts the agent, never probes)")
+      ->check(CLI::IsMember({"text", "nagios"}));
+  std::int64_t max_age_seconds = 0;
+  status
+      ->add_option("--max-age", max_age_seconds,
+                   "With --format nagios: UNKNOWN when the last audit is older than S seconds")
+      ->type_name("S")
+      ->check(CLI::NonNegativeNumber);
+
+  CLI::App* config_command = app.add_subcommand("config", "Work with a configuration file");
+  config_command->require_subcommand(1);
+  CLI::App* config_check = config_command->add_subcommand(
+      "check", "Exit 0 when FILE is a valid config, 3 with FILE:LINE:COLUMN otherwise");
+  std::string config_check_file;
+  config_check->add_option("FILE", config_check_file, "The TOML file to check")
+      ->required()
+      ->type_name("FILE");
 
   try {
     app.parse(argc, argv);
@@ -115,8 +146,8 @@ int main(int argc, char** argv) {
   try {
     if (*audit && textfile) return qharden::run_textfile_audit(options);
     if (*audit) return qharden::run_audit_command(options);
-    if (*plan) return qharden::run_plan_command(options);
-    if (*apply) return qharden::run_apply_command(options, !no_reload);
+    if (*plan) return qharden::run_plan_command(options, plan_output);
+    if (*apply) return qharden::run_apply_command(options, !no_reload, apply_output);
     if (*rollback) {
       if (last == !change_id.empty()) {
         std::cerr << "qharden: rollback: give either CHANGE_ID or --last\n";
@@ -127,7 +158,17 @@ int main(int argc, char** argv) {
     if (*history) return qharden::run_history_command(options);
     if (*rules) return qharden::run_rules_command();
     if (*explain) return qharden::run_explain_command(explain_id);
-    if (*status) return qharden::run_status_command(status_bus);
+    if (*status && status_format == "nagios") {
+      return qharden::run_nagios_status(status_bus, max_age_seconds);
+    }
+    if (*status) {
+      if (max_age_seconds != 0) {
+        std::cerr << "qharden: status: --max-age needs --format nagios\n";
+        return 3;
+      }
+      return qharden::run_status_command(status_bus);
+    }
+    if (*config_check) return qharden::run_config_check_command(config_check_file);
   } catch (const std::exception& exception) {
     std::cerr << "qharden: internal error: " << exception.what() << '\n';
     return 3;

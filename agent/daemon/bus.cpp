@@ -8,10 +8,9 @@
 #include "daemon/arguments.h"
 #include "daemon/manager.h"
 #include "daemon/sdbus_compat.h"
+#include "engine/fix_report.h"
 #include "engine/kept_changes.h"
 #include "engine/registry.h"
-#include "engine/unified_diff.h"
-#include "host/command.h"
 
 namespace qharden::agent {
 namespace {
@@ -30,17 +29,6 @@ std::vector<const Rule*> checked_rules(const std::vector<std::string>& rule_ids)
 }
 
 // What `qharden plan` prints for one change, without the plan's summary lines.
-std::string describe_change(const PlannedChange& change) {
-  if (const auto* file = std::get_if<FileReplacement>(&change.action)) {
-    return unified_diff(file->host_path, file->before, file->after, !file->create);
-  }
-  if (const auto* sysctl = std::get_if<SysctlWrite>(&change.action)) {
-    return "write /proc/sys/" + sysctl->slash_key + ": " + sysctl->before + " -> " + sysctl->after;
-  }
-  const auto& command = std::get<CommandRun>(change.action);
-  return describe_argv(command.argv);
-}
-
 // sdbus-c++ turns only sdbus::Error into an error reply; anything else would
 // unwind through sd-bus's C code.
 template <typename Body>

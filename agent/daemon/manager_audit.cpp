@@ -171,7 +171,7 @@ void Manager::reapply(const Rule& rule) {
   for (const ChangeOutcome& outcome : applied->outcomes) {
     spdlog::info("drift: re-applied {} {}: {} (change {})", outcome.rule, outcome.subject,
                  outcome.outcome, applied->change_id);
-    if (outcome.outcome == "applied" && object_) {
+    if (outcome.result == "applied" && object_) {
       object_->emitFixApplied(applied->change_id, outcome.rule, outcome.subject);
     }
   }
@@ -267,7 +267,7 @@ Expected<ApplyResult> Manager::apply(const std::vector<const Rule*>& rules, bool
   for (const ChangeOutcome& outcome : applied->outcomes) {
     spdlog::info("apply {}: {} {}: {}", applied->change_id, outcome.rule, outcome.subject,
                  outcome.outcome);
-    if (outcome.outcome == "applied" && object_) {
+    if (outcome.result == "applied" && object_) {
       object_->emitFixApplied(applied->change_id, outcome.rule, outcome.subject);
     }
   }

@@ -131,8 +131,8 @@ std::string success(json result) {
 json outcomes_json(const std::vector<ChangeOutcome>& outcomes) {
   json array = json::array();
   for (const ChangeOutcome& outcome : outcomes) {
-    array.push_back(
-        json::array({text(outcome.rule), text(outcome.subject), text(outcome.outcome)}));
+    array.push_back(json::array({text(outcome.rule), text(outcome.subject), text(outcome.outcome),
+                                 text(outcome.result), text(outcome.reason)}));
   }
   return array;
 }
@@ -140,17 +140,19 @@ json outcomes_json(const std::vector<ChangeOutcome>& outcomes) {
 std::vector<ChangeOutcome> outcomes_from(Reader& reader, const char* name) {
   std::vector<ChangeOutcome> outcomes;
   const json* array = reader.field(name);
+  const char* shape = "a list of [rule, subject, outcome, result, reason]";
   if (array == nullptr || !array->is_array()) {
-    reader.missing(name, "a list of [rule, subject, outcome]");
+    reader.missing(name, shape);
     return outcomes;
   }
   for (const json& row : *array) {
-    if (!row.is_array() || row.size() != 3) {
-      reader.missing(name, "a list of [rule, subject, outcome]");
+    if (!row.is_array() || row.size() != 5) {
+      reader.missing(name, shape);
       return outcomes;
     }
     outcomes.push_back({reader.bytes_of(row[0], name), reader.bytes_of(row[1], name),
-                        reader.bytes_of(row[2], name)});
+                        reader.bytes_of(row[2], name), reader.bytes_of(row[3], name),
+                        reader.bytes_of(row[4], name)});
   }
   return outcomes;
 }

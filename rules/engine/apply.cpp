@@ -32,18 +32,18 @@ std::set<std::string> daemons_serving(AuditContext& context, const std::string& 
   return daemons;
 }
 
-std::string outcome_text(const StepOutcome& step) {
+ChangeOutcome outcome_of(const PlannedChange& planned, const StepOutcome& step) {
   switch (step.result) {
     case StepResult::applied:
-      return "applied";
+      return make_outcome(planned.rule, planned.subject, "applied");
     case StepResult::unchanged:
-      return "unchanged";
+      return make_outcome(planned.rule, planned.subject, "unchanged");
     case StepResult::refused:
-      return "refused: " + step.message;
+      return make_outcome(planned.rule, planned.subject, "refused", step.message);
     case StepResult::failed:
-      return "failed: " + step.message;
+      break;
   }
-  return "failed";
+  return make_outcome(planned.rule, planned.subject, "failed", step.message);
 }
 
 // Undoes the rule's entries of this change, newest first.
@@ -74,6 +74,22 @@ void reload_all(const RootedHost& host, const Config& config, const std::set<std
 }
 
 }  // namespace
+
+ChangeOutcome make_outcome(std::string rule, std::string subject, std::string result,
+                           std::string reason) {
+  std::string line = result;
+  if (result == "undone") {
+    line = "undone, " + reason;
+  } else if (result == "rolled-back") {
+    line = "rolled back: " + reason;
+  } else if (result == "restored") {
+    line = "restored " + reason;
+  } else if (!reason.empty()) {
+    line += ": " + reason;
+  }
+  return {std::move(rule), std::move(subject), std::move(line), std::move(result),
+          std::move(reason)};
+}
 
 std::string state_directory(const RootedHost& host, const Config& config) {
   return path_under_root(host.root(), config.paths.state_dir);
@@ -113,7 +129,7 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
   for (const std::string& refusal : plan.refusals) {
     std::size_t colon = refusal.find(": ");
     result.outcomes.push_back(
-        {refusal.substr(0, colon), "", "refused: " + refusal.substr(colon + 2)});
+        make_outcome(refusal.substr(0, colon), "", "refused", refusal.substr(colon + 2)));
     result.all_succeeded = false;
   }
   if (plan.changes.empty()) {
@@ -142,9 +158,17 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
     for (const PlannedChange& planned : plan.changes) {
       if (planned.rule != rule) continue;
       StepOutcome step = apply_planned_change(host, journal, change, planned);
-      outcomes.push_back({planned.rule, planned.subject, outcome_text(step)});
+      outcomes.push_back(outcome_of(planned, step));
       if (step.result == StepResult::refused || step.result == StepResult::failed) {
         rule_failed = true;
+        // The rule's earlier files are undone below: their lines must not read "applied".
+        std::string because = "because " + planned.subject + " was " +
+                              (step.result == StepResult::refused ? "refused" : "not written");
+        for (ChangeOutcome& earlier : outcomes) {
+          if (earlier.result == "applied") {
+            earlier = make_outcome(earlier.rule, earlier.subject, "undone", because);
+          }
+        }
         break;
       }
       if (step.result == StepResult::applied) {
@@ -160,7 +184,8 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
       // A rule's fix lands whole or not at all; other rules' fixes stand.
       std::string problems = undo_rule(host, journal, change, rule);
       rules_changed.erase(rule);
-      if (!problems.empty()) outcomes.push_back({rule, "", "failed: undo: " + problems});
+      if (!problems.empty())
+        outcomes.push_back(make_outcome(rule, "", "failed", "undo: " + problems));
       result.all_succeeded = false;
     }
     result.outcomes.insert(result.outcomes.end(), outcomes.begin(), outcomes.end());
@@ -192,9 +217,10 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
     }
     std::string problems = undo_rule(host, journal, change, rule);
     for (ChangeOutcome& outcome : result.outcomes) {
-      if (outcome.rule == rule && outcome.outcome == "applied") {
-        outcome.outcome = "failed: rolled back, still failing after the fix: " + still_failing +
-                          (problems.empty() ? "" : " (undo: " + problems + ")");
+      if (outcome.rule == rule && outcome.result == "applied") {
+        outcome = make_outcome(outcome.rule, outcome.subject, "rolled-back",
+                               "still failing after the fix: " + still_failing +
+                                   (problems.empty() ? "" : " (undo: " + problems + ")"));
       }
     }
     result.all_succeeded = false;
@@ -215,7 +241,7 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
   }
   if (!any_applied &&
       std::all_of(result.outcomes.begin(), result.outcomes.end(),
-                  [](const ChangeOutcome& outcome) { return outcome.outcome == "unchanged"; })) {
+                  [](const ChangeOutcome& outcome) { return outcome.result == "unchanged"; })) {
     result.notes.push_back("nothing to do: every change was already in place");
   }
   return result;

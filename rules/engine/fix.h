@@ -43,8 +43,16 @@ std::string render_plan(const PlanResult& plan);
 struct ChangeOutcome {
   std::string rule;
   std::string subject;
-  std::string outcome;  // applied | unchanged | refused: why | failed: why
+  std::string outcome;  // the operator's line: "applied", "refused: why", "undone, because ..."
+  // For automation (apply --json): applied | unchanged | refused | failed | undone |
+  // rolled-back (apply), restored (rollback); reason says why, empty when applied.
+  std::string result;
+  std::string reason;
 };
+
+// Builds the outcome and its operator line from the result word and the reason.
+ChangeOutcome make_outcome(std::string rule, std::string subject, std::string result,
+                           std::string reason = {});
 
 struct ApplyResult {
   std::string change_id;          // empty when no change was started

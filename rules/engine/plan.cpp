@@ -1,8 +1,7 @@
 #include <map>
 
 #include "engine/fix.h"
-#include "engine/unified_diff.h"
-#include "host/command.h"
+#include "engine/fix_report.h"
 #include "host/host.h"
 
 namespace qharden {
@@ -44,16 +43,7 @@ std::string render_plan(const PlanResult& plan) {
   for (const PlannedChange& change : plan.changes) {
     out += "# " + change.rule + "  " + change.subject + "\n";
     if (!change.summary.empty()) out += "# " + change.summary + "\n";
-    if (const auto* file = std::get_if<FileReplacement>(&change.action)) {
-      out += unified_diff(file->host_path, file->before, file->after, !file->create);
-    } else if (const auto* sysctl = std::get_if<SysctlWrite>(&change.action)) {
-      out += "write /proc/sys/" + sysctl->slash_key + ": " + sysctl->before + " -> " +
-             sysctl->after + "\n";
-    } else if (const auto* command = std::get_if<CommandRun>(&change.action)) {
-      out += "run: " + describe_argv(command->argv) + "\n";
-      out += "undo: " + describe_argv(command->undo_argv) + "\n";
-    }
-    out += "\n";
+    out += describe_change(change) + "\n";
   }
   for (const std::string& refusal : plan.refusals) out += "refused: " + refusal + "\n";
   for (const Finding& finding : plan.unfixed) {

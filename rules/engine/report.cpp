@@ -1,8 +1,12 @@
 #include "engine/report.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <map>
 #include <sstream>
+
+#include "engine/registry.h"
 
 namespace qharden {
 namespace {
@@ -41,6 +45,11 @@ std::string format_milliseconds(double milliseconds) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f", milliseconds);
   return text;
+}
+
+Severity rule_severity(const Finding& finding) {
+  const Rule* rule = find_rule(finding.rule);
+  return rule != nullptr ? rule->info().severity : finding.severity;
 }
 
 }  // namespace
@@ -104,13 +113,44 @@ std::string report_text(const ReportHeader& header, const AuditResult& result, b
 std::string report_prometheus(const ReportHeader& header, const AuditResult& result,
                               double unix_time_seconds) {
   std::ostringstream out;
-  out << "# HELP qharden_finding 1 when the finding fails, 0 otherwise.\n"
+  // A finding's series must survive a pass/fail flip, so its labels hold only
+  // what the config decides: no status, and the rule's fixed severity rather
+  // than the finding's (rblsmtpd.sources grades findings).
+  out << "# HELP qharden_finding 1 when the finding fails, 0 otherwise (error and skip are 0; see "
+         "qharden_findings).\n"
       << "# TYPE qharden_finding gauge\n";
+  std::map<std::pair<Severity, Status>, int> counts;
+  // resolv.nameservers reports several static checks on the resolv.conf path
+  // (the design's subject): one series each would repeat a label set, which
+  // node_exporter drops silently, so they share a series that fails when any does.
+  std::vector<std::string> series_order;
+  std::map<std::string, int> series_value;
   for (const Finding& finding : result.findings) {
-    out << "qharden_finding{rule=\"" << escape_label(finding.rule) << "\",subject=\""
-        << escape_label(finding.subject) << "\",severity=\"" << to_string(finding.severity)
-        << "\",status=\"" << to_string(finding.status) << "\"} "
-        << (finding.status == Status::fail ? 1 : 0) << '\n';
+    Severity severity = rule_severity(finding);
+    ++counts[{severity, finding.status}];
+    std::string series = "qharden_finding{rule=\"" + escape_label(finding.rule) + "\",subject=\"" +
+                         escape_label(finding.subject) + "\",severity=\"" +
+                         std::string(to_string(severity)) + "\"}";
+    int failing = finding.status == Status::fail ? 1 : 0;
+    auto [entry, inserted] = series_value.try_emplace(series, failing);
+    if (inserted) {
+      series_order.push_back(series);
+    } else {
+      entry->second = std::max(entry->second, failing);
+    }
+  }
+  for (const std::string& series : series_order) {
+    out << series << ' ' << series_value[series] << '\n';
+  }
+  out << "# HELP qharden_findings Findings of the last audit by the rule's severity and status.\n"
+      << "# TYPE qharden_findings gauge\n";
+  // Zero-filled: a combination that never occurred still has a series, so
+  // sums and ratios over the fleet never miss a host.
+  for (Severity severity : {Severity::critical, Severity::warning, Severity::info}) {
+    for (Status status : {Status::pass, Status::fail, Status::error, Status::skip}) {
+      out << "qharden_findings{severity=\"" << to_string(severity) << "\",status=\""
+          << to_string(status) << "\"} " << counts[{severity, status}] << '\n';
+    }
   }
   bool socket_header_written = false;
   for (const Finding& finding : result.findings) {
@@ -123,43 +163,50 @@ std::string report_prometheus(const ReportHeader& header, const AuditResult& res
     out << "qharden_socket_count{state=\"" << escape_label(finding.subject) << "\"} "
         << finding.evidence["count"].dump() << '\n';
   }
-  // The greeting figures as gauges, so a dashboard can graph time-to-220.
-  bool greeting_header_written = false;
+  // The greeting figures as gauges, so a dashboard can graph time-to-220, and
+  // the limit beside them, so an alert compares without knowing the config.
+  std::vector<const Finding*> greetings;
   for (const Finding& finding : result.findings) {
-    if (finding.rule != "smtp.greeting" || !finding.evidence.contains("measured_ms")) continue;
-    if (!greeting_header_written) {
-      out << "# HELP qharden_smtp_greeting_seconds Time to the 220 greeting: measured from this "
-             "host, and predicted for a remote client that drops port 113.\n"
-          << "# TYPE qharden_smtp_greeting_seconds gauge\n";
-      greeting_header_written = true;
+    if (finding.rule == "smtp.greeting" && finding.evidence.contains("measured_ms") &&
+        finding.evidence.contains("predicted_remote_ms")) {
+      greetings.push_back(&finding);
     }
-    std::string listener = escape_label(finding.subject);
-    out << "qharden_smtp_greeting_seconds{listener=\"" << listener << "\",kind=\"measured\"} "
-        << finding.evidence["measured_ms"].get<double>() / 1000.0 << '\n'
-        << "qharden_smtp_greeting_seconds{listener=\"" << listener
-        << "\",kind=\"predicted_remote\"} "
-        << finding.evidence["predicted_remote_ms"].get<double>() / 1000.0 << '\n';
   }
-  StatusCounts counts = count_statuses(result.findings);
-  out << "# HELP qharden_findings Findings by status in the last audit.\n"
-      << "# TYPE qharden_findings gauge\n"
-      << "qharden_findings{status=\"pass\"} " << counts.pass << '\n'
-      << "qharden_findings{status=\"fail\"} " << counts.fail << '\n'
-      << "qharden_findings{status=\"error\"} " << counts.error << '\n'
-      << "qharden_findings{status=\"skip\"} " << counts.skip << '\n'
-      << "# HELP qharden_audit_exit_code The audit's monitoring-plugin exit code.\n"
+  if (!greetings.empty()) {
+    out << "# HELP qharden_smtp_greeting_seconds Time to the 220 greeting: measured from this "
+           "host, and predicted for a remote client that drops port 113.\n"
+        << "# TYPE qharden_smtp_greeting_seconds gauge\n";
+    for (const Finding* finding : greetings) {
+      std::string listener = escape_label(finding->subject);
+      out << "qharden_smtp_greeting_seconds{listener=\"" << listener << "\",kind=\"measured\"} "
+          << finding->evidence["measured_ms"].get<double>() / 1000.0 << '\n'
+          << "qharden_smtp_greeting_seconds{listener=\"" << listener
+          << "\",kind=\"predicted_remote\"} "
+          << finding->evidence["predicted_remote_ms"].get<double>() / 1000.0 << '\n';
+    }
+    out << "# HELP qharden_smtp_greeting_max_seconds The configured limit for the greeting "
+           "(rules.\"smtp.greeting\".max_ms).\n"
+        << "# TYPE qharden_smtp_greeting_max_seconds gauge\n";
+    for (const Finding* finding : greetings) {
+      if (!finding->evidence.contains("max_ms")) continue;
+      out << "qharden_smtp_greeting_max_seconds{listener=\"" << escape_label(finding->subject)
+          << "\"} " << finding->evidence["max_ms"].get<double>() / 1000.0 << '\n';
+    }
+  }
+  out << "# HELP qharden_audit_exit_code The audit's monitoring-plugin exit code.\n"
       << "# TYPE qharden_audit_exit_code gauge\n"
       << "qharden_audit_exit_code " << audit_exit_code(result.findings) << '\n'
       << "# HELP qharden_audit_duration_seconds Wall time of the last audit.\n"
       << "# TYPE qharden_audit_duration_seconds gauge\n"
       << "qharden_audit_duration_seconds " << result.duration_ms / 1000.0 << '\n'
-      << "# HELP qharden_audit_timestamp_seconds When the last audit ran.\n"
+      << "# HELP qharden_audit_timestamp_seconds When the last audit finished, in Unix time.\n"
       << "# TYPE qharden_audit_timestamp_seconds gauge\n";
   char timestamp[32];
   std::snprintf(timestamp, sizeof timestamp, "%.3f", unix_time_seconds);
   out << "qharden_audit_timestamp_seconds " << timestamp << '\n';
-  out << "# HELP qharden_info Version of qharden.\n# TYPE qharden_info gauge\n"
-      << "qharden_info{version=\"" << escape_label(header.version) << "\"} 1\n";
+  out << "# HELP qharden_build_info The qharden version that wrote these metrics (always 1).\n"
+      << "# TYPE qharden_build_info gauge\n"
+      << "qharden_build_info{version=\"" << escape_label(header.version) << "\"} 1\n";
   return out.str();
 }
 

@@ -67,14 +67,14 @@ Expected<RollbackResult> rollback_change(const RootedHost& host, const Config& c
                        undone.error().message +
                        " (entries already restored are marked in `qharden history`)");
     }
-    std::string outcome = "restored " + entry->target;
+    std::string what = entry->target;
     if (entry->kind == "command") {
       // The target is the command that was applied; say what undid it.
       std::string undo;
       for (const std::string& word : entry->undo_argv) undo += (undo.empty() ? "" : " ") + word;
-      outcome = "undone with " + undo;
+      what = "with " + undo;
     }
-    result.restored.push_back({entry->rule, entry->subject, outcome});
+    result.restored.push_back(make_outcome(entry->rule, entry->subject, "restored", what));
   }
   for (const std::string& daemon : change.reloads) {
     const std::string& pidfile =

@@ -3,6 +3,11 @@
 // outside test reads them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "../unit/temporary_tree.h"
 #include "run_qharden.h"
 
 namespace qharden::testing {
@@ -124,7 +129,7 @@ TEST(FixtureAuditFormats, PrometheusAndTextAgreeWithJson) {
   EXPECT_EQ(prometheus.exit_code, 2);
   EXPECT_NE(prometheus.standard_output.find(
                 "qharden_finding{rule=\"tcp-env.flags\",subject=\"/etc/xinetd.d/smtp_psa:smtp\","
-                "severity=\"critical\",status=\"fail\"} 1"),
+                "severity=\"critical\"} 1"),
             std::string::npos)
       << prometheus.standard_output;
   EXPECT_NE(prometheus.standard_output.find("qharden_audit_timestamp_seconds "), std::string::npos);
@@ -143,6 +148,61 @@ TEST(FixtureAuditSelection, RuleFilterLimitsFindings) {
   for (const nlohmann::json& finding : report["findings"])
     EXPECT_EQ(finding["rule"], "tcp-env.flags");
   EXPECT_EQ(result.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace qharden::testing
+
+namespace qharden::testing {
+namespace {
+
+// The metric contract (design.md, issue 13): a finding's series never changes
+// with its status, counts are zero-filled, and labels carry nothing unbounded.
+TEST(FixtureAuditFormats, PrometheusSeriesAreStableAcrossAFix) {
+  TemporaryTree tree;
+  tree.copy_from(fixture_host("plesk"));
+  auto metrics = [&tree] {
+    RunResult run =
+        run_qharden({"audit", "--offline", "--format", "prometheus", "--root", tree.path()});
+    return run.standard_output;
+  };
+  auto series_names = [](const std::string& text) {
+    std::set<std::string> names;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.empty() || line[0] == '#') continue;
+      names.insert(line.substr(0, line.rfind(' ')));
+    }
+    return names;
+  };
+  std::string before = metrics();
+  std::string failing_series =
+      "qharden_finding{rule=\"tcp-env.flags\",subject=\"/etc/xinetd.d/smtp_psa:smtp\","
+      "severity=\"critical\"}";
+  EXPECT_NE(before.find(failing_series + " 1\n"), std::string::npos) << before;
+  for (const char* severity : {"critical", "warning", "info"}) {
+    for (const char* status : {"pass", "fail", "error", "skip"}) {
+      std::string series =
+          std::string("qharden_findings{severity=\"") + severity + "\",status=\"" + status + "\"} ";
+      EXPECT_NE(before.find(series), std::string::npos) << series << " missing:\n" << before;
+    }
+  }
+  EXPECT_NE(before.find("qharden_build_info{version=\"" QHARDEN_VERSION "\"} 1\n"),
+            std::string::npos);
+  EXPECT_EQ(before.find("qharden_info"), std::string::npos) << "one name per family";
+  // Every qharden_finding line has exactly the three labels.
+  std::istringstream lines(before);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("qharden_finding{", 0) != 0) continue;
+    EXPECT_EQ(std::count(line.begin(), line.end(), '='), 3) << line;
+  }
+
+  RunResult applied =
+      run_qharden({"apply", "--offline", "--rule", "tcp-env.flags", "--root", tree.path()});
+  ASSERT_EQ(applied.exit_code, 0) << applied.standard_output << applied.standard_error;
+  std::string after = metrics();
+  EXPECT_NE(after.find(failing_series + " 0\n"), std::string::npos) << after;
+  EXPECT_EQ(series_names(before), series_names(after)) << "a fix must not start new series";
 }
 
 }  // namespace

@@ -122,7 +122,8 @@ TEST(FixEngine, AFixThatDoesNotPassIsRolledBackAndReported) {
   ASSERT_TRUE(applied);
   EXPECT_FALSE(applied->all_succeeded);
   ASSERT_EQ(applied->outcomes.size(), 1u);
-  EXPECT_EQ(applied->outcomes[0].outcome.rfind("failed: rolled back", 0), 0u)
+  EXPECT_EQ(applied->outcomes[0].result, "rolled-back");
+  EXPECT_EQ(applied->outcomes[0].outcome.rfind("rolled back: still failing after the fix", 0), 0u)
       << applied->outcomes[0].outcome;
   EXPECT_EQ(fixture.tree.read("/etc/demo.conf"), "bad\n");
 }

@@ -74,13 +74,20 @@ TEST(FixerProtocol, ResultsRoundTrip) {
   applied.change_id = "20261205T100000Z-0001";
   applied.changed_anything = true;
   applied.all_succeeded = false;
-  applied.outcomes = {{"tcp-env.flags", "/etc/xinetd.d/smtp\xfe", "applied"}};
+  applied.outcomes = {make_outcome("tcp-env.flags", "/etc/xinetd.d/smtp\xfe", "applied"),
+                      make_outcome("tcp-env.flags", "/etc/inetd.conf", "undone",
+                                   "because /etc/xinetd.d/smtp\xfe was refused")};
   applied.notes = {"xinetd: reloaded"};
   Expected<ApplyResult> decoded_apply = decode_apply_result(encode_apply_result(applied));
   ASSERT_TRUE(decoded_apply) << decoded_apply.error().message;
   EXPECT_EQ(decoded_apply->change_id, applied.change_id);
   EXPECT_FALSE(decoded_apply->all_succeeded);
   EXPECT_EQ(decoded_apply->outcomes[0].subject, applied.outcomes[0].subject);
+  ASSERT_EQ(decoded_apply->outcomes.size(), 2u);
+  EXPECT_EQ(decoded_apply->outcomes[1].result, "undone");
+  EXPECT_EQ(decoded_apply->outcomes[1].reason, applied.outcomes[1].reason);
+  EXPECT_EQ(decoded_apply->outcomes[1].outcome,
+            "undone, because /etc/xinetd.d/smtp\xfe was refused");
   EXPECT_EQ(decoded_apply->notes, applied.notes);
 
   std::vector<Expected<CommandResult>> results;
