@@ -31,6 +31,7 @@ test_packages=(
   xinetd unbound ucspi-tcp dnsutils dbus time firewalld systemd python3
   mmdebstrap systemd-container
   dpkg-dev debootstrap piuparts apt-utils rpm rpmlint elfutils
+  python3-yaml ansible-core python3-voluptuous openssh-client
 )
 package_packages=(mmdebstrap systemd-container dpkg-dev git)
 release_packages=(stress-ng)
@@ -107,6 +108,7 @@ case "$command" in
   test)
     install_missing "${build_packages[@]}" "${test_packages[@]}"
     unpack_openbsd_inetd
+    "$source_dir/tests/lint/unpack-prometheus.sh" || exit 3
     exec "$source_dir/tests/run-all.sh"
     ;;
   deb)
@@ -121,11 +123,13 @@ case "$command" in
   release-check)
     install_missing "${build_packages[@]}" "${test_packages[@]}" "${release_packages[@]}"
     unpack_openbsd_inetd
+    "$source_dir/tests/lint/unpack-prometheus.sh" || exit 3
     exec "$source_dir/tests/release-check.sh"
     ;;
   test-under-load)
     install_missing "${build_packages[@]}" "${test_packages[@]}" "${release_packages[@]}"
     unpack_openbsd_inetd
+    "$source_dir/tests/lint/unpack-prometheus.sh" || exit 3
     configure_and_build "$build_dir" -DQHARDEN_TESTS=ON -DQHARDEN_SANITIZE=OFF -DQHARDEN_FUZZ=OFF
     exec "$source_dir/tests/test-under-load.sh" "$build_dir"
     ;;
