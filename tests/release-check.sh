@@ -7,6 +7,7 @@
 #      in CI), including the package's autopkgtests
 #   4. the RPM spec built with rpmbuild against this machine's libraries
 #   5. the root tier twice beside stress-ng --cpu 2
+#   6. the live DNS probe tests on trixie (c-ares 1.34), tests/dns-probe-trixie.sh
 # Prints each part's duration and a summary to paste into a closing note.
 set -euo pipefail
 
@@ -41,6 +42,7 @@ main() {
       env QHARDEN_DEB="$deb" QHARDEN_BOOT_SUITE=$release \
       ctest --test-dir "$source_dir/build" -R integration.boot_nspawn_test --output-on-failure
   done
+  part "live DNS probe tests on trixie (c-ares 1.34)" "$source_dir/tests/dns-probe-trixie.sh"
   part "RPM spec: rpmbuild -bb against this machine's libraries" \
     "$source_dir/packaging/rpm/check.sh" --build
   part "root tier twice under stress-ng --cpu 2" "$source_dir/tests/test-under-load.sh" \
