@@ -11,15 +11,18 @@ defer "rm -f '$nspawn_watchdog_script'"
 declare -A nspawn_pid=() nspawn_init=() nspawn_root=() nspawn_log=()
 
 # nspawn_watchdog_add COMMAND: a line the watchdog runs if the test dies
-# without its own clean-up. Lines must be harmless when the thing is gone.
+# without its own clean-up, in reverse order as defer's. Lines must be
+# harmless when the thing is gone.
 nspawn_watchdog_add() { echo "$*" >> "$nspawn_watchdog_script"; }
 
 # Started once: a session of its own (setsid -f), so neither ctest's kill of
-# the process group nor the test's death takes it along.
+# the process group nor the test's death takes it along. The test's scratch
+# folder goes last.
 nspawn_start_watchdog() {
+  nspawn_watchdog_add "rm -rf '$test_scratch'"
   setsid -f bash -c '
     while kill -0 "$1" 2>/dev/null; do sleep 2; done
-    [ -f "$2" ] && bash "$2"
+    [ -f "$2" ] && tac "$2" | bash
     rm -f "$2"' watchdog "$$" "$nspawn_watchdog_script" < /dev/null > /dev/null 2>&1
 }
 
