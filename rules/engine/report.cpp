@@ -156,11 +156,11 @@ std::string report_prometheus(const ReportHeader& header, const AuditResult& res
   for (const Finding& finding : result.findings) {
     if (finding.rule != "sockets.stuck" || !finding.evidence.contains("count")) continue;
     if (!socket_header_written) {
-      out << "# HELP qharden_socket_count TCP sockets in the state, in this network namespace.\n"
-          << "# TYPE qharden_socket_count gauge\n";
+      out << "# HELP qharden_sockets TCP sockets in the state, in this network namespace.\n"
+          << "# TYPE qharden_sockets gauge\n";
       socket_header_written = true;
     }
-    out << "qharden_socket_count{state=\"" << escape_label(finding.subject) << "\"} "
+    out << "qharden_sockets{state=\"" << escape_label(finding.subject) << "\"} "
         << finding.evidence["count"].dump() << '\n';
   }
   // The greeting figures as gauges, so a dashboard can graph time-to-220, and

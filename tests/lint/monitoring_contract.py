@@ -30,7 +30,7 @@ STATUSES = ("pass", "fail", "error", "skip")
 FAMILIES = {
     "qharden_finding": ("rule", "severity", "subject"),
     "qharden_findings": ("severity", "status"),
-    "qharden_socket_count": ("state",),
+    "qharden_sockets": ("state",),
     "qharden_smtp_greeting_seconds": ("kind", "listener"),
     "qharden_smtp_greeting_max_seconds": ("listener",),
     "qharden_audit_timestamp_seconds": (),
