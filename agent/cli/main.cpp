@@ -25,8 +25,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("qharden ") + QHARDEN_VERSION);
   app.require_subcommand(1);
   app.footer(
-      "Exit codes (audit): 2 critical failure, 1 warning failure, 3 error or bad usage, 0 "
-      "otherwise.\n"
+      "Exit codes: see each subcommand's --help; 3 is always bad usage.\n"
       "See `qharden explain ID` for what a rule checks and why.");
 
   auto add_root = [&](CLI::App* command) {
@@ -52,6 +51,8 @@ int main(int argc, char** argv) {
   add_config(audit);
   audit->add_option("--format", options.format, "text, json or prometheus")
       ->check(CLI::IsMember({"text", "json", "prometheus"}));
+  audit->footer(
+      "Exit codes: 2 critical failure, 1 warning failure, 3 error or bad usage, 0 otherwise.");
   bool json_flag = false;
   audit->add_flag("--json", json_flag, "Same as --format json");
   bool textfile = false;
@@ -64,6 +65,9 @@ int main(int argc, char** argv) {
   add_selection(plan);
   add_root(plan);
   add_config(plan);
+  plan->footer(
+      "Exit codes: 0 (changes or not); with --detailed-exitcode 0 nothing to do, 2 changes "
+      "pending, 1 a refusal; 3 bad usage or config.");
   qharden::FixOutputOptions plan_output;
   plan->add_flag("--json", plan_output.json,
                  "One JSON object: per change the rule, subject, path, exact before/after or argv");
@@ -78,12 +82,17 @@ int main(int argc, char** argv) {
   bool no_reload = false;
   apply->add_flag("--no-reload", no_reload,
                   "Do not reload xinetd/inetd after changing their files");
+  apply->footer(
+      "Exit codes: 0 every fix applied and verified, or nothing to do; 1 a fix refused, failed "
+      "or rolled back, a reload failed, or the lock was busy; 3 bad usage or config.");
   qharden::FixOutputOptions apply_output;
   apply->add_flag("--json", apply_output.json,
                   "One JSON object: the change id and, per change, applied, unchanged, refused, "
                   "failed, undone or rolled-back");
 
   CLI::App* rollback = app.add_subcommand("rollback", "Undo a change (CHANGE_ID or --last)");
+  rollback->footer(
+      "Exit codes: 0 restored, 1 refused or failed (nothing half-restored), 3 bad usage.");
   std::string change_id;
   bool last = false;
   bool force = false;
@@ -110,6 +119,10 @@ int main(int argc, char** argv) {
       "status",
       "Ask the running agent (qhardend) for its compliance state: exit 0 compliant, 1 "
       "not, 3 unreachable");
+  status->footer(
+      "Exit codes: 0 compliant, 1 not, 3 agent unreachable. With --format nagios: the audit's "
+      "(2 critical, 1 warning, 3 error, 0), and 3 (UNKNOWN) for no agent, no finished audit or a "
+      "report older than --max-age.");
   std::string status_bus = "system";
   status->add_option("--bus", status_bus, "system, session, or a D-Bus address")->type_name("BUS");
   std::string status_format = "text";
