@@ -17,9 +17,12 @@ namespace qharden {
 //   which would answer a repeated probe without asking;
 // - failover probing (1.29), which sends extra copies to servers that failed;
 // - adaptive timeouts (1.32 computes them after the first answer): capped at
-//   the configured timeout, so a probe never waits longer than it says.
+//   what 1.18 waits on the last try, the timeout doubled for each retry, so a
+//   probe never waits longer than it says and still backs off as glibc and
+//   1.18 do (a cap of the bare timeout made every try equally short:
+//   DnsProbeLive.SecondTryWaitsTwiceAsLong on trixie, 601 ms for 300 ms x 2).
 inline void keep_probes_literal([[maybe_unused]] ares_options& settings, [[maybe_unused]] int& mask,
-                                [[maybe_unused]] int timeout_ms) {
+                                [[maybe_unused]] int timeout_ms, [[maybe_unused]] int tries) {
 #ifdef ARES_OPT_QUERY_CACHE
   settings.qcache_max_ttl = 0;
   mask |= ARES_OPT_QUERY_CACHE;
@@ -30,7 +33,8 @@ inline void keep_probes_literal([[maybe_unused]] ares_options& settings, [[maybe
   mask |= ARES_OPT_SERVER_FAILOVER;
 #endif
 #ifdef ARES_OPT_MAXTIMEOUTMS
-  settings.maxtimeout = timeout_ms;
+  int doublings = tries > 1 ? tries - 1 : 0;
+  settings.maxtimeout = timeout_ms << (doublings < 16 ? doublings : 16);
   mask |= ARES_OPT_MAXTIMEOUTMS;
 #endif
 }

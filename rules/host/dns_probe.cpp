@@ -286,7 +286,7 @@ Expected<std::unique_ptr<Channel>> open_channel(const DnsServer& server,
   settings.resolvconf_path = no_file;
   int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_RCVBUF |
              ARES_OPT_LOOKUPS | ARES_OPT_RESOLVCONF;
-  keep_probes_literal(settings, mask, settings.timeout);
+  keep_probes_literal(settings, mask, settings.timeout, settings.tries);
   int status = ares_init_options(&channel->handle, &settings, mask);
   if (status != ARES_SUCCESS) {
     channel->handle = nullptr;
