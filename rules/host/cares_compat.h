@@ -18,9 +18,11 @@ namespace qharden {
 // - failover probing (1.29), which sends extra copies to servers that failed;
 // - adaptive timeouts (1.32 computes them after the first answer): capped at
 //   what 1.18 waits on the last try, the timeout doubled for each retry, so a
-//   probe never waits longer than it says and still backs off as glibc and
-//   1.18 do (a cap of the bare timeout made every try equally short:
-//   DnsProbeLive.SecondTryWaitsTwiceAsLong on trixie, 601 ms for 300 ms x 2).
+//   probe never waits longer than it says and may still back off as 1.18
+//   does (a cap of the bare timeout made every retry exactly as short as the
+//   first). Within one channel, 1.32+ also shortens the first wait to a
+//   multiple of the server's average latency after a few answers; there is
+//   no option to turn that off.
 inline void keep_probes_literal([[maybe_unused]] ares_options& settings, [[maybe_unused]] int& mask,
                                 [[maybe_unused]] int timeout_ms, [[maybe_unused]] int tries) {
 #ifdef ARES_OPT_QUERY_CACHE
@@ -38,5 +40,11 @@ inline void keep_probes_literal([[maybe_unused]] ares_options& settings, [[maybe
   mask |= ARES_OPT_MAXTIMEOUTMS;
 #endif
 }
+
+// How long a probe with two tries waits in all, at least, in timeouts. From
+// 1.22 c-ares draws each retry's wait at random between the timeout and the
+// doubled timeout (jitter against thundering herds), so the second try may be
+// as short as the first; 1.18 waits exactly the doubled timeout.
+inline constexpr double kTwoTriesShortestWaitInTimeouts = ARES_VERSION >= 0x011600 ? 2.0 : 3.0;
 
 }  // namespace qharden
