@@ -18,35 +18,22 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/agent_bus.h"
 #include "cli/status_command.h"
 
 namespace qharden {
 namespace {
 
-constexpr const char* kDestination = "org.qharden.Agent1";
-constexpr const char* kPath = "/org/qharden/Agent1";
-constexpr const char* kInterface = "org.qharden.Agent1";
-constexpr int kUnknown = 3;
+using namespace agent_bus;
 
-struct BusHandle {
-  sd_bus* bus = nullptr;
-  ~BusHandle() { sd_bus_flush_close_unref(bus); }
-};
-struct MessageHandle {
-  sd_bus_message* message = nullptr;
-  ~MessageHandle() { sd_bus_message_unref(message); }
-};
-struct ErrorHandle {
-  sd_bus_error error{};
-  ~ErrorHandle() { sd_bus_error_free(&error); }
-};
+constexpr int kUnknown = 3;
 
 int unknown(const std::string& summary) {
   std::cout << "QHARDEN UNKNOWN - " << summary << '\n';
   return kUnknown;
 }
 
-std::string bus_failure(const ErrorHandle& error, int result) {
+std::string bus_failure(const ErrorReference& error, int result) {
   if (error.error.name != nullptr &&
       (std::strcmp(error.error.name, "org.freedesktop.DBus.Error.ServiceUnknown") == 0 ||
        std::strcmp(error.error.name, "org.freedesktop.DBus.Error.NameHasNoOwner") == 0)) {
@@ -58,9 +45,9 @@ std::string bus_failure(const ErrorHandle& error, int result) {
 
 // One call with auto-start off; the reply is left for the caller to read.
 int call_without_activation(sd_bus* bus, const char* interface, const char* member,
-                            MessageHandle& reply, ErrorHandle& error,
+                            MessageReference& reply, ErrorReference& error,
                             const char* property = nullptr) {
-  MessageHandle call;
+  MessageReference call;
   int result =
       sd_bus_message_new_method_call(bus, &call.message, kDestination, kPath, interface, member);
   if (result < 0) return result;
@@ -71,16 +58,6 @@ int call_without_activation(sd_bus* bus, const char* interface, const char* memb
   }
   // Well inside a plugin's 10 s, and GetReport answers from memory.
   return sd_bus_call(bus, call.message, 5 * 1000000ULL, &error.error, &reply.message);
-}
-
-int open_bus(const std::string& bus_name, sd_bus** bus) {
-  if (bus_name == "system") return sd_bus_open_system(bus);
-  if (bus_name == "session") return sd_bus_open_user(bus);
-  int result = sd_bus_new(bus);
-  if (result < 0) return result;
-  if ((result = sd_bus_set_address(*bus, bus_name.c_str())) < 0) return result;
-  if ((result = sd_bus_set_bus_client(*bus, 1)) < 0) return result;
-  return sd_bus_start(*bus);
 }
 
 std::string seconds_text(double seconds) {
@@ -108,12 +85,12 @@ struct Tally {
 }  // namespace
 
 int run_nagios_status(const std::string& bus_name, std::int64_t max_age_seconds) {
-  BusHandle bus;
+  BusReference bus;
   if (int result = open_bus(bus_name, &bus.bus); result < 0) {
     return unknown("cannot connect to the " + bus_name + " bus: " + std::strerror(-result));
   }
-  ErrorHandle error;
-  MessageHandle reply;
+  ErrorReference error;
+  MessageReference reply;
   int result = call_without_activation(bus.bus, "org.freedesktop.DBus.Properties", "Get", reply,
                                        error, "LastAuditUsec");
   if (result < 0) return unknown(bus_failure(error, result));
@@ -129,8 +106,8 @@ int run_nagios_status(const std::string& bus_name, std::int64_t max_age_seconds)
                    " s ago, more than --max-age " + std::to_string(max_age_seconds) + " s");
   }
 
-  ErrorHandle report_error;
-  MessageHandle report_reply;
+  ErrorReference report_error;
+  MessageReference report_reply;
   result = call_without_activation(bus.bus, kInterface, "GetReport", report_reply, report_error);
   if (result < 0) return unknown(bus_failure(report_error, result));
   const char* text = nullptr;
