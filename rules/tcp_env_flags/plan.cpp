@@ -2,9 +2,14 @@
 // `-= USERID` lines to xinetd services that do ident themselves. Each file is
 // read again and parsed again, so the byte positions are those of the text the
 // FileReplacement names as `before`; all fixes in one file become one change.
+// A file is parsed once however many of its services fail, and services are
+// found by line through an index, so planning stays linear in the changes per
+// file (one file can hold tens of thousands of services).
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "config/config.h"
 #include "engine/context.h"
@@ -40,15 +45,34 @@ std::string changed_file_message(const std::string& file) {
   return file + " changed since it was audited; run the audit again";
 }
 
-Expected<LocatedCommand> locate_xinetd(const ServiceCommand& command, std::string_view text,
-                                       const std::string& options_text) {
-  XinetdFile parsed = parse_xinetd_text(command.file, text);
-  std::vector<XinetdSection> sections;
-  for (XinetdItem& item : parsed.items) {
-    if (auto* section = std::get_if<XinetdSection>(&item)) sections.push_back(std::move(*section));
+// One file's text parsed once, with its services indexed by their first line.
+class ParsedFile {
+ public:
+  ParsedFile(const std::string& file, std::string_view text) : file_(file), text_(text) {}
+
+  Expected<LocatedCommand> locate(const ServiceCommand& command, const std::string& options_text) {
+    return command.source == LaunchSource::xinetd ? locate_xinetd(command, options_text)
+                                                  : locate_inetd(command, options_text);
   }
-  for (const XinetdService& service : resolve_xinetd_services(sections)) {
-    if (service.line != command.line) continue;
+
+ private:
+  Expected<LocatedCommand> locate_xinetd(const ServiceCommand& command,
+                                         const std::string& options_text) {
+    if (!xinetd_services_) {
+      XinetdFile parsed = parse_xinetd_text(file_, text_);
+      std::vector<XinetdSection> sections;
+      for (XinetdItem& item : parsed.items) {
+        if (auto* section = std::get_if<XinetdSection>(&item))
+          sections.push_back(std::move(*section));
+      }
+      xinetd_services_ = resolve_xinetd_services(sections);
+      // The first service on a line wins, as a scan in file order would find it.
+      for (std::size_t index = xinetd_services_->size(); index-- > 0;)
+        xinetd_by_line_[(*xinetd_services_)[index].line] = index;
+    }
+    auto found = xinetd_by_line_.find(command.line);
+    if (found == xinetd_by_line_.end()) return fail_with(changed_file_message(command.file));
+    const XinetdService& service = (*xinetd_services_)[found->second];
     XinetdCommandLine command_line = xinetd_command_line(service);
     LocatedCommand located{std::move(command_line.argv), std::move(command_line.locations),
                            std::nullopt, service.closing_offset, service.attribute_indentation};
@@ -61,14 +85,17 @@ Expected<LocatedCommand> locate_xinetd(const ServiceCommand& command, std::strin
     }
     return located;
   }
-  return fail_with(changed_file_message(command.file));
-}
 
-Expected<LocatedCommand> locate_inetd(const ServiceCommand& command, std::string_view text,
-                                      const std::string& options_text) {
-  InetdFile parsed = parse_inetd_text(command.file, text);
-  for (const InetdEntry& entry : parsed.entries) {
-    if (entry.line != command.line) continue;
+  Expected<LocatedCommand> locate_inetd(const ServiceCommand& command,
+                                        const std::string& options_text) {
+    if (!inetd_entries_) {
+      inetd_entries_ = parse_inetd_text(file_, text_).entries;
+      for (std::size_t index = inetd_entries_->size(); index-- > 0;)
+        inetd_by_line_[(*inetd_entries_)[index].line] = index;
+    }
+    auto found = inetd_by_line_.find(command.line);
+    if (found == inetd_by_line_.end()) return fail_with(changed_file_message(command.file));
+    const InetdEntry& entry = (*inetd_entries_)[found->second];
     InetdCommandLine command_line = inetd_command_line(entry);
     LocatedCommand located{std::move(command_line.argv), std::move(command_line.locations),
                            std::nullopt, 0, ""};
@@ -78,8 +105,14 @@ Expected<LocatedCommand> locate_inetd(const ServiceCommand& command, std::string
     }
     return located;
   }
-  return fail_with(changed_file_message(command.file));
-}
+
+  const std::string& file_;
+  std::string_view text_;
+  std::optional<std::vector<XinetdService>> xinetd_services_;
+  std::unordered_map<int, std::size_t> xinetd_by_line_;
+  std::optional<std::vector<InetdEntry>> inetd_entries_;
+  std::unordered_map<int, std::size_t> inetd_by_line_;
+};
 
 // Replaces the option words after tcp-env with options_text: the first option
 // word becomes options_text, the others go together with the blanks before
@@ -126,12 +159,17 @@ Outcome tcp_env_edits(const LocatedCommand& located, std::string_view text, cons
   return Done{};
 }
 
-const ServiceCommand* find_command(const ServiceInventory& inventory, const Finding& finding) {
+// Commands by subject; the first one in inventory order wins, as a scan would
+// find it. Run scripts are tcpserver.flags' business.
+std::unordered_map<std::string_view, const ServiceCommand*> commands_by_subject(
+    const ServiceInventory& inventory) {
+  std::unordered_map<std::string_view, const ServiceCommand*> index;
+  index.reserve(inventory.commands.size());
   for (const ServiceCommand& command : inventory.commands) {
     if (command.source == LaunchSource::run_script) continue;
-    if (command.subject == finding.subject) return &command;
+    index.emplace(command.subject, &command);
   }
-  return nullptr;
+  return index;
 }
 
 }  // namespace
@@ -162,15 +200,17 @@ Expected<std::vector<PlannedChange>> plan_tcp_env_fixes(AuditContext& context, c
   // One entry per file, in the order the findings name them.
   std::vector<std::string> files;
   std::map<std::string, std::vector<const ServiceCommand*>> commands_per_file;
+  std::unordered_map<std::string_view, const ServiceCommand*> by_subject =
+      commands_by_subject(inventory);
+  std::unordered_set<const ServiceCommand*> seen;
   for (const Finding& finding : failing) {
     if (finding.rule != info.id || finding.status != Status::fail || !finding.fixable) continue;
-    const ServiceCommand* command = find_command(inventory, finding);
-    if (command == nullptr) continue;
+    auto found = by_subject.find(finding.subject);
+    if (found == by_subject.end()) continue;
+    const ServiceCommand* command = found->second;
     auto& commands = commands_per_file[command->file];
     if (commands.empty()) files.push_back(command->file);
-    if (std::find(commands.begin(), commands.end(), command) == commands.end()) {
-      commands.push_back(command);
-    }
+    if (seen.insert(command).second) commands.push_back(command);
   }
 
   std::vector<PlannedChange> changes;
@@ -179,10 +219,9 @@ Expected<std::vector<PlannedChange>> plan_tcp_env_fixes(AuditContext& context, c
     if (!text) return Unexpected(text.error());
     std::vector<TextEdit> edits;
     std::string summary;
+    ParsedFile parsed(file, *text);
     for (const ServiceCommand* command : commands_per_file[file]) {
-      bool xinetd = command->source == LaunchSource::xinetd;
-      Expected<LocatedCommand> located = xinetd ? locate_xinetd(*command, *text, options_text)
-                                                : locate_inetd(*command, *text, options_text);
+      Expected<LocatedCommand> located = parsed.locate(*command, options_text);
       if (!located) return Unexpected(located.error());
       if (located->argv != command->argv) return fail_with(changed_file_message(file));
       std::size_t before = edits.size();
