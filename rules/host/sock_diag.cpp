@@ -64,6 +64,7 @@ Expected<bool> parse_batch(const char* buffer, std::size_t length, std::uint32_t
     socket.local_port = ntohs(message->id.idiag_sport);
     socket.remote_port = ntohs(message->id.idiag_dport);
     socket.inode = message->idiag_inode;
+    socket.timer = message->idiag_timer;
     std::memcpy(socket.local_address.data(), message->id.idiag_src, socket.local_address.size());
     socket.interface_index = message->id.idiag_if;
     sockets.push_back(socket);

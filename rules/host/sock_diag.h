@@ -27,6 +27,8 @@ enum class TcpState : std::uint8_t {
   closing = 11,
 };
 
+inline constexpr std::uint8_t kTimewaitTimer = 3;  // inet_twsk_diag_fill()
+
 constexpr std::uint32_t state_bit(TcpState state) {
   return std::uint32_t{1} << static_cast<unsigned>(state);
 }
@@ -37,6 +39,11 @@ struct DiagSocket {
   std::uint16_t local_port = 0;
   std::uint16_t remote_port = 0;
   std::uint32_t inode = 0;  // 0: no file holds it (TIME_WAIT, orphans)
+  // idiag_timer: kTimewaitTimer marks a timewait mini-socket, which is how an
+  // orphaned FIN_WAIT_2 under tcp_fin_timeout <= 60 s is kept; sockstat's `tw`
+  // counts those too. A full orphan (longer fin_timeout) has inode 0 as well,
+  // so only this tells the two apart.
+  std::uint8_t timer = 0;
   // Network byte order; IPv4 uses the first 4 bytes. The interface index
   // matters for link-local IPv6 listeners, which are reached through it.
   std::array<std::uint8_t, 16> local_address{};

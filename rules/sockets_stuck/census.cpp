@@ -95,46 +95,168 @@ std::uint32_t census_state_mask() {
   return mask;
 }
 
-std::vector<StateTally> tally_sockets(const std::vector<DiagSocket>& sockets) {
-  std::vector<WatchedState> states = watched_states(Config::SocketsStuck{});
-  int index_of_state[16];
-  for (int& index : index_of_state) index = -1;
+namespace {
+
+int state_index(std::uint8_t state) {
+  switch (static_cast<TcpState>(state)) {
+    case TcpState::close_wait:
+      return 0;
+    case TcpState::fin_wait_1:
+      return 1;
+    case TcpState::fin_wait_2:
+      return 2;
+    case TcpState::closing:
+      return 3;
+    case TcpState::last_ack:
+      return 4;
+    case TcpState::time_wait:
+      return 5;
+    default:
+      return -1;
+  }
+}
+
+// Listeners by (family, port), so each socket looks at the few listeners on
+// its own port instead of all of them.
+using ListenerIndex = std::unordered_map<std::uint32_t, std::vector<const DiagSocket*>>;
+
+std::uint32_t listener_key(const DiagSocket& socket) {
+  return (std::uint32_t{socket.family} << 16) | socket.local_port;
+}
+
+void add_ports(std::vector<StateTally>& tallies, const std::vector<DiagSocket>& sockets,
+               std::uint32_t by_port_states) {
+  if (by_port_states == 0) return;
+  ListenerIndex listeners;
+  for (const DiagSocket& socket : sockets) {
+    if (socket.state == static_cast<std::uint8_t>(TcpState::listen)) {
+      listeners[listener_key(socket)].push_back(&socket);
+    }
+  }
+  for (const DiagSocket& socket : sockets) {
+    int index = state_index(socket.state);
+    if (index < 0 || (by_port_states & (std::uint32_t{1} << socket.state)) == 0) continue;
+    bool local_is_service = false;
+    if (auto found = listeners.find(listener_key(socket)); found != listeners.end()) {
+      local_is_service =
+          std::any_of(found->second.begin(), found->second.end(),
+                      [&](const DiagSocket* listener) { return accepted_by(*listener, socket); });
+    }
+    ++tallies[static_cast<std::size_t>(index)]
+          .by_port[local_is_service ? socket.local_port : socket.remote_port];
+  }
+}
+
+std::uint32_t states_over_threshold(const std::vector<StateTally>& tallies,
+                                    const std::vector<WatchedState>& states) {
+  std::uint32_t over = 0;
   for (std::size_t index = 0; index < states.size(); ++index) {
-    index_of_state[static_cast<int>(states[index].state)] = static_cast<int>(index);
+    if (tallies[index].count > states[index].threshold) over |= state_bit(states[index].state);
   }
-  std::vector<const DiagSocket*> listeners;
+  return over;
+}
+
+Expected<Census> full_census(const Config::SocketsStuck& config,
+                             const Expected<std::vector<DiagSocket>>& dump, std::string reason) {
+  if (!dump) return Unexpected(dump.error());
+  Census census;
+  census.method = "full";
+  census.full_reason = std::move(reason);
+  census.tallies = tally_sockets(*dump, 0);
+  add_ports(census.tallies, *dump, states_over_threshold(census.tallies, watched_states(config)));
+  return census;
+}
+
+}  // namespace
+
+std::vector<StateTally> tally_sockets(const std::vector<DiagSocket>& sockets,
+                                      std::uint32_t by_port_states) {
+  std::vector<StateTally> tallies(watched_states(Config::SocketsStuck{}).size());
   for (const DiagSocket& socket : sockets) {
-    if (socket.state == static_cast<std::uint8_t>(TcpState::listen)) listeners.push_back(&socket);
-  }
-  std::vector<StateTally> tallies(states.size());
-  for (const DiagSocket& socket : sockets) {
-    if (socket.state >= 16 || index_of_state[socket.state] < 0) continue;
-    StateTally& tally = tallies[static_cast<std::size_t>(index_of_state[socket.state])];
+    int index = state_index(socket.state);
+    if (index < 0) continue;
+    StateTally& tally = tallies[static_cast<std::size_t>(index)];
     ++tally.count;
-    bool local_is_service =
-        std::any_of(listeners.begin(), listeners.end(),
-                    [&](const DiagSocket* listener) { return accepted_by(*listener, socket); });
-    ++tally.by_port[local_is_service ? socket.local_port : socket.remote_port];
     if (socket.inode != 0) tally.inodes.push_back(socket.inode);
   }
+  add_ports(tallies, sockets, by_port_states);
   return tallies;
 }
 
+Expected<Census> census_of_dump(const Config::SocketsStuck& config,
+                                const Expected<std::vector<DiagSocket>>& dump) {
+  return full_census(config, dump, "");
+}
+
+Expected<Census> take_census(const Config::SocketsStuck& config, const SocketDumper& dumper,
+                             const SockstatReader& sockstat) {
+  auto full = [&](std::string reason, std::int64_t time_wait_seen) {
+    Expected<Census> census = full_census(config, dumper(census_state_mask()), std::move(reason));
+    if (census) census->sockstat_time_wait = time_wait_seen;
+    return census;
+  };
+  Expected<SockstatTcp> before = sockstat();
+  if (!before) return full(before.error().message, -1);
+  // tw counts TIME_WAIT plus some FIN_WAIT_2, so it bounds TIME_WAIT from above.
+  if (before->time_wait > config.time_wait_max) {
+    return full("sockstat tw " + std::to_string(before->time_wait) +
+                    " is over the TIME_WAIT threshold: every socket is walked for by_port",
+                before->time_wait);
+  }
+  std::uint32_t mask = census_state_mask() & ~state_bit(TcpState::time_wait);
+  Expected<std::vector<DiagSocket>> dump = dumper(mask);
+  if (!dump) return Unexpected(dump.error());
+  // Read after the dump, so that mini-sockets created during it are in both.
+  Expected<SockstatTcp> after = sockstat();
+  if (!after) return full(after.error().message, -1);
+  std::int64_t minis = 0;
+  for (const DiagSocket& socket : *dump) {
+    if (socket.state == static_cast<std::uint8_t>(TcpState::fin_wait_2) &&
+        socket.timer == kTimewaitTimer) {
+      ++minis;
+    }
+  }
+  std::int64_t time_wait = after->time_wait - minis;
+  if (time_wait < 0 || time_wait > config.time_wait_max) {
+    return full("TIME_WAIT moved during the census (sockstat tw " +
+                    std::to_string(before->time_wait) + " then " +
+                    std::to_string(after->time_wait) + ", " + std::to_string(minis) +
+                    " FIN_WAIT_2 mini-sockets)",
+                after->time_wait);
+  }
+  Census census;
+  census.method = "sockstat+filtered";
+  census.sockstat_time_wait = after->time_wait;
+  census.fin_wait_2_timewait = minis;
+  census.tallies = tally_sockets(*dump, 0);
+  census
+      .tallies[static_cast<std::size_t>(
+          state_index(static_cast<std::uint8_t>(TcpState::time_wait)))]
+      .count = time_wait;
+  add_ports(census.tallies, *dump, states_over_threshold(census.tallies, watched_states(config)));
+  return census;
+}
+
 std::vector<Finding> census_findings(const RuleInfo& info, const Config::SocketsStuck& config,
-                                     const Expected<std::vector<DiagSocket>>& dump,
-                                     const OwnerScanner& scanner) {
+                                     const Expected<Census>& census, const OwnerScanner& scanner) {
   std::vector<WatchedState> states = watched_states(config);
   std::vector<Finding> findings;
-  if (!dump) {
+  if (!census) {
     for (const WatchedState& watched : states) {
       Finding finding = make_finding(info, std::string(watched.name), Status::error,
-                                     "cannot count sockets: " + dump.error().message);
+                                     "cannot count sockets: " + census.error().message);
       finding.evidence["threshold"] = watched.threshold;
       findings.push_back(std::move(finding));
     }
     return findings;
   }
-  std::vector<StateTally> tallies = tally_sockets(*dump);
+  const std::vector<StateTally>& tallies = census->tallies;
+  json census_evidence = {{"method", census->method}};
+  if (census->sockstat_time_wait >= 0) census_evidence["sockstat_tw"] = census->sockstat_time_wait;
+  if (census->method != "full") {
+    census_evidence["fin_wait_2_timewait"] = census->fin_wait_2_timewait;
+  }
+  if (!census->full_reason.empty()) census_evidence["reason"] = census->full_reason;
   std::unordered_map<std::uint32_t, int> inode_groups;
   for (std::size_t index = 0; index < states.size(); ++index) {
     if (tallies[index].count <= states[index].threshold) continue;
@@ -155,6 +277,7 @@ std::vector<Finding> census_findings(const RuleInfo& info, const Config::Sockets
     evidence["by_port"] = by_port_json(tally);
     evidence["by_process"] = json::array();
     evidence["owned"] = static_cast<std::int64_t>(tally.inodes.size());
+    evidence["census"] = census_evidence;
     std::string owner_note;
     if (over && !tally.inodes.empty() && owners) {
       if (!*owners) {

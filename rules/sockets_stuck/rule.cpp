@@ -4,6 +4,7 @@
 #include "host/privileged_reads.h"
 #include "host/process_sockets.h"
 #include "host/sock_diag.h"
+#include "host/sockstat.h"
 #include "sockets_stuck/census.h"
 
 namespace qharden {
@@ -26,8 +27,9 @@ class SocketsStuckRule final : public Rule {
       }
       return findings;
     }
-    Expected<std::vector<DiagSocket>> dump = dump_tcp_sockets(census_state_mask());
-    return census_findings(info_, config, dump,
+    Expected<Census> census = take_census(
+        config, [](std::uint32_t mask) { return dump_tcp_sockets(mask); }, read_sockstat);
+    return census_findings(info_, config, census,
                            [](const std::unordered_map<std::uint32_t, int>& inode_groups) {
                              return privileged_reader().scan_socket_owners(inode_groups);
                            });
@@ -49,11 +51,13 @@ std::unique_ptr<Rule> make_sockets_stuck_rule() {
       "CLOSE_WAIT means a local process never closed its end: no timeout ends it, only fixing or\n"
       "restarting that process. FIN_WAIT_2 means the peer never closed; for orphans it is bounded\n"
       "by net.ipv4.tcp_fin_timeout. TIME_WAIT is normal unless huge. Counts come from one\n"
-      "sock_diag walk (IPv4 and IPv6) of this network namespace; by_port keys each socket by the\n"
-      "service side's port (the local port when this namespace listens on it, else the remote\n"
-      "port). Owners (by_process) come from /proc/*/fd, scanned only when a threshold is crossed\n"
+      "sock_diag walk (IPv4 and IPv6) of this network namespace; when /proc/net/sockstat shows\n"
+      "TIME_WAIT cannot be over its threshold, that walk leaves TIME_WAIT out and its count comes\n"
+      "from sockstat. by_port (states over their threshold only) keys each socket by the service\n"
+      "side's port (the local port when this namespace listens on it, else the remote port). "
+      "Owners (by_process) come from /proc/*/fd, scanned only when a threshold is crossed\n"
       "and the state has sockets that a process holds (TIME_WAIT and orphans have none).";
-  info.touches = "reads NETLINK_SOCK_DIAG and /proc/*/fd; writes nothing";
+  info.touches = "reads /proc/net/sockstat, NETLINK_SOCK_DIAG and /proc/*/fd; writes nothing";
   info.needs_live_state = true;
   return std::make_unique<SocketsStuckRule>(info);
 }

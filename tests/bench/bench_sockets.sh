@@ -32,10 +32,16 @@ in_namespace() { ip netns exec "$namespace" "$@"; }
 in_namespace ip link set lo up
 in_namespace sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_max_tw_buckets=2000000 \
   net.ipv4.tcp_tw_reuse=0 net.core.somaxconn=65535 net.ipv4.tcp_fin_timeout=120
-mkdir -p "$tree/census/etc/qharden" "$tree/owners/etc/qharden"
+mkdir -p "$tree/census/etc/qharden" "$tree/owners/etc/qharden" "$tree/fast/etc/qharden" "$tree/full/etc/qharden"
 # Thresholds above the counts: the census alone. Below them: census and owner scan.
 printf '[rules."sockets.stuck"]\nclose_wait_max = 1000000\nfin_wait_2_max = 1000000\ntime_wait_max = 1000000\n' \
   > "$tree/census/etc/qharden/qharden.toml"
+# The two cases of issue 15: TIME_WAIT under its threshold with CLOSE_WAIT over
+# (sockstat fast path, CLOSE_WAIT ports and owners), and TIME_WAIT over (full walk).
+printf '[rules."sockets.stuck"]\nclose_wait_max = 1000\nfin_wait_2_max = 1000000\ntime_wait_max = 1000000\n' \
+  > "$tree/fast/etc/qharden/qharden.toml"
+printf '[rules."sockets.stuck"]\nclose_wait_max = 1000\nfin_wait_2_max = 1000000\ntime_wait_max = 1000\n' \
+  > "$tree/full/etc/qharden/qharden.toml"
 printf '[rules."sockets.stuck"]\nclose_wait_max = 0\nfin_wait_2_max = 0\ntime_wait_max = 0\n' \
   > "$tree/owners/etc/qharden/qharden.toml"
 
@@ -73,9 +79,22 @@ ss_three() {
 audit=(in_namespace "$QHARDEN" audit --root "$tree/census" --rule sockets.stuck --json)
 "${audit[@]}" > "$tree/first.json" || true
 echo "counts: $(count_of "$tree/first.json") (ss: TIME_WAIT $(in_namespace bash -c 'ss -tan state time-wait | tail -n +2 | wc -l'))"
-audit_times=() ss_times=() dump_times=()
+fast=(in_namespace "$QHARDEN" audit --root "$tree/fast" --rule sockets.stuck --json)
+full=(in_namespace "$QHARDEN" audit --root "$tree/full" --rule sockets.stuck --json)
+method_of() {
+  python3 -c '
+import json, sys
+report = json.load(open(sys.argv[1]))
+print([f for f in report["findings"] if f["subject"] == "TIME_WAIT"][0]["evidence"].get("census", {}).get("method", "?"))' "$1"
+}
+"${fast[@]}" > "$tree/fast.json" || true
+"${full[@]}" > "$tree/full.json" || true
+echo "census methods: fast case $(method_of "$tree/fast.json"), full case $(method_of "$tree/full.json"), thresholds-above case $(method_of "$tree/first.json")"
+audit_times=() ss_times=() dump_times=() fast_times=() full_times=()
 for round in $(seq 1 "$rounds"); do
   audit_times+=("$(wall_ms "${audit[@]}")")
+  fast_times+=("$(wall_ms "${fast[@]}")")
+  full_times+=("$(wall_ms "${full[@]}")")
   ss_times+=("$(wall_ms ss_three)")
   dump_times+=("$(wall_ms in_namespace "$generator" --dump)")
 done
@@ -92,6 +111,13 @@ echo "fastest of $rounds: qharden $(fastest "${audit_times[@]}") ms; ss $(fastes
   "bare dump $(fastest "${dump_times[@]}") ms (these machines are shared and noisy)"
 echo "ratio ss / qharden: $(awk "BEGIN {printf \"%.1f\", $ss_ms / $audit_ms}")x faster (target >= 4x)"
 echo "ratio qharden / bare dump: $(awk "BEGIN {printf \"%.2f\", $audit_ms / $dump_ms}")x (target <= 1.5x)"
+fast_ms=$(median "${fast_times[@]}")
+full_ms=$(median "${full_times[@]}")
+echo "issue 15, TIME_WAIT under threshold + CLOSE_WAIT over (sockstat fast path, owner scan included):" \
+  "${fast_ms} ms = $(awk "BEGIN {printf \"%.2f\", $fast_ms / $dump_ms}")x bare dump (target <= 0.3x)," \
+  "ss $(awk "BEGIN {printf \"%.1f\", $ss_ms / $fast_ms}")x slower (target >= 15x)"
+echo "issue 15, TIME_WAIT over threshold (full walk with ports):" \
+  "${full_ms} ms = $(awk "BEGIN {printf \"%.2f\", $full_ms / $dump_ms}")x bare dump (target <= 1.1x)"
 
 in_namespace "$QHARDEN" audit --root "$tree/owners" --rule sockets.stuck --json > "$tree/owners.json" || true
 python3 - "$tree/owners.json" <<'PYTHON'

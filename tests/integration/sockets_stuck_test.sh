@@ -78,6 +78,41 @@ check "TIME_WAIT threshold comes from the config" [ "$(field TIME_WAIT evidence.
 for state in FIN_WAIT_1 CLOSING LAST_ACK; do
   check "$state is reported with count 0 and passes" [ "$(field $state evidence.count)/$(field $state status)" = 0/pass ]
 done
+check "TIME_WAIT under its threshold is counted from sockstat, not walked" \
+  [ "$(field TIME_WAIT evidence.census.method)" = sockstat+filtered ]
+check "sockstat's tw held the 7 orphaned FIN_WAIT_2 mini-sockets, taken off" \
+  [ "$(field TIME_WAIT evidence.census.fin_wait_2_timewait)" = 7 ]
+check "TIME_WAIT under its threshold has no port breakdown" [ "$(field TIME_WAIT evidence.by_port)" = '{}' ]
+
+# The same sockets with TIME_WAIT over its threshold: one full walk, same counts.
+mkdir -p "$tree/full/etc/qharden"
+sed 's/^time_wait_max = .*/time_wait_max = 5/' "$tree/etc/qharden/qharden.toml" > "$tree/full/etc/qharden/qharden.toml"
+fast_counts="$(field CLOSE_WAIT evidence.count)/$(field FIN_WAIT_2 evidence.count)/$(field TIME_WAIT evidence.count)"
+report=$(ip netns exec "$namespace" "$QHARDEN" audit --root "$tree/full" --rule sockets.stuck --json || true)
+check "TIME_WAIT over its threshold takes the full walk" [ "$(field TIME_WAIT evidence.census.method)" = full ]
+check "the full walk counts what the fast path counted ($fast_counts)" \
+  [ "$(field CLOSE_WAIT evidence.count)/$(field FIN_WAIT_2 evidence.count)/$(field TIME_WAIT evidence.count)" = "$fast_counts" ]
+check "and gives TIME_WAIT's ports" equals "$(field TIME_WAIT evidence.by_port)" '{"42000": 5, "42001": 4, "42100": 4}'
+
+# With tcp_fin_timeout over 60 s the kernel keeps orphaned FIN_WAIT_2 as full
+# sockets, which sockstat counts as orphans, not in tw: nothing is taken off.
+long_namespace=qh-sockets-long-$$
+make_namespace "$long_namespace"
+ip netns exec "$long_namespace" sysctl -qw net.ipv4.tcp_tw_reuse=0 net.ipv4.tcp_fin_timeout=120
+ip netns exec "$long_namespace" "$generator" --port 43000 --listeners 1 --time-wait 6 \
+  --close-wait-orphans 5 > "$tree/ready-long" &
+kill_later "$!"
+for attempt in $(seq 1 100); do grep -q ready "$tree/ready-long" && break; sleep 0.1; done
+sleep 0.3
+report=$(ip netns exec "$long_namespace" "$QHARDEN" audit --root "$tree" --rule sockets.stuck --json || true)
+check "fin_timeout 120: TIME_WAIT is exactly 6 on the fast path" \
+  [ "$(field TIME_WAIT evidence.count)/$(field TIME_WAIT evidence.census.method)" = 6/sockstat+filtered ]
+check "fin_timeout 120: the 5 orphans are full sockets, none taken off tw" \
+  [ "$(field TIME_WAIT evidence.census.fin_wait_2_timewait)/$(field FIN_WAIT_2 evidence.count)" = 0/5 ]
+report=$(ip netns exec "$long_namespace" "$QHARDEN" audit --root "$tree/full" --rule sockets.stuck --json || true)
+check "fin_timeout 120: the full walk agrees (6 TIME_WAIT, 5 FIN_WAIT_2)" \
+  [ "$(field TIME_WAIT evidence.count)/$(field FIN_WAIT_2 evidence.count)/$(field TIME_WAIT evidence.census.method)" = 6/5/full ]
+report=$(ip netns exec "$namespace" "$QHARDEN" audit --root "$tree" --rule sockets.stuck --json || true)
 
 # Processes start and exit while the owner scan walks /proc: counts stay exact
 # and the holders are still named (a bounded burst of short-lived processes).

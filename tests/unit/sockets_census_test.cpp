@@ -127,7 +127,8 @@ TEST(SocketsCensus, OneFindingPerWatchedStateWithZeroCountsAndNoScanUnderThresho
     return OwnerScan{};
   };
   std::vector<DiagSocket> dump = {make_socket(TcpState::close_wait, 25, 1000, 7)};
-  std::vector<Finding> findings = census_findings(test_info(), config.sockets_stuck, dump, scanner);
+  std::vector<Finding> findings = census_findings(
+      test_info(), config.sockets_stuck, census_of_dump(config.sockets_stuck, dump), scanner);
   ASSERT_EQ(findings.size(), 6u);
   std::vector<std::string> subjects;
   for (const Finding& finding : findings) subjects.push_back(finding.subject);
@@ -161,7 +162,8 @@ TEST(SocketsCensus, OverThresholdFailsNamesTheOwnersAndScansOnlyOwnedStates) {
       make_socket(TcpState::listen, 25, 0), make_socket(TcpState::close_wait, 25, 1000, 7),
       make_socket(TcpState::close_wait, 25, 1001, 8),
       make_socket(TcpState::close_wait, 25, 1002, 9), make_socket(TcpState::time_wait, 25, 1003)};
-  std::vector<Finding> findings = census_findings(test_info(), config.sockets_stuck, dump, scanner);
+  std::vector<Finding> findings = census_findings(
+      test_info(), config.sockets_stuck, census_of_dump(config.sockets_stuck, dump), scanner);
   const Finding& close_wait = finding_for(findings, "CLOSE_WAIT");
   EXPECT_EQ(close_wait.status, Status::fail);
   EXPECT_EQ(close_wait.severity, Severity::warning);
@@ -188,7 +190,7 @@ TEST(SocketsCensus, ARefusedNetlinkSocketIsAnErrorFindingPerState) {
   ASSERT_FALSE(dump);
   Config config = *load_builtin_config();
   std::vector<Finding> findings =
-      census_findings(test_info(), config.sockets_stuck, dump,
+      census_findings(test_info(), config.sockets_stuck, census_of_dump(config.sockets_stuck, dump),
                       [](const std::unordered_map<std::uint32_t, int>&) -> Expected<OwnerScan> {
                         return OwnerScan{};
                       });
