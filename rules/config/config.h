@@ -21,6 +21,7 @@ struct Config {
     std::string inetd_pidfile;
     std::string state_dir;
     std::string prometheus_textfile_dir;
+    std::string qmail_control;  // qmail's control folder (conf-qmail + /control)
     std::int64_t lock_wait_s = 0;
   } paths;
   struct ResolvNameservers {
@@ -38,6 +39,7 @@ struct Config {
     std::int64_t timeout_ms = 0;
     std::int64_t tries = 0;
     std::int64_t max_latency_ms = 0;
+    std::vector<std::string> public_resolvers;  // IPv4: djbdns' DNSCACHEIP and resolv.conf
   } rblsmtpd_sources;
   struct SysctlTcpFinTimeout {
     std::int64_t max = 0;
@@ -60,6 +62,34 @@ struct Config {
     std::int64_t max_ms = 0;
     std::int64_t give_up_ms = 0;
   } smtp_greeting;
+  struct SmtpOpenRelay {
+    std::vector<std::int64_t> ports;  // listeners probed live
+    std::int64_t give_up_ms = 0;
+    std::string rcpt_to;                    // an outside recipient the probe asks for
+    std::int64_t public_prefix_max_bits = 0;  // a public grant wider than this is a warning
+  } smtp_open_relay;
+  struct ListenerBurstLimits {
+    std::vector<std::int64_t> ports;  // listeners judged (and any that runs qmail-smtpd)
+    std::int64_t xinetd_cps_min = 0;
+    std::int64_t xinetd_cps_wait_max = 0;
+    std::int64_t xinetd_instances_min = 0;
+    std::int64_t xinetd_per_source_min = 0;
+    std::int64_t inetd_per_minute_min = 0;
+    std::int64_t tcpserver_concurrency_min = 0;
+  } listener_burst_limits;
+  struct SmtpIdentity {
+    std::vector<std::string> addresses;    // empty: discovered through route_probe
+    std::vector<std::string> route_probe;  // public addresses whose route names the source
+    std::int64_t timeout_ms = 0;
+    std::int64_t tries = 0;
+  } smtp_identity;
+  struct DnsblSelf {
+    std::vector<std::string> zones;      // empty: the default zones of dnsbl-zones.toml
+    std::vector<std::string> addresses;  // empty: the sending addresses (smtp.identity's)
+    std::vector<std::string> resolvers;  // empty: resolv.conf's first three nameservers
+    std::int64_t timeout_ms = 0;
+    std::int64_t tries = 0;
+  } dnsbl_self;
   struct Agent {
     std::int64_t audit_interval_s = 0;
     bool watch = true;
@@ -76,6 +106,7 @@ struct Config {
 // The compiled-in config/qharden.toml, and its data files.
 std::string_view builtin_config_text();
 std::string_view builtin_defunct_zones_text();
+std::string_view builtin_dnsbl_zones_text();  // config/dnsbl-zones.toml
 
 // Parses override_text (named override_name in messages) over the built-in
 // defaults, key by key. An unknown key, a wrong type or a bad value is an error

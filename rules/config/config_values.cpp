@@ -1,5 +1,7 @@
 #include "config/config_values.h"
 
+#include <arpa/inet.h>
+
 #include <initializer_list>
 #include <optional>
 
@@ -56,6 +58,33 @@ class ValueReader {
       std::string value = element.value<std::string>().value_or("");
       if (value.empty() || value.front() != '/') {
         report(path, element, "must hold absolute paths, not '" + value + "'");
+      }
+      values.push_back(value);
+    }
+    return values;
+  }
+
+  // A list of IP addresses (IPv4 or IPv6, no port), or of DNS names when
+  // want_names; each element is checked.
+  std::vector<std::string> address_list(std::initializer_list<std::string_view> path,
+                                        bool want_names) {
+    std::vector<std::string> values;
+    const toml::node* node = find(path);
+    if (node == nullptr) return values;
+    for (const toml::node& element : *node->as_array()) {
+      std::string value = element.value<std::string>().value_or("");
+      unsigned char buffer[16];
+      bool address = ::inet_pton(AF_INET, value.c_str(), buffer) == 1 ||
+                     ::inet_pton(AF_INET6, value.c_str(), buffer) == 1;
+      constexpr std::string_view kNameCharacters =
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.";
+      bool name = !value.empty() && value.size() <= 237 && value.front() != '.' &&
+                  value.find_first_not_of(kNameCharacters) == std::string::npos &&
+                  value.find("..") == std::string::npos;
+      if (want_names ? !name : !address) {
+        report(path, element,
+               std::string(want_names ? "must hold DNS zone names" : "must hold IP addresses") +
+                   ", not '" + value + "'");
       }
       values.push_back(value);
     }
@@ -188,6 +217,7 @@ Expected<Config> read_config_values(const toml::table& defaults, const toml::tab
   paths.state_dir = reader.absolute_path({"paths", "state_dir"}, false);
   paths.prometheus_textfile_dir = reader.absolute_path({"paths", "prometheus_textfile_dir"}, true);
   paths.lock_wait_s = reader.integer({"paths", "lock_wait_s"}, 0, 3600);
+  paths.qmail_control = reader.absolute_path({"paths", "qmail_control"}, false);
 
   auto& resolv = config.resolv_nameservers;
   resolv.timeout_ms = reader.integer({"rules", "resolv.nameservers", "timeout_ms"}, 1, 60000);
@@ -221,6 +251,8 @@ Expected<Config> read_config_values(const toml::table& defaults, const toml::tab
   rbl.timeout_ms = reader.integer({"rules", "rblsmtpd.sources", "timeout_ms"}, 1, 60000);
   rbl.tries = reader.integer({"rules", "rblsmtpd.sources", "tries"}, 1, 10);
   rbl.max_latency_ms = reader.integer({"rules", "rblsmtpd.sources", "max_latency_ms"}, 1, 60000);
+  rbl.public_resolvers =
+      reader.address_list({"rules", "rblsmtpd.sources", "public_resolvers"}, false);
 
   config.sysctl_tcp_fin_timeout.max =
       reader.integer({"rules", "sysctl.tcp-fin-timeout", "max"}, 1, 600);
@@ -247,6 +279,48 @@ Expected<Config> read_config_values(const toml::table& defaults, const toml::tab
   greeting.ports = reader.ports({"rules", "smtp.greeting", "ports"});
   greeting.max_ms = reader.integer({"rules", "smtp.greeting", "max_ms"}, 1, 600000);
   greeting.give_up_ms = reader.integer({"rules", "smtp.greeting", "give_up_ms"}, 1, 600000);
+
+  auto& relay = config.smtp_open_relay;
+  relay.ports = reader.ports({"rules", "smtp.open-relay", "ports"});
+  relay.give_up_ms = reader.integer({"rules", "smtp.open-relay", "give_up_ms"}, 1, 600000);
+  relay.rcpt_to = reader.string({"rules", "smtp.open-relay", "rcpt_to"});
+  std::size_t at = relay.rcpt_to.rfind('@');
+  if (at == std::string::npos || at == 0 || at + 1 == relay.rcpt_to.size() ||
+      relay.rcpt_to.size() > 254 ||
+      relay.rcpt_to.find_first_of("<> \t\r\n") != std::string::npos) {
+    reader.reject({"rules", "smtp.open-relay", "rcpt_to"},
+                  "must be an address user@domain outside this host's domains");
+  }
+  relay.public_prefix_max_bits =
+      reader.integer({"rules", "smtp.open-relay", "public_prefix_max_bits"}, 0, 32);
+
+  auto& burst = config.listener_burst_limits;
+  constexpr std::int64_t kManyConnections = 1'000'000'000;
+  burst.ports = reader.ports({"rules", "listener.burst-limits", "ports"});
+  burst.xinetd_cps_min =
+      reader.integer({"rules", "listener.burst-limits", "xinetd_cps_min"}, 1, kManyConnections);
+  burst.xinetd_cps_wait_max =
+      reader.integer({"rules", "listener.burst-limits", "xinetd_cps_wait_max"}, 0, 86400);
+  burst.xinetd_instances_min = reader.integer(
+      {"rules", "listener.burst-limits", "xinetd_instances_min"}, 1, kManyConnections);
+  burst.xinetd_per_source_min = reader.integer(
+      {"rules", "listener.burst-limits", "xinetd_per_source_min"}, 1, kManyConnections);
+  burst.inetd_per_minute_min = reader.integer(
+      {"rules", "listener.burst-limits", "inetd_per_minute_min"}, 1, kManyConnections);
+  burst.tcpserver_concurrency_min = reader.integer(
+      {"rules", "listener.burst-limits", "tcpserver_concurrency_min"}, 1, kManyConnections);
+
+  auto& identity = config.smtp_identity;
+  identity.addresses = reader.address_list({"rules", "smtp.identity", "addresses"}, false);
+  identity.route_probe = reader.address_list({"rules", "smtp.identity", "route_probe"}, false);
+  identity.timeout_ms = reader.integer({"rules", "smtp.identity", "timeout_ms"}, 1, 60000);
+  identity.tries = reader.integer({"rules", "smtp.identity", "tries"}, 1, 10);
+  auto& dnsbl = config.dnsbl_self;
+  dnsbl.zones = reader.address_list({"rules", "dnsbl.self", "zones"}, true);
+  dnsbl.addresses = reader.address_list({"rules", "dnsbl.self", "addresses"}, false);
+  dnsbl.resolvers = reader.address_list({"rules", "dnsbl.self", "resolvers"}, false);
+  dnsbl.timeout_ms = reader.integer({"rules", "dnsbl.self", "timeout_ms"}, 1, 60000);
+  dnsbl.tries = reader.integer({"rules", "dnsbl.self", "tries"}, 1, 10);
 
   auto& agent = config.agent;
   agent.audit_interval_s = reader.integer({"agent", "audit_interval_s"}, 60, 7 * kDay);

@@ -131,6 +131,8 @@ std::string_view dns_record_type_name(DnsRecordType type) {
       return "TXT";
     case DnsRecordType::ptr:
       return "PTR";
+    case DnsRecordType::aaaa:
+      return "AAAA";
   }
   return "A";
 }

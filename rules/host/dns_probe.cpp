@@ -191,6 +191,17 @@ int parse_answers(DnsRecordType type, const unsigned char* buffer, int length,
     }
     return status;
   }
+  if (type == DnsRecordType::aaaa) {
+    ares_addr6ttl addresses[kMaximumAddressAnswers];
+    int count = kMaximumAddressAnswers;
+    int status = ares_parse_aaaa_reply(buffer, length, nullptr, addresses, &count);
+    for (int index = 0; status == ARES_SUCCESS && index < count; ++index) {
+      char text[INET6_ADDRSTRLEN] = {};
+      ::inet_ntop(AF_INET6, &addresses[index].ip6addr, text, sizeof(text));
+      answers.emplace_back(text);
+    }
+    return status;
+  }
   if (type == DnsRecordType::txt) {
     ares_txt_ext* records = nullptr;
     int status = ares_parse_txt_reply_ext(buffer, length, &records);
@@ -308,7 +319,10 @@ void launch_waiting(Probe& probe, Channel& channel, int cap) {
     QueryState& state = probe.states[index];
     state.sent = Clock::now();
     channel.in_flight++;
-    int type = query.type == DnsRecordType::a ? 1 : query.type == DnsRecordType::txt ? 16 : 12;
+    int type = query.type == DnsRecordType::a      ? 1
+               : query.type == DnsRecordType::aaaa ? 28
+               : query.type == DnsRecordType::txt  ? 16
+                                                   : 12;
     ares_query(channel.handle, query.name.c_str(), kClassInternet, type, query_done, &state);
   }
 }

@@ -31,7 +31,7 @@ struct DnsServer {
 // Accepts "ADDRESS", "ADDRESS%SCOPE", "IPV4:PORT" and "[IPV6]:PORT" / "[IPV6%SCOPE]:PORT".
 Expected<DnsServer> parse_dns_server(std::string_view text);
 
-enum class DnsRecordType { a, txt, ptr };
+enum class DnsRecordType { a, txt, ptr, aaaa };
 
 enum class DnsOutcome { answer, nxdomain, nodata, servfail, refused, timeout, unreachable, other };
 
@@ -46,9 +46,10 @@ struct DnsQuery {
 
 struct DnsResult {
   DnsOutcome outcome = DnsOutcome::other;
-  double latency_ms = 0;             // from sending to the final answer or give-up
-  std::vector<std::string> answers;  // A: dotted quads; TXT: strings; PTR: names
-  std::string detail;                // c-ares' words for `other`, or why nothing was sent
+  double latency_ms = 0;  // from sending to the final answer or give-up
+  std::vector<std::string>
+      answers;         // A: dotted quads; AAAA: RFC 5952 text; TXT: strings; PTR: names
+  std::string detail;  // c-ares' words for `other`, or why nothing was sent
 };
 
 struct DnsProbeOptions {

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <map>
 
+#include "dnsbl_self/classify.h"
 #include "host/dns_probe.h"
 #include "parsers/resolv_conf.h"
 
@@ -18,11 +19,6 @@ namespace {
 
 constexpr std::string_view kListedPoint = "127.0.0.2";
 constexpr std::string_view kUnlistedPoint = "127.0.0.1";
-
-bool is_spamhaus_error_code(const std::string& address) {
-  return address == "127.255.255.252" || address == "127.255.255.254" ||
-         address == "127.255.255.255";
-}
 
 struct Asked {
   std::size_t result = 0;
@@ -52,7 +48,16 @@ ZoneVerdict judge(const std::string& resolver, const std::vector<Asked>& asked,
     verdict.latency_ms = std::max(verdict.latency_ms, result.latency_ms);
     if (each.type == DnsRecordType::a) {
       for (const std::string& address : result.answers) {
-        if (is_spamhaus_error_code(address)) blocked_code = address;
+        if (is_resolver_blocked_code(address)) blocked_code = address;
+      }
+    } else if (each.type == DnsRecordType::txt) {
+      // Spamhaus pairs 127.255.255.254 with TXT "Error: open resolver; ...".
+      // rblsmtpd -r takes any TXT as the refusal text, for every client.
+      for (const std::string& text : result.answers) {
+        if (is_resolver_error_text(text)) {
+          if (blocked_code.empty()) blocked_code = "TXT \"" + text + "\"";
+          verdict.listed_by_text = true;
+        }
       }
     }
     bool answered = result.outcome == DnsOutcome::answer;
@@ -79,12 +84,17 @@ ZoneVerdict judge(const std::string& resolver, const std::vector<Asked>& asked,
   }
   if (!blocked_code.empty()) {
     verdict.verdict = "resolver-blocked";
-    verdict.detail = "A " + blocked_code + " at a test point";
+    verdict.detail =
+        (blocked_code.starts_with("TXT") ? blocked_code : "A " + blocked_code) + " at a test point";
   } else if (!failure.empty()) {
     verdict.verdict = failure;
     verdict.detail = failure_detail;
   } else if (listed_unlisted_point) {
     verdict.verdict = "lists-everything";
+  } else if (missing_text && !missing_address) {
+    // rblsmtpd -r reads TXT only: an A-only zone never blocks anyone.
+    verdict.verdict = "no-txt";
+    verdict.detail = std::string(kListedPoint) + " is listed by A but has no TXT record";
   } else if (missing_text || missing_address) {
     verdict.verdict = "test-point-missing";
     verdict.detail = std::string(kListedPoint) + " is not listed (" +

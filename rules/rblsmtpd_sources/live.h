@@ -25,9 +25,9 @@ struct ZoneCheck {
 };
 
 struct ZoneVerdict {
-  std::string verdict;  // ok | timeout | servfail | refused | test-point-missing | lists-everything
-                        // | resolver-blocked | slow
-  std::string detail;   // what was seen, for the message
+  std::string verdict;          // ok | timeout | servfail | refused | test-point-missing | no-txt
+                                // | lists-everything | resolver-blocked | slow
+  std::string detail;           // what was seen, for the message
   std::string resolver;         // the one whose answers decided
   double latency_ms = 0;        // the slowest test-point query on that resolver
   bool listed_by_text = false;  // a TXT answer at 1.0.0.127: rblsmtpd refuses every client

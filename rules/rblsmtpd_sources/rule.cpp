@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "config/config.h"
+#include "dnsbl_self/classify.h"
 #include "engine/context.h"
 #include "engine/rule.h"
 #include "host/host.h"
@@ -102,11 +103,17 @@ class RblsmtpdSourcesRule final : public Rule {
         "rblsmtpd without -r (upstream then queries rbl.maps.vix.com), and says when RBLSMTPD "
         "in the environment turns lookups off. Live, it asks each zone's RFC 5782 test points "
         "(2.0.0.127 listed by TXT and A, 1.0.0.127 not) through the resolvers rblsmtpd uses "
-        "(DNSCACHEIP, else resolv.conf), all at once. Dropping a zone is a policy change: it "
+        "(DNSCACHEIP, else resolv.conf), all at once: a 127.255.255.x answer or a TXT "
+        "\"Error: open resolver\" is resolver-blocked (rblsmtpd then refuses every client), "
+        "and a test point listed by A without TXT is no-txt (a warning: -r reads TXT only, so "
+        "the zone never blocks). Offline too, a zone that blocks public resolvers "
+        "(config/dnsbl-zones.toml, the Spamhaus zones) queried through one of "
+        "public_resolvers fails. Dropping a zone is a policy change: it "
         "is only fixed when named with --rule; with no -r left, rblsmtpd itself is removed.";
     info_.touches =
         "reads the xinetd, inetd and run-script command lines (inventory) and the "
-        "built-in defunct zone list; queries DNS; writes the command lines' files on apply";
+        "built-in defunct and DNSBL zone lists, resolv.conf; queries DNS; writes the command "
+        "lines' files on apply";
     info_.can_fix = true;
     info_.fixes_only_when_named = true;
   }
@@ -141,17 +148,28 @@ class RblsmtpdSourcesRule final : public Rule {
     }
     static const std::vector<DefunctZone> kNoDefunctZones;
     const std::vector<DefunctZone>& defunct_zones = defunct ? *defunct : kNoDefunctZones;
+    Expected<std::vector<DnsblZoneData>> zone_data =
+        load_dnsbl_zone_data(builtin_dnsbl_zones_text(), "built-in dnsbl-zones.toml");
+    if (!zone_data) {
+      findings.push_back(
+          make_finding(info_, std::string(info_.id), Status::error, zone_data.error().message));
+    }
+    static const std::vector<DnsblZoneData> kNoZoneData;
+    const std::vector<DnsblZoneData>& known_zones = zone_data ? *zone_data : kNoZoneData;
+    std::map<std::string, std::vector<std::string>> resolvers = zone_resolvers(context, groups);
     std::map<std::string, ZoneVerdict> verdicts;
     if (!context.offline) {
-      Outcome probed = probe_live(context, groups, defunct_zones, verdicts);
+      Outcome probed = probe_live(context, groups, defunct_zones, resolvers, verdicts);
       if (!probed)
         findings.push_back(
             make_finding(info_, std::string(info_.id), Status::error, probed.error().message));
     }
     for (const ZoneGroup& group : groups) {
       auto verdict = verdicts.find(group.zone);
-      findings.push_back(judge(context, group, defunct_zones,
-                               verdict == verdicts.end() ? nullptr : &verdict->second));
+      Finding finding = judge(context, group, defunct_zones,
+                              verdict == verdicts.end() ? nullptr : &verdict->second);
+      judge_public_resolvers(context, group, known_zones, resolvers[group.zone], finding);
+      findings.push_back(std::move(finding));
     }
     return findings;
   }
@@ -162,11 +180,11 @@ class RblsmtpdSourcesRule final : public Rule {
   }
 
  private:
-  // Zones worth a query: a DNS name, not known dead, looked up by some command
-  // line. Each is asked through the resolvers of every command line using it.
-  Outcome probe_live(AuditContext& context, const std::vector<ZoneGroup>& groups,
-                     const std::vector<DefunctZone>& defunct_zones,
-                     std::map<std::string, ZoneVerdict>& verdicts) const {
+  // The resolvers every command line that queries a zone uses (djbdns's choice:
+  // DNSCACHEIP, else resolv.conf), in order and without repeats. A file read,
+  // so it works --offline too.
+  static std::map<std::string, std::vector<std::string>> zone_resolvers(
+      AuditContext& context, const std::vector<ZoneGroup>& groups) {
     std::string resolv_text;
     if (context.host.exists(context.config.paths.resolv_conf)) {
       Expected<std::string> text = context.host.read_file(context.config.paths.resolv_conf);
@@ -175,6 +193,61 @@ class RblsmtpdSourcesRule final : public Rule {
     std::map<std::string, const ServiceCommand*> by_subject;
     for (const ServiceCommand& command : context.inventory().commands)
       by_subject.emplace(command.subject, &command);
+    std::map<std::string, std::vector<std::string>> resolvers;
+    for (const ZoneGroup& group : groups) {
+      std::vector<std::string>& list = resolvers[group.zone];
+      for (const std::string& subject : group.subjects(Uses::queried)) {
+        auto command = by_subject.find(subject);
+        if (command == by_subject.end()) continue;
+        for (const std::string& resolver : rblsmtpd_resolvers(*command->second, resolv_text)) {
+          if (std::find(list.begin(), list.end(), resolver) == list.end()) list.push_back(resolver);
+        }
+      }
+    }
+    return resolvers;
+  }
+
+  // Spamhaus answers 127.255.255.254 (TXT "Error: open resolver") to public
+  // resolvers, which rblsmtpd -r turns into a 451 for every client. Known
+  // from the files alone, so this also holds --offline.
+  void judge_public_resolvers(const AuditContext& context, const ZoneGroup& group,
+                              const std::vector<DnsblZoneData>& known_zones,
+                              const std::vector<std::string>& resolvers, Finding& finding) const {
+    const DnsblZoneData* data = find_dnsbl_zone_data(known_zones, group.zone);
+    if (data == nullptr || !data->blocks_public_resolvers) return;
+    if (finding.evidence["verdict"] == "defunct" || group.subjects(Uses::queried).empty()) return;
+    std::vector<std::string> public_ones;
+    for (const std::string& resolver : resolvers) {
+      const std::vector<std::string>& known = context.config.rblsmtpd_sources.public_resolvers;
+      if (std::find(known.begin(), known.end(), resolver) != known.end())
+        public_ones.push_back(resolver);
+    }
+    if (public_ones.empty()) return;
+    if (!finding.evidence["verdict"].is_null() && finding.evidence["verdict"] != "resolver-blocked")
+      finding.evidence["live_verdict"] = finding.evidence["verdict"];
+    finding.evidence["verdict"] = "resolver-blocked";
+    finding.evidence["public_resolvers"] = public_ones;
+    finding.evidence["resolvers"] = resolvers;
+    finding.status = Status::fail;
+    finding.severity = Severity::critical;
+    finding.fixable = false;  // the resolver is the thing to change, not the zone
+    DefunctZone blocked;
+    blocked.lists_everything = true;  // the error TXT comes back for every client
+    finding.message = group.zone + " is queried through the public resolver " + join(public_ones) +
+                      " (DNSCACHEIP or resolv.conf of " + join(group.subjects(Uses::queried)) +
+                      "), and it answers public resolvers with 127.255.255.254 and TXT "
+                      "\"Error: open resolver\"." +
+                      describe_consequence(group, blocked) +
+                      " Query it through a resolver of your own (unbound, dnscache) or a "
+                      "Spamhaus DQS key.";
+  }
+
+  // Zones worth a query: a DNS name, not known dead, looked up by some command
+  // line. Each is asked through the resolvers of every command line using it.
+  Outcome probe_live(AuditContext& context, const std::vector<ZoneGroup>& groups,
+                     const std::vector<DefunctZone>& defunct_zones,
+                     std::map<std::string, std::vector<std::string>>& resolvers,
+                     std::map<std::string, ZoneVerdict>& verdicts) const {
     std::vector<ZoneCheck> checks;
     for (const ZoneGroup& group : groups) {
       const ZoneUse& first = *group.uses.front();
@@ -182,18 +255,7 @@ class RblsmtpdSourcesRule final : public Rule {
           first.implicit_default || group.subjects(Uses::queried).empty()) {
         continue;
       }
-      ZoneCheck check{group.zone, group.any_option('r'), {}};
-      for (const std::string& subject : group.subjects(Uses::queried)) {
-        auto command = by_subject.find(subject);
-        if (command == by_subject.end()) continue;
-        for (const std::string& resolver : rblsmtpd_resolvers(*command->second, resolv_text)) {
-          if (std::find(check.resolvers.begin(), check.resolvers.end(), resolver) ==
-              check.resolvers.end()) {
-            check.resolvers.push_back(resolver);
-          }
-        }
-      }
-      checks.push_back(std::move(check));
+      checks.push_back(ZoneCheck{group.zone, group.any_option('r'), resolvers[group.zone]});
     }
     if (checks.empty()) return Done{};
     Expected<std::vector<ZoneVerdict>> results =
@@ -246,6 +308,12 @@ class RblsmtpdSourcesRule final : public Rule {
           (verdict.listed_by_text ? describe_consequence(group, dead)
                                   : " rblsmtpd finds no TXT record, so it accepts every "
                                     "client unchecked while every connection pays the lookup.");
+    } else if (verdict.verdict == "no-txt") {
+      finding.severity = Severity::warning;
+      finding.message = group.zone + " lists its test point by A only" + through + ": " +
+                        verdict.detail +
+                        ". rblsmtpd -r reads TXT only, so this zone never blocks anyone, while "
+                        "every connection pays the lookup; use it with -a, or drop it";
     } else if (verdict.verdict == "test-point-missing") {
       finding.message = group.zone + " does not answer its RFC 5782 test point" + through + ": " +
                         verdict.detail +
@@ -295,7 +363,8 @@ class RblsmtpdSourcesRule final : public Rule {
       finding.evidence["defunct"] = {{"zone", defunct->zone},
                                      {"since", defunct->since},
                                      {"behaviour", defunct->behaviour},
-                                     {"lists_everything", defunct->lists_everything}};
+                                     {"lists_everything", defunct->lists_everything},
+                                     {"source", defunct->source}};
       std::string summary = implicit + group.zone + " is a defunct DNSBL (since " + defunct->since +
                             "): " + defunct->behaviour + ".";
       if (queried_by.empty()) {

@@ -171,6 +171,7 @@ Expected<std::vector<DefunctZone>> load_defunct_zones(std::string_view toml_text
     defunct.since = (*fields)["since"].value_or(std::string());
     defunct.behaviour = (*fields)["behaviour"].value_or(std::string());
     defunct.lists_everything = (*fields)["lists_everything"].value_or(false);
+    defunct.source = (*fields)["source"].value_or(std::string());
     zones.push_back(std::move(defunct));
   }
   return zones;

@@ -53,6 +53,7 @@ struct DefunctZone {
   std::string since;
   std::string behaviour;
   bool lists_everything = false;
+  std::string source;  // where the shutdown is documented
 };
 
 // Reads config/defunct-dnsbl-zones.toml ([[zone]] tables).

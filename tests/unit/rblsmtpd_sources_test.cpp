@@ -317,6 +317,11 @@ TEST_P(RblsmtpdLiveVerdicts, Verdict) {
   EXPECT_EQ(zen->evidence["verdict"], test_case.verdict) << zen->message;
   EXPECT_EQ(zen->status, test_case.status);
   EXPECT_NE(zen->message.find(test_case.message_part), std::string::npos) << zen->message;
+  // no-txt is the one live verdict of lower severity than the rule's.
+  EXPECT_EQ(zen->severity,
+            std::string(test_case.verdict) == "no-txt" || std::string(test_case.verdict) == "slow"
+                ? Severity::warning
+                : Severity::critical);
 }
 
 const DnsResult kText = canned(DnsOutcome::answer, {"listed"});
@@ -325,29 +330,99 @@ const DnsResult kNone = canned(DnsOutcome::nxdomain);
 
 INSTANTIATE_TEST_SUITE_P(
     Verdicts, RblsmtpdLiveVerdicts,
-    testing::Values(LiveCase{"ok", kText, kAddress, kNone, "ok", Status::pass,
-                             "answers its test points"},
-                    LiveCase{"timeout", canned(DnsOutcome::timeout, {}, 2000), kAddress, kNone,
-                             "timeout", Status::fail,
-                             "waits for its lookup (up to 59 s per silent nameserver with djbdns's "
-                             "library) before the greeting, then under -c it refuses it with 451"},
-                    LiveCase{"servfail", kText, canned(DnsOutcome::servfail), kNone, "servfail",
-                             Status::fail, "servfail"},
-                    LiveCase{"refused", canned(DnsOutcome::refused), kAddress, kNone, "refused",
-                             Status::fail, "refused"},
-                    LiveCase{"missing", kNone, kNone, kNone, "test-point-missing", Status::fail,
-                             "no TXT and no A"},
-                    LiveCase{"text_missing", canned(DnsOutcome::nodata), kAddress, kNone,
-                             "test-point-missing", Status::fail, "no TXT, which rblsmtpd reads"},
-                    LiveCase{"everything", kText, kAddress, kText, "lists-everything", Status::fail,
-                             "every client gets a 451"},
-                    LiveCase{"everything_by_address", kText, kAddress, kAddress, "lists-everything",
-                             Status::fail, "refuses no one", true},
-                    LiveCase{"blocked", kText, canned(DnsOutcome::answer, {"127.255.255.254"}),
-                             kNone, "resolver-blocked", Status::fail, "127.255.255.254"},
-                    LiveCase{"slow", canned(DnsOutcome::answer, {"listed"}, 900), kAddress, kNone,
-                             "slow", Status::fail, "max_latency_ms 500"}),
+    testing::Values(
+        LiveCase{"ok", kText, kAddress, kNone, "ok", Status::pass, "answers its test points"},
+        LiveCase{"timeout", canned(DnsOutcome::timeout, {}, 2000), kAddress, kNone, "timeout",
+                 Status::fail,
+                 "waits for its lookup (up to 59 s per silent nameserver with djbdns's "
+                 "library) before the greeting, then under -c it refuses it with 451"},
+        LiveCase{"servfail", kText, canned(DnsOutcome::servfail), kNone, "servfail", Status::fail,
+                 "servfail"},
+        LiveCase{"refused", canned(DnsOutcome::refused), kAddress, kNone, "refused", Status::fail,
+                 "refused"},
+        LiveCase{"missing", kNone, kNone, kNone, "test-point-missing", Status::fail,
+                 "no TXT and no A"},
+        LiveCase{"no_txt", canned(DnsOutcome::nodata), kAddress, kNone, "no-txt", Status::fail,
+                 "rblsmtpd -r reads TXT only"},
+        LiveCase{"no_txt_nxdomain", canned(DnsOutcome::nxdomain), kAddress, kNone, "no-txt",
+                 Status::fail, "never blocks anyone"},
+        LiveCase{"open_resolver_text",
+                 canned(DnsOutcome::answer, {"Error: open resolver; "
+                                             "https://www.spamhaus.org/returnc/pub/192.0.2.53"}),
+                 canned(DnsOutcome::answer, {"127.255.255.254"}),
+                 canned(DnsOutcome::answer, {"127.255.255.254"}), "resolver-blocked", Status::fail,
+                 "every client gets a 451"},
+        LiveCase{"open_resolver_text_only",
+                 canned(DnsOutcome::answer, {"Error: open resolver; see"}), kAddress, kNone,
+                 "resolver-blocked", Status::fail, "Error: open resolver"},
+        LiveCase{"blocked_253", kText, canned(DnsOutcome::answer, {"127.255.255.253"}), kNone,
+                 "resolver-blocked", Status::fail, "127.255.255.253"},
+        LiveCase{"everything", kText, kAddress, kText, "lists-everything", Status::fail,
+                 "every client gets a 451"},
+        LiveCase{"everything_by_address", kText, kAddress, kAddress, "lists-everything",
+                 Status::fail, "refuses no one", true},
+        LiveCase{"blocked", kText, canned(DnsOutcome::answer, {"127.255.255.254"}), kNone,
+                 "resolver-blocked", Status::fail, "127.255.255.254"},
+        LiveCase{"slow", canned(DnsOutcome::answer, {"listed"}, 900), kAddress, kNone, "slow",
+                 Status::fail, "max_latency_ms 500"}),
     [](const testing::TestParamInfo<LiveCase>& param) { return std::string(param.param.name); });
+
+TEST(RblsmtpdDefunctZones, EveryEntryNamesItsSourceAndTheNewDeadZonesAreThere) {
+  Expected<std::vector<DefunctZone>> zones =
+      load_defunct_zones(builtin_defunct_zones_text(), "builtin");
+  ASSERT_TRUE(zones) << zones.error().message;
+  for (const DefunctZone& zone : *zones) {
+    EXPECT_FALSE(zone.source.empty()) << zone.zone;
+    EXPECT_FALSE(zone.since.empty()) << zone.zone;
+  }
+  const DefunctZone* sorbs = find_defunct_zone(*zones, "dnsbl.sorbs.net");
+  ASSERT_NE(sorbs, nullptr);
+  EXPECT_EQ(sorbs->since, "2024-06-05");
+  EXPECT_NE(find_defunct_zone(*zones, "spam.dnsbl.sorbs.net"), nullptr);
+  EXPECT_NE(find_defunct_zone(*zones, "db.wpbl.info"), nullptr);
+  EXPECT_NE(find_defunct_zone(*zones, "rbl.spamhaus.org"), nullptr);
+  EXPECT_EQ(find_defunct_zone(*zones, "zen.spamhaus.org"), nullptr);
+  EXPECT_EQ(find_defunct_zone(*zones, "sbl-xbl.spamhaus.org"), nullptr);
+}
+
+TEST_F(RblsmtpdSourcesRule, DefunctEvidenceCarriesTheSource) {
+  std::vector<Finding> findings = check(fixture("rbl-defunct"), true);
+  const Finding* ahbl = find(findings, "dnsbl.ahbl.org");
+  ASSERT_NE(ahbl, nullptr);
+  EXPECT_TRUE(ahbl->evidence["defunct"]["source"].is_string());
+  EXPECT_FALSE(ahbl->evidence["defunct"]["source"].get<std::string>().empty());
+}
+
+// Spamhaus through 8.8.8.8 (DNSCACHEIP) fails from the files alone; the same
+// kind of zone through 127.0.0.1 and a zone without the flag do not.
+TEST_F(RblsmtpdSourcesRule, PublicResolverFailsOffline) {
+  std::vector<Finding> findings = check(fixture("rbl-public-resolver"), true);
+  const Finding* zen = find(findings, "zen.spamhaus.org");
+  ASSERT_NE(zen, nullptr);
+  EXPECT_EQ(zen->status, Status::fail) << zen->message;
+  EXPECT_EQ(zen->severity, Severity::critical);
+  EXPECT_EQ(zen->evidence["verdict"], "resolver-blocked");
+  EXPECT_EQ(zen->evidence["public_resolvers"], nlohmann::json({"8.8.8.8"}));
+  EXPECT_NE(zen->message.find("every client gets a 451"), std::string::npos) << zen->message;
+  const Finding* psbl = find(findings, "psbl.surriel.com");
+  ASSERT_NE(psbl, nullptr);
+  EXPECT_EQ(psbl->status, Status::skip) << psbl->message;
+  const Finding* local = find(findings, "sbl-xbl.spamhaus.org");
+  ASSERT_NE(local, nullptr);
+  EXPECT_EQ(local->status, Status::skip) << local->message;
+}
+
+TEST_F(RblsmtpdSourcesRule, PublicResolverListIsConfigurable) {
+  Expected<Config> config = load_config_from_text(
+      "[rules.\"rblsmtpd.sources\"]\npublic_resolvers = [\"127.0.0.1\"]\n", "test.toml");
+  ASSERT_TRUE(config) << config.error().message;
+  config_ = *config;
+  std::vector<Finding> findings = check(fixture("rbl-public-resolver"), true);
+  EXPECT_EQ(find(findings, "zen.spamhaus.org")->status, Status::skip);
+  EXPECT_EQ(find(findings, "sbl-xbl.spamhaus.org")->status, Status::fail);
+  EXPECT_FALSE(load_config_from_text(
+      "[rules.\"rblsmtpd.sources\"]\npublic_resolvers = [\"one.one\"]\n", "test.toml"));
+}
 
 TEST_F(RblsmtpdSourcesRule, PlanDropsDeadZonesAndLoneRblsmtpd) {
   Expected<RootedHost> host = RootedHost::open(fixture("rbl-defunct"));
