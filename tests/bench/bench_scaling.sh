@@ -5,14 +5,15 @@
 # -R, so every service fails tcp-env.flags and the plan has N changes in one
 # file. Prints wall time and peak RSS of `audit` and `plan` beside `grep -c` of
 # the same file (the same-run baseline), and each figure's ratio to N's first
-# value: linear cost shows ratios close to N's own ratio.
+# value: linear cost shows ratios close to N's own ratio. `apply` (offline,
+# --no-reload, journal under the tree) runs last, on the same tree.
 #
 #   QHARDEN=build-release/agent/qharden tests/bench/bench_scaling.sh
-#   QHARDEN_SCALING_SIZES="500 1000 2000"   which N to measure
+#   QHARDEN_SCALING_SIZES="500 1000 2000"   which N to measure (default up to 78,000 = 16 MiB)
 #   QHARDEN_SCALING_CAP=120                 seconds after which plan is cut off
 set -euo pipefail
 QHARDEN=${QHARDEN:?}
-sizes=${QHARDEN_SCALING_SIZES:-500 1000 2000 4000 16000 60000}
+sizes=${QHARDEN_SCALING_SIZES:-500 1000 2000 4000 16000 60000 78000}  # 78,000: just under the 16 MiB file cap
 cap=${QHARDEN_SCALING_CAP:-120}
 work=$(mktemp -d /tmp/qharden-bench-scaling.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -46,7 +47,7 @@ measure() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) b = 0.01; printf "%.1f", a / b }'; }
 
-printf '%7s %9s | %8s %9s | %8s %9s | %8s %8s | %s\n' N "file KiB" "audit s" "audit KiB" "plan s" "plan KiB" "grep s" "grep KiB" \
+printf '%7s %9s | %8s %9s | %8s %9s | %8s | %8s %8s | %s\n' N "file KiB" "audit s" "audit KiB" "plan s" "plan KiB" "apply s" "grep s" "grep KiB" \
   "ratios to first N: N, audit s, audit KiB, plan s, grep s"
 first_n=""
 for count in $sizes; do
@@ -58,13 +59,15 @@ for count in $sizes; do
   read -r audit_s audit_kib <<< "$(measure "$QHARDEN" audit --root "$tree" --offline --rule tcp-env.flags)"
   plan_line=$(measure "$QHARDEN" plan --root "$tree" --offline --rule tcp-env.flags)
   if [ "$plan_line" = "> cap" ]; then plan_s="> ${cap}"; plan_kib="-"; else read -r plan_s plan_kib <<< "$plan_line"; fi
+  apply_line=$(measure "$QHARDEN" apply --root "$tree" --offline --no-reload --rule tcp-env.flags)
+  if [ "$apply_line" = "> cap" ]; then apply_s="> ${cap}"; else read -r apply_s _ <<< "$apply_line"; fi
   if [ -z "$first_n" ]; then
     first_n=$count first_audit=$audit_s first_audit_kib=$audit_kib first_plan=$plan_s first_grep=$grep_s
   fi
   plan_ratio="-"
   case "$plan_s" in ">"*) ;; *) case "$first_plan" in ">"*) ;; *) plan_ratio=$(ratio "$plan_s" "$first_plan") ;; esac ;; esac
-  printf '%7s %9s | %8s %9s | %8s %9s | %8s %8s | %s %s %s %s %s\n' "$count" "$file_kib" "$audit_s" "$audit_kib" "$plan_s" "$plan_kib" \
-    "$grep_s" "$grep_kib" "$(ratio "$count" "$first_n")" "$(ratio "$audit_s" "$first_audit")" \
+  printf '%7s %9s | %8s %9s | %8s %9s | %8s | %8s %8s | %s %s %s %s %s\n' "$count" "$file_kib" "$audit_s" "$audit_kib" "$plan_s" "$plan_kib" \
+    "$apply_s" "$grep_s" "$grep_kib" "$(ratio "$count" "$first_n")" "$(ratio "$audit_s" "$first_audit")" \
     "$(ratio "$audit_kib" "$first_audit_kib")" "$plan_ratio" "$(ratio "$grep_s" "$first_grep")"
   rm -rf "$tree"
 done
