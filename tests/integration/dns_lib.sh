@@ -10,6 +10,8 @@
 #   dns_dnsbl_zone NAME ZONE            RFC 5782: 2.0.0.127 TXT+A, 1.0.0.127 NXDOMAIN
 #   dns_everything_zone NAME ZONE       every name under ZONE is listed
 #   dns_no_test_points_zone NAME ZONE   the zone exists, 2.0.0.127 is NXDOMAIN
+#   dns_address_only_zone NAME ZONE     RFC 5782 test points by A only, no TXT anywhere
+#   dns_listing NAME ZONE ADDRESS A     ADDRESS (IPv4) listed in ZONE with answer A
 #   dns_blocked_zone NAME ZONE [A]      Spamhaus error code (127.255.255.254) for every name
 #   dns_silent_zone NAME ZONE           the resolver drops every query for ZONE
 #   dns_refuse_all NAME                 REFUSED to every client
@@ -53,6 +55,16 @@ dns_dnsbl_zone() {
 dns_everything_zone() {
   dns_add "$1" "local-zone: \"$2.\" redirect" \
     "local-data: '$2. TXT \"listed: $2 lists every address\"'" "local-data: \"$2. A 127.0.0.2\""
+}
+
+dns_address_only_zone() {
+  dns_add "$1" "local-zone: \"$2.\" static" "local-data: \"2.0.0.127.$2. A 127.0.0.2\""
+}
+
+dns_listing() {
+  local reversed
+  reversed=$(echo "$3" | awk -F. '{print $4"."$3"."$2"."$1}')
+  dns_add "$1" "local-data: \"$reversed.$2. A $4\""
 }
 
 dns_no_test_points_zone() {

@@ -19,6 +19,7 @@ dns_dnsbl_zone main anti.test
 dns_everything_zone main all.test
 dns_no_test_points_zone main empty.test
 dns_blocked_zone main blocked.test
+dns_address_only_zone main notxt.test
 dns_silent_zone main silent.test
 dns_server_start "$namespace" main 127.0.0.10
 dns_server_new refusing
@@ -45,7 +46,7 @@ mkdir -p "$tree/etc/qharden"
 printf 'nameserver 127.0.0.10\n' > "$tree/etc/resolv.conf"
 printf '[paths]\nrun_scripts = ["/service/*/run"]\n[rules."rblsmtpd.sources"]\ntimeout_ms = 1000\ntries = 1\n' \
   > "$tree/etc/qharden/qharden.toml"
-run_script smtpd "" -r ok.test -r all.test -c -r empty.test -r blocked.test -r silent.test -a anti.test
+run_script smtpd "" -r ok.test -r all.test -c -r empty.test -r blocked.test -r silent.test -r notxt.test -a anti.test
 run_script smtpd-refusing 127.0.0.11 -r refused.test
 run_script smtpd-servfail 127.0.0.12 -r servfail.test
 cp -a "$tree/service" "$DNS_WORKDIR/original-service"
@@ -64,11 +65,32 @@ audit > "$DNS_WORKDIR/report.json" || status=$?
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "audit exits 2 (critical)" [ "$status" -eq 2 ]
 for expected in ok.test:ok anti.test:ok all.test:lists-everything empty.test:test-point-missing \
-  blocked.test:resolver-blocked silent.test:timeout refused.test:refused servfail.test:servfail; do
+  blocked.test:resolver-blocked notxt.test:no-txt silent.test:timeout refused.test:refused servfail.test:servfail; do
   zone=${expected%%:*} want=${expected#*:}
   got=$(verdict_of "$DNS_WORKDIR/report.json" "$zone" verdict)
   check "$zone: verdict $want (got $got)" [ "$got" = "$want" ]
 done
+check "notxt.test fails as a warning" \
+  [ "$(verdict_of "$DNS_WORKDIR/report.json" notxt.test status):$(verdict_of "$DNS_WORKDIR/report.json" notxt.test severity)" = fail:warning ]
+blocked_message=$(verdict_of "$DNS_WORKDIR/report.json" blocked.test message)
+check "blocked.test (127.255.255.254 + TXT Error: open resolver): every client gets a 451" \
+  contains "$blocked_message" "every client gets a 451"
+
+# The real rblsmtpd against the same unbound (DNSCACHEIP): the open-resolver
+# TXT refuses a client with 451; an A-only zone lets through a client it lists
+# (127.0.0.2, the test point), since rblsmtpd -r asks for TXT only.
+rblsmtpd_says() {  # ZONE
+  printf 'HELO client.test\r\nMAIL FROM:<a@client.test>\r\nRCPT TO:<b@server.test>\r\nQUIT\r\n' |
+    ip netns exec "$namespace" env DNSCACHEIP=127.0.0.10 TCPREMOTEIP=127.0.0.2 \
+      timeout 20 rblsmtpd -r "$1" sh -c 'echo 220 program-reached' 2>/dev/null | tr -d '\r'
+}
+real_blocked=$(rblsmtpd_says blocked.test)
+check "real rblsmtpd -r blocked.test answers 451 (got: $(echo $real_blocked))" contains "$real_blocked" "451 Error: open resolver"
+real_notxt=$(rblsmtpd_says notxt.test | head -1)
+check "real rblsmtpd -r notxt.test lets the client through (got: $real_notxt)" [ "$real_notxt" = "220 program-reached" ]
+check "the client 127.0.0.2 is listed there by A, all the same" \
+  contains "$(ip netns exec "$namespace" dig +short @127.0.0.10 2.0.0.127.notxt.test A)" "127.0.0.2"
+
 check "ok.test passes" [ "$(verdict_of "$DNS_WORKDIR/report.json" ok.test status)" = pass ]
 check "refused.test was asked through DNSCACHEIP 127.0.0.11" \
   [ "$(verdict_of "$DNS_WORKDIR/report.json" refused.test resolver)" = 127.0.0.11 ]
