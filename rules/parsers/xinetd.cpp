@@ -146,6 +146,10 @@ class XinetdTextParser {
     attribute.line_offset = line.offset;
     attribute.content_end = words.back().location.offset + words.back().location.length;
     attribute.indentation = std::string(content.substr(0, words[0].location.offset - line.offset));
+    // Exact sizes: a file may hold tens of thousands of sections (issue 15's
+    // audit memory), and all of them are alive until the services are resolved.
+    attribute.values.reserve(words.size() - 2);
+    attribute.value_locations.reserve(words.size() - 2);
     for (std::size_t index = 2; index < words.size(); ++index) {
       attribute.values.push_back(std::move(words[index].text));
       attribute.value_locations.push_back(words[index].location);
@@ -170,6 +174,7 @@ class XinetdTextParser {
 
   void close_entry() {
     if (section_.kind == XinetdSectionKind::defaults) seen_defaults_ = true;
+    section_.attributes.shrink_to_fit();  // growth left up to twice the room
     result_.items.emplace_back(std::move(section_));
     section_ = XinetdSection{};
   }

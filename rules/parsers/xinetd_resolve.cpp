@@ -179,6 +179,7 @@ XinetdService resolve_service(const XinetdSection& section, const DefaultsState&
 std::vector<XinetdService> resolve_xinetd_services(const std::vector<XinetdSection>& sections) {
   DefaultsState defaults;
   std::vector<XinetdService> services;
+  services.reserve(sections.size());  // not doubled: a file can hold 100,000 services
   for (const XinetdSection& section : sections) {
     if (section.kind == XinetdSectionKind::defaults) {
       for (const XinetdAttribute& attribute : section.attributes) defaults.apply(attribute);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <string_view>
+#include <unordered_map>
 
 #include "engine/context.h"
 #include "engine/rule.h"
@@ -101,15 +103,16 @@ class TcpserverFlagsRule final : public Rule {
   Expected<std::vector<PlannedChange>> plan(AuditContext& context,
                                             const std::vector<Finding>& failing) const override {
     std::vector<PlannedChange> changes;
+    // Run scripts by subject, built once: a scan per finding is quadratic on
+    // hosts with many services (issue 15). The first one wins, as a scan would.
+    std::unordered_map<std::string_view, const ServiceCommand*> scripts;
+    for (const ServiceCommand& each : context.inventory().commands) {
+      if (each.source == LaunchSource::run_script) scripts.emplace(each.subject, &each);
+    }
     for (const Finding& finding : failing) {
-      const ServiceCommand* command = nullptr;
-      for (const ServiceCommand& each : context.inventory().commands) {
-        if (each.source == LaunchSource::run_script && each.subject == finding.subject) {
-          command = &each;
-          break;
-        }
-      }
-      if (command == nullptr) continue;
+      auto found = scripts.find(finding.subject);
+      if (found == scripts.end()) continue;
+      const ServiceCommand* command = found->second;
       Expected<std::string> before = context.host.read_file(finding.subject);
       if (!before) return Unexpected(before.error());
       Expected<std::string> after = add_ident_off_option(finding.subject, *before);
