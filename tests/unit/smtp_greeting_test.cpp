@@ -87,7 +87,8 @@ TEST_P(GreetingProbe, TimesTheReply) {
   EXPECT_EQ(results[0].outcome, row.outcome) << results[0].error;
   EXPECT_EQ(results[0].reply, row.first_line);
   EXPECT_GE(results[0].milliseconds, row.minimum_ms);
-  EXPECT_LT(results[0].milliseconds, 1900);
+  // Before the 2000 ms give-up limit, whatever the machine's load.
+  EXPECT_LT(results[0].milliseconds, 2000);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -121,7 +122,8 @@ TEST(GreetingProbe, GivesUpAtTheLimit) {
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].outcome, GreetingOutcome::gave_up);
   EXPECT_GE(elapsed, 290);
-  EXPECT_LT(elapsed, 1200);
+  // The server answers at 1500 ms: the probe must have stopped before that.
+  EXPECT_LT(elapsed, 1500);
 }
 
 TEST(GreetingProbe, RefusedPortIsSaid) {
@@ -150,8 +152,9 @@ TEST(GreetingProbe, ProbesRunTogether) {
   ASSERT_EQ(results.size(), 3u);
   EXPECT_EQ(results[0].reply, "220 a");
   EXPECT_EQ(results[2].reply, "220 c");
-  // Sequential probes would take 2.1 s; together they take one delay.
-  EXPECT_LT(elapsed, 1800);
+  // Probes one after the other cannot take less than the three delays (2.1 s);
+  // together they take one, which leaves room for a loaded machine.
+  EXPECT_LT(elapsed, 3 * 700);
 }
 
 TEST(GreetingProbe, ProgressIsReportedWhileWaiting) {
