@@ -78,7 +78,10 @@ std::map<std::string, WatchedFolder> watch_list(const Config& config,
 
 std::vector<std::string> rules_for_topics(unsigned topics) {
   std::vector<std::string> rules;
-  if ((topics & kServices) != 0) rules.insert(rules.end(), {"tcp-env.flags", "tcpserver.flags"});
+  if ((topics & kServices) != 0) {
+    rules.insert(rules.end(),
+                 {"tcp-env.flags", "tcpserver.flags", "smtp.open-relay", "listener.burst-limits"});
+  }
   if ((topics & kSysctl) != 0) {
     rules.insert(rules.end(), {"sysctl.tcp-fin-timeout", "sysctl.tcp-keepalive"});
   }

@@ -12,7 +12,11 @@ namespace qharden {
   RULE(sysctl_tcp_fin_timeout) \
   RULE(sysctl_tcp_keepalive)   \
   RULE(sockets_stuck)          \
-  RULE(smtp_greeting)
+  RULE(smtp_greeting)          \
+  RULE(smtp_open_relay)        \
+  RULE(listener_burst_limits)  \
+  RULE(smtp_identity)          \
+  RULE(dnsbl_self)
 
 #define QHARDEN_DECLARE_FACTORY(name) std::unique_ptr<Rule> make_##name##_rule();
 QHARDEN_RULES(QHARDEN_DECLARE_FACTORY)

@@ -48,6 +48,16 @@ void collect_inetd_services(const Host& host, const Config& config, ServiceInven
     std::size_t colon = entry.service.rfind(':');
     command.port = service_ports.find(colon == std::string::npos ? entry.service
                                                                  : entry.service.substr(colon + 1));
+    // openbsd-inetd's wait/nowait[.max] field: max forks a minute (256 without
+    // it) before inetd stops the service for ten minutes.
+    BurstLimitSetting wait_field;
+    wait_field.name = "wait";
+    wait_field.words = {entry.wait};
+    wait_field.from = entry.wait.find('.') != std::string::npos ? "service" : "built-in";
+    wait_field.file = file;
+    wait_field.line = entry.line;
+    wait_field.locations = {entry.wait_location};
+    command.burst_limits.push_back(std::move(wait_field));
     inventory.commands.push_back(std::move(command));
   }
 }

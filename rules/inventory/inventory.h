@@ -24,6 +24,19 @@ struct WordLocation {
   int line = 0;  // 1-based
 };
 
+// A setting that limits how many connections a listener takes before it
+// refuses, defers or switches the service off (listener.burst-limits). Kept as
+// written, with where it came from, so a finding can name it and a fix can edit
+// exactly its words; the rule reads the numbers.
+struct BurstLimitSetting {
+  std::string name;                // xinetd "cps"/"instances"/"per_source"; inetd "wait"
+  std::vector<std::string> words;  // as written; the built-in value when from == "built-in"
+  std::string from;                // "service" (its own line or field), "defaults", "built-in"
+  std::string file;                // where it is written; empty for the built-in default
+  int line = 0;
+  std::vector<WordLocation> locations;  // of each word, when written
+};
+
 struct ServiceCommand {
   LaunchSource source = LaunchSource::xinetd;
   std::string file;     // host path of the file that holds the command line
@@ -45,8 +58,14 @@ struct ServiceCommand {
   // xinetd only: the attributes whose effective value holds USERID, so xinetd
   // itself does an ident lookup ("log_on_success", "log_on_failure").
   std::vector<std::string> xinetd_ident_attributes;
+  // xinetd only: the effective `passenv` names (defaults, then the service's
+  // =, += and -=): variables of xinetd's own environment the server gets.
+  std::vector<std::string> passenv;
   // xinetd and inetd: the port the service listens on, when known.
   std::optional<int> port;
+  // xinetd: effective cps, instances, per_source; inetd: the wait/nowait[.max]
+  // field. tcpserver's -c is read from argv by the rule.
+  std::vector<BurstLimitSetting> burst_limits;
   // tcpserver run scripts: the resolved program chain includes tcpserver's own
   // arguments (host, port), then the chained programs.
   // Run scripts only: `service` is the service directory's name

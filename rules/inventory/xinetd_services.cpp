@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "config/config.h"
@@ -11,6 +12,7 @@
 #include "inventory/service_ports.h"
 #include "parsers/text_lines.h"
 #include "parsers/xinetd.h"
+#include "parsers/xinetd_limits.h"
 
 namespace qharden {
 namespace {
@@ -71,6 +73,36 @@ bool inetd_compatibility_enabled(const Host& host) {
   return enabled;
 }
 
+// passenv is modifiable: defaults read before a service add to it (`=` in
+// defaults adds too), then the service's own =, += and -= apply in order. One
+// walk for all services, keyed by (file, line); services without any are absent.
+std::map<std::pair<std::string, int>, std::vector<std::string>> xinetd_passenv(
+    const std::vector<XinetdSection>& sections) {
+  std::map<std::pair<std::string, int>, std::vector<std::string>> by_service;
+  std::set<std::string> from_defaults;
+  for (const XinetdSection& section : sections) {
+    bool is_defaults = section.kind == XinetdSectionKind::defaults;
+    std::set<std::string> names = from_defaults;
+    for (const XinetdAttribute& attribute : section.attributes) {
+      if (attribute.name != "passenv") continue;
+      if (!is_defaults && attribute.operation == XinetdOperator::assign) names.clear();
+      for (const std::string& value : attribute.values) {
+        if (attribute.operation == XinetdOperator::remove) {
+          names.erase(value);
+        } else {
+          names.insert(value);
+        }
+      }
+    }
+    if (is_defaults) {
+      from_defaults = std::move(names);
+    } else if (!names.empty()) {
+      by_service[{section.file, section.line}] = {names.begin(), names.end()};
+    }
+  }
+  return by_service;
+}
+
 }  // namespace
 
 void collect_xinetd_services(const Host& host, const Config& config, ServiceInventory& inventory) {
@@ -91,9 +123,18 @@ void collect_xinetd_services(const Host& host, const Config& config, ServiceInve
   }
 
   std::vector<XinetdService> services = resolve_xinetd_services(configuration.sections);
+  XinetdLimits limits = resolve_xinetd_limits(configuration.sections);
+  for (XinetdProblem& problem : limits.problems) {
+    inventory.problems.push_back(InventoryProblem{LaunchSource::xinetd, std::move(problem.file),
+                                                  problem.line, std::move(problem.message)});
+  }
+  std::size_t limits_index = 0;  // one XinetdServiceLimits per service, in the same order
   std::map<std::pair<std::string, std::string>, int> names_per_file;
   for (const XinetdService& service : services) ++names_per_file[{service.file, service.name}];
   ServicePorts service_ports(host);
+  auto passenv_by_service = xinetd_passenv(configuration.sections);
+  // One allocation, not doubling: a file can hold 100,000 services (issue 15).
+  inventory.commands.reserve(inventory.commands.size() + services.size());
 
   for (const XinetdService& service : services) {
     ServiceCommand command;
@@ -111,7 +152,17 @@ void collect_xinetd_services(const Host& host, const Config& config, ServiceInve
     command.server_location = service.server_location;
     command.environment = service.environment;
     command.xinetd_ident_attributes = service.ident_attributes;
+    auto passenv = passenv_by_service.find({service.file, service.line});
+    if (passenv != passenv_by_service.end()) command.passenv = passenv->second;
     command.port = service.port ? service.port : service_ports.find(service.name);
+    if (limits_index < limits.services.size()) {
+      XinetdServiceLimits& service_limits = limits.services[limits_index++];
+      command.burst_limits = std::move(service_limits.settings);
+      if (service_limits.rejected && command.enabled) {
+        command.enabled = false;
+        command.disabled_reason = *service_limits.rejected;
+      }
+    }
     inventory.commands.push_back(std::move(command));
   }
 }

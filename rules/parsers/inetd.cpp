@@ -105,6 +105,7 @@ class InetdTextParser {
     entry.socket_type = words[1].text;
     entry.protocol = words[2].text;
     entry.wait = words[3].text;
+    entry.wait_location = words[3].location;
     entry.user = words[4].text;
     entry.server = words[5].text;
     entry.server_location = words[5].location;

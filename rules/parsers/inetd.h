@@ -29,6 +29,7 @@ struct InetdEntry {
   std::string socket_type;
   std::string protocol;
   std::string wait;
+  WordLocation wait_location;  // "nowait.5": a fix rewrites this word
   std::string user;
   std::string server;  // the program path, or "internal"
   WordLocation server_location;

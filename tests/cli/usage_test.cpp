@@ -21,7 +21,10 @@ TEST(CliUsage, RulesListsEveryDesignRuleWithSeverityAndFix) {
         Expected{"rblsmtpd.sources", "critical", "when named"},
         Expected{"sysctl.tcp-fin-timeout", "warning", "yes"},
         Expected{"sysctl.tcp-keepalive", "info", "yes"}, Expected{"sockets.stuck", "warning", "no"},
-        Expected{"smtp.greeting", "critical", "no"}}) {
+        Expected{"smtp.greeting", "critical", "no"},
+        Expected{"smtp.open-relay", "critical", "when named"},
+        Expected{"listener.burst-limits", "warning", "yes"},
+        Expected{"smtp.identity", "warning", "no"}, Expected{"dnsbl.self", "critical", "no"}}) {
     std::string line;
     std::size_t at = result.standard_output.find(std::string(rule.id) + " ");
     ASSERT_NE(at, std::string::npos) << rule.id;

@@ -1,0 +1,236 @@
+// listener.burst-limits: a burst of connections must not switch SMTP off.
+// xinetd turns a service off for `cps` wait seconds when more than `cps` rate
+// connections a second arrive, openbsd-inetd stops a service for ten minutes
+// after nowait.N forks in a minute, and xinetd's instances/per_source and
+// tcpserver's -c refuse or defer connections beyond their counts.
+#include <algorithm>
+#include <memory>
+
+#include "engine/context.h"
+#include "engine/rule.h"
+#include "inventory/service_ports.h"
+#include "listener_burst_limits/limits.h"
+#include "listener_burst_limits/plan.h"
+
+namespace qharden {
+namespace {
+
+constexpr std::string_view kExplanation =
+    "A super-server that sees a burst of connections can switch SMTP off by itself. xinetd "
+    "counts connections a second per service: above the `cps` rate (built in: 50) it logs "
+    "\"Deactivating service ... due to excessive incoming connections\" and closes the port "
+    "for the `cps` wait (built in: 10 s); a rate of 0 turns the check off. `instances` and "
+    "`per_source` (built in: UNLIMITED) refuse connections beyond that many servers at once, "
+    "in all and per client address. Their values come from the service, else from "
+    "`defaults` (xinetd fills them in after reading every file, so `defaults` reach every "
+    "service), else from the built-in; each attribute takes its first valid `=` line. "
+    "openbsd-inetd's wait/nowait[.N] field allows N forks a minute (built in: 256); one more "
+    "and it logs \"server failing (looping), service terminated\" and stops the service for "
+    "ten minutes. tcpserver's -c (built in: 40) caps servers at once; beyond it connections "
+    "wait in the kernel's queue.\n"
+    "The rule judges every enabled xinetd service, inetd.conf line and tcpserver run script "
+    "that listens on rules.\"listener.burst-limits\".ports or runs qmail-smtpd, against the "
+    "configured minimums (xinetd_cps_min, xinetd_instances_min, xinetd_per_source_min, "
+    "inetd_per_minute_min, tcpserver_concurrency_min) and the longest cps wait "
+    "(xinetd_cps_wait_max). UNLIMITED passes.\n"
+    "The fix raises each failing value to its bound with the smallest edit: xinetd gets the "
+    "value words of the service's own attribute replaced, or a `cps = R W`, `instances = N` "
+    "or `per_source = N` line before the service's `}` (never in `defaults`, which other "
+    "services share); inetd.conf gets its wait field rewritten to nowait.N. xinetd or inetd "
+    "then rereads its configuration (SIGHUP). tcpserver's -c is not changed: the message "
+    "names the run script and the value, and the service must be restarted.";
+
+constexpr std::string_view kTouches =
+    "reads paths.xinetd_conf with its include/includedir files, paths.inetd_conf, the run "
+    "scripts matched by paths.run_scripts and /etc/services; writes the xinetd service file "
+    "or inetd.conf that holds the failing service";
+
+std::string line_text(int line) {
+  return line > 0 ? ":" + std::to_string(line) : "";
+}
+
+nlohmann::json limit_evidence(const JudgedLimit& limit) {
+  nlohmann::json value = limit.value ? nlohmann::json(*limit.value) : nlohmann::json("unlimited");
+  nlohmann::json evidence = {
+      {"value", value}, {"from", limit.from}, {"written", limit.written}, {"ok", limit.ok}};
+  if (limit.from != "built-in") {
+    evidence["file"] = limit.file;
+    evidence["line"] = limit.line;
+  }
+  evidence[limit.bound_is_maximum ? "maximum" : "minimum"] = limit.bound;
+  return evidence;
+}
+
+std::string consequence(const JudgedLimit& limit, const ListenerLimits& limits) {
+  std::string value = limit.value ? std::to_string(*limit.value) : "unlimited";
+  if (limit.name == "cps" || limit.name == "cps_wait") {
+    std::string rate;
+    std::string wait;
+    for (const JudgedLimit& each : limits.limits) {
+      if (each.name == "cps") rate = each.value ? std::to_string(*each.value) : "unlimited";
+      if (each.name == "cps_wait") wait = each.value ? std::to_string(*each.value) : "0";
+    }
+    return "more than " + rate + " connections a second switch the service off for " + wait + " s";
+  }
+  if (limit.name == "instances") return "connections beyond " + value + " at once are refused";
+  if (limit.name == "per_source") {
+    return "connections beyond " + value + " at once from one address are refused";
+  }
+  if (limit.name == "per_minute") {
+    return "more than " + value + " connections in a minute stop the service for ten minutes";
+  }
+  return "connections beyond " + value + " at once wait unanswered";
+}
+
+class ListenerBurstLimitsRule final : public Rule {
+ public:
+  ListenerBurstLimitsRule() {
+    info_.id = "listener.burst-limits";
+    info_.severity = Severity::warning;
+    info_.summary =
+        "xinetd cps/instances/per_source, inetd nowait.N and tcpserver -c of SMTP listeners "
+        "meet configured minimums";
+    info_.explanation = kExplanation;
+    info_.touches = kTouches;
+    info_.can_fix = true;
+  }
+
+  const RuleInfo& info() const override { return info_; }
+
+  std::vector<Finding> check(AuditContext& context) const override {
+    const ServiceInventory& inventory = context.inventory();
+    std::vector<Finding> findings;
+    if (!inventory.xinetd_present && !inventory.inetd_present &&
+        inventory.run_scripts_seen.empty()) {
+      findings.push_back(make_finding(info_, std::string(info_.id), Status::skip,
+                                      "no xinetd or inetd configuration and no run script on "
+                                      "this host"));
+      return findings;
+    }
+    for (const InventoryProblem& problem : inventory.problems) {
+      if (problem.source == LaunchSource::run_script) continue;
+      Finding finding =
+          make_finding(info_, problem.file, Status::error,
+                       problem.file + line_text(problem.line) + ": " + problem.message);
+      finding.evidence = {{"file", problem.file}, {"line", problem.line}};
+      findings.push_back(std::move(finding));
+    }
+    ServicePorts service_ports(context.host);
+    for (const ServiceCommand& command : inventory.commands) {
+      std::optional<Finding> finding = check_command(context, command, service_ports);
+      if (finding) findings.push_back(std::move(*finding));
+    }
+    if (findings.empty()) {
+      findings.push_back(make_finding(info_, std::string(info_.id), Status::skip,
+                                      "no xinetd service, inetd.conf line or tcpserver run script "
+                                      "listens on the configured ports or runs qmail-smtpd"));
+    }
+    return findings;
+  }
+
+  Expected<std::vector<PlannedChange>> plan(AuditContext& context,
+                                            const std::vector<Finding>& failing) const override {
+    return plan_burst_limit_fixes(context, info_, failing);
+  }
+
+ private:
+  bool judged(const ServiceCommand& command, std::optional<int> port,
+              const Config::ListenerBurstLimits& bounds) const {
+    if (find_program_word(command.argv, "qmail-smtpd")) return true;
+    return port && std::find(bounds.ports.begin(), bounds.ports.end(), *port) != bounds.ports.end();
+  }
+
+  std::optional<Finding> check_command(AuditContext& context, const ServiceCommand& command,
+                                       const ServicePorts& service_ports) const {
+    const Config::ListenerBurstLimits& bounds = context.config.listener_burst_limits;
+    const ServiceInventory& inventory = context.inventory();
+    ListenerLimits limits;
+    std::optional<int> port = command.port;
+    if (command.source == LaunchSource::run_script) {
+      std::optional<std::size_t> tcpserver = find_program_word(command.argv, "tcpserver");
+      if (!tcpserver) return std::nullopt;
+      std::optional<std::string> port_word = tcpserver_port_word(command.argv, *tcpserver);
+      if (port_word) port = service_ports.find(*port_word);
+      if (!judged(command, port, bounds)) return std::nullopt;
+      limits = judge_tcpserver_limits(command, *tcpserver, bounds, &context.host);
+    } else {
+      if (!judged(command, port, bounds)) return std::nullopt;
+      limits = command.source == LaunchSource::xinetd ? judge_xinetd_limits(command, bounds)
+                                                      : judge_inetd_limits(command, bounds);
+    }
+    Finding finding = make_finding(info_, command.subject, Status::pass, "");
+    nlohmann::json limit_map = nlohmann::json::object();
+    for (const JudgedLimit& limit : limits.limits) limit_map[limit.name] = limit_evidence(limit);
+    finding.evidence = {
+        {"kind", limits.kind},  {"file", command.file},
+        {"line", command.line}, {"port", port ? nlohmann::json(*port) : nlohmann::json(nullptr)},
+        {"limits", limit_map},  {"fixable", false}};
+    if (!command.enabled) {
+      finding.status = Status::skip;
+      finding.message = "service is disabled (" + command.disabled_reason + "); not checked";
+      return finding;
+    }
+    if (limits.error) {
+      finding.status = Status::error;
+      finding.message = "cannot read the burst limits: " + *limits.error;
+      return finding;
+    }
+    if (limits.all_ok()) {
+      finding.message =
+          limits.kind + ": every burst limit meets its bound (" + summary_of(limits) + ")";
+      return finding;
+    }
+    finding.status = Status::fail;
+    std::vector<std::string> said;
+    for (const JudgedLimit& limit : limits.limits) {
+      if (limit.ok) continue;
+      std::string effect = consequence(limit, limits);
+      std::string part = describe_limit(limit);
+      if (std::find(said.begin(), said.end(), effect) == said.end()) {
+        said.push_back(effect);
+        part += ": " + effect;
+      }
+      finding.message += (finding.message.empty() ? "" : "; ") + part;
+    }
+    finding.fixable = fix_note(command, inventory, limits, finding.message);
+    finding.evidence["fixable"] = finding.fixable;
+    return finding;
+  }
+
+  static std::string summary_of(const ListenerLimits& limits) {
+    std::string summary;
+    for (const JudgedLimit& limit : limits.limits) {
+      summary += (summary.empty() ? "" : ", ") + limit.name + " " +
+                 (limit.value ? std::to_string(*limit.value) : "unlimited");
+    }
+    return summary;
+  }
+
+  // Whether the plan can fix it; when not, says what to change by hand.
+  static bool fix_note(const ServiceCommand& command, const ServiceInventory& inventory,
+                       const ListenerLimits& limits, std::string& message) {
+    if (command.source == LaunchSource::run_script) {
+      std::int64_t bound = limits.limits.empty() ? 0 : limits.limits.front().bound;
+      message += ". Not fixed by qharden: set tcpserver's -c to at least " + std::to_string(bound) +
+                 " in " + command.file + " and restart the service (svc -t or sv restart)";
+      return false;
+    }
+    if (command.source == LaunchSource::inetd && inventory.xinetd_serves_inetd_conf) {
+      message +=
+          ". Not fixed by qharden: xinetd (INETD_COMPAT) reads this file too and "
+          "rejects nowait.N; edit the line by hand";
+      return false;
+    }
+    return true;
+  }
+
+  RuleInfo info_;
+};
+
+}  // namespace
+
+std::unique_ptr<Rule> make_listener_burst_limits_rule() {
+  return std::make_unique<ListenerBurstLimitsRule>();
+}
+
+}  // namespace qharden

@@ -1,0 +1,140 @@
+#include "parsers/xinetd_limits.h"
+
+#include <array>
+#include <cstdint>
+#include <map>
+
+namespace qharden {
+namespace {
+
+constexpr std::array<const char*, 3> kLimitNames = {"cps", "instances", "per_source"};
+
+std::size_t expected_values(const std::string& name) {
+  return name == "cps" ? 2 : 1;
+}
+
+bool is_limit(const std::string& name) {
+  for (const char* each : kLimitNames) {
+    if (name == each) return true;
+  }
+  return false;
+}
+
+// xinetd reads numbers with strtol/strtoul and wants nothing after them; a
+// word never holds blanks, so an optional '+' and digits that fit is the test.
+bool is_number(const std::string& word, std::uint64_t limit) {
+  std::size_t start = !word.empty() && word.front() == '+' ? 1 : 0;
+  if (start == word.size()) return false;
+  std::uint64_t value = 0;
+  for (std::size_t index = start; index < word.size(); ++index) {
+    char digit = word[index];
+    if (digit < '0' || digit > '9') return false;
+    value = value * 10 + static_cast<std::uint64_t>(digit - '0');
+    if (value > limit) return false;
+  }
+  return true;
+}
+
+BurstLimitSetting written(const XinetdSection& section, const XinetdAttribute& attribute,
+                          const char* from) {
+  return BurstLimitSetting{attribute.name, attribute.values, from,
+                           section.file,   attribute.line,   attribute.value_locations};
+}
+
+BurstLimitSetting built_in(const std::string& name) {
+  BurstLimitSetting setting;
+  setting.name = name;
+  setting.from = "built-in";
+  if (name == "cps") {
+    setting.words = {kXinetdBuiltInCpsRate, kXinetdBuiltInCpsWait};
+  } else {
+    setting.words = {"UNLIMITED"};
+  }
+  return setting;
+}
+
+// The first line that xinetd accepts for each limit in one section; a rejected
+// value is reported through `rejected`.
+std::map<std::string, BurstLimitSetting> first_settings(const XinetdSection& section,
+                                                        const char* from,
+                                                        std::optional<std::string>& rejected,
+                                                        int& rejected_line) {
+  std::map<std::string, BurstLimitSetting> settings;
+  for (const XinetdAttribute& attribute : section.attributes) {
+    if (!is_limit(attribute.name) || settings.count(attribute.name) != 0) continue;
+    if (attribute.operation != XinetdOperator::assign) continue;
+    if (attribute.values.size() != expected_values(attribute.name)) continue;
+    std::string problem = xinetd_limit_value_problem(attribute.name, attribute.values);
+    if (!problem.empty()) {
+      if (!rejected) {
+        rejected = problem;
+        rejected_line = attribute.line;
+      }
+      continue;
+    }
+    settings.emplace(attribute.name, written(section, attribute, from));
+  }
+  return settings;
+}
+
+}  // namespace
+
+std::string xinetd_limit_value_problem(const std::string& name,
+                                       const std::vector<std::string>& words) {
+  std::string shown = name + " =";
+  for (const std::string& word : words) shown += " " + word;
+  if (words.size() != expected_values(name))
+    return "`" + shown + "` has the wrong number of values";
+  if (name == "cps") {
+    for (const std::string& word : words) {
+      if (!is_number(word, UINT32_MAX)) return "`" + shown + "`: `" + word + "` is not a number";
+    }
+    return "";
+  }
+  if (words.front() == "UNLIMITED") return "";
+  if (!is_number(words.front(), INT32_MAX)) {
+    return "`" + shown + "` is neither a number nor UNLIMITED (upper case)";
+  }
+  return "";
+}
+
+XinetdLimits resolve_xinetd_limits(const std::vector<XinetdSection>& sections) {
+  XinetdLimits result;
+  std::map<std::string, BurstLimitSetting> defaults;
+  for (const XinetdSection& section : sections) {
+    if (section.kind != XinetdSectionKind::defaults) continue;
+    std::optional<std::string> rejected;
+    int rejected_line = 0;
+    for (auto& [name, setting] : first_settings(section, "defaults", rejected, rejected_line)) {
+      defaults.emplace(name, std::move(setting));  // an earlier defaults value stays
+    }
+    if (rejected) {
+      result.problems.push_back(XinetdProblem{
+          section.file, rejected_line, "defaults: " + *rejected + "; xinetd exits at start"});
+    }
+  }
+  for (const XinetdSection& section : sections) {
+    if (section.kind != XinetdSectionKind::service) continue;
+    XinetdServiceLimits limits;
+    int rejected_line = 0;
+    std::map<std::string, BurstLimitSetting> own =
+        first_settings(section, "service", limits.rejected, rejected_line);
+    if (limits.rejected) {
+      *limits.rejected +=
+          " (line " + std::to_string(rejected_line) + "); xinetd disables the service";
+    }
+    for (const char* name : kLimitNames) {
+      if (auto found = own.find(name); found != own.end()) {
+        limits.settings.push_back(found->second);
+      } else if (auto inherited = defaults.find(name); inherited != defaults.end()) {
+        limits.settings.push_back(inherited->second);
+      } else {
+        limits.settings.push_back(built_in(name));
+      }
+    }
+    result.services.push_back(std::move(limits));
+  }
+  return result;
+}
+
+}  // namespace qharden

@@ -1,0 +1,45 @@
+// xinetd's burst limits (cps, instances, per_source) per service, resolved the
+// way xinetd 2.3.15 resolves them (parse.c identify_attribute, parsers.c,
+// confparse.c service_fill):
+//   - each attribute takes its first valid `=` line; `+=`/`-=` and a wrong
+//     number of values are ignored with a warning, so a later line may set it;
+//   - a value that does not parse disables the service (in `defaults`, xinetd
+//     exits);
+//   - `defaults` are filled in after every file is read, so they reach every
+//     service, also those read before them (unlike log_on_*); the first
+//     `defaults` value wins across files;
+//   - what neither sets is built in: cps 50 10, instances and per_source
+//     UNLIMITED. `UNLIMITED` is matched with case.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "inventory/inventory.h"
+#include "parsers/xinetd.h"
+
+namespace qharden {
+
+inline constexpr const char* kXinetdBuiltInCpsRate = "50";
+inline constexpr const char* kXinetdBuiltInCpsWait = "10";
+
+struct XinetdServiceLimits {
+  std::vector<BurstLimitSetting> settings;  // cps, instances, per_source, in that order
+  // A value xinetd rejects in the service: it disables the service.
+  std::optional<std::string> rejected;
+};
+
+struct XinetdLimits {
+  // One per service section, in the order resolve_xinetd_services returns them.
+  std::vector<XinetdServiceLimits> services;
+  std::vector<XinetdProblem> problems;  // a rejected value in `defaults`: xinetd exits
+};
+
+XinetdLimits resolve_xinetd_limits(const std::vector<XinetdSection>& sections);
+
+// "", or why xinetd's parser rejects these words for this attribute.
+std::string xinetd_limit_value_problem(const std::string& name,
+                                       const std::vector<std::string>& words);
+
+}  // namespace qharden
