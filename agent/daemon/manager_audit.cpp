@@ -188,7 +188,8 @@ void Manager::after_file_change() {
   // probe, which can wait up to give_up_ms), so a drifted xinetd file is
   // repaired without waiting for resolver timeouts or a slow 220.
   auto slow = std::stable_partition(rule_ids.begin(), rule_ids.end(), [](const std::string& id) {
-    return id != "resolv.nameservers" && id != "rblsmtpd.sources" && id != "smtp.greeting";
+    return id != "resolv.nameservers" && id != "rblsmtpd.sources" && id != "smtp.greeting" &&
+           id != "smtp.open-relay" && id != "smtp.identity" && id != "dnsbl.self";
   });
   std::vector<std::string> fast_ids(rule_ids.begin(), slow);
   if (!fast_ids.empty()) handle_drift(audit_now(rules_by_id(fast_ids)));

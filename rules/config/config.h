@@ -65,7 +65,7 @@ struct Config {
   struct SmtpOpenRelay {
     std::vector<std::int64_t> ports;  // listeners probed live
     std::int64_t give_up_ms = 0;
-    std::string rcpt_to;                    // an outside recipient the probe asks for
+    std::string rcpt_to;                      // an outside recipient the probe asks for
     std::int64_t public_prefix_max_bits = 0;  // a public grant wider than this is a warning
   } smtp_open_relay;
   struct ListenerBurstLimits {

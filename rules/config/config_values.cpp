@@ -286,8 +286,7 @@ Expected<Config> read_config_values(const toml::table& defaults, const toml::tab
   relay.rcpt_to = reader.string({"rules", "smtp.open-relay", "rcpt_to"});
   std::size_t at = relay.rcpt_to.rfind('@');
   if (at == std::string::npos || at == 0 || at + 1 == relay.rcpt_to.size() ||
-      relay.rcpt_to.size() > 254 ||
-      relay.rcpt_to.find_first_of("<> \t\r\n") != std::string::npos) {
+      relay.rcpt_to.size() > 254 || relay.rcpt_to.find_first_of("<> \t\r\n") != std::string::npos) {
     reader.reject({"rules", "smtp.open-relay", "rcpt_to"},
                   "must be an address user@domain outside this host's domains");
   }
