@@ -16,10 +16,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (rule.line <= previous_line) __builtin_trap();
     previous_line = rule.line;
     if (rule.keys.size() > 256) __builtin_trap();
+    // A NUL inside a name or value ends tcpserver's instruction early, as it
+    // would in the real cdb, so the data reads back the same only without one.
+    bool has_nul = false;
+    for (const auto& [name, value] : rule.variables) {
+      has_nul =
+          has_nul || name.find('\0') != std::string::npos || value.find('\0') != std::string::npos;
+    }
     bool deny = false;
     std::vector<std::pair<std::string, std::string>> variables;
-    if (!qharden::read_tcprules_data(rule.data, deny, variables)) __builtin_trap();
-    if (deny != rule.deny || variables != rule.variables) __builtin_trap();
+    bool understood = qharden::read_tcprules_data(rule.data, deny, variables);
+    if (!has_nul && (!understood || deny != rule.deny || variables != rule.variables)) {
+      __builtin_trap();
+    }
   }
   for (const qharden::TcprulesProblem& problem : source.problems) {
     if (problem.line < 1 || problem.message.rfind("/etc/tcp.smtp:", 0) != 0) __builtin_trap();
