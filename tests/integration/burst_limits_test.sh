@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# listener.burst-limits against real daemons, each in a network namespace of
+# its own with a --root tree:
+#   xinetd with `cps = 5 3`: a burst of 10 connects switches the service off
+#   ("Deactivating service ... due to excessive incoming connections") and the
+#   rest are refused; qharden flags it beforehand; after `apply` (cps = 20 3,
+#   the minimum this test configures) and the 3 s, the same burst is served.
+#   openbsd-inetd with nowait.5 on port 25: the 5th connect within a minute
+#   stops the service ("server failing (looping), service terminated"); after
+#   `apply` (nowait.20) inetd's SIGHUP opens it again and the burst is served.
+# inetd logs only to syslog, so its mount namespace gets a /dev/log of its own.
+source "$(dirname "$0")/lib.sh"
+require_root
+require_program xinetd
+python=/usr/bin/python3
+[ -x "$python" ] || { echo "FAIL: $python missing"; exit 1; }
+inetd=${QHARDEN_INETD:-/var/cache/qharden-tests/openbsd-inetd/usr/sbin/inetd}
+[ -x "$inetd" ] || { echo "FAIL: $inetd missing (packaging/bootstrap.sh test unpacks openbsd-inetd)"; exit 1; }
+
+# burst NAMESPACE PORT COUNT: connects COUNT times in a row and prints how many
+# got a 220 line.
+burst() {
+  ip netns exec "$1" "$python" - "$2" "$3" <<'PYTHON'
+import socket, sys
+port, count = int(sys.argv[1]), int(sys.argv[2])
+served = 0
+for _ in range(count):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=3) as connection:
+            if connection.recv(200).startswith(b"220"):
+                served += 1
+    except OSError:
+        pass
+print(served)
+PYTHON
+}
+
+# audit_summary TREE: subject, status, fixable and limit values of each finding.
+audit_summary() {
+  local report
+  report=$("$QHARDEN" audit --root "$1" --rule listener.burst-limits --offline --json) || true
+  echo "$report" | "$python" -c '
+import json, sys
+report = json.load(sys.stdin)
+for finding in report["findings"]:
+    limits = " ".join(f"{name}={limit['"'"'value'"'"']}" for name, limit in sorted(finding["evidence"].get("limits", {}).items()))
+    print(finding["subject"], finding["status"], finding["fixable"], limits)'
+}
+
+write_config() {
+  mkdir -p "$1/etc/qharden"
+  printf '[rules."listener.burst-limits"]\nxinetd_cps_min = 20\ninetd_per_minute_min = 20\n' \
+    > "$1/etc/qharden/qharden.toml"
+}
+
+started=$(date +%s.%N)
+
+# --- xinetd -------------------------------------------------------------------
+tree=$(make_tree)
+namespace=qh-burst-x-$$
+make_namespace "$namespace"
+stand_in=$tree/var/qmail/bin/tcp-env
+write_tcp_env_stand_in "$stand_in"
+write_config "$tree"
+mkdir -p "$tree/etc/xinetd.d" "$tree/run"
+printf 'defaults\n{\n}\nincludedir /etc/xinetd.d\n' > "$tree/etc/xinetd.conf"
+printf 'defaults\n{\n}\nincludedir %s/etc/xinetd.d\n' "$tree" > "$tree/xinetd-daemon.conf"
+cat > "$tree/etc/xinetd.d/smtp" <<SERVICE
+service smtp
+{
+	socket_type	= stream
+	protocol	= tcp
+	wait		= no
+	user		= root
+	type		= UNLISTED
+	port		= 2525
+	cps		= 5 3
+	server		= $stand_in
+	server_args	= -Rt0 /var/qmail/bin/qmail-smtpd
+}
+SERVICE
+log=$tree/xinetd.log
+ip netns exec "$namespace" xinetd -f "$tree/xinetd-daemon.conf" -pidfile "$tree/run/xinetd.pid" \
+  -filelog "$log" -dontfork &
+kill_later $!
+wait_for_port "$namespace" 2525
+sleep 1.1  # the probe above counts as a connection: start the burst in a second of its own
+
+before=$(audit_summary "$tree")
+check "audit flags cps 5 3 beforehand ($before)" \
+  equals "$before" "/etc/xinetd.d/smtp:smtp fail True cps=5 cps_wait=3 instances=unlimited per_source=unlimited"
+served=$(burst "$namespace" 2525 10)
+check "a burst of 10 is cut short by cps 5 ($served of 10 served)" [ "$served" -lt 10 ]
+check "xinetd logged the deactivation" grep -q "Deactivating service smtp due to excessive incoming connections" "$log"
+grep "Deactivating" "$log" | sed 's/^/      /'
+refused_at=$(date +%s.%N)
+apply_output=$("$QHARDEN" apply --root "$tree" --rule listener.burst-limits)
+echo "$apply_output" | sed 's/^/      /'
+check "apply reloaded xinetd with SIGHUP" contains "$apply_output" "reloaded with SIGHUP"
+check "apply rewrote only cps' words" grep -q $'^\tcps\t\t= 20 3$' "$tree/etc/xinetd.d/smtp"
+after=$(audit_summary "$tree")
+check "audit passes after apply ($after)" contains "$after" "/etc/xinetd.d/smtp:smtp pass"
+# xinetd keeps a deactivated service off for its cps wait (3 s) from the burst.
+sleep "$("$python" -c "import time; print(max(0.0, 3.3 - (time.time() - $refused_at)))")"
+deactivations=$(grep -c "Deactivating" "$log")
+sleep 1.1
+served=$(burst "$namespace" 2525 10)
+check "after apply the same burst is served in full ($served of 10)" equals "$served" 10
+check "no new deactivation was logged" equals "$(grep -c "Deactivating" "$log")" "$deactivations"
+second=$("$QHARDEN" apply --root "$tree" --rule listener.burst-limits)
+check "a second apply changes nothing" contains "$second" "nothing to do"
+
+# --- openbsd-inetd ------------------------------------------------------------
+tree=$(make_tree)
+namespace=qh-burst-i-$$
+make_namespace "$namespace"
+stand_in=$tree/var/qmail/bin/tcp-env
+write_tcp_env_stand_in "$stand_in"
+write_config "$tree"
+mkdir -p "$tree/etc" "$tree/run"
+# Port 25: on ports of 1024 and up inetd never stops a service, it drops the
+# extra connections silently instead.
+printf 'smtp\tstream\ttcp\tnowait.5\troot\t%s\ttcp-env -Rt0 /var/qmail/bin/qmail-smtpd\n' \
+  "$stand_in" > "$tree/etc/inetd.conf"
+syslog=$tree/syslog.txt
+"$python" -c '
+import socket, sys
+sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+sink.bind(sys.argv[1])
+with open(sys.argv[2], "ab", buffering=0) as out:
+    while True:
+        out.write(sink.recv(4096).rstrip(b"\0\n") + b"\n")' "$tree/log.socket" "$syslog" &
+kill_later $!
+for attempt in $(seq 1 50); do [ -S "$tree/log.socket" ] && break; sleep 0.1; done
+# A private /run keeps inetd's pidfile off the machine, and /dev/log in this
+# mount namespace is the sink above; the machine's /dev is left alone.
+ip netns exec "$namespace" unshare -m sh -c "mount -t tmpfs tmpfs /run &&
+  mkdir -p $tree/dev && mount --rbind /dev $tree/dev && mount -t tmpfs tmpfs /dev &&
+  for name in null zero full random urandom tty; do
+    touch /dev/\$name && mount --bind $tree/dev/\$name /dev/\$name; done &&
+  touch /dev/log && mount --bind $tree/log.socket /dev/log &&
+  exec $inetd -i $tree/etc/inetd.conf" &
+inetd_pid=$!
+kill_later $inetd_pid
+echo "$inetd_pid" > "$tree/run/inetd.pid"
+wait_for_port "$namespace" 25
+
+before=$(audit_summary "$tree")
+check "audit flags nowait.5 beforehand ($before)" equals "$before" "/etc/inetd.conf:smtp fail True per_minute=5"
+served=$(burst "$namespace" 25 10)
+check "a burst of 10 stops the service ($served of 10 served)" [ "$served" -lt 10 ]
+sleep 0.3
+check "inetd logged the stop" grep -q "smtp/tcp server failing (looping), service terminated" "$syslog"
+sed 's/^/      /' "$syslog"
+check "the stopped service refuses connections" equals "$(burst "$namespace" 25 1)" 0
+apply_output=$("$QHARDEN" apply --root "$tree" --rule listener.burst-limits)
+echo "$apply_output" | sed 's/^/      /'
+check "apply reloaded inetd with SIGHUP" contains "$apply_output" "inetd (pid $inetd_pid) reloaded with SIGHUP"
+check "apply rewrote the wait field to nowait.20" grep -q $'^smtp\tstream\ttcp\tnowait.20\troot\t' "$tree/etc/inetd.conf"
+sleep 0.5
+served=$(burst "$namespace" 25 10)
+check "after apply SIGHUP reopened the service and the same burst is served ($served of 10)" equals "$served" 10
+after=$(audit_summary "$tree")
+check "audit passes after apply ($after)" equals "$after" "/etc/inetd.conf:smtp pass False per_minute=20"
+
+echo "      run time: $("$python" -c "import time; print(round(time.time() - $started, 1))") s"
+finish
