@@ -1,10 +1,16 @@
 // Each file is read and parsed again, so the byte positions are those of the
 // text the FileReplacement names as `before`; all fixes in one file become one
 // change, and the new text is parsed once more to prove it says what we meant.
+// A file is parsed once before and once after however many of its services
+// fail, so planning stays linear in the changes per file (issue 15: a Plesk
+// host can hold thousands of services in one file, all below the cps bound).
 #include "listener_burst_limits/plan.h"
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
 
 #include "engine/context.h"
 #include "listener_burst_limits/limits.h"
@@ -56,24 +62,35 @@ std::vector<XinetdSection> sections_of(const std::string& file, std::string_view
   return sections;
 }
 
-// The service section at `line` and its limits, resolved within this file only:
-// what the service sets itself does not depend on `defaults`.
-struct LocatedService {
-  const XinetdSection* section = nullptr;
-  XinetdServiceLimits limits;
+// An xinetd file's service sections and their limits, resolved within this
+// file only (what a service sets itself does not depend on `defaults`). A
+// service is found by its `service` line, then by its place among the file's
+// services: edits add no sections, so that place holds in the new text while
+// lines below an inserted line move.
+struct ParsedXinetdFile {
+  std::vector<XinetdSection> sections;
+  XinetdLimits limits;
+  std::vector<std::size_t> service_sections;  // index in sections, per service
+  std::unordered_map<int, std::size_t> service_by_line;
+
+  const XinetdSection& section(std::size_t service) const {
+    return sections[service_sections[service]];
+  }
 };
 
-std::optional<LocatedService> locate_service(const std::vector<XinetdSection>& sections, int line) {
-  XinetdLimits resolved = resolve_xinetd_limits(sections);
-  std::size_t service_index = 0;
-  for (const XinetdSection& section : sections) {
+ParsedXinetdFile parse_xinetd_file(const std::string& file, std::string_view text) {
+  ParsedXinetdFile parsed;
+  parsed.sections = sections_of(file, text);
+  parsed.limits = resolve_xinetd_limits(parsed.sections);
+  for (std::size_t index = 0; index < parsed.sections.size(); ++index) {
+    const XinetdSection& section = parsed.sections[index];
     if (section.kind != XinetdSectionKind::service) continue;
-    if (section.line == line && service_index < resolved.services.size()) {
-      return LocatedService{&section, resolved.services[service_index]};
-    }
-    ++service_index;
+    std::size_t service = parsed.service_sections.size();
+    if (service < parsed.limits.services.size())
+      parsed.service_by_line.emplace(section.line, service);
+    parsed.service_sections.push_back(index);
   }
-  return std::nullopt;
+  return parsed;
 }
 
 const BurstLimitSetting* setting_named(const XinetdServiceLimits& limits, const std::string& name) {
@@ -91,12 +108,76 @@ std::string indentation_of(const XinetdSection& section) {
   return "\t";
 }
 
-const ServiceCommand* find_command(const ServiceInventory& inventory, const Finding& finding) {
+// Commands by subject, built once; the first one in inventory order wins, as a
+// scan would find it. Run scripts are not this planner's business.
+std::unordered_map<std::string_view, const ServiceCommand*> commands_by_subject(
+    const ServiceInventory& inventory) {
+  std::unordered_map<std::string_view, const ServiceCommand*> index;
   for (const ServiceCommand& command : inventory.commands) {
     if (command.source == LaunchSource::run_script) continue;
-    if (command.subject == finding.subject) return &command;
+    index.emplace(command.subject, &command);
   }
-  return nullptr;
+  return index;
+}
+
+}  // namespace
+
+namespace {
+
+// The edits that give one service its targets, against the parsed text.
+void xinetd_limit_edits(const ParsedXinetdFile& parsed, std::size_t service,
+                        const std::map<std::string, std::string>& targets,
+                        std::vector<TextEdit>& edits) {
+  const XinetdSection& section = parsed.section(service);
+  for (const auto& [name, value] : targets) {
+    const BurstLimitSetting* own = setting_named(parsed.limits.services[service], name);
+    if (own != nullptr && own->from == "service") {
+      // Replace the value words, and the blanks between them, as one span.
+      const WordLocation& first = own->locations.front();
+      const WordLocation& last = own->locations.back();
+      edits.push_back(TextEdit{first.offset, last.offset + last.length - first.offset, value});
+    } else {
+      edits.push_back(TextEdit{section.closing_offset, 0,
+                               indentation_of(section) + name + " = " + value + "\n"});
+    }
+  }
+}
+
+// The new text must give the service exactly the values meant.
+Outcome check_read_back(const ParsedXinetdFile& reread, std::size_t service,
+                        const std::map<std::string, std::string>& targets, const std::string& file,
+                        const ServiceCommand& command) {
+  const XinetdServiceLimits* limits =
+      service < reread.limits.services.size() ? &reread.limits.services[service] : nullptr;
+  for (const auto& [name, value] : targets) {
+    const BurstLimitSetting* setting = limits ? setting_named(*limits, name) : nullptr;
+    std::string words;
+    if (setting != nullptr) {
+      for (const std::string& word : setting->words) words += (words.empty() ? "" : " ") + word;
+    }
+    if (setting == nullptr || setting->from != "service" || words != value) {
+      return fail_with(file + ": setting " + name + " = " + value + " for " + command.service +
+                       " did not read back; edit it by hand");
+    }
+  }
+  return Done{};
+}
+
+// The inetd edit for one entry; nothing when its limit is met.
+Outcome inetd_limit_edit(const std::string& file, std::string_view text, const InetdEntry& entry,
+                         const ServiceCommand& command, const Config::ListenerBurstLimits& bounds,
+                         std::vector<TextEdit>& edits) {
+  ListenerLimits limits = judge_inetd_limits(command, bounds);
+  if (limits.error) return fail_with(file + ": " + *limits.error);
+  if (limits.all_ok()) return Done{};
+  const WordLocation& word = entry.wait_location;
+  if (text.substr(word.offset, word.length) != entry.wait) {
+    return fail_with(changed_file_message(file));
+  }
+  std::string base = entry.wait.substr(0, entry.wait.find('.'));
+  edits.push_back(
+      TextEdit{word.offset, word.length, base + "." + std::to_string(bounds.inetd_per_minute_min)});
+  return Done{};
 }
 
 }  // namespace
@@ -107,58 +188,33 @@ Expected<std::string> raise_xinetd_limits(const std::string& file, std::string_v
   std::map<std::string, std::string> targets =
       xinetd_targets(judge_xinetd_limits(command, bounds), bounds);
   if (targets.empty()) return std::string(text);
-  std::vector<XinetdSection> sections = sections_of(file, text);
-  std::optional<LocatedService> located = locate_service(sections, command.line);
-  if (!located) return fail_with(changed_file_message(file));
+  ParsedXinetdFile parsed = parse_xinetd_file(file, text);
+  auto found = parsed.service_by_line.find(command.line);
+  if (found == parsed.service_by_line.end()) return fail_with(changed_file_message(file));
   std::vector<TextEdit> edits;
-  for (const auto& [name, value] : targets) {
-    const BurstLimitSetting* own = setting_named(located->limits, name);
-    if (own != nullptr && own->from == "service") {
-      // Replace the value words, and the blanks between them, as one span.
-      const WordLocation& first = own->locations.front();
-      const WordLocation& last = own->locations.back();
-      edits.push_back(TextEdit{first.offset, last.offset + last.length - first.offset, value});
-    } else {
-      edits.push_back(TextEdit{located->section->closing_offset, 0,
-                               indentation_of(*located->section) + name + " = " + value + "\n"});
-    }
-  }
+  xinetd_limit_edits(parsed, found->second, targets, edits);
   Expected<std::string> after = apply_text_edits(text, edits);
   if (!after) return fail_with(file + ": " + after.error().message);
-  // The new text must give the service exactly the values meant.
-  std::vector<XinetdSection> new_sections = sections_of(file, *after);
-  std::optional<LocatedService> check = locate_service(new_sections, command.line);
-  for (const auto& [name, value] : targets) {
-    const BurstLimitSetting* setting = check ? setting_named(check->limits, name) : nullptr;
-    std::string words;
-    if (setting != nullptr) {
-      for (const std::string& word : setting->words) words += (words.empty() ? "" : " ") + word;
-    }
-    if (setting == nullptr || setting->from != "service" || words != value) {
-      return fail_with(file + ": setting " + name + " = " + value + " for " + command.service +
-                       " did not read back; edit it by hand");
-    }
-  }
+  Outcome checked =
+      check_read_back(parse_xinetd_file(file, *after), found->second, targets, file, command);
+  if (!checked) return Unexpected(checked.error());
   return after;
 }
 
 Expected<std::string> raise_inetd_limit(const std::string& file, std::string_view text,
                                         const ServiceCommand& command,
                                         const Config::ListenerBurstLimits& bounds) {
-  ListenerLimits limits = judge_inetd_limits(command, bounds);
-  if (limits.error) return fail_with(file + ": " + *limits.error);
-  if (limits.all_ok()) return std::string(text);
   InetdFile parsed = parse_inetd_text(file, text);
   for (const InetdEntry& entry : parsed.entries) {
     if (entry.line != command.line) continue;
-    const WordLocation& word = entry.wait_location;
-    if (text.substr(word.offset, word.length) != entry.wait) {
-      return fail_with(changed_file_message(file));
-    }
-    std::string base = entry.wait.substr(0, entry.wait.find('.'));
-    std::string replacement = base + "." + std::to_string(bounds.inetd_per_minute_min);
-    return apply_text_edits(text, {TextEdit{word.offset, word.length, replacement}});
+    std::vector<TextEdit> edits;
+    Outcome outcome = inetd_limit_edit(file, text, entry, command, bounds, edits);
+    if (!outcome) return Unexpected(outcome.error());
+    return apply_text_edits(text, edits);
   }
+  ListenerLimits limits = judge_inetd_limits(command, bounds);
+  if (limits.error) return fail_with(file + ": " + *limits.error);
+  if (limits.all_ok()) return std::string(text);
   return fail_with(changed_file_message(file));
 }
 
@@ -169,46 +225,90 @@ Expected<std::vector<PlannedChange>> plan_burst_limit_fixes(AuditContext& contex
   const Config::ListenerBurstLimits& bounds = context.config.listener_burst_limits;
   std::vector<std::string> files;  // in the order the findings name them
   std::map<std::string, std::vector<const ServiceCommand*>> commands_per_file;
+  std::unordered_map<std::string_view, const ServiceCommand*> by_subject =
+      commands_by_subject(inventory);
+  std::set<const ServiceCommand*> seen;
   for (const Finding& finding : failing) {
     if (finding.rule != info.id || finding.status != Status::fail || !finding.fixable) continue;
-    const ServiceCommand* command = find_command(inventory, finding);
-    if (command == nullptr) continue;
+    auto found = by_subject.find(finding.subject);
+    if (found == by_subject.end()) continue;
+    const ServiceCommand* command = found->second;
     auto& commands = commands_per_file[command->file];
     if (commands.empty()) files.push_back(command->file);
-    if (std::find(commands.begin(), commands.end(), command) == commands.end()) {
-      commands.push_back(command);
-    }
+    if (seen.insert(command).second) commands.push_back(command);
   }
   std::vector<PlannedChange> changes;
   for (const std::string& file : files) {
     Expected<std::string> before = context.host.read_file(file);
     if (!before) return Unexpected(before.error());
-    std::string text = *before;
+    const std::string& text = *before;
     std::string summary;
-    // Bottom up, so that lines added to one service leave the `service` lines
-    // of the services above it where the inventory saw them.
+    // Summaries bottom up, as the services were once edited one at a time.
     std::vector<const ServiceCommand*>& commands = commands_per_file[file];
     std::stable_sort(commands.begin(), commands.end(),
                      [](const ServiceCommand* left, const ServiceCommand* right) {
                        return left->line > right->line;
                      });
+    // Every edit is made against the text as read; parsed once per kind.
+    std::optional<ParsedXinetdFile> xinetd;
+    std::optional<std::unordered_map<int, InetdEntry>> inetd;
+    struct Raised {
+      const ServiceCommand* command;
+      std::size_t service;
+      std::map<std::string, std::string> targets;
+    };
+    std::vector<Raised> raised;
+    std::vector<TextEdit> edits;
     for (const ServiceCommand* command : commands) {
-      Expected<std::string> after = command->source == LaunchSource::xinetd
-                                        ? raise_xinetd_limits(file, text, *command, bounds)
-                                        : raise_inetd_limit(file, text, *command, bounds);
-      if (!after) return Unexpected(after.error());
-      if (*after == text) continue;
-      text = std::move(*after);
+      std::size_t before_count = edits.size();
+      if (command->source == LaunchSource::xinetd) {
+        std::map<std::string, std::string> targets =
+            xinetd_targets(judge_xinetd_limits(*command, bounds), bounds);
+        if (targets.empty()) continue;
+        if (!xinetd) xinetd = parse_xinetd_file(file, text);
+        auto found = xinetd->service_by_line.find(command->line);
+        if (found == xinetd->service_by_line.end()) return fail_with(changed_file_message(file));
+        xinetd_limit_edits(*xinetd, found->second, targets, edits);
+        raised.push_back(Raised{command, found->second, std::move(targets)});
+      } else {
+        if (!inetd) {
+          inetd.emplace();
+          for (InetdEntry& entry : parse_inetd_text(file, text).entries) {
+            int line = entry.line;
+            inetd->emplace(line, std::move(entry));
+          }
+        }
+        auto found = inetd->find(command->line);
+        if (found == inetd->end()) {
+          ListenerLimits limits = judge_inetd_limits(*command, bounds);
+          if (limits.error) return fail_with(file + ": " + *limits.error);
+          if (limits.all_ok()) continue;
+          return fail_with(changed_file_message(file));
+        }
+        Outcome outcome = inetd_limit_edit(file, text, found->second, *command, bounds, edits);
+        if (!outcome) return Unexpected(outcome.error());
+      }
+      if (edits.size() == before_count) continue;
       summary += (summary.empty() ? "" : "; ") + command->service + " (line " +
                  std::to_string(command->line) + ")";
     }
-    if (text == *before) continue;
+    if (edits.empty()) continue;
+    Expected<std::string> after = apply_text_edits(text, edits);
+    if (!after) return fail_with(file + ": " + after.error().message);
+    if (!raised.empty()) {
+      ParsedXinetdFile reread = parse_xinetd_file(file, *after);
+      for (const Raised& each : raised) {
+        Outcome checked = check_read_back(reread, each.service, each.targets, file, *each.command);
+        if (!checked) return Unexpected(checked.error());
+      }
+    }
+    if (*after == text) continue;
     PlannedChange change;
     change.rule = std::string(info.id);
     change.subject = file;
     change.summary =
         file + ": raise the burst limits of " + summary + " to rules.\"listener.burst-limits\"";
-    change.action = FileReplacement{file, std::move(*before), std::move(text), false};
+    change.action = FileReplacement{file, std::move(*before), std::move(*after), false};
     changes.push_back(std::move(change));
   }
   return changes;
