@@ -31,7 +31,7 @@ test_packages=(
   xinetd unbound ucspi-tcp dnsutils dbus time firewalld systemd python3
   mmdebstrap systemd-container
   dpkg-dev debootstrap piuparts apt-utils rpm rpmlint elfutils
-  python3-yaml ansible-core python3-voluptuous yamllint openssh-client
+  python3-yaml ansible-core python3-voluptuous yamllint openssh-client python3-dbus
 )
 package_packages=(mmdebstrap systemd-container dpkg-dev git)
 release_packages=(stress-ng)

@@ -1,3 +1,6 @@
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <ctime>
 
 #include "engine/change_steps.h"
@@ -12,6 +15,13 @@ Expected<RollbackResult> rollback_change(const RootedHost& host, const Config& c
                                          const std::string& change_id, bool force) {
   if (!change_id.empty() && !is_valid_change_id(change_id)) {
     return fail_with(change_id + ": not a change id (see `qharden history`)");
+  }
+  // Nothing was ever applied where there is no state folder: say so without
+  // creating the folder and its lock for a call that changes nothing.
+  struct stat state_details {};
+  if (::stat(state_directory(host, config).c_str(), &state_details) != 0 && errno == ENOENT) {
+    return fail_with(change_id.empty() ? "no change to roll back (see `qharden history`)"
+                                       : change_id + ": no such change (see `qharden history`)");
   }
   Expected<StateLock> lock =
       StateLock::acquire(state_directory(host, config), config.paths.lock_wait_s);

@@ -300,5 +300,21 @@ TEST(FixEngine, RollbackRejectsChangeIdsThatCouldNameAPath) {
   EXPECT_NE(rolled.error().message.find("not a change id"), std::string::npos);
 }
 
+// A hostile D-Bus caller found that Rollback("") on a host where nothing was
+// ever applied created the state folder and its lock.
+TEST(FixEngine, RollbackOnAHostWhereNothingWasAppliedCreatesNothing) {
+  Fixture fixture;
+  for (const std::string& change_id : {std::string(), std::string("20991231T000000Z-ffff")}) {
+    Expected<RollbackResult> rolled =
+        rollback_change(fixture.host, fixture.config, change_id, false);
+    ASSERT_FALSE(rolled) << change_id;
+    EXPECT_NE(rolled.error().message.find(change_id.empty() ? "no change to roll back"
+                                                            : "no such change"),
+              std::string::npos)
+        << rolled.error().message;
+    EXPECT_FALSE(std::filesystem::exists(fixture.tree.real("/var/lib/qharden"))) << change_id;
+  }
+}
+
 }  // namespace
 }  // namespace qharden
