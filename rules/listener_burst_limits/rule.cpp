@@ -24,9 +24,12 @@ constexpr std::string_view kExplanation =
     "in all and per client address. Their values come from the service, else from "
     "`defaults` (xinetd fills them in after reading every file, so `defaults` reach every "
     "service), else from the built-in; each attribute takes its first valid `=` line. "
-    "openbsd-inetd's wait/nowait[.N] field allows N forks a minute (built in: 256); one more "
-    "and it logs \"server failing (looping), service terminated\" and stops the service for "
-    "ten minutes. tcpserver's -c (built in: 40) caps servers at once; beyond it connections "
+    "openbsd-inetd's wait/nowait[.N] field (built in: 256) caps forks a minute: the Nth "
+    "connection within a minute makes it log \"server failing (looping), service terminated "
+    "for 10 min\" and close the service's IPv4 socket for ten minutes (on ports from 1024 up "
+    "it drops the connections beyond the cap instead, without a log line); a SIGHUP opens a "
+    "stopped service again. tcpserver's -c (built in: 40) caps servers at once; beyond it "
+    "connections "
     "wait in the kernel's queue.\n"
     "The rule judges every enabled xinetd service, inetd.conf line and tcpserver run script "
     "that listens on rules.\"listener.burst-limits\".ports or runs qmail-smtpd, against the "
@@ -61,6 +64,17 @@ nlohmann::json limit_evidence(const JudgedLimit& limit) {
   return evidence;
 }
 
+std::string ordinal(std::int64_t number) {
+  std::int64_t tens = number % 100;
+  std::int64_t ones = number % 10;
+  const char* suffix = (tens >= 11 && tens <= 13) ? "th"
+                       : ones == 1                ? "st"
+                       : ones == 2                ? "nd"
+                       : ones == 3                ? "rd"
+                                                  : "th";
+  return std::to_string(number) + suffix;
+}
+
 std::string consequence(const JudgedLimit& limit, const ListenerLimits& limits) {
   std::string value = limit.value ? std::to_string(*limit.value) : "unlimited";
   if (limit.name == "cps" || limit.name == "cps_wait") {
@@ -77,7 +91,10 @@ std::string consequence(const JudgedLimit& limit, const ListenerLimits& limits) 
     return "connections beyond " + value + " at once from one address are refused";
   }
   if (limit.name == "per_minute") {
-    return "more than " + value + " connections in a minute stop the service for ten minutes";
+    // openbsd-inetd counts forks before it checks: the Nth within a minute trips it.
+    return "the " + ordinal(*limit.value) +
+           " connection within a minute stops the service for ten minutes (on ports from "
+           "1024 up inetd drops the connections beyond it instead)";
   }
   return "connections beyond " + value + " at once wait unanswered";
 }
