@@ -100,14 +100,15 @@ stop_server() {
   wait "$server_pid" 2>/dev/null || true
 }
 
-# The RCPT reply code a stranger in C gets.
+# The RCPT reply code a stranger in C gets (for RECIPIENT, by default an
+# outside domain).
 ground_truth() {
-  ip netns exec "$client" python3 - <<'PY' 2>&1
-import smtplib
+  ip netns exec "$client" python3 - "${1:-victim@relay-test.invalid}" <<'PY' 2>&1
+import smtplib, sys
 session = smtplib.SMTP("192.0.2.1", 25, timeout=10)
 session.ehlo("client.lab.test")
 session.mail("")
-code, _ = session.rcpt("victim@relay-test.invalid")
+code, _ = session.rcpt(sys.argv[1])
 print(code)
 session.rset()
 session.quit()
@@ -211,12 +212,14 @@ report=$(audit "$tree")
 check "xinetd env fails the service" equals "$(field "$report" /etc/xinetd.conf:smtp status)" fail
 check "naming env" contains "$(field "$report" /etc/xinetd.conf:smtp message)" "env"
 check "the ground truth is 250" equals "$(ground_truth)" 250
+check "the live probe skips: the environment grants every address" \
+  equals "$(field "$report" "$live" status)" skip
 stop_server
 
 echo "# 6: apply --rule smtp.open-relay creates rcpthosts"
 start_tcpserver "$missing_tree"
-check "plain apply leaves it (fixed only when named)" \
-  bash -c "! ip netns exec '$server' '$QHARDEN' apply --root '$missing_tree' >/dev/null 2>&1 || [ ! -e '$missing_tree$qmail/control/rcpthosts' ]"
+check "a plan without --rule leaves it out (fixed only when named)" \
+  contains "$(qharden plan --root "$missing_tree" --offline 2>&1)" "smtp.open-relay: fixed only when named"
 check "apply --rule smtp.open-relay succeeds" \
   ip netns exec "$server" "$QHARDEN" apply --root "$missing_tree" --rule smtp.open-relay
 check "rcpthosts holds me and locals" \
@@ -224,6 +227,18 @@ check "rcpthosts holds me and locals" \
 check "the ground truth turns to 553" equals "$(ground_truth)" 553
 report=$(audit "$missing_tree")
 check "and qharden passes the live probe" equals "$(field "$report" "$live" status)" pass
+stop_server
+
+echo "# 7: percenthack, the relay no RCPT probe sees"
+tree=$(new_tree '127.:allow,RELAYCLIENT=""\n' lab.test)
+echo lab.test > "$tree$qmail/control/percenthack"
+start_tcpserver "$tree"
+report=$(audit "$tree")
+check "percenthack ∩ rcpthosts fails offline" \
+  equals "$(field "$report" "$qmail/control/percenthack" status)" fail
+check "while the live probe passes" equals "$(field "$report" "$live" status)" pass
+check "and qmail-smtpd accepts user%victim@lab.test (250), which qmail-send would relay" \
+  equals "$(ground_truth 'victim%relay-test.invalid@lab.test')" 250
 stop_server
 
 echo "scenarios took $(python3 -c "import time; print(round(time.time() - $scenario_start, 1))") s"
