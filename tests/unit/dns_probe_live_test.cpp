@@ -175,5 +175,19 @@ TEST_F(DnsProbeLive, ManyQueriesToOneServerAllAnswered) {
   EXPECT_EQ(answered, 2000) << seen;
 }
 
+// AAAA, for smtp.identity's forward check of IPv6 sending addresses: unbound
+// answers localhost. with ::1 from its built-in zone, and an A-only name with
+// NODATA.
+TEST_F(DnsProbeLive, AaaaRecords) {
+  std::vector<DnsResult> results = run({{kHealthy, "localhost.", DnsRecordType::aaaa},
+                                        {kHealthy, "2.0.0.127.ok.test", DnsRecordType::aaaa},
+                                        {kIpv6, "localhost.", DnsRecordType::aaaa}},
+                                       DnsProbeOptions{});
+  EXPECT_EQ(results[0].outcome, DnsOutcome::answer) << results[0].detail;
+  EXPECT_EQ(results[0].answers, std::vector<std::string>{"::1"});
+  EXPECT_EQ(results[1].outcome, DnsOutcome::nodata);
+  EXPECT_EQ(results[2].answers, std::vector<std::string>{"::1"});
+}
+
 }  // namespace
 }  // namespace qharden
