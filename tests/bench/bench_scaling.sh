@@ -35,38 +35,40 @@ make_tree() {
   }' > "$tree/etc/xinetd.d/smtp_psa"
 }
 
-# Prints "seconds KiB" of one run, or "> cap" when it did not finish in time.
+# Prints "seconds KiB cpu-seconds" of one run (cpu = user + system, which a
+# busy machine does not inflate the way it does wall time), or "> cap" when it
+# did not finish in time.
 # /usr/bin/time reports the largest RSS among the processes it waited for,
 # timeout's child included. qharden exits 2 on these trees (failing checks):
 # that is its answer, not an error.
 measure() {
   local status=0
-  /usr/bin/time -f '%e %M' -o "$work/time" timeout "$cap" "$@" > /dev/null 2>&1 || status=$?
-  if [ "$status" -eq 124 ]; then echo "> cap"; else tail -1 "$work/time"; fi
+  /usr/bin/time -f '%e %M %U %S' -o "$work/time" timeout "$cap" "$@" > /dev/null 2>&1 || status=$?
+  if [ "$status" -eq 124 ]; then echo "> cap"; else tail -1 "$work/time" | awk '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 }'; fi
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) b = 0.01; printf "%.1f", a / b }'; }
 
-printf '%7s %9s | %8s %9s | %8s %9s | %8s | %8s %8s | %s\n' N "file KiB" "audit s" "audit KiB" "plan s" "plan KiB" "apply s" "grep s" "grep KiB" \
-  "ratios to first N: N, audit s, audit KiB, plan s, grep s"
+printf '%7s %9s | %8s %9s | %8s %8s %9s | %8s | %8s %8s | %s\n' N "file KiB" "audit s" "audit KiB" "plan s" "plan cpu" "plan KiB" "apply s" "grep s" "grep KiB" \
+  "ratios to first N: N, audit s, audit KiB, plan cpu, grep s"
 first_n=""
 for count in $sizes; do
   tree="$work/tree$count"
   make_tree "$tree" "$count"
   file="$tree/etc/xinetd.d/smtp_psa"
   file_kib=$(( $(stat -c %s "$file") / 1024 ))
-  read -r grep_s grep_kib <<< "$(measure grep -c tcp-env "$file")"
-  read -r audit_s audit_kib <<< "$(measure "$QHARDEN" audit --root "$tree" --offline --rule tcp-env.flags)"
+  read -r grep_s grep_kib _ <<< "$(measure grep -c tcp-env "$file")"
+  read -r audit_s audit_kib _ <<< "$(measure "$QHARDEN" audit --root "$tree" --offline --rule tcp-env.flags)"
   plan_line=$(measure "$QHARDEN" plan --root "$tree" --offline --rule tcp-env.flags)
-  if [ "$plan_line" = "> cap" ]; then plan_s="> ${cap}"; plan_kib="-"; else read -r plan_s plan_kib <<< "$plan_line"; fi
+  if [ "$plan_line" = "> cap" ]; then plan_s="> ${cap}"; plan_kib="-"; plan_cpu="-"; else read -r plan_s plan_kib plan_cpu <<< "$plan_line"; fi
   apply_line=$(measure "$QHARDEN" apply --root "$tree" --offline --no-reload --rule tcp-env.flags)
   if [ "$apply_line" = "> cap" ]; then apply_s="> ${cap}"; else read -r apply_s _ <<< "$apply_line"; fi
   if [ -z "$first_n" ]; then
-    first_n=$count first_audit=$audit_s first_audit_kib=$audit_kib first_plan=$plan_s first_grep=$grep_s
+    first_n=$count first_audit=$audit_s first_audit_kib=$audit_kib first_plan=$plan_cpu first_grep=$grep_s
   fi
   plan_ratio="-"
-  case "$plan_s" in ">"*) ;; *) case "$first_plan" in ">"*) ;; *) plan_ratio=$(ratio "$plan_s" "$first_plan") ;; esac ;; esac
-  printf '%7s %9s | %8s %9s | %8s %9s | %8s | %8s %8s | %s %s %s %s %s\n' "$count" "$file_kib" "$audit_s" "$audit_kib" "$plan_s" "$plan_kib" \
+  case "$plan_cpu" in "-") ;; *) case "$first_plan" in "-") ;; *) plan_ratio=$(ratio "$plan_cpu" "$first_plan") ;; esac ;; esac
+  printf '%7s %9s | %8s %9s | %8s %8s %9s | %8s | %8s %8s | %s %s %s %s %s\n' "$count" "$file_kib" "$audit_s" "$audit_kib" "$plan_s" "$plan_cpu" "$plan_kib" \
     "$apply_s" "$grep_s" "$grep_kib" "$(ratio "$count" "$first_n")" "$(ratio "$audit_s" "$first_audit")" \
     "$(ratio "$audit_kib" "$first_audit_kib")" "$plan_ratio" "$(ratio "$grep_s" "$first_grep")"
   rm -rf "$tree"
