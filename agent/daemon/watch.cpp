@@ -3,6 +3,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -62,6 +63,8 @@ std::map<std::string, WatchedFolder> watch_list(const Config& config,
   add_named(folders, config.paths.resolv_conf, kResolver);
   add_named(folders, "/etc/sysctl.conf", kSysctl);
   for (const char* folder : kSysctlFolders) add_any(folders, folder, kSysctl);
+  // Any entry: rcpthosts appearing or vanishing decides an open relay.
+  add_any(folders, config.paths.qmail_control, kQmailControl);
   // Every writer of the journal (the CLI, a fixer) holds the lock, opened for
   // writing, while it writes: its close is the moment to read the journal. On
   // a host where nothing was applied the state dir (even /var/lib, in a bare
@@ -86,6 +89,10 @@ std::vector<std::string> rules_for_topics(unsigned topics) {
     rules.insert(rules.end(), {"sysctl.tcp-fin-timeout", "sysctl.tcp-keepalive"});
   }
   if ((topics & kResolver) != 0) rules.emplace_back("resolv.nameservers");
+  if ((topics & (kServices | kQmailControl)) != 0 &&
+      std::find(rules.begin(), rules.end(), "smtp.open-relay") == rules.end()) {
+    rules.emplace_back("smtp.open-relay");
+  }
   if ((topics & (kServices | kResolver)) != 0) rules.emplace_back("rblsmtpd.sources");
   return rules;
 }
@@ -145,7 +152,7 @@ unsigned FolderWatcher::read_topics() {
       const auto* event = reinterpret_cast<const inotify_event*>(buffer.data() + offset);
       offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
       if ((event->mask & IN_Q_OVERFLOW) != 0) {
-        topics |= kServices | kResolver | kSysctl | kJournal;
+        topics |= kServices | kResolver | kSysctl | kJournal | kQmailControl;
         continue;
       }
       auto watched = by_descriptor_.find(event->wd);

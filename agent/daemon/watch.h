@@ -15,7 +15,14 @@ namespace qharden::agent {
 
 // What a change in a folder can affect; each topic maps to the rules to re-audit.
 // kJournal: the state lock was released, so the journal may have changed.
-enum Topic : unsigned { kServices = 1U, kResolver = 2U, kSysctl = 4U, kJournal = 8U };
+// kQmailControl: qmail's control folder (rcpthosts, percenthack, me, ...).
+enum Topic : unsigned {
+  kServices = 1U,
+  kResolver = 2U,
+  kSysctl = 4U,
+  kJournal = 8U,
+  kQmailControl = 16U
+};
 
 struct WatchedFolder {
   std::set<std::string> names;  // empty: any entry (include dirs, sysctl.d)
