@@ -5,11 +5,14 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "engine/context.h"
 #include "engine/rule.h"
+#include "host/privileged_reads.h"
 #include "smtp_greeting/listeners.h"
 #include "smtp_open_relay/controls.h"
 #include "smtp_open_relay/grants.h"
@@ -198,8 +201,13 @@ class SmtpOpenRelayRule final : public Rule {
       std::string listener_address = listener.address_text();
       bool any = listener_address == "0.0.0.0";
       ServiceGrants grants;
-      if (listener.command)
+      if (listener.command) {
         grants = collect_grants(context.host, *listener.command, limits(context));
+      }
+      if (std::optional<Finding> passed = xinetd_passes_relayclient(listener)) {
+        findings.push_back(std::move(*passed));
+        continue;
+      }
       std::vector<std::string> refused_sources;
       std::string chosen;
       for (const std::string& address : local) {
@@ -246,6 +254,28 @@ class SmtpOpenRelayRule final : public Rule {
                                       "namespace"));
     }
     return findings;
+  }
+
+  // passenv = RELAYCLIENT is a grant only when xinetd itself holds the
+  // variable, which only its live environment shows.
+  std::optional<Finding> xinetd_passes_relayclient(const SmtpListener& listener) const {
+    if (!listener.pid || !listener.command) return std::nullopt;
+    const std::vector<std::string>& names = listener.command->passenv;
+    if (std::find(names.begin(), names.end(), "RELAYCLIENT") == names.end()) return std::nullopt;
+    Expected<ProcessDetails> details = privileged_reader().read_process(*listener.pid);
+    if (!details) return std::nullopt;
+    auto relay = details->environment.find("RELAYCLIENT");
+    if (relay == details->environment.end()) return std::nullopt;
+    Finding finding = make_finding(
+        info_, listener.subject(), Status::fail,
+        "open relay: xinetd (pid " + std::to_string(*listener.pid) +
+            ") holds RELAYCLIENT in its own environment and passes it to every connection "
+            "(passenv in " +
+            listener.command_source + ")");
+    finding.evidence = {{"pid", *listener.pid},
+                        {"command_source", listener.command_source},
+                        {"xinetd_relayclient", relay->second}};
+    return finding;
   }
 
   Finding judge(const RelayProbeTarget& target, const RelayProbeResult& result, json evidence,

@@ -216,6 +216,17 @@ check "the live probe skips: the environment grants every address" \
   equals "$(field "$report" "$live" status)" skip
 stop_server
 
+echo "# 5b: xinetd passenv = RELAYCLIENT, with xinetd started holding it"
+sed -i 's/^\tenv\t\t= RELAYCLIENT=$/\tpassenv\t\t= RELAYCLIENT/' "$tree/etc/xinetd.conf"
+RELAYCLIENT= start_xinetd "$tree"
+report=$(audit "$tree")
+check "offline, passenv is a warning on the service" \
+  equals "$(field "$report" /etc/xinetd.conf:smtp severity)" warning
+check "live, xinetd's own RELAYCLIENT fails the listener" \
+  equals "$(field "$report" "$live" status)" fail
+check "the ground truth is 250" equals "$(ground_truth)" 250
+stop_server
+
 echo "# 6: apply --rule smtp.open-relay creates rcpthosts"
 start_tcpserver "$missing_tree"
 check "a plan without --rule leaves it out (fixed only when named)" \
