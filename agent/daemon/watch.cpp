@@ -94,6 +94,9 @@ std::vector<std::string> rules_for_topics(unsigned topics) {
     rules.emplace_back("smtp.open-relay");
   }
   if ((topics & (kServices | kResolver)) != 0) rules.emplace_back("rblsmtpd.sources");
+  // me/helohost/smtpgreeting and the resolvers both lookups go through.
+  if ((topics & (kQmailControl | kResolver)) != 0) rules.emplace_back("smtp.identity");
+  if ((topics & kResolver) != 0) rules.emplace_back("dnsbl.self");
   return rules;
 }
 
