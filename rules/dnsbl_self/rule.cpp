@@ -3,6 +3,7 @@
 // zone, through every resolver) is in flight at once, so an audit costs about
 // one DNS timeout however many zones are dead; the test points are judged
 // first (classify.h).
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -123,6 +124,22 @@ class DnsblSelfRule final : public Rule {
                              (*answers)[plan.first + 2 + offset].result);
       }
       ZoneJudgement judgement = judge_zone(plan.zone, plan.data, points, results);
+      // A zone that refuses public resolvers may answer them anything (Spamhaus:
+      // 127.255.255.254; through Google, NXDOMAIN for every name): whatever came
+      // back through one says nothing about the addresses, so never a pass.
+      const std::string& deciding = (*answers)[plan.first].resolver;
+      const std::vector<std::string>& public_resolvers =
+          context.config.rblsmtpd_sources.public_resolvers;
+      if (plan.data != nullptr && plan.data->blocks_public_resolvers &&
+          std::find(public_resolvers.begin(), public_resolvers.end(), deciding) !=
+              public_resolvers.end() &&
+          judgement.verdict != "resolver-blocked") {
+        judgement.status = Status::error;
+        judgement.detail = "it was asked through the public resolver " + deciding +
+                           ", and it refuses public resolvers (the answer was " +
+                           judgement.verdict + ", which means nothing from there)";
+        judgement.verdict = "resolver-blocked";
+      }
       Finding finding = make_finding(info_, plan.zone, judgement.status, "");
       if (judgement.status == Status::fail && plan.data != nullptr)
         finding.severity = plan.data->severity;

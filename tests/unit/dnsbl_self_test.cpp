@@ -164,6 +164,23 @@ TEST_F(DnsblSelfRule, DefaultZonesHaveTermsAndLeaveSpamhausOut) {
     EXPECT_NE(finding.evidence["terms"].get<std::string>().find("http"), std::string::npos);
 }
 
+TEST_F(DnsblSelfRule, ZoneThatRefusesPublicResolversIsAnErrorThroughOne) {
+  // Google-style: NXDOMAIN for every address, the test point too (as if clean).
+  CannedDns dns([](const DnsQuery& query) {
+    return query.name.starts_with("2.0.0.127.") ? canned(DnsOutcome::answer, {"127.0.0.2"})
+                                                : canned(DnsOutcome::nxdomain);
+  });
+  std::vector<Finding> findings = check(
+      "[rules.\"dnsbl.self\"]\naddresses = [\"192.0.2.1\"]\nresolvers = [\"8.8.8.8\"]\n"
+      "zones = [\"zen.spamhaus.org\", \"psbl.surriel.com\"]\n");
+  ASSERT_EQ(findings.size(), 2u);
+  EXPECT_EQ(findings[0].status, Status::error) << findings[0].message;
+  EXPECT_EQ(findings[0].evidence["verdict"], "resolver-blocked");
+  EXPECT_NE(findings[0].message.find("public resolver 8.8.8.8"), std::string::npos)
+      << findings[0].message;
+  EXPECT_EQ(findings[1].status, Status::pass) << "PSBL answers public resolvers";
+}
+
 TEST_F(DnsblSelfRule, OfflineSkips) {
   CannedDns dns(listings);
   std::vector<Finding> findings = check(kZones, true);
