@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Long fuzzing, outside CI: runs each fuzz target (ASan+UBSan, libFuzzer) until
+# it has 10 million executions in all, over as many sittings as it takes.
+#
+#   tests/fuzz/run-long.sh BUILD_DIR [SECONDS_PER_TARGET] [TARGET...]
+#
+# BUILD_DIR is a -DQHARDEN_FUZZ=ON build (tests/run-all.sh makes build-fuzz).
+# Each sitting runs a target for at most SECONDS_PER_TARGET (default 1200) at
+# nice 19, from its persistent corpus in /var/cache/qharden-tests/fuzz/<name>/
+# seeded with tests/fuzz/corpus/<name>/, and appends one line to
+# tests/fuzz/long-runs.tsv: date, commit, target, executions, seconds, result.
+# A target whose total since its parser last changed reaches the goal is
+# skipped. A crash, leak or timeout stops that target, keeps the reproducer
+# in the cache folder and makes the script exit 1.
+# Afterwards, `tests/fuzz/run-long.sh --merge BUILD_DIR` minimises each cache
+# corpus back into tests/fuzz/corpus/<name>/.
+set -euo pipefail
+fuzz_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source_dir=$(cd "$fuzz_dir/../.." && pwd)
+cache=${QHARDEN_FUZZ_CACHE:-/var/cache/qharden-tests/fuzz}
+ledger=$fuzz_dir/long-runs.tsv
+goal=${QHARDEN_FUZZ_GOAL:-10000000}
+
+merge=no
+if [ "${1:-}" = --merge ]; then merge=yes; shift; fi
+build_dir=${1:?usage: run-long.sh [--merge] BUILD_DIR [SECONDS] [TARGET...]}
+seconds=${2:-1200}
+shift $(( $# >= 2 ? 2 : $# ))
+mkdir -p "$cache"
+[ -f "$ledger" ] || printf 'date\tcommit\ttarget\texecutions\tseconds\tresult\n' > "$ledger"
+
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  for binary in "$build_dir"/tests/fuzz/fuzz_*; do [ -x "$binary" ] && targets+=("$(basename "$binary")"); done
+fi
+commit=$(git -C "$source_dir" rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+# total NAME: executions recorded for NAME since the last commit that changed
+# its fuzz target (a changed harness starts a new count).
+total() {
+  local name=$1 since
+  since=$(git -C "$source_dir" log -1 --format=%cs -- "tests/fuzz/$name.cpp" 2>/dev/null || echo 0000-00-00)
+  awk -F'\t' -v name="$name" -v since="$since" \
+    'NR > 1 && $3 == name && $6 == "ok" && substr($1, 1, 10) >= since {sum += $4} END {print sum + 0}' "$ledger"
+}
+
+status=0
+for name in "${targets[@]}"; do
+  binary=$build_dir/tests/fuzz/$name
+  corpus_name=${name#fuzz_}
+  corpus=$cache/$corpus_name
+  mkdir -p "$corpus"
+  if [ "$merge" = yes ]; then
+    mkdir -p "$fuzz_dir/corpus/$corpus_name"
+    "$binary" -merge=1 -max_len=65536 "$fuzz_dir/corpus/$corpus_name" "$corpus" > /dev/null 2>&1
+    echo "$name: corpus now $(ls "$fuzz_dir/corpus/$corpus_name" | wc -l) files"
+    continue
+  fi
+  done_so_far=$(total "$name")
+  if [ "$done_so_far" -ge "$goal" ]; then
+    echo "$name: $done_so_far executions, goal reached"
+    continue
+  fi
+  seeds=()
+  [ -d "$fuzz_dir/corpus/$corpus_name" ] && seeds=("$fuzz_dir/corpus/$corpus_name")
+  log=$cache/$name.log
+  started=$(date +%s)
+  result=ok
+  nice -n 19 "$binary" -max_total_time="$seconds" -runs=$(( goal - done_so_far )) -timeout=5 \
+    -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 -artifact_prefix="$corpus/" \
+    "$corpus" "${seeds[@]}" > "$log" 2>&1 || result=failed
+  executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$commit" "$name" \
+    "${executions:-0}" "$(( $(date +%s) - started ))" "$result" >> "$ledger"
+  echo "$name: +${executions:-0} executions in $(( $(date +%s) - started )) s ($result);" \
+    "total $(total "$name") of $goal"
+  if [ "$result" != ok ]; then
+    tail -30 "$log"
+    status=1
+  fi
+done
+exit $status
