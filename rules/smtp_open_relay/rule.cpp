@@ -204,6 +204,14 @@ class SmtpOpenRelayRule final : public Rule {
       if (listener.command) {
         grants = collect_grants(context.host, *listener.command, limits(context));
       }
+      if (listener.command && !find_program_word(listener.command->argv, "qmail-smtpd")) {
+        // Another MTA, or a stand-in: this rule judges qmail-smtpd, and a
+        // session with a server that does not speak SMTP would only wait.
+        findings.push_back(
+            make_finding(info_, listener.subject(), Status::skip,
+                         listener.command_source + " does not run qmail-smtpd; not probed"));
+        continue;
+      }
       if (std::optional<Finding> passed = xinetd_passes_relayclient(listener)) {
         findings.push_back(std::move(*passed));
         continue;
