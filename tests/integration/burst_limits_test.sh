@@ -145,7 +145,7 @@ with open(sys.argv[2], "ab", buffering=0) as out:
     while True:
         out.write(sink.recv(4096).rstrip(b"\0\n") + b"\n")' "$tree/log.socket" "$syslog" &
 kill_later $!
-for attempt in $(seq 1 50); do [ -S "$tree/log.socket" ] && break; sleep 0.1; done
+for _ in $(seq 1 50); do [ -S "$tree/log.socket" ] && break; sleep 0.1; done
 # A private /run keeps inetd's pidfile off the machine, and /dev/log in this
 # mount namespace is the sink above; the machine's /dev is left alone.
 ip netns exec "$namespace" unshare -m sh -c "mount -t tmpfs tmpfs /run &&
