@@ -1,6 +1,7 @@
 #include "parsers/systemd_unit.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "parsers/text_lines.h"
 
@@ -31,7 +32,7 @@ bool ends_in_continuation(std::string_view content) {
 struct LogicalLine {
   std::string text;
   std::vector<SystemdAssignment::Piece> pieces;
-  int first_line = 0;
+  int last_line = 0;  // systemd names this line in its warnings
 };
 
 std::size_t file_offset(const std::vector<SystemdAssignment::Piece>& pieces, std::size_t index) {
@@ -64,15 +65,15 @@ class SystemdUnitParser {
       std::string_view content = line_content(text_, line);
       if (continuing) {
         // systemd skips comment lines inside a continued line; a blank line
-        // counts as one there too (its first non-blank character is the NUL).
+        // is no comment and ends it (checked with systemd-analyze verify, 252).
         std::size_t first = content.find_first_not_of(kWhitespace);
-        if (first == std::string_view::npos || is_comment_start(content[first])) continue;
+        if (first != std::string_view::npos && is_comment_start(content[first])) continue;
       } else {
         logical = LogicalLine{};
-        logical.first_line = line.number;
       }
       logical.pieces.push_back({logical.text.size(), line.offset, line.number});
       logical.text.append(content);
+      logical.last_line = line.number;
       continuing = ends_in_continuation(content);
       if (continuing) {
         logical.text.back() = ' ';
@@ -97,7 +98,7 @@ class SystemdUnitParser {
     if (begin == std::string_view::npos) return;
     std::size_t end = whole.find_last_not_of(kWhitespace) + 1;
     std::string_view content = whole.substr(begin, end - begin);
-    int line = logical.first_line;
+    int line = logical.last_line;
     if (is_comment_start(content.front())) return;
     if (content.front() == '[') {
       if (content.size() < 2 || content.back() != ']') {
@@ -147,8 +148,21 @@ class SystemdUnitParser {
   SystemdUnitFile result_;
 };
 
+void append_utf8(std::uint32_t code, std::string& out) {
+  if (code < 0x80) {
+    out.push_back(static_cast<char>(code));
+    return;
+  }
+  int continuation_bytes = code < 0x800 ? 1 : code < 0x10000 ? 2 : 3;
+  static constexpr unsigned char kLead[] = {0, 0xC0, 0xE0, 0xF0};
+  out.push_back(static_cast<char>(kLead[continuation_bytes] | (code >> (6 * continuation_bytes))));
+  for (int shift = 6 * (continuation_bytes - 1); shift >= 0; shift -= 6) {
+    out.push_back(static_cast<char>(0x80 | ((code >> shift) & 0x3F)));
+  }
+}
+
 // Decodes one escape after a '\' at `position` in `value`; returns its length
-// (the '\' included) or 0 when systemd would reject it.
+// (the '\' included) or 0 when it is not one systemd knows.
 std::size_t decode_escape(std::string_view value, std::size_t position, std::string& out) {
   if (position + 1 >= value.size()) return 0;
   char next = value[position + 1];
@@ -164,19 +178,24 @@ std::size_t decode_escape(std::string_view value, std::size_t position, std::str
     if (base == 16 && character >= 'A' && character <= 'F') return character - 'A' + 10;
     return -1;
   };
-  int base = next == 'x' ? 16 : 8;
-  std::size_t digits = next == 'x' ? 2 : 3;
-  std::size_t first = next == 'x' ? position + 2 : position + 1;
+  int base = next == 'x' || next == 'u' || next == 'U' ? 16 : 8;
+  std::size_t digits = next == 'x' ? 2 : next == 'u' ? 4 : next == 'U' ? 8 : 3;
+  std::size_t first = base == 16 ? position + 2 : position + 1;
   if (first + digits > value.size()) return 0;
-  int code = 0;
+  std::uint32_t code = 0;
   for (std::size_t index = first; index < first + digits; ++index) {
     int digit = digit_value(value[index], base);
     if (digit < 0) return 0;
-    code = code * base + digit;
+    code = code * static_cast<std::uint32_t>(base) + static_cast<std::uint32_t>(digit);
   }
-  // systemd refuses a NUL byte and octal values above 255.
-  if (code == 0 || code > 255) return 0;
-  out.push_back(static_cast<char>(code));
+  // systemd refuses a NUL, octal above 255 and what is no Unicode character.
+  if (code == 0 || (base == 8 && code > 255) || code > 0x10FFFF) return 0;
+  if (next == 'u' || next == 'U') {
+    if (code >= 0xD800 && code <= 0xDFFF) return 0;
+    append_utf8(code, out);
+  } else {
+    out.push_back(static_cast<char>(code));
+  }
   return first + digits - position;
 }
 
@@ -233,13 +252,19 @@ Expected<SystemdCommandLine> split_systemd_command(const std::string& file,
   };
   SystemdCommandLine command;
   std::size_t position = 0;
-  // Each prefix at most once ('!' twice: "!!"), as systemd reads them.
+  // '-', '@' and ':' at most once each; '+' or up to two '!', not both (systemd
+  // reads "+!" as a path starting with '!').
   while (position < value.size()) {
     char character = value[position];
-    bool known = std::string_view("-@:+!").find(character) != std::string_view::npos;
-    auto seen = static_cast<std::size_t>(
-        std::count(command.prefixes.begin(), command.prefixes.end(), character));
-    if (!known || seen >= (character == '!' ? 2u : 1u)) break;
+    auto seen = [&](char prefix) {
+      return static_cast<std::size_t>(
+          std::count(command.prefixes.begin(), command.prefixes.end(), prefix));
+    };
+    bool accepted = false;
+    if (character == '-' || character == '@' || character == ':') accepted = seen(character) == 0;
+    if (character == '+') accepted = seen('+') == 0 && seen('!') == 0;
+    if (character == '!') accepted = seen('+') == 0 && seen('!') < 2;
+    if (!accepted) break;
     command.prefixes.push_back(character);
     ++position;
   }
@@ -257,10 +282,11 @@ Expected<SystemdCommandLine> split_systemd_command(const std::string& file,
       if (character == '\\') {
         std::size_t length = decode_escape(value, position, text);
         if (length == 0) {
-          return failure(position, position + 1 >= value.size()
-                                       ? "ends in a lone '\\'"
-                                       : "escape `\\" + std::string(1, value[position + 1]) +
-                                             "` is not one systemd accepts here");
+          // systemd warns "Ignoring unknown escape sequences" and keeps the '\'
+          // and the next byte as written (systemd-analyze verify, 252).
+          command.unknown_escapes = true;
+          length = std::min<std::size_t>(2, value.size() - position);
+          text.append(value.substr(position, length));
         }
         position += length;
       } else if (quote == 0 && (character == '"' || character == '\'')) {

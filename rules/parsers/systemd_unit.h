@@ -4,7 +4,8 @@
 //   - lines end at '\n' ("\r\n" too); each logical line is stripped of
 //     whitespace at both ends; one starting with '#' or ';' is a comment;
 //   - a line whose last character is an unescaped '\' goes on at the next line:
-//     the '\' becomes a space and comment lines in between are skipped;
+//     the '\' becomes a space; comment lines in between are skipped, a blank
+//     line ends it;
 //   - `[Name]` opens a section (a repeated name continues the same section);
 //     `Key=value` splits at the first '=', both sides stripped;
 //   - what systemd ignores with a warning (no '=', no key, an assignment before
@@ -51,7 +52,7 @@ struct SystemdSection {
 };
 
 struct SystemdUnitProblem {
-  int line = 0;
+  int line = 0;         // a continued line's last line, as systemd names it
   bool fatal = false;   // systemd refuses to load the unit
   std::string message;  // "FILE:LINE: ..."
 };
@@ -93,10 +94,11 @@ struct SystemdCommandLine {
   SystemdCommandWord program;            // the path systemd executes
   std::vector<SystemdCommandWord> argv;  // argv[0] first; with '@' that is the second word
   bool more_commands = false;            // a lone ';' word: further commands follow (not split)
+  bool unknown_escapes = false;          // kept as written, as systemd does after a warning
 };
 
-// Fails with "FILE:LINE: ..." on an unterminated quote, a trailing '\', an
-// escape systemd rejects (\u and \U are not decoded here either), or no words.
+// Fails with "FILE:LINE: ..." where systemd ignores the setting: an
+// unterminated quote, no words, '@' without argv[0].
 Expected<SystemdCommandLine> split_systemd_command(const std::string& file,
                                                    const SystemdAssignment& assignment);
 

@@ -119,6 +119,10 @@ TEST(SystemdUnitParser, ContinuationLinesJoinAndKeepLocations) {
   EXPECT_EQ(command->argv[1].location.line, 4);
   EXPECT_EQ(text.substr(command->argv[1].location.offset, 2), "-R");
   EXPECT_EQ(systemd_last(unit, "Service", "Type")->location.line, 5);
+  // A blank line ends a continued line (systemd-analyze verify, systemd 252).
+  SystemdUnitFile blank = parse_systemd_unit_text("u.service", "[S]\nA=b \\\n\nC=d\n");
+  EXPECT_EQ(systemd_last(blank, "S", "A")->value, "b");
+  EXPECT_EQ(systemd_last(blank, "S", "C")->value, "d");
   // An escaped backslash at the end is not a continuation.
   SystemdUnitFile literal = parse_systemd_unit_text("u.service", "[X]\nA=b\\\\\nC=d\n");
   EXPECT_EQ(systemd_last(literal, "X", "A")->value, "b\\\\");
@@ -182,7 +186,14 @@ INSTANTIATE_TEST_SUITE_P(
                   "@",
                   "/usr/bin/tcp-env",
                   {"tcp-env", "-R"}},
-        WordsCase{"all_prefixes", "-@:+!!/bin/a zero one", "-@:+!!", "/bin/a", {"zero", "one"}},
+        WordsCase{"all_prefixes", "-@:!!/bin/a zero one", "-@:!!", "/bin/a", {"zero", "one"}},
+        // systemd-analyze verify (252): after '+' a '!' is part of the path.
+        WordsCase{"plus_then_bang", "+!/bin/a", "+", "!/bin/a", {"!/bin/a"}},
+        WordsCase{"unicode_escapes",
+                  "/bin/a \\u00e9\\U0001F600",
+                  "",
+                  "/bin/a",
+                  {"/bin/a", "\xC3\xA9\xF0\x9F\x98\x80"}},
         WordsCase{"double_quotes", "/bin/a \"b c\" d", "", "/bin/a", {"/bin/a", "b c", "d"}},
         WordsCase{"single_quotes", "/bin/a 'b \"c' d", "", "/bin/a", {"/bin/a", "b \"c", "d"}},
         WordsCase{"quote_inside_word", "/bin/a x\"y z\"w", "", "/bin/a", {"/bin/a", "xy zw"}},
@@ -203,10 +214,21 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(parameter.param.name);
     });
 
-TEST(SystemdCommandWords, RejectsWhatSystemdRejects) {
-  // "b\\ ": a blank after the '\' is no continuation; stripping leaves a lone '\'.
-  for (const char* value : {"/bin/a 'open", "/bin/a b\\ ", "/bin/a \\q", "/bin/a \\x0g",
-                            "/bin/a \\000", "", "@/bin/a"}) {
+TEST(SystemdCommandWords, UnknownEscapesKeptAsWrittenLikeSystemd) {
+  // systemd-analyze verify (252): "Ignoring unknown escape sequences", and the
+  // command still runs with the backslash kept.
+  std::string text = "[Service]\nExecStart=/bin/a \\q \\x0g \\000 b\\ \n";
+  SystemdUnitFile unit = parse_systemd_unit_text("u.service", text);
+  Expected<SystemdCommandLine> command =
+      split_systemd_command(unit.file, *systemd_last(unit, "Service", "ExecStart"));
+  ASSERT_TRUE(command) << command.error().message;
+  EXPECT_TRUE(command->unknown_escapes);
+  EXPECT_EQ(texts(command->argv),
+            (std::vector<std::string>{"/bin/a", "\\q", "\\x0g", "\\000", "b\\"}));
+}
+
+TEST(SystemdCommandWords, RejectsWhatSystemdIgnores) {
+  for (const char* value : {"/bin/a 'open", "", "-", "@/bin/a"}) {
     std::string text = std::string("[Service]\n\nExecStart=") + value + "\n";
     SystemdUnitFile unit = parse_systemd_unit_text("u.service", text);
     ASSERT_EQ(unit.sections[0].assignments.size(), 1u) << value;
@@ -250,6 +272,11 @@ INSTANTIATE_TEST_SUITE_P(
         ProblemCase{"missing_equals", "[Service]\n# c\n; c\nNoEquals\nLast=1\n", {4}, true},
         ProblemCase{"missing_key", "[Service]\n =x\nLast=1\n", {2}, true},
         ProblemCase{"unterminated_header", "[Service]\n[Install\n[Service]\nLast=1\n", {2}, false},
+        // systemd names the last line of a continued line (systemd-analyze verify, 252).
+        ProblemCase{"continued_line_named_by_its_last_line",
+                    "[Service]\nfoo \\\n  # c\nbar\n[Bad \\\nx\n[Service]\nLast=1\n",
+                    {4, 6},
+                    false},
         ProblemCase{"several", "x\n[Service]\ny\n\n[Bad\n[Service]\nLast=1\n", {1, 3, 5}, false}),
     [](const ::testing::TestParamInfo<ProblemCase>& parameter) {
       return std::string(parameter.param.name);
