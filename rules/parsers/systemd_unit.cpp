@@ -71,6 +71,12 @@ class SystemdUnitParser {
       } else {
         logical = LogicalLine{};
       }
+      // systemd reads lines up to 1 MiB, continued ones too; beyond that the
+      // unit fails to load (systemd-analyze verify: "No buffer space available").
+      if (logical.text.size() + content.size() > kSystemdMaximumLineBytes) {
+        problem(line.number, true, "line longer than 1 MiB; systemd refuses to load the unit");
+        return std::move(result_);
+      }
       logical.pieces.push_back({logical.text.size(), line.offset, line.number});
       logical.text.append(content);
       logical.last_line = line.number;
@@ -252,22 +258,6 @@ Expected<SystemdCommandLine> split_systemd_command(const std::string& file,
   };
   SystemdCommandLine command;
   std::size_t position = 0;
-  // '-', '@' and ':' at most once each; '+' or up to two '!', not both (systemd
-  // reads "+!" as a path starting with '!').
-  while (position < value.size()) {
-    char character = value[position];
-    auto seen = [&](char prefix) {
-      return static_cast<std::size_t>(
-          std::count(command.prefixes.begin(), command.prefixes.end(), prefix));
-    };
-    bool accepted = false;
-    if (character == '-' || character == '@' || character == ':') accepted = seen(character) == 0;
-    if (character == '+') accepted = seen('+') == 0 && seen('!') == 0;
-    if (character == '!') accepted = seen('+') == 0 && seen('!') < 2;
-    if (!accepted) break;
-    command.prefixes.push_back(character);
-    ++position;
-  }
   std::vector<SystemdCommandWord> words;
   while (true) {
     position = std::min(value.size(), value.find_first_not_of(kWhitespace, position));
@@ -317,10 +307,38 @@ Expected<SystemdCommandLine> split_systemd_command(const std::string& file,
     word.last_line = line_of(assignment.pieces, assignment.value_start + position - 1);
     words.push_back(std::move(word));
   }
-  bool separate_argv0 = command.prefixes.find('@') != std::string::npos;
-  if (words.empty() || (separate_argv0 && words.size() < 2)) {
-    return failure(0, separate_argv0 ? "'@' needs the program and argv[0]" : "no command");
+  if (words.empty()) return failure(0, "no command");
+  // The prefixes are read from the first word after unquoting, so "-/bin/a"
+  // in quotes has one too (systemd-analyze verify, 252). '-', '@' and ':' at
+  // most once each; '+' or up to two '!', not both ("+!" leaves a path that
+  // starts with '!').
+  SystemdCommandWord& first = words.front();
+  std::size_t prefix_length = 0;
+  auto seen = [&](char prefix) {
+    return static_cast<std::size_t>(
+        std::count(command.prefixes.begin(), command.prefixes.end(), prefix));
+  };
+  while (prefix_length < first.text.size()) {
+    char character = first.text[prefix_length];
+    bool accepted = false;
+    if (character == '-' || character == '@' || character == ':') accepted = seen(character) == 0;
+    if (character == '+') accepted = seen('+') == 0 && seen('!') == 0;
+    if (character == '!') accepted = seen('+') == 0 && seen('!') < 2;
+    if (!accepted) break;
+    command.prefixes.push_back(character);
+    ++prefix_length;
   }
+  first.text.erase(0, prefix_length);
+  // Written plainly, the prefixes leave the word's location; quoted or
+  // escaped, the word keeps its bytes as written.
+  if (first.written.compare(0, prefix_length, command.prefixes) == 0) {
+    first.written.erase(0, prefix_length);
+    first.location.offset += prefix_length;
+    first.location.length -= prefix_length;
+  }
+  if (first.text.empty()) return failure(0, "empty executable name");
+  bool separate_argv0 = command.prefixes.find('@') != std::string::npos;
+  if (separate_argv0 && words.size() < 2) return failure(0, "'@' needs the program and argv[0]");
   command.program = words.front();
   command.argv.assign(words.begin() + (separate_argv0 ? 1 : 0), words.end());
   return command;

@@ -26,6 +26,8 @@
 
 namespace qharden {
 
+inline constexpr std::size_t kSystemdMaximumLineBytes = 1024 * 1024;  // LONG_LINE_MAX
+
 struct SystemdAssignment {
   std::string key;
   std::string value;  // stripped; continuation lines joined, each '\' turned into a space

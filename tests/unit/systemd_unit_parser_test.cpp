@@ -188,6 +188,7 @@ INSTANTIATE_TEST_SUITE_P(
                   {"tcp-env", "-R"}},
         WordsCase{"all_prefixes", "-@:!!/bin/a zero one", "-@:!!", "/bin/a", {"zero", "one"}},
         // systemd-analyze verify (252): after '+' a '!' is part of the path.
+        WordsCase{"prefix_inside_quotes", "\"-/bin/a\" x", "-", "/bin/a", {"/bin/a", "x"}},
         WordsCase{"plus_then_bang", "+!/bin/a", "+", "!/bin/a", {"!/bin/a"}},
         WordsCase{"unicode_escapes",
                   "/bin/a \\u00e9\\U0001F600",
@@ -281,6 +282,16 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<ProblemCase>& parameter) {
       return std::string(parameter.param.name);
     });
+
+TEST(SystemdUnitParser, LineOverOneMebibyteStopsTheUnit) {
+  std::string text = "[Service]\nA=1\nExecStart=/bin/a \\\n" +
+                     std::string(kSystemdMaximumLineBytes, 'x') + "\nB=2\n";
+  SystemdUnitFile unit = parse_systemd_unit_text("u.service", text);
+  ASSERT_EQ(unit.problems.size(), 1u);
+  EXPECT_EQ(unit.problems[0].line, 4);
+  EXPECT_FALSE(unit.loads());
+  EXPECT_EQ(systemd_last(unit, "Service", "B"), nullptr);  // systemd stops reading there
+}
 
 TEST(SystemdUnitParser, EmptyAndCommentOnlyFiles) {
   EXPECT_TRUE(parse_systemd_unit_text("u", "").sections.empty());
