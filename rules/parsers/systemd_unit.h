@@ -10,7 +10,8 @@
 //     `Key=value` splits at the first '=', both sides stripped;
 //   - what systemd ignores with a warning (no '=', no key, an assignment before
 //     any section) is a problem, and parsing goes on; a section header without
-//     ']' makes systemd refuse the whole unit, so that problem is fatal.
+//     ']' or a line over 1 MiB makes systemd refuse the whole unit, so that
+//     problem is fatal (checked with systemd-analyze verify, systemd 252).
 // Which keys hold lists is systemd's business per key; the file keeps every
 // assignment in order, and systemd_list()/systemd_last() apply the two rules.
 // Needs no Host, so tests and the fuzzer can drive it from a string.
@@ -100,7 +101,9 @@ struct SystemdCommandLine {
 };
 
 // Fails with "FILE:LINE: ..." where systemd ignores the setting: an
-// unterminated quote, no words, '@' without argv[0].
+// unterminated quote, no words, an empty program, '@' without argv[0]. Quoted
+// or escaped prefixes count (systemd reads them after unquoting) but then stay
+// inside the program word's location.
 Expected<SystemdCommandLine> split_systemd_command(const std::string& file,
                                                    const SystemdAssignment& assignment);
 
