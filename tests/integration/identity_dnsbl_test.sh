@@ -145,7 +145,9 @@ elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "silent.test is an error (timeout), not a pass" \
   [ "$(field "$DNS_WORKDIR/quiet.json" dnsbl.self silent.test status):$(field "$DNS_WORKDIR/quiet.json" dnsbl.self silent.test verdict)" = error:timeout ]
 check "ok.test passes beside it" [ "$(field "$DNS_WORKDIR/quiet.json" dnsbl.self ok.test status)" = pass ]
-check "a silent zone costs one timeout: ${elapsed_ms} ms < 1300 ms + start-up" [ "$elapsed_ms" -lt 1600 ]
+# Its four queries one after the other would take four timeouts; two leave room
+# for a loaded machine and still prove they waited together.
+check "a silent zone costs one timeout: ${elapsed_ms} ms < 2 timeouts (2000 ms)" [ "$elapsed_ms" -lt 2000 ]
 check "offline: both rules skip" \
   [ "$(ip netns exec "$namespace" "$QHARDEN" audit --offline --root "$tree" --rule dnsbl.self --rule smtp.identity --json | python3 -c 'import json,sys; print(sorted({f["status"] for f in json.load(sys.stdin)["findings"]}))')" = "['skip']" ]
 finish
