@@ -25,22 +25,32 @@ namespace=qh-nagios-$$
 make_namespace "$namespace"
 dns_workdir
 dns_server_new healthy
+# The compliant host's identity (PTR that forward-confirms) and a DNSBL zone
+# with its test points that does not list it, for smtp.identity and dnsbl.self.
+dns_add healthy 'local-zone: "2.0.192.in-addr.arpa." static' \
+  'local-data-ptr: "192.0.2.1 mail.example.test."' \
+  'local-zone: "example.test." static' \
+  'local-data: "mail.example.test. A 192.0.2.1"'
+dns_dnsbl_zone healthy ok.test
 dns_server_start "$namespace" healthy 127.0.0.10
 dns_silent_address "$namespace" 127.0.0.13
 work=$DNS_WORKDIR
 chmod 755 "$work"  # nobody must reach the bus socket
 
-# A compliant mail host: tcp-env with -Rt0, no DNSBL, a healthy nameserver.
+# A compliant mail host: tcp-env with -Rt0, no DNSBL, a healthy nameserver,
+# xinetd's cps raised, rcpthosts, and a name that forward-confirms.
 new_tree() {  # NAME NAMESERVER
   local tree=$work/$1
-  mkdir -p "$tree/etc/xinetd.d" "$tree/etc/sysctl.d" "$tree/etc/qharden" "$tree/run"
+  mkdir -p "$tree/etc/xinetd.d" "$tree/etc/sysctl.d" "$tree/etc/qharden" "$tree/run" "$tree/var/qmail/control"
   printf 'defaults\n{\n}\nincludedir /etc/xinetd.d\n' > "$tree/etc/xinetd.conf"
-  printf 'service smtp\n{\n\tsocket_type = stream\n\tprotocol = tcp\n\twait = no\n\tuser = root\n\tserver = /var/qmail/bin/tcp-env\n\tserver_args = -Rt0 /var/qmail/bin/qmail-smtpd\n}\n' \
+  printf 'service smtp\n{\n\tsocket_type = stream\n\tprotocol = tcp\n\twait = no\n\tuser = root\n\tcps = 100 10\n\tserver = /var/qmail/bin/tcp-env\n\tserver_args = -Rt0 /var/qmail/bin/qmail-smtpd\n}\n' \
     > "$tree/etc/xinetd.d/smtp_psa"
+  printf 'mail.example.test\n' > "$tree/var/qmail/control/me"
+  printf 'example.test\n' > "$tree/var/qmail/control/rcpthosts"
   printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$2" > "$tree/etc/resolv.conf"
   printf 'net.ipv4.tcp_fin_timeout = 30\n' > "$tree/etc/sysctl.d/90-mail.conf"
   # The agent keeps no fix here: the test changes the host and wants reports.
-  printf '[paths]\nrun_scripts = []\n[agent]\nreapply = []\naudit_interval_s = 3600\n[rules."resolv.nameservers"]\ntimeout_ms = 3000\ntries = 1\n' \
+  printf '[paths]\nrun_scripts = []\n[agent]\nreapply = []\naudit_interval_s = 3600\n[rules."resolv.nameservers"]\ntimeout_ms = 3000\ntries = 1\n[rules."smtp.identity"]\naddresses = ["192.0.2.1"]\ntimeout_ms = 3000\n[rules."dnsbl.self"]\nzones = ["ok.test"]\naddresses = ["192.0.2.1"]\ntimeout_ms = 3000\n' \
     > "$tree/etc/qharden/qharden.toml"
 }
 new_tree compliant 127.0.0.10
