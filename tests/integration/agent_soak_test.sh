@@ -115,7 +115,7 @@ sample
 next_sample=$((started + 10)) next_hup=$((started + 60)) next_storm=$((started + 30))
 next_audit=$((started + 10)) hups=0 storms=0 audit_rounds=0
 caller_pids=()
-overwrites=0 repaired=0 limited=0 unaccounted=0
+overwrites=0 repaired=0 limited=0 unaccounted=0 late=0
 : > "$work/windows"
 echo "-- soak for $duration s (target $overwrites_target overwrites)"
 while [ $(( $(date +%s) - started )) -lt "$duration" ]; do
@@ -154,7 +154,9 @@ while [ $(( $(date +%s) - started )) -lt "$duration" ]; do
     written=$(now_ms)
     overwrites=$((overwrites + 1))
     outcome=none
-    for attempt in $(seq 1 400); do
+    # 30 s: a loaded machine (the 1-hour run beside a CI build) saw repairs
+    # queue behind others for just over 10 s; those count as late, not lost.
+    for attempt in $(seq 1 1200); do
       if cmp -s "$tree/etc/xinetd.d/$file" "$work/$file.fixed"; then outcome=repaired; break; fi
       if [ $((attempt % 8)) -eq 0 ] && [ "$(limit_reports)" -gt "$limits_before" ]; then
         outcome=limited
@@ -163,11 +165,16 @@ while [ $(( $(date +%s) - started )) -lt "$duration" ]; do
       sleep 0.025
     done
     case $outcome in
-      repaired) repaired=$((repaired + 1)); echo $(( $(now_ms) - written )) >> "$work/windows" ;;
+      repaired)
+        repaired=$((repaired + 1))
+        window_ms=$(( $(now_ms) - written ))
+        echo "$window_ms" >> "$work/windows"
+        [ "$window_ms" -gt 10000 ] && late=$((late + 1))
+        ;;
       limited) limited=$((limited + 1)); cp "$work/$file.fixed" "$tree/etc/xinetd.d/$file" ;;
       *)
         unaccounted=$((unaccounted + 1))
-        echo "$(date -u +%H:%M:%S) overwrite $overwrites of $file: neither repaired nor reported in 10 s; the agent's log after it:" \
+        echo "$(date -u +%H:%M:%S) overwrite $overwrites of $file: neither repaired nor reported in 30 s; the agent's log after it:" \
           >> "$work/unaccounted"
         sed -n "/^## soak: overwrite $overwrites of /,\$p" "$work/agent.log" | sed -n '2,12p' >> "$work/unaccounted"
         cp "$work/$file.fixed" "$tree/etc/xinetd.d/$file"
@@ -186,7 +193,7 @@ for pid in "${caller_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 sample
 alive=yes
 kill -0 "$agent_pid" 2>/dev/null || alive=no
-echo "      overwrites $overwrites: repaired $repaired, reported under the rate limit $limited, unaccounted $unaccounted;" \
+echo "      overwrites $overwrites: repaired $repaired ($late after more than 10 s), reported under the rate limit $limited, unaccounted $unaccounted;" \
   "SIGHUPs $hups, Reloaded storms $storms, Audit rounds $audit_rounds x 100"
 
 python3 - "$work/samples" "$work/windows" > "$work/summary" <<'PYTHON'
