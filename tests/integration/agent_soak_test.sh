@@ -169,7 +169,7 @@ while [ $(( $(date +%s) - started )) -lt "$duration" ]; do
         repaired=$((repaired + 1))
         window_ms=$(( $(now_ms) - written ))
         echo "$window_ms" >> "$work/windows"
-        [ "$window_ms" -gt 10000 ] && late=$((late + 1))
+        if [ "$window_ms" -gt 10000 ]; then late=$((late + 1)); fi
         ;;
       limited) limited=$((limited + 1)); cp "$work/$file.fixed" "$tree/etc/xinetd.d/$file" ;;
       *)
