@@ -18,7 +18,7 @@
 set -euo pipefail
 source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 jobs=$(nproc 2> /dev/null || echo 2)
-fuzz_seconds=${QHARDEN_FUZZ_SECONDS:-30}
+fuzz_seconds=${QHARDEN_FUZZ_SECONDS:-20}
 
 tier_names=()
 tier_seconds=()

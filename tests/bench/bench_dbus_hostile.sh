@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The full hostile-caller run: tests/integration/dbus_hostile_test.sh with a
-# call count instead of CI's 40 s per identity. QHARDEN_BENCH_HOSTILE_CALLS
+# call count instead of CI's 25 s per identity. QHARDEN_BENCH_HOSTILE_CALLS
 # calls per worker (4 workers), as nobody and then as root with invalid
 # arguments; prints the tallies, calls per second, and the agent's Audit time,
 # RSS and fds before and after. Needs root; otherwise skipped.

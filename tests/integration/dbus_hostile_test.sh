@@ -6,7 +6,7 @@
 # arguments only. The agent must answer every call, never crash and never
 # change a file, and still answer Audit in its normal time afterwards
 # (compared with Audit calls timed before the storm, in this run).
-# QHARDEN_HOSTILE_SECONDS sets the length of each storm (CI: 40 s each);
+# QHARDEN_HOSTILE_SECONDS sets the length of each storm (CI: 25 s each);
 # tests/bench/bench_dbus_hostile.sh runs it with a call count instead.
 source "$(dirname "$0")/lib.sh"
 require_root
@@ -15,7 +15,7 @@ for program in dbus-daemon busctl setpriv unshare /usr/bin/python3; do require_p
   { echo "FAIL: python3-dbus is not installed (packaging/bootstrap.sh test installs it)"; exit 1; }
 QHARDEND=$(dirname "$QHARDEN")/qhardend
 SOURCE_DIR=${QHARDEN_SOURCE_DIR:?set QHARDEN_SOURCE_DIR to the source tree}
-seconds=${QHARDEN_HOSTILE_SECONDS:-40}
+seconds=${QHARDEN_HOSTILE_SECONDS:-25}
 calls=${QHARDEN_HOSTILE_CALLS:-0}
 workers=${QHARDEN_HOSTILE_WORKERS:-4}
 seed=${QHARDEN_HOSTILE_SEED:-$(date +%s)}
