@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "canned_dns.h"
 #include "config/config.h"
 #include "dnsbl_self/classify.h"
 #include "engine/context.h"
@@ -19,32 +20,8 @@ std::string fixture(const std::string& name) {
   return std::string(QHARDEN_FIXTURES_DIR) + "/hosts/" + name;
 }
 
-DnsResult canned(DnsOutcome outcome, std::vector<std::string> answers = {}) {
-  return DnsResult{outcome, 3, std::move(answers), ""};
-}
-
-class CannedDns {
- public:
-  explicit CannedDns(std::function<DnsResult(const DnsQuery&)> answer) {
-    replace_dns_probe_for_tests(
-        [this, answer](const std::vector<DnsServer>& servers, const std::vector<DnsQuery>& queries,
-                       const DnsProbeOptions&) -> Expected<std::vector<DnsResult>> {
-          ++rounds;
-          std::vector<DnsResult> results;
-          for (const DnsQuery& query : queries) {
-            asked.push_back(servers[query.server].describe() + " " + query.name);
-            results.push_back(answer(query));
-          }
-          return results;
-        });
-  }
-  ~CannedDns() { replace_dns_probe_for_tests(nullptr); }
-  bool was_asked(const std::string& text) const {
-    return std::find(asked.begin(), asked.end(), text) != asked.end();
-  }
-  std::vector<std::string> asked;
-  int rounds = 0;
-};
+using testing::canned;
+using testing::CannedDns;
 
 // Zones named after what they do; addresses 192.0.2.1 and 192.0.2.2.
 DnsResult listings(const DnsQuery& query) {
@@ -70,7 +47,7 @@ DnsResult listings(const DnsQuery& query) {
   return canned(DnsOutcome::nxdomain);
 }
 
-class DnsblSelfRule : public testing::Test {
+class DnsblSelfRule : public ::testing::Test {
  protected:
   std::vector<Finding> check(const std::string& overrides, bool offline = false) {
     Expected<Config> config = load_config_from_text(overrides, "test.toml");

@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "canned_dns.h"
 #include "config/config.h"
 #include "engine/context.h"
 #include "engine/registry.h"
@@ -18,30 +19,8 @@ std::string fixture(const std::string& name) {
   return std::string(QHARDEN_FIXTURES_DIR) + "/hosts/" + name;
 }
 
-DnsResult canned(DnsOutcome outcome, std::vector<std::string> answers = {}) {
-  return DnsResult{outcome, 3, std::move(answers), ""};
-}
-
-class CannedDns {
- public:
-  explicit CannedDns(std::function<DnsResult(const DnsQuery&)> answer) {
-    replace_dns_probe_for_tests(
-        [this, answer](const std::vector<DnsServer>& servers, const std::vector<DnsQuery>& queries,
-                       const DnsProbeOptions&) -> Expected<std::vector<DnsResult>> {
-          ++rounds;
-          std::vector<DnsResult> results;
-          for (const DnsQuery& query : queries) {
-            asked.push_back(servers[query.server].describe() + " " +
-                            std::string(dns_record_type_name(query.type)) + " " + query.name);
-            results.push_back(answer(query));
-          }
-          return results;
-        });
-  }
-  ~CannedDns() { replace_dns_probe_for_tests(nullptr); }
-  std::vector<std::string> asked;
-  int rounds = 0;
-};
+using testing::canned;
+using testing::CannedDns;
 
 DnsResult identity_dns(const DnsQuery& query) {
   const std::string& name = query.name;
@@ -64,7 +43,7 @@ DnsResult identity_dns(const DnsQuery& query) {
   return canned(DnsOutcome::nxdomain);
 }
 
-class SmtpIdentityRule : public testing::Test {
+class SmtpIdentityRule : public ::testing::Test {
  protected:
   std::vector<Finding> check(const std::string& root, const std::string& overrides,
                              bool offline = false) {
