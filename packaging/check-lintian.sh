@@ -29,7 +29,7 @@ main() {
     for tag in $tags; do
       if ! grep -qE "^- \`$tag\`" "$readme"; then
         echo "lintian ($(basename "$folder")): tag $tag is not explained in packaging/debian/README.source"
-        grep -E "^[IPX]: .*$tag" "$log" | head -3
+        grep -m 3 -E "^[IPX]: .*$tag" "$log"
         status=1
       fi
     done

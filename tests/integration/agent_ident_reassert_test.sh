@@ -169,7 +169,7 @@ ip netns exec "$namespace" "$QHARDEN" apply --root "$tree" --rule firewall.ident
 operator_change=$(sed -n 's/^change \([0-9TZ-]*\) .*/\1/p' "$work/apply.out")
 check "qharden apply put both families in place" \
   bash -c "[ \$(ip netns exec '$namespace' iptables-save | grep -c qharden:ident-reject) -eq 1 ]"
-kept_listed() { agent_property KeptChanges | grep -q '"firewall.ident-reject" "ipv4".*"firewall.ident-reject" "ipv6"'; }
+kept_listed() { agent_property KeptChanges | grep '"firewall.ident-reject" "ipv4".*"firewall.ident-reject" "ipv6"' > /dev/null; }
 wait_kept() { for attempt in $(seq 1 50); do kept_listed && return 0; sleep 0.1; done; return 1; }
 check "  KeptChanges lists ipv4 and ipv6 ($(agent_property KeptChanges))" wait_kept
 kill -TERM "$agent_pid"
@@ -184,7 +184,7 @@ elapsed=$(wait_rule 10 || true)
 check "the agent put the IPv4 and IPv6 REJECT in place at start ($elapsed ms after its first audit)" [ "$elapsed" != never ]
 check "  and says why in its log" grep -q 'start: firewall.ident-reject fails (ipv4, ipv6); re-asserting it' "$work/agent.log"
 check "  and logged the re-apply with its change id" wait_log 'drift: re-applied firewall.ident-reject ipv4: applied (change '
-fix_applied() { grep -A3 'member=FixApplied' "$work/signals.log" | grep -q 'string "firewall.ident-reject"'; }
+fix_applied() { grep -A3 'member=FixApplied' "$work/signals.log" | grep 'string "firewall.ident-reject"' > /dev/null; }
 wait_signal() { for attempt in $(seq 1 50); do "$@" && return 0; sleep 0.1; done; return 1; }
 check "  and emitted FixApplied" wait_signal fix_applied
 history=$("$QHARDEN" history --root "$tree" 2>&1 || true)

@@ -584,7 +584,7 @@ mkdir -p "$root/etc/qharden"
 printf '[agent]\nreapply_limit = 100\n' > "$root/etc/qharden/qharden.toml"
 inside systemctl reload qhardend.service > /dev/null 2>&1 || true
 for attempt in $(seq 1 50); do
-  inside journalctl --no-pager -b -u qhardend.service -o cat 2>/dev/null | grep -q 'config reloaded' && break
+  inside journalctl --no-pager -b -u qhardend.service -o cat 2>/dev/null | grep 'config reloaded' > /dev/null && break
   sleep 0.1
 done
 # Timed by a small python loop on this machine's side: a shell loop would fork
@@ -618,7 +618,7 @@ check "every overwrite of smtp_psa was repaired within 5 s" bash -c '! grep -qx 
 
 status_status=0
 status_output=$(inside qharden status 2>&1) || status_status=$?
-echo "$status_output" | head -8 | sed 's/^/      /'
+head -8 <<< "$status_output" | sed 's/^/      /'
 check "qharden status reaches the agent (exit $status_status: 0 or 1)" [ "$status_status" -le 1 ]
 
 timers=$(inside systemctl list-timers --all --no-pager 2>&1) || true

@@ -87,7 +87,7 @@ status=0
 setpriv --reuid=nobody --regid=nogroup --clear-groups "${storm[@]}" --seed "$seed" \
   > "$work/nobody.json" 2> "$work/nobody.err" || status=$?
 echo "      $(cat "$work/nobody.json")"
-sed 's/^/      /' "$work/nobody.err" | head -40
+head -40 "$work/nobody.err" | sed 's/^/      /'
 check "every call as nobody got a reply or an error" [ "$status" -eq 0 ]
 check "the agent is alive" kill -0 "$agent_pid"
 check "nobody's Apply, Plan and Rollback were refused by the policy" \
@@ -98,7 +98,7 @@ echo "-- as root, invalid arguments only (seed $((seed + 1)))"
 status=0
 "${storm[@]}" --as-root --seed $((seed + 1)) > "$work/root.json" 2> "$work/root.err" || status=$?
 echo "      $(cat "$work/root.json")"
-sed 's/^/      /' "$work/root.err" | head -40
+head -40 "$work/root.err" | sed 's/^/      /'
 check "every call as root got a reply or an error" [ "$status" -eq 0 ]
 check "root's invalid arguments got InvalidArgs" \
   /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r["errors"].get("org.freedesktop.DBus.Error.InvalidArgs",0) > 0 else 1)' "$work/root.json"
