@@ -23,6 +23,7 @@ struct Config {
     std::string prometheus_textfile_dir;
     std::string qmail_control;  // qmail's control folder (conf-qmail + /control)
     std::int64_t lock_wait_s = 0;
+    std::int64_t journal_keep_changes = 0;  // 0 keeps every change
   } paths;
   struct ResolvNameservers {
     std::int64_t timeout_ms = 0;

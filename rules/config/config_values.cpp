@@ -217,6 +217,7 @@ Expected<Config> read_config_values(const toml::table& defaults, const toml::tab
   paths.state_dir = reader.absolute_path({"paths", "state_dir"}, false);
   paths.prometheus_textfile_dir = reader.absolute_path({"paths", "prometheus_textfile_dir"}, true);
   paths.lock_wait_s = reader.integer({"paths", "lock_wait_s"}, 0, 3600);
+  paths.journal_keep_changes = reader.integer({"paths", "journal_keep_changes"}, 0, 1000000);
   paths.qmail_control = reader.absolute_path({"paths", "qmail_control"}, false);
 
   auto& resolv = config.resolv_nameservers;

@@ -4,6 +4,7 @@
 
 #include "engine/change_steps.h"
 #include "engine/fix.h"
+#include "engine/journal_retention.h"
 #include "engine/kept_changes.h"
 #include "engine/reload.h"
 #include "host/host.h"
@@ -238,6 +239,17 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
   if (!saved) {
     result.notes.push_back("journal: " + saved.error().message);
     result.all_succeeded = false;
+  }
+  // Retention only after this change is settled, so it can never be the one
+  // removed; a failure here costs disk, not the fix, so it is only reported.
+  Expected<RetentionResult> pruned =
+      prune_journal(journal, static_cast<std::size_t>(config.paths.journal_keep_changes));
+  if (!pruned) {
+    result.notes.push_back("journal retention: " + pruned.error().message);
+  } else if (pruned->removed > 0) {
+    result.notes.push_back("journal: removed the " + std::to_string(pruned->removed) +
+                           " oldest change(s) beyond paths.journal_keep_changes = " +
+                           std::to_string(config.paths.journal_keep_changes));
   }
   if (!any_applied &&
       std::all_of(result.outcomes.begin(), result.outcomes.end(),

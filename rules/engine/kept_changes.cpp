@@ -15,10 +15,13 @@ namespace {
 std::size_t rollback_position(const std::vector<JournalChange>& changes, std::size_t own_index) {
   const JournalChange& change = changes[own_index];
   if (!change.rolled_back_after.empty()) {
-    for (std::size_t index = changes.size(); index-- > own_index;) {
-      if (changes[index].id == change.rolled_back_after) return index;
+    // Ids sort in the order changes were made, so the position holds even when
+    // journal retention has removed the change it names.
+    std::size_t position = own_index;
+    for (std::size_t index = own_index + 1; index < changes.size(); ++index) {
+      if (changes[index].id <= change.rolled_back_after) position = index;
     }
-    return own_index;
+    return position;
   }
   std::size_t position = own_index;
   for (std::size_t index = own_index + 1; index < changes.size(); ++index) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -184,13 +185,21 @@ std::string Journal::open_marker(const std::string& change_id) const {
 }
 
 Expected<JournalChange> Journal::begin_change(const std::string& root) {
-  // The suffix counts changes, so ids sort in the order they were made even
-  // within one second; callers hold the state lock, so it cannot race. Counted
-  // from the folder names: a journal of thousands of changes is not parsed
-  // for it.
+  // The suffix counts on from the newest id, so ids sort in the order they
+  // were made even within one second, and keep doing so after retention has
+  // removed older changes; callers hold the state lock, so it cannot race.
+  // Read from the folder names: a journal of thousands of changes is not
+  // parsed for it.
   Expected<std::vector<std::string>> existing = change_ids();
   if (!existing) return Unexpected(existing.error());
   std::size_t sequence = existing->size() + 1;
+  if (!existing->empty()) {
+    const std::string& newest = existing->back();
+    std::size_t dash = newest.rfind('-');
+    if (dash != std::string::npos) {
+      sequence = std::max(sequence, std::strtoul(newest.c_str() + dash + 1, nullptr, 16) + 1);
+    }
+  }
   JournalChange change;
   char suffix[16];
   std::snprintf(suffix, sizeof suffix, "%04zx", sequence & 0xffff);

@@ -99,6 +99,20 @@ TEST(KeptChanges, ReplaysTheJournalInTheOrderThingsHappened) {
   }
 }
 
+TEST(KeptChanges, ARollbackAfterARemovedChangeKeepsItsPlace) {
+  // Journal retention may remove the change a rollback names as the newest at
+  // its time; ids sort in time order, so the rollback still falls after the
+  // changes made before it and before the ones made after it.
+  std::vector<JournalChange> journal = {
+      change(kFirst, "rolled-back", {entry("tcp-env.flags", "/f", "rolled-back")},
+             "20261201T100002Z-0002b"),
+      change(kSecond, "applied", {entry("tcp-env.flags", "/f", "applied")}),
+      change(kThird, "applied", {entry("tcpserver.flags", "/run", "applied")})};
+  // kSecond < the removed id < kThird: the rollback opts /f out after the
+  // second change applied it.
+  EXPECT_EQ(kept_changes(journal), (std::vector<KeptChange>{{kThird, "tcpserver.flags", "/run"}}));
+}
+
 TEST(KeptChanges, OldJournalsPlaceARollbackByItsTime) {
   JournalChange first = change(kFirst, "rolled-back", {entry("a", "1", "undone")});
   first.rolled_back_at = "2026-12-01T10:00:05Z";  // after the second change was made
