@@ -8,10 +8,13 @@
 # - a firewalld-style Reloaded storm (100 signals at once) every 5 minutes;
 # - SIGHUP every minute, every tenth with a bad config (then restored);
 # - 100 concurrent Audit callers every 10 s.
+# The journal keeps QHARDEN_SOAK_KEEP changes (paths.journal_keep_changes,
+# default 60 here), so retention runs within the first minutes.
 # Samples RSS, fds and inotify watches every 10 s and requires the last to be
-# within 5 % of the first minute's highest (fds and watches: equal), every
-# overwrite accounted for, no crash, every journal manifest whole, and prints
-# the drift window's p50/p99 and a table per interval.
+# within 5 % of the first minute's highest plus what the kept changes may cost
+# (fds and watches: equal), the journal within its limit, every overwrite
+# accounted for, no crash, every journal manifest whole, and prints the drift
+# window's p50/p99 and a table per interval.
 source "$(dirname "$0")/lib.sh"
 require_root
 for program in xinetd dbus-daemon busctl iptables /usr/bin/python3; do require_program "$program"; done
@@ -21,6 +24,7 @@ QHARDEND=$(dirname "$QHARDEN")/qhardend
 SOURCE_DIR=${QHARDEN_SOURCE_DIR:?set QHARDEN_SOURCE_DIR to the source tree}
 duration=${QHARDEN_SOAK_SECONDS:-300}
 overwrites_target=$(( 10000 * duration / 3600 ))
+keep=${QHARDEN_SOAK_KEEP:-60}
 
 work=$(make_tree)
 defer "rm -rf '$work'"
@@ -35,7 +39,7 @@ for file in "${files[@]}"; do
   cp "$tree/etc/xinetd.d/$file" "$work/$file.unfixed"
 done
 config=$work/agent.toml
-good_config='[agent]\nreapply_limit = 100\nreapply_window_s = 600\naudit_interval_s = 3600\nnetfilter_check_s = 3600\n'
+good_config="[paths]\njournal_keep_changes = $keep\n"'[agent]\nreapply_limit = 100\nreapply_window_s = 600\naudit_interval_s = 3600\nnetfilter_check_s = 3600\n'
 printf "$good_config" > "$config"
 
 namespace=qh-soak-$$
@@ -196,7 +200,7 @@ kill -0 "$agent_pid" 2>/dev/null || alive=no
 echo "      overwrites $overwrites: repaired $repaired ($late after more than 10 s), reported under the rate limit $limited, unaccounted $unaccounted;" \
   "SIGHUPs $hups, Reloaded storms $storms, Audit rounds $audit_rounds x 100"
 
-python3 - "$work/samples" "$work/windows" > "$work/summary" <<'PYTHON'
+python3 - "$work/samples" "$work/windows" "$keep" > "$work/summary" <<'PYTHON'
 import sys
 samples = [list(map(int, line.split())) for line in open(sys.argv[1]) if line.strip()]
 windows = sorted(int(line) for line in open(sys.argv[2]) if line.strip())
@@ -213,21 +217,24 @@ for sample in samples[::step] + ([samples[-1]] if (len(samples) - 1) % step else
 if windows:
     p = lambda q: windows[min(len(windows) - 1, int(q * len(windows)))]
     print("drift window over %d repairs: p50 %d ms, p99 %d ms, max %d ms" % (len(windows), p(0.5), p(0.99), windows[-1]))
-new_changes = max(0, last[4] - base[3])
+keep = int(sys.argv[3])
 growth = last[1] - base[0]
-print("RSS growth %d KiB over %d new journaled changes = %.1f KiB per change" %
-      (growth, new_changes, growth / new_changes if new_changes else 0.0))
-# The agent keeps every journaled change it has read (the journal has no
-# retention yet), so RSS follows the journal; anything beyond 8 KiB per new
-# change, or fds and watches that grow at all, is a leak.
+print("RSS growth %d KiB; the journal holds %d changes (limit %d)" % (growth, last[4], keep))
+# The agent caches the journal it has read, and retention bounds that: RSS
+# may grow by what the kept changes cost (8 KiB each at most) whatever the
+# number of repairs; beyond that, or fds and watches that grow at all, is a
+# leak.
 print("STRICT " + ("FLAT" if last[1] <= base[0] * 1.05 else "GREW"))
-ok = last[1] <= base[0] * 1.05 + 8 * new_changes and last[2] <= base[1] and last[3] <= base[2]
+ok = last[1] <= base[0] * 1.05 + 8 * keep and last[2] <= base[1] and last[3] <= base[2]
 print("BOUNDED" if ok else "LEAK")
 PYTHON
 sed 's/^/      /' "$work/summary"
 check "the agent is alive after $duration s" [ "$alive" = yes ]
-check "fds and watches end as in the first minute; RSS within 5 % plus 8 KiB per new journaled change" \
+check "fds and watches end as in the first minute; RSS within 5 % plus 8 KiB per kept change" \
   grep -qx BOUNDED "$work/summary"
+journal_size=$(ls "$tree/var/lib/qharden/changes" | wc -l)
+check "journal retention holds the journal near its limit ($journal_size changes, limit $keep)" \
+  [ "$journal_size" -le $(( keep + 5 )) ]
 [ -s "$work/unaccounted" ] && sed 's/^/      /' "$work/unaccounted"
 check "every overwrite was repaired or reported under the rate limit ($unaccounted unaccounted)" [ "$unaccounted" -eq 0 ]
 check "overwrites were repaired ($repaired)" [ "$repaired" -gt 0 ]
