@@ -34,7 +34,7 @@ test_packages=(
   python3-yaml ansible-core python3-voluptuous yamllint openssh-client python3-dbus
 )
 package_packages=(mmdebstrap systemd-container dpkg-dev git)
-release_packages=(stress-ng)
+release_packages=(stress-ng llvm-16)  # llvm-16: tests/fuzz/coverage.sh (llvm-profdata-16, llvm-cov-16)
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
 

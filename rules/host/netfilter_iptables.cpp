@@ -221,7 +221,9 @@ Expected<std::vector<NetfilterTable>> parse_iptables_save(std::string_view text,
       table.chains.push_back(std::move(chain));
       continue;
     }
-    std::size_t first = words.size() > 0 && words[0].front() == '[' ? 1 : 0;  // -c counters
+    // A line may start with an empty quoted word (`""`): no counters then.
+    std::size_t first =
+        !words.empty() && !words[0].empty() && words[0].front() == '[' ? 1 : 0;  // -c counters
     if (words.size() < first + 2 || words[first] != "-A") {
       return problem("not a chain, rule or table line: " + std::string(line.substr(0, 80)));
     }
@@ -231,7 +233,11 @@ Expected<std::vector<NetfilterTable>> parse_iptables_save(std::string_view text,
     if (chain == table.chains.end())
       return problem("a rule for the undeclared chain " + words[first + 1]);
     RuleReader reader{family, {}, {}, Applies::always};
-    reader.rule.text = std::string(line.substr(line.find("-A")));
+    // "-A" may be written with quotes or escapes (`-""A`), so it need not
+    // appear as such in the line; the rule's text is then the whole line.
+    std::size_t append_at = line.find("-A");
+    reader.rule.text =
+        std::string(append_at == std::string_view::npos ? line : line.substr(append_at));
     bool negate = false;
     for (std::size_t index = first + 2; index < words.size(); ++index) {
       const std::string& word = words[index];
