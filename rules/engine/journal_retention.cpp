@@ -134,8 +134,8 @@ Expected<RetentionResult> prune_journal(const Journal& journal, std::size_t keep
   std::set<std::string> chosen = removable(*changes, candidates);
   result.held_back += candidates.size() - chosen.size();
 
-  for (const std::string& id : candidates) {
-    if (chosen.count(id) == 0) continue;
+  // Ids sort in the order changes were made, so `chosen` goes oldest first.
+  for (const std::string& id : chosen) {
     std::string renamed = kRemovedPrefix + id;
     if (::renameat(changes_folder, id.c_str(), changes_folder, renamed.c_str()) != 0) {
       return fail_with(changes_path + "/" + id + ": " + std::strerror(errno));
@@ -145,8 +145,7 @@ Expected<RetentionResult> prune_journal(const Journal& journal, std::size_t keep
   // The renames are what makes a change disappear; settle them on disk
   // before the files go.
   ::fsync(changes_folder);
-  for (const std::string& id : candidates) {
-    if (chosen.count(id) == 0) continue;
+  for (const std::string& id : chosen) {
     std::string renamed = kRemovedPrefix + id;
     Outcome removed = remove_renamed_folder(changes_folder, renamed, changes_path + "/" + renamed);
     if (!removed) return Unexpected(removed.error());
