@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <iomanip>
 #include <iostream>
 
 #include "cli/command_setup.h"
@@ -31,13 +32,18 @@ int run_audit_command(const CommonOptions& options) {
 
   ReportHeader header{QHARDEN_VERSION, local_host_name(), setup->host.root(), options.offline};
   if (options.format == "json") {
-    std::cout << report_json(header, result).dump(2) << '\n';
+    // Streamed, not dumped to a string first: the text of 100,000 findings is
+    // as large as the findings (issue 15: audit memory).
+    int exit_code = audit_exit_code(result.findings);
+    std::cout << std::setw(2) << report_json(header, std::move(result)) << '\n';
+    std::cout.flush();
+    return exit_code;
   } else if (options.format == "prometheus") {
     double now =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     std::cout << report_prometheus(header, result, now);
   } else {
-    std::cout << report_text(header, result, stdout_wants_colour());
+    write_report_text(std::cout, header, result, stdout_wants_colour());
   }
   std::cout.flush();
   return audit_exit_code(result.findings);

@@ -58,7 +58,7 @@ int run_textfile_audit(const CommonOptions& options) {
   AuditContext context(host, config, options.offline);
   AuditResult result = run_audit(context, setup->rules);
   ReportHeader header{QHARDEN_VERSION, local_host_name(), host.root(), options.offline};
-  std::cout << report_text(header, result, false);
+  write_report_text(std::cout, header, result, false);
   if (!config.paths.prometheus_textfile_dir.empty()) {
     double now =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

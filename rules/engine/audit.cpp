@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <ctime>
-#include <exception>
 
 namespace qharden {
 namespace {
@@ -23,15 +22,13 @@ AuditResult run_audit(AuditContext& context, const std::vector<const Rule*>& rul
   auto wall_start = std::chrono::system_clock::now();
   auto start = std::chrono::steady_clock::now();
   result.started_at = utc_timestamp(wall_start);
+  for (const Rule* rule : rules) context.check_rule(*rule);
+  std::size_t count = 0;
+  for (const Rule* rule : rules) count += context.findings_of(rule->info().id).size();
+  result.findings.reserve(count);
   for (const Rule* rule : rules) {
-    try {
-      std::vector<Finding> findings = rule->check(context);
-      context.remember_findings(rule->info().id, findings);
-      for (Finding& finding : findings) result.findings.push_back(std::move(finding));
-    } catch (const std::exception& exception) {
-      result.findings.push_back(make_finding(rule->info(), std::string(rule->info().id),
-                                             Status::error,
-                                             std::string("internal error: ") + exception.what()));
+    for (Finding& finding : context.take_findings(rule->info().id)) {
+      result.findings.push_back(std::move(finding));
     }
   }
   std::chrono::duration<double, std::milli> elapsed = std::chrono::steady_clock::now() - start;

@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "engine/registry.h"
+#include "engine/rule.h"
 
 namespace qharden {
 
@@ -13,25 +14,42 @@ const ServiceInventory& AuditContext::inventory() {
   return *inventory_;
 }
 
+namespace {
+
+std::vector<Finding> checked_findings(const Rule& rule, AuditContext& context) {
+  try {
+    return rule.check(context);
+  } catch (const std::exception& exception) {
+    return {make_finding(rule.info(), std::string(rule.info().id), Status::error,
+                         std::string("internal error: ") + exception.what())};
+  }
+}
+
+}  // namespace
+
 const std::vector<Finding>& AuditContext::findings_of(std::string_view rule_id) {
   auto known = findings_by_rule_.find(rule_id);
   if (known != findings_by_rule_.end()) return known->second;
   std::vector<Finding> findings;
-  if (const Rule* rule = find_rule(rule_id)) {
-    try {
-      findings = rule->check(*this);
-    } catch (const std::exception& exception) {
-      findings.push_back(make_finding(rule->info(), std::string(rule_id), Status::error,
-                                      std::string("internal error: ") + exception.what()));
-    }
-  }
+  if (const Rule* rule = find_rule(rule_id)) findings = checked_findings(*rule, *this);
   return findings_by_rule_.insert_or_assign(std::string(rule_id), std::move(findings))
       .first->second;
 }
 
-void AuditContext::remember_findings(std::string_view rule_id,
-                                     const std::vector<Finding>& findings) {
-  findings_by_rule_.insert_or_assign(std::string(rule_id), findings);
+const std::vector<Finding>& AuditContext::check_rule(const Rule& rule) {
+  auto known = findings_by_rule_.find(rule.info().id);
+  if (known != findings_by_rule_.end()) return known->second;
+  std::vector<Finding> findings = checked_findings(rule, *this);
+  return findings_by_rule_.insert_or_assign(std::string(rule.info().id), std::move(findings))
+      .first->second;
+}
+
+std::vector<Finding> AuditContext::take_findings(std::string_view rule_id) {
+  auto known = findings_by_rule_.find(rule_id);
+  if (known == findings_by_rule_.end()) return {};
+  std::vector<Finding> findings = std::move(known->second);
+  findings_by_rule_.erase(known);
+  return findings;
 }
 
 }  // namespace qharden

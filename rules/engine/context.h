@@ -14,6 +14,8 @@
 
 namespace qharden {
 
+class Rule;
+
 // What a rule sees: the host (under its root), the config, whether live state
 // may be touched, and the service inventory parsed once for every rule.
 struct AuditContext {
@@ -31,7 +33,11 @@ struct AuditContext {
   // cause a slow greeting from their verdicts. Findings a rule already produced
   // are reused; otherwise the rule is checked now, once, without being reported.
   const std::vector<Finding>& findings_of(std::string_view rule_id);
-  void remember_findings(std::string_view rule_id, const std::vector<Finding>& findings);
+  // The audit's own run of a rule: checked once (unless findings_of already
+  // did), kept for the rules after it, and handed to the report at the end, so
+  // that 100,000 findings are never held twice (issue 15: audit memory).
+  const std::vector<Finding>& check_rule(const Rule& rule);
+  std::vector<Finding> take_findings(std::string_view rule_id);
 
  private:
   std::unique_ptr<ServiceInventory> inventory_;

@@ -55,38 +55,55 @@ Severity rule_severity(const Finding& finding) {
 }  // namespace
 
 nlohmann::json report_json(const ReportHeader& header, const AuditResult& result) {
+  AuditResult copy = result;
+  return report_json(header, std::move(copy));
+}
+
+nlohmann::json report_json(const ReportHeader& header, AuditResult&& result) {
   StatusCounts counts = count_statuses(result.findings);
-  nlohmann::json findings = nlohmann::json::array();
-  for (const Finding& finding : result.findings) {
-    findings.push_back({{"rule", finding.rule},
-                        {"subject", finding.subject},
-                        {"status", to_string(finding.status)},
-                        {"severity", to_string(finding.severity)},
-                        {"fixable", finding.fixable},
-                        {"message", finding.message},
-                        {"evidence", finding.evidence}});
-  }
   // Round to 0.1 ms so the figure reads like the design's example.
   double duration = static_cast<double>(static_cast<long long>(result.duration_ms * 10.0)) / 10.0;
-  return {{"schema", 1},
-          {"tool", {{"name", "qharden"}, {"version", header.version}}},
-          {"host", header.host_name},
-          {"root", header.root},
-          {"offline", header.offline},
-          {"started_at", result.started_at},
-          {"duration_ms", duration},
-          {"status", overall_status(result.findings)},
-          {"exit_code", audit_exit_code(result.findings)},
-          {"counts",
-           {{"pass", counts.pass},
-            {"fail", counts.fail},
-            {"error", counts.error},
-            {"skip", counts.skip}}},
-          {"findings", findings}};
+  nlohmann::json report = {{"schema", 1},
+                           {"tool", {{"name", "qharden"}, {"version", header.version}}},
+                           {"host", header.host_name},
+                           {"root", header.root},
+                           {"offline", header.offline},
+                           {"started_at", result.started_at},
+                           {"duration_ms", duration},
+                           {"status", overall_status(result.findings)},
+                           {"exit_code", audit_exit_code(result.findings)},
+                           {"counts",
+                            {{"pass", counts.pass},
+                             {"fail", counts.fail},
+                             {"error", counts.error},
+                             {"skip", counts.skip}}}};
+  // Moved, not copied (a braced json list copies): each finding is held once.
+  nlohmann::json& findings = report["findings"] = nlohmann::json::array();
+  findings.get_ref<nlohmann::json::array_t&>().reserve(result.findings.size());
+  for (Finding& finding : result.findings) {
+    nlohmann::json entry = nlohmann::json::object();
+    entry["rule"] = std::move(finding.rule);
+    entry["subject"] = std::move(finding.subject);
+    entry["status"] = to_string(finding.status);
+    entry["severity"] = to_string(finding.severity);
+    entry["fixable"] = finding.fixable;
+    entry["message"] = std::move(finding.message);
+    entry["evidence"] = std::move(finding.evidence);
+    findings.push_back(std::move(entry));
+  }
+  result.findings.clear();
+  result.findings.shrink_to_fit();
+  return report;
 }
 
 std::string report_text(const ReportHeader& header, const AuditResult& result, bool colour) {
   std::ostringstream out;
+  write_report_text(out, header, result, colour);
+  return out.str();
+}
+
+void write_report_text(std::ostream& out, const ReportHeader& header, const AuditResult& result,
+                       bool colour) {
   for (const Finding& finding : result.findings) {
     std::string status(to_string(finding.status));
     for (char& character : status) character = static_cast<char>(std::toupper(character));
@@ -107,7 +124,6 @@ std::string report_text(const ReportHeader& header, const AuditResult& result, b
   if (header.offline) out << " (offline)";
   out << " in " << format_milliseconds(result.duration_ms) << " ms; exit code "
       << audit_exit_code(result.findings) << '\n';
-  return out.str();
 }
 
 std::string report_prometheus(const ReportHeader& header, const AuditResult& result,

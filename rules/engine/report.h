@@ -1,5 +1,6 @@
 #pragma once
 
+#include <ostream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -17,9 +18,14 @@ struct ReportHeader {
 
 // JSON schema 1 of the design.
 nlohmann::json report_json(const ReportHeader& header, const AuditResult& result);
+// The same, moving each finding in: the result is left without findings.
+nlohmann::json report_json(const ReportHeader& header, AuditResult&& result);
 
 // One line per finding, then a summary. Colour only when asked (a TTY).
 std::string report_text(const ReportHeader& header, const AuditResult& result, bool colour);
+// The same, written as it goes: 100,000 findings are not held a second time as text.
+void write_report_text(std::ostream& out, const ReportHeader& header, const AuditResult& result,
+                       bool colour);
 
 // node_exporter textfile-collector format.
 std::string report_prometheus(const ReportHeader& header, const AuditResult& result,

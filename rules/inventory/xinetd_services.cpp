@@ -74,15 +74,14 @@ bool inetd_compatibility_enabled(const Host& host) {
 }
 
 // passenv is modifiable: defaults read before a service add to it (`=` in
-// defaults adds too), then the service's own =, += and -= apply in order. One
-// walk for all services, keyed by (file, line); services without any are absent.
-std::map<std::pair<std::string, int>, std::vector<std::string>> xinetd_passenv(
-    const std::vector<XinetdSection>& sections) {
-  std::map<std::pair<std::string, int>, std::vector<std::string>> by_service;
-  std::set<std::string> from_defaults;
-  for (const XinetdSection& section : sections) {
+// defaults adds too), then the service's own =, += and -= apply in order. Fed
+// every section in reading order.
+class XinetdPassenv {
+ public:
+  // The service's effective names; empty for defaults.
+  std::vector<std::string> next(const XinetdSection& section) {
     bool is_defaults = section.kind == XinetdSectionKind::defaults;
-    std::set<std::string> names = from_defaults;
+    std::set<std::string> names = from_defaults_;
     for (const XinetdAttribute& attribute : section.attributes) {
       if (attribute.name != "passenv") continue;
       if (!is_defaults && attribute.operation == XinetdOperator::assign) names.clear();
@@ -95,13 +94,15 @@ std::map<std::pair<std::string, int>, std::vector<std::string>> xinetd_passenv(
       }
     }
     if (is_defaults) {
-      from_defaults = std::move(names);
-    } else if (!names.empty()) {
-      by_service[{section.file, section.line}] = {names.begin(), names.end()};
+      from_defaults_ = std::move(names);
+      return {};
     }
+    return {names.begin(), names.end()};
   }
-  return by_service;
-}
+
+ private:
+  std::set<std::string> from_defaults_;
+};
 
 }  // namespace
 
@@ -113,7 +114,8 @@ void collect_xinetd_services(const Host& host, const Config& config, ServiceInve
   inventory.xinetd_serves_inetd_conf = inetd_compatibility_enabled(host);
 
   HostXinetdFileSource source(host);
-  XinetdConfiguration configuration = load_xinetd_configuration(main_file, source);
+  XinetdConfiguration configuration =
+      load_xinetd_configuration(main_file, source, xinetd_attribute_is_resolved);
   for (XinetdProblem& problem : configuration.problems) {
     inventory.problems.push_back(InventoryProblem{LaunchSource::xinetd, std::move(problem.file),
                                                   problem.line, std::move(problem.message)});
@@ -122,46 +124,54 @@ void collect_xinetd_services(const Host& host, const Config& config, ServiceInve
     inventory.files_read.push_back(std::move(file));
   }
 
-  std::vector<XinetdService> services = resolve_xinetd_services(configuration.sections);
-  XinetdLimits limits = resolve_xinetd_limits(configuration.sections);
-  for (XinetdProblem& problem : limits.problems) {
-    inventory.problems.push_back(InventoryProblem{LaunchSource::xinetd, std::move(problem.file),
-                                                  problem.line, std::move(problem.message)});
+  // One section at a time, each released once it is a command: a file can hold
+  // 100,000 services, and holding them parsed, resolved and as commands at once
+  // cost about 20 times the file (issue 15: audit memory).
+  XinetdServiceResolver service_resolver(configuration.sections);
+  XinetdLimitsResolver limits_resolver(configuration.sections);
+  for (const XinetdProblem& problem : limits_resolver.problems()) {
+    inventory.problems.push_back(
+        InventoryProblem{LaunchSource::xinetd, problem.file, problem.line, problem.message});
   }
-  std::size_t limits_index = 0;  // one XinetdServiceLimits per service, in the same order
   std::map<std::pair<std::string, std::string>, int> names_per_file;
-  for (const XinetdService& service : services) ++names_per_file[{service.file, service.name}];
+  std::size_t service_count = 0;
+  for (const XinetdSection& section : configuration.sections) {
+    if (section.kind != XinetdSectionKind::service) continue;
+    ++names_per_file[{section.file, section.name}];
+    ++service_count;
+  }
   ServicePorts service_ports(host);
-  auto passenv_by_service = xinetd_passenv(configuration.sections);
-  // One allocation, not doubling: a file can hold 100,000 services (issue 15).
-  inventory.commands.reserve(inventory.commands.size() + services.size());
+  XinetdPassenv passenv;
+  inventory.commands.reserve(inventory.commands.size() + service_count);  // one allocation
 
-  for (const XinetdService& service : services) {
+  for (XinetdSection& section : configuration.sections) {
+    std::vector<std::string> passenv_names = passenv.next(section);
+    std::optional<XinetdService> service = service_resolver.resolve(section);
+    if (!service) continue;  // defaults: still read by the resolvers' own copies only
+    XinetdServiceLimits limits = limits_resolver.resolve(section);
+    std::vector<XinetdAttribute>().swap(section.attributes);
+
     ServiceCommand command;
     command.source = LaunchSource::xinetd;
-    command.file = service.file;
-    command.line = service.line;
-    command.service = service.id;
-    bool name_repeats = names_per_file[{service.file, service.name}] > 1;
-    command.subject = service.file + ":" + (name_repeats ? service.id : service.name);
-    command.enabled = service.enabled;
-    command.disabled_reason = service.disabled_reason;
-    XinetdCommandLine command_line = xinetd_command_line(service);
+    command.line = service->line;
+    bool name_repeats = names_per_file[{service->file, service->name}] > 1;
+    command.subject = service->file + ":" + (name_repeats ? service->id : service->name);
+    command.file = std::move(service->file);
+    command.service = std::move(service->id);
+    command.enabled = service->enabled;
+    command.disabled_reason = std::move(service->disabled_reason);
+    XinetdCommandLine command_line = xinetd_command_line(*service);
     command.argv = std::move(command_line.argv);
     command.locations = std::move(command_line.locations);
-    command.server_location = service.server_location;
-    command.environment = service.environment;
-    command.xinetd_ident_attributes = service.ident_attributes;
-    auto passenv = passenv_by_service.find({service.file, service.line});
-    if (passenv != passenv_by_service.end()) command.passenv = passenv->second;
-    command.port = service.port ? service.port : service_ports.find(service.name);
-    if (limits_index < limits.services.size()) {
-      XinetdServiceLimits& service_limits = limits.services[limits_index++];
-      command.burst_limits = std::move(service_limits.settings);
-      if (service_limits.rejected && command.enabled) {
-        command.enabled = false;
-        command.disabled_reason = *service_limits.rejected;
-      }
+    command.server_location = service->server_location;
+    command.environment = std::move(service->environment);
+    command.xinetd_ident_attributes = std::move(service->ident_attributes);
+    command.passenv = std::move(passenv_names);
+    command.port = service->port ? service->port : service_ports.find(service->name);
+    command.burst_limits = std::move(limits.settings);
+    if (limits.rejected && command.enabled) {
+      command.enabled = false;
+      command.disabled_reason = std::move(*limits.rejected);
     }
     inventory.commands.push_back(std::move(command));
   }

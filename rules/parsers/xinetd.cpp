@@ -34,7 +34,9 @@ bool is_useful_line(std::string_view line) {
 
 class XinetdTextParser {
  public:
-  XinetdTextParser(const std::string& file, std::string_view text) : text_(text) {
+  XinetdTextParser(const std::string& file, std::string_view text,
+                   const XinetdAttributeFilter& keep)
+      : text_(text), keep_(keep) {
     result_.file = file;
   }
 
@@ -43,7 +45,13 @@ class XinetdTextParser {
       problem(nul_line, "binary file (NUL byte); xinetd cannot use it");
       return std::move(result_);
     }
-    for (const TextLine& line : split_lines(text_)) {
+    // Line by line, not split_lines: its vector is 24 bytes a line, as much
+    // as the text itself (issue 15: audit memory).
+    TextLine line;
+    for (std::size_t offset = 0; offset < text_.size(); offset = line.offset + line.length + 1) {
+      std::size_t end = text_.find('\n', offset);
+      if (end == std::string_view::npos) end = text_.size();
+      line = TextLine{offset, end - offset, line.number + 1};
       std::string_view content = text_.substr(line.offset, line.length);
       if (!is_useful_line(content)) continue;
       switch (state_) {
@@ -139,8 +147,10 @@ class XinetdTextParser {
       reject_entry(line.number, "expected `attribute = value` (blanks around =, += or -=)");
       return;
     }
+    std::string name = lower_case(words[0].text);
+    if (keep_ && !keep_(name)) return;
     XinetdAttribute attribute;
-    attribute.name = lower_case(words[0].text);
+    attribute.name = std::move(name);
     attribute.operation = *operation;
     attribute.line = line.number;
     attribute.line_offset = line.offset;
@@ -194,6 +204,7 @@ class XinetdTextParser {
   }
 
   std::string_view text_;
+  const XinetdAttributeFilter& keep_;
   XinetdFile result_;
   State state_ = State::between_entries;
   XinetdSection section_;
@@ -202,8 +213,9 @@ class XinetdTextParser {
 
 }  // namespace
 
-XinetdFile parse_xinetd_text(const std::string& file, std::string_view text) {
-  return XinetdTextParser(file, text).parse();
+XinetdFile parse_xinetd_text(const std::string& file, std::string_view text,
+                             const XinetdAttributeFilter& keep) {
+  return XinetdTextParser(file, text, keep).parse();
 }
 
 }  // namespace qharden

@@ -11,7 +11,9 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -72,7 +74,17 @@ struct XinetdFile {
   std::vector<XinetdProblem> problems;
 };
 
-XinetdFile parse_xinetd_text(const std::string& file, std::string_view text);
+// Which attributes a parse keeps, by lower-case name; an empty filter keeps
+// all. What xinetd rejects is rejected whatever the filter says.
+using XinetdAttributeFilter = std::function<bool(std::string_view name)>;
+
+XinetdFile parse_xinetd_text(const std::string& file, std::string_view text,
+                             const XinetdAttributeFilter& keep = {});
+
+// The attributes that resolve_xinetd_services, resolve_xinetd_limits and the
+// inventory's passenv read. The inventory keeps only these: a file of 100,000
+// services parsed whole is the largest thing an audit holds (issue 15).
+bool xinetd_attribute_is_resolved(std::string_view name);
 
 // Where the loader gets files from: the inventory backs it with a Host (so
 // --root holds), tests and the fuzzer with a map.
@@ -101,7 +113,8 @@ struct XinetdConfiguration {
 };
 
 XinetdConfiguration load_xinetd_configuration(const std::string& main_file,
-                                              const XinetdFileSource& source);
+                                              const XinetdFileSource& source,
+                                              const XinetdAttributeFilter& keep = {});
 
 // One file name in an includedir that xinetd reads: no '.', no trailing '~'.
 bool xinetd_reads_directory_entry(std::string_view name);
@@ -135,6 +148,25 @@ struct XinetdService {
 // read after them (xinetd copies them when it starts a service); `enabled` and
 // `disabled` apply to every service by id.
 std::vector<XinetdService> resolve_xinetd_services(const std::vector<XinetdSection>& sections);
+
+// The same, one section at a time, so that a caller walking 100,000 services
+// never holds them all resolved at once (issue 15: audit memory).
+class XinetdServiceResolver {
+ public:
+  // Reads every `defaults` first: its `enabled` and `disabled` reach every service.
+  explicit XinetdServiceResolver(const std::vector<XinetdSection>& sections);
+  ~XinetdServiceResolver();
+  XinetdServiceResolver(const XinetdServiceResolver&) = delete;
+  XinetdServiceResolver& operator=(const XinetdServiceResolver&) = delete;
+
+  // Give it every section, defaults included, in reading order: defaults' log
+  // settings reach only the services after them. Nothing for a defaults section.
+  std::optional<XinetdService> resolve(const XinetdSection& section);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 struct XinetdCommandLine {
   std::vector<std::string> argv;                       // argv[0] is the program xinetd runs

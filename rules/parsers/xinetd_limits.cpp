@@ -98,41 +98,50 @@ std::string xinetd_limit_value_problem(const std::string& name,
   return "";
 }
 
-XinetdLimits resolve_xinetd_limits(const std::vector<XinetdSection>& sections) {
-  XinetdLimits result;
-  std::map<std::string, BurstLimitSetting> defaults;
+XinetdLimitsResolver::XinetdLimitsResolver(const std::vector<XinetdSection>& sections) {
   for (const XinetdSection& section : sections) {
     if (section.kind != XinetdSectionKind::defaults) continue;
     std::optional<std::string> rejected;
     int rejected_line = 0;
     for (auto& [name, setting] : first_settings(section, "defaults", rejected, rejected_line)) {
-      defaults.emplace(name, std::move(setting));  // an earlier defaults value stays
+      defaults_.emplace(name, std::move(setting));  // an earlier defaults value stays
     }
     if (rejected) {
-      result.problems.push_back(XinetdProblem{
-          section.file, rejected_line, "defaults: " + *rejected + "; xinetd exits at start"});
+      problems_.push_back(XinetdProblem{section.file, rejected_line,
+                                        "defaults: " + *rejected + "; xinetd exits at start"});
     }
   }
+}
+
+XinetdServiceLimits XinetdLimitsResolver::resolve(const XinetdSection& service_section) const {
+  XinetdServiceLimits limits;
+  int rejected_line = 0;
+  std::map<std::string, BurstLimitSetting> own =
+      first_settings(service_section, "service", limits.rejected, rejected_line);
+  if (limits.rejected) {
+    *limits.rejected +=
+        " (line " + std::to_string(rejected_line) + "); xinetd disables the service";
+  }
+  limits.settings.reserve(kLimitNames.size());
+  for (const char* name : kLimitNames) {
+    if (auto found = own.find(name); found != own.end()) {
+      limits.settings.push_back(std::move(found->second));
+    } else if (auto inherited = defaults_.find(name); inherited != defaults_.end()) {
+      limits.settings.push_back(inherited->second);
+    } else {
+      limits.settings.push_back(built_in(name));
+    }
+  }
+  return limits;
+}
+
+XinetdLimits resolve_xinetd_limits(const std::vector<XinetdSection>& sections) {
+  XinetdLimitsResolver resolver(sections);
+  XinetdLimits result;
+  result.problems = resolver.problems();
   for (const XinetdSection& section : sections) {
     if (section.kind != XinetdSectionKind::service) continue;
-    XinetdServiceLimits limits;
-    int rejected_line = 0;
-    std::map<std::string, BurstLimitSetting> own =
-        first_settings(section, "service", limits.rejected, rejected_line);
-    if (limits.rejected) {
-      *limits.rejected +=
-          " (line " + std::to_string(rejected_line) + "); xinetd disables the service";
-    }
-    for (const char* name : kLimitNames) {
-      if (auto found = own.find(name); found != own.end()) {
-        limits.settings.push_back(found->second);
-      } else if (auto inherited = defaults.find(name); inherited != defaults.end()) {
-        limits.settings.push_back(inherited->second);
-      } else {
-        limits.settings.push_back(built_in(name));
-      }
-    }
-    result.services.push_back(std::move(limits));
+    result.services.push_back(resolver.resolve(section));
   }
   return result;
 }

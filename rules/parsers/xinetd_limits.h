@@ -12,6 +12,7 @@
 //     UNLIMITED. `UNLIMITED` is matched with case.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +38,20 @@ struct XinetdLimits {
 };
 
 XinetdLimits resolve_xinetd_limits(const std::vector<XinetdSection>& sections);
+
+// The same, one service section at a time (issue 15: audit memory).
+class XinetdLimitsResolver {
+ public:
+  // Reads every `defaults` section: xinetd fills them in after all files are read.
+  explicit XinetdLimitsResolver(const std::vector<XinetdSection>& sections);
+  // A rejected value in `defaults`: xinetd exits.
+  const std::vector<XinetdProblem>& problems() const { return problems_; }
+  XinetdServiceLimits resolve(const XinetdSection& service_section) const;
+
+ private:
+  std::map<std::string, BurstLimitSetting> defaults_;
+  std::vector<XinetdProblem> problems_;
+};
 
 // "", or why xinetd's parser rejects these words for this attribute.
 std::string xinetd_limit_value_problem(const std::string& name,

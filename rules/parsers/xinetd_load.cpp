@@ -35,7 +35,8 @@ struct IncludeSite {
 
 class XinetdLoader {
  public:
-  explicit XinetdLoader(const XinetdFileSource& source) : source_(source) {}
+  XinetdLoader(const XinetdFileSource& source, const XinetdAttributeFilter& keep)
+      : source_(source), keep_(keep) {}
 
   XinetdConfiguration load(const std::string& main_file) {
     read_file(absolute(main_file), 0, IncludeSite{});
@@ -90,7 +91,7 @@ class XinetdLoader {
       return;
     }
     configuration_.files_read.push_back(path);
-    XinetdFile parsed = parse_xinetd_text(path, *text);
+    XinetdFile parsed = parse_xinetd_text(path, *text, keep_);
     for (XinetdProblem& each : parsed.problems) record(std::move(each));
     reading_.insert(identity);
     for (XinetdItem& item : parsed.items) {
@@ -135,6 +136,7 @@ class XinetdLoader {
   }
 
   const XinetdFileSource& source_;
+  const XinetdAttributeFilter& keep_;
   XinetdConfiguration configuration_;
   std::set<std::string> reading_;
   std::set<std::string> read_once_;
@@ -148,8 +150,9 @@ bool xinetd_reads_directory_entry(std::string_view name) {
 }
 
 XinetdConfiguration load_xinetd_configuration(const std::string& main_file,
-                                              const XinetdFileSource& source) {
-  return XinetdLoader(source).load(main_file);
+                                              const XinetdFileSource& source,
+                                              const XinetdAttributeFilter& keep) {
+  return XinetdLoader(source, keep).load(main_file);
 }
 
 }  // namespace qharden

@@ -176,22 +176,56 @@ XinetdService resolve_service(const XinetdSection& section, const DefaultsState&
 
 }  // namespace
 
+struct XinetdServiceResolver::State {
+  DefaultsState every_defaults;   // all of them: enabled and disabled
+  DefaultsState defaults_so_far;  // those read before the current section: log settings
+};
+
+XinetdServiceResolver::XinetdServiceResolver(const std::vector<XinetdSection>& sections)
+    : state_(std::make_unique<State>()) {
+  for (const XinetdSection& section : sections) {
+    if (section.kind != XinetdSectionKind::defaults) continue;
+    for (const XinetdAttribute& attribute : section.attributes) {
+      state_->every_defaults.apply(attribute);
+    }
+  }
+}
+
+XinetdServiceResolver::~XinetdServiceResolver() = default;
+
+std::optional<XinetdService> XinetdServiceResolver::resolve(const XinetdSection& section) {
+  if (section.kind == XinetdSectionKind::defaults) {
+    for (const XinetdAttribute& attribute : section.attributes) {
+      state_->defaults_so_far.apply(attribute);
+    }
+    return std::nullopt;
+  }
+  XinetdService service = resolve_service(section, state_->defaults_so_far);
+  const DefaultsState& every = state_->every_defaults;
+  if (every.disabled.count(service.id) != 0) {
+    disable(service, "listed in `disabled` of defaults");
+  } else if (!every.enabled.empty() && every.enabled.count(service.id) == 0) {
+    disable(service, "not listed in `enabled` of defaults");
+  }
+  return service;
+}
+
+bool xinetd_attribute_is_resolved(std::string_view name) {
+  // resolve_service and DefaultsState; resolve_xinetd_limits; the inventory's passenv.
+  static constexpr std::string_view kResolved[] = {
+      "log_on_success", "log_on_failure", "env", "passenv",   "server_args",
+      "flags",          "server",         "id",  "port",      "disable",
+      "enabled",        "disabled",       "cps", "instances", "per_source"};
+  return std::find(std::begin(kResolved), std::end(kResolved), name) != std::end(kResolved);
+}
+
 std::vector<XinetdService> resolve_xinetd_services(const std::vector<XinetdSection>& sections) {
-  DefaultsState defaults;
+  XinetdServiceResolver resolver(sections);
   std::vector<XinetdService> services;
   services.reserve(sections.size());  // not doubled: a file can hold 100,000 services
   for (const XinetdSection& section : sections) {
-    if (section.kind == XinetdSectionKind::defaults) {
-      for (const XinetdAttribute& attribute : section.attributes) defaults.apply(attribute);
-      continue;
-    }
-    services.push_back(resolve_service(section, defaults));
-  }
-  for (XinetdService& service : services) {
-    if (defaults.disabled.count(service.id) != 0) {
-      disable(service, "listed in `disabled` of defaults");
-    } else if (!defaults.enabled.empty() && defaults.enabled.count(service.id) == 0) {
-      disable(service, "not listed in `enabled` of defaults");
+    if (std::optional<XinetdService> service = resolver.resolve(section)) {
+      services.push_back(std::move(*service));
     }
   }
   return services;

@@ -9,6 +9,7 @@
 #include "inventory/inventory.h"
 #include "parsers/text_lines.h"
 #include "parsers/xinetd.h"
+#include "parsers/xinetd_limits.h"
 #include "tcp_env_flags/tcp_env_flags.h"
 
 namespace {
@@ -76,6 +77,41 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                      command.argv.end());
       qharden::TcpEnvOptions options = qharden::read_tcp_env_options(after);
       if (options.option_words.size() > after.size()) __builtin_trap();
+    }
+  }
+  // The inventory parses with only the attributes it resolves kept: that must
+  // not change a resolved service or its burst limits.
+  qharden::XinetdConfiguration filtered = qharden::load_xinetd_configuration(
+      "/etc/xinetd.conf", SameTextSource(text), qharden::xinetd_attribute_is_resolved);
+  if (filtered.sections.size() != configuration.sections.size()) __builtin_trap();
+  if (filtered.problems.size() != configuration.problems.size()) __builtin_trap();
+  std::vector<qharden::XinetdService> whole =
+      qharden::resolve_xinetd_services(configuration.sections);
+  std::vector<qharden::XinetdService> kept = qharden::resolve_xinetd_services(filtered.sections);
+  if (whole.size() != kept.size()) __builtin_trap();
+  for (std::size_t index = 0; index < whole.size(); ++index) {
+    const qharden::XinetdService& left = whole[index];
+    const qharden::XinetdService& right = kept[index];
+    if (left.id != right.id || left.enabled != right.enabled ||
+        left.disabled_reason != right.disabled_reason || left.server != right.server ||
+        left.server_args != right.server_args || left.port != right.port ||
+        left.environment != right.environment || left.log_on_success != right.log_on_success ||
+        left.log_on_failure != right.log_on_failure ||
+        left.ident_attributes != right.ident_attributes || left.name_in_args != right.name_in_args)
+      __builtin_trap();
+  }
+  qharden::XinetdLimits whole_limits = qharden::resolve_xinetd_limits(configuration.sections);
+  qharden::XinetdLimits kept_limits = qharden::resolve_xinetd_limits(filtered.sections);
+  if (whole_limits.services.size() != kept_limits.services.size()) __builtin_trap();
+  for (std::size_t index = 0; index < whole_limits.services.size(); ++index) {
+    const qharden::XinetdServiceLimits& left = whole_limits.services[index];
+    const qharden::XinetdServiceLimits& right = kept_limits.services[index];
+    if (left.rejected != right.rejected || left.settings.size() != right.settings.size())
+      __builtin_trap();
+    for (std::size_t setting = 0; setting < left.settings.size(); ++setting) {
+      if (left.settings[setting].words != right.settings[setting].words ||
+          left.settings[setting].line != right.settings[setting].line)
+        __builtin_trap();
     }
   }
   return 0;
