@@ -17,6 +17,8 @@ struct Config {
     std::string inetd_conf;
     std::string resolv_conf;
     std::vector<std::string> run_scripts;
+    // systemd's unit search path, highest precedence first (systemd.unit(5)).
+    std::vector<std::string> systemd_unit_dirs;
     std::string xinetd_pidfile;
     std::string inetd_pidfile;
     std::string state_dir;
@@ -77,6 +79,8 @@ struct Config {
     std::int64_t xinetd_per_source_min = 0;
     std::int64_t inetd_per_minute_min = 0;
     std::int64_t tcpserver_concurrency_min = 0;
+    std::int64_t systemd_max_connections_min = 0;  // Accept=yes sockets
+    std::int64_t systemd_trigger_limit_burst_min = 0;
   } listener_burst_limits;
   struct SmtpIdentity {
     std::vector<std::string> addresses;    // empty: discovered through route_probe

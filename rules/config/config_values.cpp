@@ -212,6 +212,7 @@ Expected<Config> read_config_values(const toml::table& defaults, const toml::tab
   paths.inetd_conf = reader.absolute_path({"paths", "inetd_conf"}, false);
   paths.resolv_conf = reader.absolute_path({"paths", "resolv_conf"}, false);
   paths.run_scripts = reader.absolute_paths({"paths", "run_scripts"});
+  paths.systemd_unit_dirs = reader.absolute_paths({"paths", "systemd_unit_dirs"});
   paths.xinetd_pidfile = reader.absolute_path({"paths", "xinetd_pidfile"}, false);
   paths.inetd_pidfile = reader.absolute_path({"paths", "inetd_pidfile"}, false);
   paths.state_dir = reader.absolute_path({"paths", "state_dir"}, false);
@@ -309,6 +310,10 @@ Expected<Config> read_config_values(const toml::table& defaults, const toml::tab
       {"rules", "listener.burst-limits", "inetd_per_minute_min"}, 1, kManyConnections);
   burst.tcpserver_concurrency_min = reader.integer(
       {"rules", "listener.burst-limits", "tcpserver_concurrency_min"}, 1, kManyConnections);
+  burst.systemd_max_connections_min = reader.integer(
+      {"rules", "listener.burst-limits", "systemd_max_connections_min"}, 1, kManyConnections);
+  burst.systemd_trigger_limit_burst_min = reader.integer(
+      {"rules", "listener.burst-limits", "systemd_trigger_limit_burst_min"}, 1, kManyConnections);
 
   auto& identity = config.smtp_identity;
   identity.addresses = reader.address_list({"rules", "smtp.identity", "addresses"}, false);

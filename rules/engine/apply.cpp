@@ -27,8 +27,19 @@ std::set<std::string> daemons_serving(AuditContext& context, const std::string& 
   if (host_path == paths.inetd_conf) add_inetd();
   for (const ServiceCommand& command : inventory.commands) {
     if (command.file != host_path) continue;
-    if (command.source == LaunchSource::xinetd) daemons.insert("xinetd");
-    if (command.source == LaunchSource::inetd) add_inetd();
+    switch (command.source) {
+      case LaunchSource::xinetd:
+        daemons.insert("xinetd");
+        break;
+      case LaunchSource::inetd:
+        add_inetd();
+        break;
+      // No rule plans a change to a unit file, and a daemon-reload is not
+      // requested yet; a run script's service is restarted by its operator.
+      case LaunchSource::systemd:
+      case LaunchSource::run_script:
+        break;
+    }
   }
   return daemons;
 }

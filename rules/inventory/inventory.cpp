@@ -10,6 +10,7 @@ ServiceInventory collect_service_inventory(const Host& host, const Config& confi
   collect_xinetd_services(host, config, inventory);
   collect_inetd_services(host, config, inventory);
   collect_run_scripts(host, config, inventory);
+  collect_systemd_units(host, config, inventory);
   return inventory;
 }
 
@@ -32,6 +33,8 @@ std::string_view to_string(LaunchSource source) {
       return "inetd";
     case LaunchSource::run_script:
       return "run script";
+    case LaunchSource::systemd:
+      return "systemd";
   }
   return "unknown";
 }

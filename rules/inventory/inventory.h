@@ -1,7 +1,7 @@
 // Every command line that a super-server or supervisor on this host runs:
-// xinetd services, inetd.conf lines and daemontools/runit run scripts. Parsed
-// once per audit and shared by tcp-env.flags, tcpserver.flags,
-// rblsmtpd.sources and smtp.greeting.
+// xinetd services, inetd.conf lines, daemontools/runit run scripts and the
+// services behind systemd Accept=yes sockets. Parsed once per audit and shared
+// by tcp-env.flags, tcpserver.flags, rblsmtpd.sources and smtp.greeting.
 #pragma once
 
 #include <cstddef>
@@ -15,7 +15,9 @@ namespace qharden {
 class Host;
 struct Config;
 
-enum class LaunchSource { xinetd, inetd, run_script };
+// systemd: the ExecStart= of the service behind a *.socket unit with Accept=yes.
+// qharden judges these but never edits them: a fix belongs in a drop-in.
+enum class LaunchSource { xinetd, inetd, run_script, systemd };
 
 // Where a word of argv sits in its file, so a fix can change exactly those bytes.
 struct WordLocation {
@@ -29,10 +31,14 @@ struct WordLocation {
 // written, with where it came from, so a finding can name it and a fix can edit
 // exactly its words; the rule reads the numbers.
 struct BurstLimitSetting {
-  std::string name;                // xinetd "cps"/"instances"/"per_source"; inetd "wait"
+  // xinetd "cps"/"instances"/"per_source"; inetd "wait"; systemd "MaxConnections",
+  // "MaxConnectionsPerSource", "TriggerLimitIntervalSec", "TriggerLimitBurst"
+  std::string name;
   std::vector<std::string> words;  // as written; the built-in value when from == "built-in"
-  std::string from;                // "service" (its own line or field), "defaults", "built-in"
-  std::string file;                // where it is written; empty for the built-in default
+  // "service" (its own line or field; systemd: the socket unit file),
+  // "defaults", "drop-in" (systemd), "built-in"
+  std::string from;
+  std::string file;  // where it is written; empty for the built-in default
   int line = 0;
   std::vector<WordLocation> locations;  // of each word, when written
 };
@@ -42,7 +48,11 @@ struct ServiceCommand {
   std::string file;     // host path of the file that holds the command line
   int line = 0;         // 1-based line of the service (xinetd: `service`; inetd: the line)
   std::string service;  // xinetd: id (name unless `id` is set); inetd: the service field as written
-  std::string subject;  // "/etc/xinetd.d/smtp_psa:smtp", "/etc/inetd.conf:smtp", or the run script
+  // "/etc/xinetd.d/smtp_psa:smtp", "/etc/inetd.conf:smtp", the run script, or
+  // systemd's service unit file as found ("/usr/lib/systemd/system/qmail-smtpd@.service");
+  // systemd: `file` is the unit or drop-in that holds the effective ExecStart=,
+  // `line` its line, `service` the socket unit's name ("qmail-smtpd.socket").
+  std::string subject;
   bool enabled = true;
   std::string disabled_reason;  // when !enabled: "disable = yes", "flags = DISABLE", ...
   // As executed: argv[0] is the program path (xinetd's server, inetd's server
@@ -61,10 +71,13 @@ struct ServiceCommand {
   // xinetd only: the effective `passenv` names (defaults, then the service's
   // =, += and -=): variables of xinetd's own environment the server gets.
   std::vector<std::string> passenv;
-  // xinetd and inetd: the port the service listens on, when known.
+  // xinetd, inetd and systemd (the first ListenStream= port): the port the
+  // service listens on, when known.
   std::optional<int> port;
   // xinetd: effective cps, instances, per_source; inetd: the wait/nowait[.max]
-  // field. tcpserver's -c is read from argv by the rule.
+  // field; systemd: the socket's MaxConnections, MaxConnectionsPerSource,
+  // TriggerLimitIntervalSec and TriggerLimitBurst. tcpserver's -c is read
+  // from argv by the rule.
   std::vector<BurstLimitSetting> burst_limits;
   // tcpserver run scripts: the resolved program chain includes tcpserver's own
   // arguments (host, port), then the chained programs.
@@ -92,6 +105,7 @@ struct ServiceInventory {
   bool inetd_present = false;                 // inetd_conf exists
   bool xinetd_serves_inetd_conf = false;      // Debian's INETD_COMPAT=Yes in /etc/default/xinetd
   std::vector<std::string> run_scripts_seen;  // paths matched by paths.run_scripts
+  bool systemd_accept_sockets = false;        // a *.socket unit with Accept=yes was read
   std::vector<std::string> files_read;        // every file parsed, for the agent's watch list
 };
 
@@ -101,6 +115,7 @@ ServiceInventory collect_service_inventory(const Host& host, const Config& confi
 void collect_xinetd_services(const Host& host, const Config& config, ServiceInventory& inventory);
 void collect_inetd_services(const Host& host, const Config& config, ServiceInventory& inventory);
 void collect_run_scripts(const Host& host, const Config& config, ServiceInventory& inventory);
+void collect_systemd_units(const Host& host, const Config& config, ServiceInventory& inventory);
 
 // The index of the word that runs `program` (compared by basename), if any.
 std::optional<std::size_t> find_program_word(const std::vector<std::string>& argv,

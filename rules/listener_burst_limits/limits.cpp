@@ -192,6 +192,51 @@ ListenerLimits judge_inetd_limits(const ServiceCommand& command,
   return result;
 }
 
+// A systemd time span is zero when no digit in it is other than 0 ("0", "0s").
+bool zero_time_span(const std::string& text) {
+  bool digit_seen = false;
+  for (char character : text) {
+    if (character >= '1' && character <= '9') return false;
+    digit_seen = digit_seen || character == '0';
+  }
+  return digit_seen;
+}
+
+ListenerLimits judge_systemd_limits(const ServiceCommand& command,
+                                    const Config::ListenerBurstLimits& bounds) {
+  ListenerLimits result;
+  result.kind = "systemd";
+  const BurstLimitSetting* connections = find_setting(command, "MaxConnections");
+  const BurstLimitSetting* burst = find_setting(command, "TriggerLimitBurst");
+  const BurstLimitSetting* interval = find_setting(command, "TriggerLimitIntervalSec");
+  if (connections == nullptr || burst == nullptr || interval == nullptr ||
+      connections->words.empty() || burst->words.empty() || interval->words.empty()) {
+    result.error = "the socket's limits were not read";
+    return result;
+  }
+  std::optional<std::int64_t> maximum = whole_number(connections->words.front());
+  if (!maximum || *maximum < 1) {
+    result.error = "MaxConnections=" + connections->words.front() + " is no positive number";
+    return result;
+  }
+  result.limits.push_back(minimum_limit("MaxConnections", maximum, *connections,
+                                        "MaxConnections=" + connections->words.front(),
+                                        bounds.systemd_max_connections_min));
+  std::optional<std::int64_t> triggers = whole_number(burst->words.front());
+  if (!triggers) {
+    result.error = "TriggerLimitBurst=" + burst->words.front() + " is no number";
+    return result;
+  }
+  // 0 for either turns systemd's trigger limit off (systemd.socket(5)).
+  bool off = *triggers == 0 || zero_time_span(interval->words.front());
+  std::string written = "TriggerLimitBurst=" + burst->words.front() +
+                        " per TriggerLimitIntervalSec=" + interval->words.front();
+  result.limits.push_back(minimum_limit("TriggerLimitBurst",
+                                        off ? std::nullopt : std::optional(*triggers), *burst,
+                                        written, bounds.systemd_trigger_limit_burst_min));
+  return result;
+}
+
 std::optional<std::string> tcpserver_port_word(const std::vector<std::string>& argv,
                                                std::size_t tcpserver_index) {
   std::vector<std::string> after(argv.begin() + static_cast<long>(tcpserver_index) + 1, argv.end());

@@ -20,10 +20,11 @@ inline constexpr std::int64_t kTcpserverBuiltInConcurrency = 40;
 
 struct JudgedLimit {
   // "cps" (rate), "cps_wait", "instances", "per_source" (xinetd); "per_minute"
-  // (inetd); "concurrency" (tcpserver -c).
+  // (inetd); "concurrency" (tcpserver -c); "MaxConnections", "TriggerLimitBurst"
+  // (systemd sockets).
   std::string name;
   std::optional<std::int64_t> value;  // nullopt: unlimited
-  std::string from;                   // "service", "defaults" or "built-in"
+  std::string from;                   // "service", "defaults", "drop-in" or "built-in"
   std::string file;
   int line = 0;
   std::string written;  // as written or built in: "cps = 50 10", "nowait.5", "-c 5"
@@ -33,7 +34,7 @@ struct JudgedLimit {
 };
 
 struct ListenerLimits {
-  std::string kind;  // "xinetd", "inetd" or "tcpserver"
+  std::string kind;  // "xinetd", "inetd", "tcpserver" or "systemd"
   std::vector<JudgedLimit> limits;
   std::optional<std::string> error;  // the limits cannot be read (a shell variable, a bad value)
   bool all_ok() const;
@@ -43,6 +44,10 @@ ListenerLimits judge_xinetd_limits(const ServiceCommand& command,
                                    const Config::ListenerBurstLimits& bounds);
 ListenerLimits judge_inetd_limits(const ServiceCommand& command,
                                   const Config::ListenerBurstLimits& bounds);
+// A systemd Accept=yes socket: MaxConnections and TriggerLimitBurst (0, or a
+// TriggerLimitIntervalSec of 0, turns the trigger limit off).
+ListenerLimits judge_systemd_limits(const ServiceCommand& command,
+                                    const Config::ListenerBurstLimits& bounds);
 // tcpserver_index: the argv word that runs tcpserver. With a host, a -c from a
 // variable set to `cat FILE` (Life with qmail's MAXSMTPD and its
 // control/concurrencyincoming) is read from that file.

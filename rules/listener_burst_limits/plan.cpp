@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "engine/context.h"
+#include "inventory/systemd_units.h"
 #include "listener_burst_limits/limits.h"
 #include "parsers/inetd.h"
 #include "parsers/xinetd.h"
@@ -109,7 +110,8 @@ std::string indentation_of(const XinetdSection& section) {
 }
 
 // Commands by subject, built once; the first one in inventory order wins, as a
-// scan would find it. Run scripts are not this planner's business.
+// scan would find it. Run scripts are not this planner's business; systemd
+// sockets stay in, so that a finding about one is refused by name.
 std::unordered_map<std::string_view, const ServiceCommand*> commands_by_subject(
     const ServiceInventory& inventory) {
   std::unordered_map<std::string_view, const ServiceCommand*> index;
@@ -233,6 +235,12 @@ Expected<std::vector<PlannedChange>> plan_burst_limit_fixes(AuditContext& contex
     auto found = by_subject.find(finding.subject);
     if (found == by_subject.end()) continue;
     const ServiceCommand* command = found->second;
+    // Never an edit of a unit file: its findings are not fixable, so this
+    // guards against a finding that says otherwise.
+    if (command->source == LaunchSource::systemd) {
+      return fail_with(
+          systemd_fix_refusal(command->subject, command->service, "the [Socket] limits"));
+    }
     auto& commands = commands_per_file[command->file];
     if (commands.empty()) files.push_back(command->file);
     if (seen.insert(command).second) commands.push_back(command);
@@ -261,7 +269,7 @@ Expected<std::vector<PlannedChange>> plan_burst_limit_fixes(AuditContext& contex
     std::vector<TextEdit> edits;
     for (const ServiceCommand* command : commands) {
       std::size_t before_count = edits.size();
-      if (command->source == LaunchSource::xinetd) {
+      if (command->source == LaunchSource::xinetd) {  // systemd was refused above
         std::map<std::string, std::string> targets =
             xinetd_targets(judge_xinetd_limits(*command, bounds), bounds);
         if (targets.empty()) continue;

@@ -9,6 +9,7 @@
 #include "engine/context.h"
 #include "engine/rule.h"
 #include "inventory/service_ports.h"
+#include "inventory/systemd_units.h"
 #include "listener_burst_limits/limits.h"
 #include "listener_burst_limits/plan.h"
 
@@ -30,23 +31,31 @@ constexpr std::string_view kExplanation =
     "it drops the connections beyond the cap instead, without a log line); a SIGHUP opens a "
     "stopped service again. tcpserver's -c (built in: 40) caps servers at once; beyond it "
     "connections "
-    "wait in the kernel's queue.\n"
+    "wait in the kernel's queue. A systemd socket with Accept=yes refuses connections beyond "
+    "MaxConnections= (built in: 64), and more than TriggerLimitBurst= activations (built in: "
+    "200) within TriggerLimitIntervalSec= (built in: 2s) put the socket unit into a failed "
+    "state: port 25 stays closed until it is restarted.\n"
     "The rule judges every enabled xinetd service, inetd.conf line and tcpserver run script "
     "that listens on rules.\"listener.burst-limits\".ports or runs qmail-smtpd, against the "
     "configured minimums (xinetd_cps_min, xinetd_instances_min, xinetd_per_source_min, "
-    "inetd_per_minute_min, tcpserver_concurrency_min) and the longest cps wait "
-    "(xinetd_cps_wait_max). UNLIMITED passes.\n"
+    "inetd_per_minute_min, tcpserver_concurrency_min, systemd_max_connections_min, "
+    "systemd_trigger_limit_burst_min) and the longest cps wait (xinetd_cps_wait_max). "
+    "UNLIMITED passes. systemd sockets are those with Accept=yes in "
+    "paths.systemd_unit_dirs, drop-ins applied, whose service runs qmail-smtpd or whose "
+    "first ListenStream= port is one of the ports.\n"
     "The fix raises each failing value to its bound with the smallest edit: xinetd gets the "
     "value words of the service's own attribute replaced, or a `cps = R W`, `instances = N` "
     "or `per_source = N` line before the service's `}` (never in `defaults`, which other "
     "services share); inetd.conf gets its wait field rewritten to nowait.N. xinetd or inetd "
     "then rereads its configuration (SIGHUP). tcpserver's -c is not changed: the message "
-    "names the run script and the value, and the service must be restarted.";
+    "names the run script and the value, and the service must be restarted. Nor are systemd "
+    "sockets: the message says what to put in a drop-in, which qharden does not write yet.";
 
 constexpr std::string_view kTouches =
     "reads paths.xinetd_conf with its include/includedir files, paths.inetd_conf, the run "
-    "scripts matched by paths.run_scripts and /etc/services; writes the xinetd service file "
-    "or inetd.conf that holds the failing service";
+    "scripts matched by paths.run_scripts, /etc/services and the Accept=yes *.socket units "
+    "with their services in paths.systemd_unit_dirs (with drop-ins); writes the xinetd "
+    "service file or inetd.conf that holds the failing service, never a systemd unit";
 
 std::string line_text(int line) {
   return line > 0 ? ":" + std::to_string(line) : "";
@@ -86,7 +95,13 @@ std::string consequence(const JudgedLimit& limit, const ListenerLimits& limits) 
     }
     return "more than " + rate + " connections a second switch the service off for " + wait + " s";
   }
-  if (limit.name == "instances") return "connections beyond " + value + " at once are refused";
+  if (limit.name == "instances" || limit.name == "MaxConnections") {
+    return "connections beyond " + value + " at once are refused";
+  }
+  if (limit.name == "TriggerLimitBurst") {
+    return "more activations than that within the interval fail the socket unit, which then "
+           "takes no connection until it is restarted";
+  }
   if (limit.name == "per_source") {
     return "connections beyond " + value + " at once from one address are refused";
   }
@@ -105,8 +120,8 @@ class ListenerBurstLimitsRule final : public Rule {
     info_.id = "listener.burst-limits";
     info_.severity = Severity::warning;
     info_.summary =
-        "xinetd cps/instances/per_source, inetd nowait.N and tcpserver -c of SMTP listeners "
-        "meet configured minimums";
+        "xinetd cps/instances/per_source, inetd nowait.N, tcpserver -c and systemd socket "
+        "MaxConnections/TriggerLimitBurst of SMTP listeners meet configured minimums";
     info_.explanation = kExplanation;
     info_.touches = kTouches;
     info_.can_fix = true;
@@ -118,10 +133,10 @@ class ListenerBurstLimitsRule final : public Rule {
     const ServiceInventory& inventory = context.inventory();
     std::vector<Finding> findings;
     if (!inventory.xinetd_present && !inventory.inetd_present &&
-        inventory.run_scripts_seen.empty()) {
+        inventory.run_scripts_seen.empty() && !inventory.systemd_accept_sockets) {
       findings.push_back(make_finding(info_, std::string(info_.id), Status::skip,
-                                      "no xinetd or inetd configuration and no run script on "
-                                      "this host"));
+                                      "no xinetd or inetd configuration, no run script and no "
+                                      "systemd socket with Accept=yes on this host"));
       return findings;
     }
     for (const InventoryProblem& problem : inventory.problems) {
@@ -139,8 +154,9 @@ class ListenerBurstLimitsRule final : public Rule {
     }
     if (findings.empty()) {
       findings.push_back(make_finding(info_, std::string(info_.id), Status::skip,
-                                      "no xinetd service, inetd.conf line or tcpserver run script "
-                                      "listens on the configured ports or runs qmail-smtpd"));
+                                      "no xinetd service, inetd.conf line, tcpserver run script "
+                                      "or systemd socket listens on the configured ports or "
+                                      "runs qmail-smtpd"));
     }
     return findings;
   }
@@ -172,8 +188,19 @@ class ListenerBurstLimitsRule final : public Rule {
       limits = judge_tcpserver_limits(command, *tcpserver, bounds, &context.host);
     } else {
       if (!judged(command, port, bounds)) return std::nullopt;
-      limits = command.source == LaunchSource::xinetd ? judge_xinetd_limits(command, bounds)
-                                                      : judge_inetd_limits(command, bounds);
+      switch (command.source) {
+        case LaunchSource::xinetd:
+          limits = judge_xinetd_limits(command, bounds);
+          break;
+        case LaunchSource::inetd:
+          limits = judge_inetd_limits(command, bounds);
+          break;
+        case LaunchSource::systemd:
+          limits = judge_systemd_limits(command, bounds);
+          break;
+        case LaunchSource::run_script:
+          return std::nullopt;  // judged above
+      }
     }
     Finding finding = make_finding(info_, command.subject, Status::pass, "");
     nlohmann::json limit_map = nlohmann::json::object();
@@ -230,6 +257,19 @@ class ListenerBurstLimitsRule final : public Rule {
       std::int64_t bound = limits.limits.empty() ? 0 : limits.limits.front().bound;
       message += ". Not fixed by qharden: set tcpserver's -c to at least " + std::to_string(bound) +
                  " in " + command.file + " and restart the service (svc -t or sv restart)";
+      return false;
+    }
+    if (command.source == LaunchSource::systemd) {
+      std::string settings;
+      for (const JudgedLimit& limit : limits.limits) {
+        if (limit.ok) continue;
+        settings +=
+            (settings.empty() ? "" : " and ") + limit.name + "=" + std::to_string(limit.bound);
+      }
+      // The limits belong to the socket unit, so the drop-in is the socket's.
+      message += ". Not fixed by qharden: " +
+                 systemd_fix_refusal(command.subject, command.service, "[Socket] " + settings) +
+                 ", then restart " + command.service;
       return false;
     }
     if (command.source == LaunchSource::inetd && inventory.xinetd_serves_inetd_conf) {

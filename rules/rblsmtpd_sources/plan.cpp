@@ -5,6 +5,7 @@
 #include <set>
 
 #include "host/host.h"
+#include "inventory/systemd_units.h"
 
 namespace qharden {
 namespace {
@@ -125,6 +126,12 @@ Expected<std::vector<PlannedChange>> plan_dead_zone_removal(AuditContext& contex
                                  [](const OptionWords& option) { return option.option == 'r'; });
     bool implicit_dead = no_lists && dead.count("rbl.maps.vix.com") != 0;
     if (dropped.empty() && !implicit_dead) continue;
+    // Never an edit of a unit file; the findings say so and are not fixable,
+    // so this guards against one that says otherwise.
+    if (command.source == LaunchSource::systemd) {
+      return fail_with(systemd_fix_refusal(command.subject, systemd_unit_name(command),
+                                           "`ExecStart=` and the line without the dead zones"));
+    }
     std::vector<std::size_t> words;
     std::string note;
     if (remaining_lists == 0) {

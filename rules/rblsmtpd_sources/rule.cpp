@@ -12,6 +12,7 @@
 #include "engine/context.h"
 #include "engine/rule.h"
 #include "host/host.h"
+#include "inventory/systemd_units.h"
 #include "rblsmtpd_sources/live.h"
 #include "rblsmtpd_sources/plan.h"
 #include "rblsmtpd_sources/zones.h"
@@ -130,7 +131,8 @@ class RblsmtpdSourcesRule final : public Rule {
     }
     if (zones.rblsmtpd_command_lines == 0) {
       findings.push_back(make_finding(info_, std::string(info_.id), Status::skip,
-                                      "no xinetd, inetd or run-script command line runs rblsmtpd"));
+                                      "no xinetd, inetd, run-script or systemd command line "
+                                      "runs rblsmtpd"));
       return findings;
     }
     Expected<std::vector<DefunctZone>> defunct =
@@ -171,6 +173,7 @@ class RblsmtpdSourcesRule final : public Rule {
       judge_public_resolvers(context, group, known_zones, resolvers[group.zone], finding);
       findings.push_back(std::move(finding));
     }
+    refuse_systemd_fixes(context.inventory(), findings);
     return findings;
   }
 
@@ -180,6 +183,31 @@ class RblsmtpdSourcesRule final : public Rule {
   }
 
  private:
+  // A zone dropped from a systemd unit would be an edit of that unit, which
+  // qharden never makes: such a finding is not fixable, and says what to do.
+  static void refuse_systemd_fixes(const ServiceInventory& inventory,
+                                   std::vector<Finding>& findings) {
+    std::map<std::string, const ServiceCommand*> systemd_commands;
+    for (const ServiceCommand& command : inventory.commands) {
+      if (command.source == LaunchSource::systemd)
+        systemd_commands.emplace(command.subject, &command);
+    }
+    if (systemd_commands.empty()) return;
+    for (Finding& finding : findings) {
+      if (!finding.fixable || !finding.evidence.contains("used_by")) continue;
+      for (const nlohmann::json& subject : finding.evidence["used_by"]) {
+        if (!subject.is_string()) continue;
+        auto command = systemd_commands.find(subject.get<std::string>());
+        if (command == systemd_commands.end()) continue;
+        finding.fixable = false;
+        finding.message +=
+            ". Not fixed by qharden: " +
+            systemd_fix_refusal(command->second->subject, systemd_unit_name(*command->second),
+                                "`ExecStart=` and the line without this zone");
+      }
+    }
+  }
+
   // The resolvers every command line that queries a zone uses (djbdns's choice:
   // DNSCACHEIP, else resolv.conf), in order and without repeats. A file read,
   // so it works --offline too.

@@ -45,6 +45,8 @@ bool inetd_service_matches_address(const ServiceCommand& command, const SmtpList
   return host == listener.address_text();
 }
 
+// xinetd's services (and inetd.conf under INETD_COMPAT) or inetd's lines only:
+// run scripts and systemd units are matched by their own holders.
 const ServiceCommand* find_configured(const ServiceInventory& inventory,
                                       const SmtpListener& listener, bool xinetd) {
   const ServiceCommand* fallback = nullptr;
@@ -86,6 +88,18 @@ void attach_command(AuditContext& context, SmtpListener& listener, const std::st
                       " service on this port was found in the configuration";
     }
     return;
+  }
+  // systemd (pid 1) holds an Accept=yes socket itself and starts the unit's
+  // ExecStart= per connection: that command is what answers. Other sockets it
+  // holds (Accept=no) keep the old reading of the holder's command line.
+  if (*listener.pid == 1 || listener.process == "systemd") {
+    for (const ServiceCommand& command : inventory.commands) {
+      if (command.source != LaunchSource::systemd || !command.enabled) continue;
+      if (command.port != listener.port) continue;
+      listener.command = command;
+      listener.command_source = command.subject;
+      return;
+    }
   }
   if (argv.empty()) {
     listener.note = "the command line of pid " + std::to_string(*listener.pid) + " is unreadable" +

@@ -191,9 +191,20 @@ class GrantCollector {
   void read_environment() {
     auto relay = command_.environment.find("RELAYCLIENT");
     if (relay != command_.environment.end()) {
-      std::string where = command_.source == LaunchSource::xinetd
-                              ? command_.file + ":" + std::to_string(command_.line) + " env"
-                              : command_.file + " (export or envdir)";
+      std::string where;
+      switch (command_.source) {
+        case LaunchSource::xinetd:
+          where = command_.file + ":" + std::to_string(command_.line) + " env";
+          break;
+        case LaunchSource::systemd:
+          // The inventory reads no Environment= yet; kept apart for when it does.
+          where = command_.subject + " Environment=";
+          break;
+        case LaunchSource::inetd:
+        case LaunchSource::run_script:
+          where = command_.file + " (export or envdir)";
+          break;
+      }
       RelayGrant grant{where, "", GrantReach::everyone, -1, relay->second, true, false};
       result_.grants.push_back(grant);
       result_.environment_grants_everyone = true;

@@ -51,8 +51,17 @@ class ParsedFile {
   ParsedFile(const std::string& file, std::string_view text) : file_(file), text_(text) {}
 
   Expected<LocatedCommand> locate(const ServiceCommand& command, const std::string& options_text) {
-    return command.source == LaunchSource::xinetd ? locate_xinetd(command, options_text)
-                                                  : locate_inetd(command, options_text);
+    switch (command.source) {
+      case LaunchSource::xinetd:
+        return locate_xinetd(command, options_text);
+      case LaunchSource::inetd:
+        return locate_inetd(command, options_text);
+      case LaunchSource::systemd:
+        return fail_with(tcp_env_systemd_refusal(command));
+      case LaunchSource::run_script:
+        break;
+    }
+    return fail_with(command.subject + ": run scripts are tcpserver.flags' to fix");
   }
 
  private:
@@ -160,7 +169,8 @@ Outcome tcp_env_edits(const LocatedCommand& located, std::string_view text, cons
 }
 
 // Commands by subject; the first one in inventory order wins, as a scan would
-// find it. Run scripts are tcpserver.flags' business.
+// find it. Run scripts are tcpserver.flags' business. systemd commands stay in,
+// so that a finding about one is refused by name rather than skipped.
 std::unordered_map<std::string_view, const ServiceCommand*> commands_by_subject(
     const ServiceInventory& inventory) {
   std::unordered_map<std::string_view, const ServiceCommand*> index;
@@ -208,6 +218,11 @@ Expected<std::vector<PlannedChange>> plan_tcp_env_fixes(AuditContext& context, c
     auto found = by_subject.find(finding.subject);
     if (found == by_subject.end()) continue;
     const ServiceCommand* command = found->second;
+    // Never an edit of a unit file: its findings are not fixable, so this
+    // guards against a finding that says otherwise.
+    if (command->source == LaunchSource::systemd) {
+      return fail_with(tcp_env_systemd_refusal(*command));
+    }
     auto& commands = commands_per_file[command->file];
     if (commands.empty()) files.push_back(command->file);
     if (seen.insert(command).second) commands.push_back(command);

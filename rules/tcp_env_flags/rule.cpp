@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "engine/context.h"
+#include "inventory/systemd_units.h"
 #include "parsers/getopt.h"
 #include "tcp_env_flags/tcp_env_flags.h"
 
@@ -22,6 +23,11 @@ constexpr std::string_view kExplanation =
     "files) and every inetd.conf line, tcpd-wrapped ones included, whose command runs "
     "tcp-env. Disabled services are skipped with the reason; lines switched off with "
     "`#<off>#` are not services. Lines xinetd or inetd reject are errors naming file:line.\n"
+    "It also checks the ExecStart= of the service behind every systemd *.socket unit with "
+    "Accept=yes (paths.systemd_unit_dirs, drop-ins applied): systemd hands qmail-smtpd only "
+    "REMOTE_ADDR/REMOTE_PORT, so tcp-env is needed there and its ident lookup applies. "
+    "Those are judged but not fixed: the fix belongs in a drop-in, which qharden does not "
+    "write yet, and the finding says what to put in it.\n"
     "The fix sets tcp-env's options to rules.\"tcp-env.flags\".options (default -Rt0), "
     "changing no other byte of the file, and adds `log_on_success -= USERID` / "
     "`log_on_failure -= USERID` to an xinetd service that does ident itself. xinetd or inetd "
@@ -30,16 +36,27 @@ constexpr std::string_view kExplanation =
 
 constexpr std::string_view kTouches =
     "reads paths.xinetd_conf with its include/includedir files, paths.inetd_conf, "
-    "/etc/default/xinetd (INETD_COMPAT) and /etc/services; writes the xinetd service file "
-    "or inetd.conf that holds the failing command line";
+    "/etc/default/xinetd (INETD_COMPAT), /etc/services and the *.socket units with "
+    "Accept=yes and their services in paths.systemd_unit_dirs (with drop-ins); writes the "
+    "xinetd service file or inetd.conf that holds the failing command line, never a "
+    "systemd unit";
 
 std::string line_text(int line) {
   return line > 0 ? ":" + std::to_string(line) : "";
 }
 
 std::string served_by(const ServiceCommand& command, const ServiceInventory& inventory) {
-  if (command.source == LaunchSource::xinetd) return "xinetd";
-  return inventory.xinetd_serves_inetd_conf ? "xinetd (INETD_COMPAT)" : "inetd";
+  switch (command.source) {
+    case LaunchSource::xinetd:
+      return "xinetd";
+    case LaunchSource::inetd:
+      return inventory.xinetd_serves_inetd_conf ? "xinetd (INETD_COMPAT)" : "inetd";
+    case LaunchSource::systemd:
+      return "systemd (" + command.service + ")";
+    case LaunchSource::run_script:
+      break;
+  }
+  return "run script";
 }
 
 std::string tcp_env_problem(const TcpEnvOptions& options) {
@@ -102,9 +119,14 @@ Finding check_command(const RuleInfo& info, const ServiceCommand& command, std::
     return finding;
   }
   finding.status = Status::fail;
-  finding.fixable = true;
   for (const std::string& problem : problems) {
     finding.message += (finding.message.empty() ? "" : "; ") + problem;
+  }
+  // A vendor unit is never edited; the plan lists this finding as not fixed,
+  // with what to write by hand.
+  finding.fixable = command.source != LaunchSource::systemd;
+  if (!finding.fixable) {
+    finding.message += ". Not fixed by qharden: " + tcp_env_systemd_refusal(command);
   }
   return finding;
 }
@@ -115,8 +137,8 @@ class TcpEnvFlagsRule final : public Rule {
     info_.id = "tcp-env.flags";
     info_.severity = Severity::critical;
     info_.summary =
-        "xinetd/inetd services that run qmail's tcp-env pass -R, and xinetd does no ident "
-        "(USERID) itself";
+        "xinetd/inetd services and socket-activated systemd services that run qmail's tcp-env "
+        "pass -R, and xinetd does no ident (USERID) itself";
     info_.explanation = kExplanation;
     info_.touches = kTouches;
     info_.can_fix = true;
@@ -127,9 +149,11 @@ class TcpEnvFlagsRule final : public Rule {
   std::vector<Finding> check(AuditContext& context) const override {
     const ServiceInventory& inventory = context.inventory();
     std::vector<Finding> findings;
-    if (!inventory.xinetd_present && !inventory.inetd_present) {
+    if (!inventory.xinetd_present && !inventory.inetd_present &&
+        !inventory.systemd_accept_sockets) {
       findings.push_back(make_finding(info_, std::string(info_.id), Status::skip,
-                                      "no xinetd or inetd configuration on this host"));
+                                      "no xinetd or inetd configuration and no systemd socket "
+                                      "with Accept=yes on this host"));
       return findings;
     }
     for (const InventoryProblem& problem : inventory.problems) {
@@ -147,8 +171,9 @@ class TcpEnvFlagsRule final : public Rule {
       findings.push_back(check_command(info_, command, *tcp_env, inventory));
     }
     if (findings.empty()) {
-      findings.push_back(make_finding(info_, std::string(info_.id), Status::skip,
-                                      "no xinetd service or inetd.conf line runs tcp-env"));
+      findings.push_back(make_finding(
+          info_, std::string(info_.id), Status::skip,
+          "no xinetd service, inetd.conf line or socket-activated systemd service runs tcp-env"));
     }
     return findings;
   }
@@ -163,6 +188,11 @@ class TcpEnvFlagsRule final : public Rule {
 };
 
 }  // namespace
+
+std::string tcp_env_systemd_refusal(const ServiceCommand& command) {
+  return systemd_fix_refusal(command.subject, systemd_unit_name(command),
+                             "`ExecStart=` and the corrected line (tcp-env with -R)");
+}
 
 TcpEnvOptions read_tcp_env_options(const std::vector<std::string>& words_after_tcp_env) {
   TcpEnvOptions options;

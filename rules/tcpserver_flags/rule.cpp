@@ -86,6 +86,9 @@ class TcpserverFlagsRule final : public Rule {
       return findings;
     }
     std::map<std::string, std::vector<TcpserverUse>> uses_by_script;
+    // Run scripts only: a socket-activated systemd service runs no tcpserver
+    // (systemd accepts), and plain services running tcpserver are not in the
+    // inventory yet.
     for (const ServiceCommand& command : inventory.commands) {
       if (command.source != LaunchSource::run_script) continue;
       std::optional<std::size_t> index = find_program_word(command.argv, "tcpserver");
@@ -106,6 +109,7 @@ class TcpserverFlagsRule final : public Rule {
     // Run scripts by subject, built once: a scan per finding is quadratic on
     // hosts with many services (issue 15). The first one wins, as a scan would.
     std::unordered_map<std::string_view, const ServiceCommand*> scripts;
+    // Only run scripts are edited: a systemd unit never is.
     for (const ServiceCommand& each : context.inventory().commands) {
       if (each.source == LaunchSource::run_script) scripts.emplace(each.subject, &each);
     }

@@ -114,7 +114,18 @@ INSTANTIATE_TEST_SUITE_P(
                     2,
                     {{"rblsmtpd.sources", "dnsbl.ahbl.org", "fail"},
                      {"rblsmtpd.sources", "bad zone..example", "error"}},
-                    {}}),
+                    {}},
+        // Socket-activated qmail-smtpd: judged from the drop-in's ExecStart=;
+        // the masked submission socket and the Accept=no relay socket give none.
+        FixtureCase{
+            "systemd-socket",
+            2,
+            {{"tcp-env.flags", "/usr/lib/systemd/system/qmail-smtpd@.service", "fail"},
+             {"listener.burst-limits", "/usr/lib/systemd/system/qmail-smtpd@.service", "fail"},
+             {"tcp-env.flags", "/usr/lib/systemd/system/smtps@.service", "error"},
+             {"tcp-env.flags", "/usr/lib/systemd/system/odmr@.service", "error"}},
+            {"/usr/lib/systemd/system/submission@.service",
+             "/usr/lib/systemd/system/relay.service"}}),
     [](const ::testing::TestParamInfo<FixtureCase>& parameter) {
       std::string name = parameter.param.host;
       for (char& character : name) {
@@ -139,6 +150,21 @@ TEST(FixtureAuditFormats, PrometheusAndTextAgreeWithJson) {
   EXPECT_EQ(text.standard_output.find('\033'), std::string::npos);
   EXPECT_NE(text.standard_output.find("FAIL  tcp-env.flags  /etc/xinetd.d/smtp_psa:smtp"),
             std::string::npos);
+}
+
+// A systemd unit is judged but never edited: plan lists the finding as not
+// fixed, with the drop-in to write by hand, and plans no change.
+TEST(FixtureAuditSelection, SystemdFindingIsNotFixedByPlan) {
+  RunResult result = run_qharden(
+      {"plan", "--offline", "--rule", "tcp-env.flags", "--root", fixture_host("systemd-socket")});
+  EXPECT_NE(result.standard_output.find("not fixed automatically: tcp-env.flags  "
+                                        "/usr/lib/systemd/system/qmail-smtpd@.service"),
+            std::string::npos)
+      << result.standard_output << result.standard_error;
+  EXPECT_NE(result.standard_output.find(
+                "systemd units are fixed with a drop-in, which qharden does not write yet"),
+            std::string::npos);
+  EXPECT_NE(result.standard_output.find("No changes planned."), std::string::npos);
 }
 
 TEST(FixtureAuditSelection, RuleFilterLimitsFindings) {

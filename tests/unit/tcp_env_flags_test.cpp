@@ -211,7 +211,8 @@ TEST(TcpEnvFlags, NoSuperServerConfigurationIsOneSkip) {
   Audit audit = audit_root(tree.root());
   ASSERT_EQ(audit.findings.size(), 1u);
   EXPECT_EQ(audit.findings[0].status, Status::skip);
-  EXPECT_EQ(audit.findings[0].message, "no xinetd or inetd configuration on this host");
+  EXPECT_EQ(audit.findings[0].message,
+            "no xinetd or inetd configuration and no systemd socket with Accept=yes on this host");
 }
 
 TEST(TcpEnvFlags, NothingRunsTcpEnvIsOneSkip) {

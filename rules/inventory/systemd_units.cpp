@@ -1,0 +1,253 @@
+// Socket-activated services into the inventory: every *.socket unit with
+// Accept=yes, and the ExecStart= of the template service each connection
+// starts (`<socket name>@.service`). systemd sets only REMOTE_ADDR/REMOTE_PORT,
+// so qmail-smtpd runs behind tcp-env there, with its ident lookup unless -R.
+#include <utility>
+
+#include "config/config.h"
+#include "host/host.h"
+#include "inventory/inventory.h"
+#include "inventory/systemd_units.h"
+#include "parsers/systemd_unit.h"
+
+namespace qharden {
+namespace {
+
+// systemd.socket(5) of systemd 252 (Debian 12): the defaults for Accept=yes.
+// MaxConnectionsPerSource is off by default; 0 is how systemd stores "off".
+constexpr std::pair<std::string_view, std::string_view> kSocketBuiltIns[] = {
+    {"MaxConnections", "64"},
+    {"MaxConnectionsPerSource", "0"},
+    {"TriggerLimitIntervalSec", "2s"},
+    {"TriggerLimitBurst", "200"},
+};
+
+// The unit file, then its drop-ins, parsed.
+struct LoadedUnit {
+  SystemdUnitLocation location;
+  std::vector<SystemdUnitFile> files;
+};
+
+struct Setting {
+  const SystemdAssignment* assignment = nullptr;
+  const SystemdUnitFile* file = nullptr;
+  bool from_drop_in = false;
+};
+
+// Every assignment of a key in that section of every file, in the order
+// systemd reads them.
+std::vector<Setting> all_settings(const LoadedUnit& unit, std::string_view section,
+                                  std::string_view key) {
+  std::vector<Setting> settings;
+  for (std::size_t index = 0; index < unit.files.size(); ++index) {
+    for (const SystemdSection& candidate : unit.files[index].sections) {
+      if (candidate.name != section) continue;
+      for (const SystemdAssignment& assignment : candidate.assignments) {
+        if (assignment.key == key) settings.push_back({&assignment, &unit.files[index], index > 0});
+      }
+    }
+  }
+  return settings;
+}
+
+// A list key: an empty assignment empties the list, drop-ins included.
+std::vector<Setting> list_settings(const LoadedUnit& unit, std::string_view section,
+                                   std::string_view key) {
+  std::vector<Setting> list;
+  for (const Setting& setting : all_settings(unit, section, key)) {
+    if (setting.assignment->value.empty()) {
+      list.clear();
+    } else {
+      list.push_back(setting);
+    }
+  }
+  return list;
+}
+
+// A single value: the last assignment, unless it is empty (back to the default).
+std::optional<Setting> last_setting(const LoadedUnit& unit, std::string_view section,
+                                    std::string_view key) {
+  std::vector<Setting> settings = all_settings(unit, section, key);
+  if (settings.empty() || settings.back().assignment->value.empty()) return std::nullopt;
+  return settings.back();
+}
+
+// The parser names "FILE:LINE: " in its messages; a problem carries both apart.
+std::string without_place(const std::string& file, std::string message) {
+  if (message.rfind(file + ":", 0) != 0) return message;
+  std::size_t separator = message.find(": ", file.size() + 1);
+  return separator == std::string::npos ? message : message.substr(separator + 2);
+}
+
+class SystemdUnitReader {
+ public:
+  SystemdUnitReader(const Host& host, const Config& config, ServiceInventory& inventory)
+      : host_(host),
+        inventory_(inventory),
+        directories_(host, config.paths.systemd_unit_dirs, inventory.problems) {}
+
+  void read_sockets() {
+    for (const std::string& name : directories_.names_ending(".socket")) {
+      // A template socket (foo@.socket) listens only through its instances,
+      // whose names the unit folders do not tell.
+      if (name.find('@') != std::string::npos) continue;
+      read_socket(directories_.locate(name));
+    }
+  }
+
+ private:
+  void read_socket(const SystemdUnitLocation& location) {
+    if (location.masked) return;
+    // Most sockets are not Accept=yes: only those that mention it are parsed.
+    std::optional<LoadedUnit> socket = load(location, "Accept");
+    if (!socket) return;
+    std::optional<bool> accept;
+    for (const Setting& setting : all_settings(*socket, "Socket", "Accept")) {
+      std::optional<bool> value = parse_systemd_boolean(setting.assignment->value);
+      if (!value) {
+        add_problem(
+            setting.file->file, setting.assignment->location.line,
+            "Accept=" + setting.assignment->value + " is no boolean; systemd ignores the line");
+        continue;
+      }
+      accept = value;
+    }
+    if (!accept || !*accept) return;
+    inventory_.systemd_accept_sockets = true;
+    if (std::optional<Setting> service = last_setting(*socket, "Socket", "Service")) {
+      add_problem(
+          service->file->file, service->assignment->location.line,
+          "Service= is only allowed with Accept=no; systemd refuses to load " + location.name);
+      return;
+    }
+    std::string stem =
+        location.name.substr(0, location.name.size() - std::string(".socket").size());
+    std::string service_name = stem + "@.service";
+    SystemdUnitLocation service_location = directories_.locate(service_name);
+    if (service_location.path.empty()) {
+      add_problem(location.path, 0,
+                  "Accept=yes, but no " + service_name +
+                      " is in paths.systemd_unit_dirs: no connection can start a service");
+      return;
+    }
+    if (service_location.masked) return;  // the operator switched it off
+    std::optional<LoadedUnit> service = load(service_location, "");
+    if (!service) return;
+    add_command(*socket, *service);
+  }
+
+  void add_command(const LoadedUnit& socket, const LoadedUnit& service) {
+    std::vector<Setting> starts = list_settings(service, "Service", "ExecStart");
+    if (starts.empty()) {
+      add_problem(service.location.path, 0,
+                  "no ExecStart= (after its drop-ins); systemd refuses to start the service");
+      return;
+    }
+    const Setting& start = starts.back();
+    Expected<SystemdCommandLine> command_line =
+        split_systemd_command(start.file->file, *start.assignment);
+    if (!command_line) {
+      add_problem(start.file->file, start.assignment->location.line,
+                  without_place(start.file->file, command_line.error().message));
+      return;
+    }
+    ServiceCommand command;
+    command.source = LaunchSource::systemd;
+    command.file = start.file->file;
+    command.line = start.assignment->location.line;
+    command.service = socket.location.name;
+    command.subject = service.location.path;
+    // argv[0] as executed is the program path, as for the other sources; with
+    // '@' the word systemd passes as argv[0] is not run, so it is left out.
+    command.argv.push_back(command_line->program.text);
+    command.locations.emplace_back(command_line->program.location);
+    for (std::size_t index = 1; index < command_line->argv.size(); ++index) {
+      command.argv.push_back(command_line->argv[index].text);
+      command.locations.emplace_back(command_line->argv[index].location);
+    }
+    command.enabled = directories_.enabled(socket.location.name);
+    if (!command.enabled) {
+      command.disabled_reason = "no *.wants/ or *.requires/ link to " + socket.location.name +
+                                " in paths.systemd_unit_dirs (not enabled)";
+    }
+    for (const Setting& listen : list_settings(socket, "Socket", "ListenStream")) {
+      command.port = systemd_listen_port(listen.assignment->value);
+      if (command.port) break;
+    }
+    for (const auto& [name, built_in] : kSocketBuiltIns) {
+      command.burst_limits.push_back(burst_limit(socket, name, built_in));
+    }
+    inventory_.commands.push_back(std::move(command));
+  }
+
+  static BurstLimitSetting burst_limit(const LoadedUnit& socket, std::string_view name,
+                                       std::string_view built_in) {
+    BurstLimitSetting limit;
+    limit.name = std::string(name);
+    std::optional<Setting> setting = last_setting(socket, "Socket", name);
+    if (!setting) {
+      limit.words = {std::string(built_in)};
+      limit.from = "built-in";
+      return limit;
+    }
+    limit.words = {setting->assignment->value};
+    limit.from = setting->from_drop_in ? "drop-in" : "service";
+    limit.file = setting->file->file;
+    limit.line = setting->assignment->location.line;
+    limit.locations = {setting->assignment->location};
+    return limit;
+  }
+
+  // Reads and parses the unit file and its drop-ins. nullopt when one cannot
+  // be read or systemd would refuse it (each said as a problem), or when
+  // `needle` is set and no file mentions it.
+  std::optional<LoadedUnit> load(const SystemdUnitLocation& location, std::string_view needle) {
+    std::vector<std::string> paths{location.path};
+    paths.insert(paths.end(), location.drop_ins.begin(), location.drop_ins.end());
+    std::vector<std::string> texts;
+    bool mentioned = needle.empty();
+    for (const std::string& path : paths) {
+      Expected<std::string> text = host_.read_file(path);
+      if (!text) {
+        add_problem(path, 0, without_place(path, text.error().message));
+        return std::nullopt;
+      }
+      inventory_.files_read.push_back(path);
+      mentioned = mentioned || text->find(needle) != std::string::npos;
+      texts.push_back(std::move(*text));
+    }
+    if (!mentioned) return std::nullopt;
+    LoadedUnit unit{location, {}};
+    bool loads = true;
+    for (std::size_t index = 0; index < paths.size(); ++index) {
+      SystemdUnitFile parsed = parse_systemd_unit_text(paths[index], texts[index]);
+      for (const SystemdUnitProblem& problem : parsed.problems) {
+        // What systemd only warns about and skips is left out; what makes it
+        // refuse the unit is said, since the unit then runs nothing.
+        if (!problem.fatal) continue;
+        add_problem(paths[index], problem.line, without_place(paths[index], problem.message));
+      }
+      loads = loads && parsed.loads();
+      unit.files.push_back(std::move(parsed));
+    }
+    if (!loads) return std::nullopt;
+    return unit;
+  }
+
+  void add_problem(const std::string& file, int line, std::string message) {
+    inventory_.problems.push_back(
+        InventoryProblem{LaunchSource::systemd, file, line, std::move(message)});
+  }
+
+  const Host& host_;
+  ServiceInventory& inventory_;
+  SystemdUnitDirectories directories_;
+};
+
+}  // namespace
+
+void collect_systemd_units(const Host& host, const Config& config, ServiceInventory& inventory) {
+  SystemdUnitReader(host, config, inventory).read_sockets();
+}
+
+}  // namespace qharden
