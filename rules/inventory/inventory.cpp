@@ -25,6 +25,10 @@ std::optional<std::size_t> find_program_word(const std::vector<std::string>& arg
   return std::nullopt;
 }
 
+bool problem_blocks_checks(const InventoryProblem& problem) {
+  return problem.source != LaunchSource::systemd;
+}
+
 std::string_view to_string(LaunchSource source) {
   switch (source) {
     case LaunchSource::xinetd:

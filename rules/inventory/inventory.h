@@ -98,6 +98,13 @@ struct InventoryProblem {
   std::string message;
 };
 
+// Whether a problem keeps a rule from judging a service it should judge (an
+// error), or only says why a unit runs nothing (a skip). A systemd unit that
+// systemd refuses or cannot start serves no connection, and a host has many
+// socket units that have nothing to do with mail: one broken unit must not
+// turn every audit into an error. An xinetd or inetd problem is an error.
+bool problem_blocks_checks(const InventoryProblem& problem);
+
 struct ServiceInventory {
   std::vector<ServiceCommand> commands;
   std::vector<InventoryProblem> problems;

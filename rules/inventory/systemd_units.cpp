@@ -2,6 +2,8 @@
 // Accept=yes, and the ExecStart= of the template service each connection
 // starts (`<socket name>@.service`). systemd sets only REMOTE_ADDR/REMOTE_PORT,
 // so qmail-smtpd runs behind tcp-env there, with its ident lookup unless -R.
+#include <algorithm>
+#include <cctype>
 #include <utility>
 
 #include "config/config.h"
@@ -177,7 +179,74 @@ class SystemdUnitReader {
     for (const auto& [name, built_in] : kSocketBuiltIns) {
       command.burst_limits.push_back(burst_limit(socket, name, built_in));
     }
+    read_environment(service, command);
     inventory_.commands.push_back(std::move(command));
+  }
+
+  // Environment= as systemd applies it: every assignment in order, an empty one
+  // clearing the list, each word `NAME=value` (a word without a valid name is
+  // ignored, as systemd ignores it with a warning); then EnvironmentFile=, whose
+  // values win (systemd.exec(5)). smtp.open-relay reads RELAYCLIENT from here.
+  void read_environment(const LoadedUnit& service, ServiceCommand& command) {
+    for (const Setting& setting : list_settings(service, "Service", "Environment")) {
+      Expected<std::vector<SystemdCommandWord>> words =
+          split_systemd_words(setting.file->file, *setting.assignment);
+      if (!words) continue;  // systemd ignores the whole line
+      for (const SystemdCommandWord& word : *words) set_variable(word.text, command);
+    }
+    for (const Setting& setting : list_settings(service, "Service", "EnvironmentFile")) {
+      std::string path = setting.assignment->value;
+      bool may_be_missing = !path.empty() && path.front() == '-';
+      if (may_be_missing) path.erase(0, 1);
+      Expected<std::string> text = host_.read_file(path);
+      if (!text) {
+        if (!may_be_missing) {
+          add_problem(setting.file->file, setting.assignment->location.line,
+                      "EnvironmentFile=" + path + ": " + without_place(path, text.error().message) +
+                          "; systemd refuses to start the service");
+        }
+        continue;
+      }
+      inventory_.files_read.push_back(path);
+      read_environment_file(*text, command);
+    }
+  }
+
+  // The common form of an environment file: NAME=value lines, '#' and ';'
+  // comments, a value in one pair of quotes. Escapes and continued lines,
+  // which systemd also reads, are taken as written.
+  static void read_environment_file(std::string_view text, ServiceCommand& command) {
+    std::size_t offset = 0;
+    while (offset < text.size()) {
+      std::size_t end = std::min(text.size(), text.find('\n', offset));
+      std::string_view line = text.substr(offset, end - offset);
+      offset = end + 1;
+      std::size_t start = line.find_first_not_of(" \t\r");
+      if (start == std::string_view::npos || line[start] == '#' || line[start] == ';') continue;
+      line = line.substr(start, line.find_last_not_of(" \t\r") - start + 1);
+      std::size_t equals = line.find('=');
+      if (equals == std::string_view::npos) continue;
+      std::string_view name = line.substr(0, equals);
+      name = name.substr(0, name.find_last_not_of(" \t") + 1);
+      std::string_view value = line.substr(equals + 1);
+      value.remove_prefix(std::min(value.size(), value.find_first_not_of(" \t")));
+      if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+          value.back() == value.front()) {
+        value = value.substr(1, value.size() - 2);
+      }
+      set_variable(std::string(name) + "=" + std::string(value), command);
+    }
+  }
+
+  static void set_variable(const std::string& word, ServiceCommand& command) {
+    std::size_t equals = word.find('=');
+    if (equals == std::string::npos || equals == 0) return;
+    std::string name = word.substr(0, equals);
+    if (std::isdigit(static_cast<unsigned char>(name.front()))) return;
+    for (char character : name) {
+      if (!std::isalnum(static_cast<unsigned char>(character)) && character != '_') return;
+    }
+    command.environment[name] = word.substr(equals + 1);
   }
 
   static BurstLimitSetting burst_limit(const LoadedUnit& socket, std::string_view name,

@@ -141,9 +141,12 @@ class ListenerBurstLimitsRule final : public Rule {
     }
     for (const InventoryProblem& problem : inventory.problems) {
       if (problem.source == LaunchSource::run_script) continue;
-      Finding finding =
-          make_finding(info_, problem.file, Status::error,
-                       problem.file + line_text(problem.line) + ": " + problem.message);
+      bool blocks = problem_blocks_checks(problem);
+      Finding finding = make_finding(
+          info_, problem.file, blocks ? Status::error : Status::skip,
+          problem.file + line_text(problem.line) + ": " + problem.message +
+              (blocks ? ""
+                      : "; systemd starts nothing from this unit, so there is nothing to check"));
       finding.evidence = {{"file", problem.file}, {"line", problem.line}};
       findings.push_back(std::move(finding));
     }

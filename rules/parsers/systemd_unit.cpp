@@ -249,16 +249,27 @@ std::size_t systemd_value_offset(const SystemdAssignment& assignment, std::size_
   return file_offset(assignment.pieces, assignment.value_start + index);
 }
 
-Expected<SystemdCommandLine> split_systemd_command(const std::string& file,
-                                                   const SystemdAssignment& assignment) {
+namespace {
+
+struct SplitWords {
+  std::vector<SystemdCommandWord> words;
+  bool more_commands = false;
+  bool unknown_escapes = false;
+};
+
+// Words with '…' and "…" quoting and C-style escapes, as systemd's
+// extract_first_word(EXTRACT_UNQUOTE|EXTRACT_CUNESCAPE) reads them. In a
+// command line a lone unquoted ';' ends the first command.
+Expected<SplitWords> split_words(const std::string& file, const SystemdAssignment& assignment,
+                                 bool command_line) {
   std::string_view value = assignment.value;
   auto failure = [&](std::size_t index, const std::string& message) {
     int line = line_of(assignment.pieces, assignment.value_start + index);
     return fail_with(file + ":" + std::to_string(line) + ": " + assignment.key + "=: " + message);
   };
-  SystemdCommandLine command;
+  SplitWords command;
+  std::vector<SystemdCommandWord>& words = command.words;
   std::size_t position = 0;
-  std::vector<SystemdCommandWord> words;
   while (true) {
     position = std::min(value.size(), value.find_first_not_of(kWhitespace, position));
     if (position == value.size()) break;
@@ -293,7 +304,7 @@ Expected<SystemdCommandLine> split_systemd_command(const std::string& file,
     }
     if (quote != 0) return failure(start, "unterminated quote");
     // A lone unquoted ';' separates commands (older units still use it).
-    if (!any_quote && value.substr(start, position - start) == ";") {
+    if (command_line && !any_quote && value.substr(start, position - start) == ";") {
       command.more_commands = true;
       break;
     }
@@ -307,6 +318,30 @@ Expected<SystemdCommandLine> split_systemd_command(const std::string& file,
     word.last_line = line_of(assignment.pieces, assignment.value_start + position - 1);
     words.push_back(std::move(word));
   }
+  return command;
+}
+
+}  // namespace
+
+Expected<std::vector<SystemdCommandWord>> split_systemd_words(const std::string& file,
+                                                              const SystemdAssignment& assignment) {
+  Expected<SplitWords> split = split_words(file, assignment, false);
+  if (!split) return Unexpected(split.error());
+  return std::move(split->words);
+}
+
+Expected<SystemdCommandLine> split_systemd_command(const std::string& file,
+                                                   const SystemdAssignment& assignment) {
+  auto failure = [&](std::size_t index, const std::string& message) {
+    int line = line_of(assignment.pieces, assignment.value_start + index);
+    return fail_with(file + ":" + std::to_string(line) + ": " + assignment.key + "=: " + message);
+  };
+  Expected<SplitWords> split = split_words(file, assignment, true);
+  if (!split) return Unexpected(split.error());
+  SystemdCommandLine command;
+  command.more_commands = split->more_commands;
+  command.unknown_escapes = split->unknown_escapes;
+  std::vector<SystemdCommandWord>& words = split->words;
   if (words.empty()) return failure(0, "no command");
   // The prefixes are read from the first word after unquoting, so "-/bin/a"
   // in quotes has one too (systemd-analyze verify, 252). '-', '@' and ':' at

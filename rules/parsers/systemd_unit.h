@@ -107,4 +107,9 @@ struct SystemdCommandLine {
 Expected<SystemdCommandLine> split_systemd_command(const std::string& file,
                                                    const SystemdAssignment& assignment);
 
+// A value split into words the same way, without prefixes or ';' (Environment=).
+// Fails with "FILE:LINE: ..." on an unterminated quote.
+Expected<std::vector<SystemdCommandWord>> split_systemd_words(const std::string& file,
+                                                              const SystemdAssignment& assignment);
+
 }  // namespace qharden

@@ -197,7 +197,7 @@ class GrantCollector {
           where = command_.file + ":" + std::to_string(command_.line) + " env";
           break;
         case LaunchSource::systemd:
-          // The inventory reads no Environment= yet; kept apart for when it does.
+          // Environment= or EnvironmentFile= of the service unit or a drop-in.
           where = command_.subject + " Environment=";
           break;
         case LaunchSource::inetd:
