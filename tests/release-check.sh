@@ -6,7 +6,8 @@
 #   3. the boot test on a trixie rootfs with the trixie .deb (bookworm's runs
 #      in CI), including the package's autopkgtests
 #   4. the RPM spec built with rpmbuild against this machine's libraries
-#   5. the root tier twice beside stress-ng --cpu 2
+#   5. the root tier twice beside stress-ng --cpu 2, the agent soak for 300 s
+#      in each (CI runs it for 150 s)
 #   6. the live DNS probe tests on trixie (c-ares 1.34), tests/dns-probe-trixie.sh
 # Prints each part's duration and a summary to paste into a closing note.
 set -euo pipefail

@@ -100,6 +100,10 @@ setsid bash -c '
 background_pid=$!
 trap 'kill -- -$background_pid 2>/dev/null || true; print_durations' EXIT
 deb=$(ls "$source_dir"/build-deb/bookworm/qharden_*.deb)
+# The agent soak runs 150 s here (baseline minute, SIGHUPs with a bad config,
+# a Reloaded storm); release-check's root tier runs it for 300 s, twice,
+# and tests/bench/bench_soak.sh for an hour.
+export QHARDEN_SOAK_SECONDS=${QHARDEN_SOAK_SECONDS:-150}
 QHARDEN_DEB=$deb QHARDEN_BOOT_SUITE=bookworm \
   run_ctest --test-dir "$source_dir/build" --output-on-failure -j "$jobs"
 step "packages: waiting for the trixie .deb and piuparts"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The agent soak for an hour (tests/integration/agent_soak_test.sh, which CI
-# runs for 5 minutes): 10,000 Plesk-style overwrites, Reloaded storms, SIGHUP
+# runs for 150 s): 10,000 Plesk-style overwrites, Reloaded storms, SIGHUP
 # every minute (every tenth with a bad config), 100 concurrent Audit callers
 # every 10 s; prints RSS, fds and inotify watches over time and the drift
 # window's p50/p99. QHARDEN_SOAK_SECONDS shortens it. Needs root.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Agent soak: qhardend with real xinetd in a network namespace, tcp-env.flags
 # and firewall.ident-reject applied so that drift repair is active, driven for
-# QHARDEN_SOAK_SECONDS (CI: 300; tests/bench/bench_soak.sh: 3600) by
+# QHARDEN_SOAK_SECONDS (CI: 150; release-check's root tier: 300;
+# tests/bench/bench_soak.sh: 3600) by
 # - Plesk-style overwrites of smtp_psa, smtps_psa and submission_psa (10,000
 #   per hour), one at a time: the next only once the last was repaired or the
 #   rate limit was reported;
@@ -127,8 +128,8 @@ while [ $(( $(date +%s) - started )) -lt "$duration" ]; do
   if [ "$now" -ge "$next_sample" ]; then sample; next_sample=$((next_sample + 10)); fi
   if [ "$now" -ge "$next_hup" ]; then
     hups=$((hups + 1))
-    # Every tenth, starting with the third, so that a 5-minute run has one.
-    if [ $((hups % 10)) -eq 3 ]; then
+    # Every tenth, starting with the second, so that CI's 150 s run has one.
+    if [ $((hups % 10)) -eq 2 ]; then
       printf '[agent]\nreapply_limit = "many"\n' > "$config"
       kill -HUP "$agent_pid"
       sleep 1
