@@ -2,8 +2,13 @@
 // Accept=yes, and the ExecStart= of the template service each connection
 // starts (`<socket name>@.service`). systemd sets only REMOTE_ADDR/REMOTE_PORT,
 // so qmail-smtpd runs behind tcp-env there, with its ident lookup unless -R.
+// As systemd does: a socket limit it cannot parse is ignored (the value before
+// it stays), MaxConnections=0 or two ExecStart= outside Type=oneshot make it
+// refuse the unit (a problem, shown as a skip), and $NAME / ${NAME} in
+// ExecStart= take the values of Environment= and EnvironmentFile=.
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <utility>
 
 #include "config/config.h"
@@ -72,6 +77,54 @@ std::optional<Setting> last_setting(const LoadedUnit& unit, std::string_view sec
   std::vector<Setting> settings = all_settings(unit, section, key);
   if (settings.empty() || settings.back().assignment->value.empty()) return std::nullopt;
   return settings.back();
+}
+
+// safe_atou: decimal digits that fit in 32 bits (a leading '+' is allowed).
+bool systemd_unsigned_parses(std::string_view text) {
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  if (text.empty() || text.size() > 10) return false;
+  std::uint64_t value = 0;
+  for (char character : text) {
+    if (character < '0' || character > '9') return false;
+    value = value * 10 + static_cast<std::uint64_t>(character - '0');
+  }
+  return value <= UINT32_MAX;
+}
+
+// parse_sec: "infinity", or numbers (a fraction allowed), each with an
+// optional unit, blanks between allowed ("2s", "1min 30s", "500ms", "5").
+bool systemd_time_span_parses(std::string_view text) {
+  static constexpr std::string_view kUnits[] = {
+      "usec",   "us",  "\xc2\xb5s", "msec",  "ms",   "seconds", "second", "sec",  "s",  "minutes",
+      "minute", "min", "months",    "month", "M",    "m",       "hours",  "hour", "hr", "h",
+      "days",   "day", "d",         "weeks", "week", "w",       "years",  "year", "y"};
+  auto skip_blanks = [&](std::size_t position) {
+    while (position < text.size() && (text[position] == ' ' || text[position] == '\t')) ++position;
+    return position;
+  };
+  std::size_t position = skip_blanks(0);
+  if (text.substr(position) == "infinity") return true;
+  bool any = false;
+  while (position < text.size()) {
+    std::size_t start = position;
+    while (position < text.size() && text[position] >= '0' && text[position] <= '9') ++position;
+    if (position < text.size() && text[position] == '.') {
+      ++position;
+      while (position < text.size() && text[position] >= '0' && text[position] <= '9') ++position;
+    }
+    if (position == start || text.substr(start, position - start) == ".") return false;
+    position = skip_blanks(position);
+    for (std::string_view unit : kUnits) {
+      if (text.substr(position, unit.size()) != unit) continue;
+      std::size_t after = position + unit.size();
+      if (after < text.size() && std::isalpha(static_cast<unsigned char>(text[after]))) continue;
+      position = after;
+      break;
+    }
+    position = skip_blanks(position);
+    any = true;
+  }
+  return any;
 }
 
 // The parser names "FILE:LINE: " in its messages; a problem carries both apart.
@@ -145,6 +198,17 @@ class SystemdUnitReader {
                   "no ExecStart= (after its drop-ins); systemd refuses to start the service");
       return;
     }
+    std::optional<Setting> type = last_setting(service, "Service", "Type");
+    if (starts.size() > 1 && (!type || type->assignment->value != "oneshot")) {
+      // service_verify(): only Type=oneshot may have several; a drop-in that
+      // adds an ExecStart= without the empty one before it is the usual cause.
+      const Setting& second = starts[1];
+      add_problem(second.file->file, second.assignment->location.line,
+                  "more than one ExecStart= (add an empty `ExecStart=` before this one); "
+                  "systemd refuses to start " +
+                      service.location.name);
+      return;
+    }
     const Setting& start = starts.back();
     Expected<SystemdCommandLine> command_line =
         split_systemd_command(start.file->file, *start.assignment);
@@ -178,9 +242,78 @@ class SystemdUnitReader {
     }
     for (const auto& [name, built_in] : kSocketBuiltIns) {
       command.burst_limits.push_back(burst_limit(socket, name, built_in));
+      const BurstLimitSetting& limit = command.burst_limits.back();
+      if (name == "MaxConnections" &&
+          limit.words.front().find_first_not_of("+0") == std::string::npos) {
+        // socket_verify(): "MaxConnection= setting too small. Refusing."
+        add_problem(limit.file, limit.line,
+                    "MaxConnections=" + limit.words.front() + ": systemd refuses to load " +
+                        socket.location.name);
+        return;
+      }
     }
     read_environment(service, command);
+    expand_variables(command);
     inventory_.commands.push_back(std::move(command));
+  }
+
+  static bool variable_name(std::string_view name) {
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
+    return std::all_of(name.begin(), name.end(), [](char character) {
+      return std::isalnum(static_cast<unsigned char>(character)) || character == '_';
+    });
+  }
+
+  // systemd.service(5) "Command lines": a word that is `$NAME` becomes the
+  // variable's value split at blanks (zero or more words); `${NAME}` anywhere
+  // in a word becomes its exact value; `$$` is a '$'. The program path is not
+  // expanded. A changed word has no location: it is not written as such.
+  static void expand_variables(ServiceCommand& command) {
+    std::vector<std::string> argv;
+    std::vector<std::optional<WordLocation>> locations;
+    for (std::size_t index = 0; index < command.argv.size(); ++index) {
+      const std::string& word = command.argv[index];
+      if (index == 0 || word.find('$') == std::string::npos) {
+        argv.push_back(word);
+        locations.push_back(command.locations[index]);
+        continue;
+      }
+      if (word.size() > 1 && word.front() == '$' && variable_name(word.substr(1))) {
+        auto value = command.environment.find(word.substr(1));
+        if (value == command.environment.end()) continue;  // unset: no word at all
+        std::size_t position = 0;
+        const std::string& text = value->second;
+        while ((position = text.find_first_not_of(" \t\n", position)) != std::string::npos) {
+          std::size_t end = std::min(text.size(), text.find_first_of(" \t\n", position));
+          argv.push_back(text.substr(position, end - position));
+          locations.emplace_back(std::nullopt);
+          position = end;
+        }
+        continue;
+      }
+      std::string expanded;
+      for (std::size_t position = 0; position < word.size(); ++position) {
+        if (word[position] != '$' || position + 1 == word.size()) {
+          expanded.push_back(word[position]);
+        } else if (word[position + 1] == '$') {
+          expanded.push_back('$');
+          ++position;
+        } else if (std::size_t close = word.find('}', position + 2);
+                   word[position + 1] == '{' && close != std::string::npos &&
+                   variable_name(
+                       std::string_view(word).substr(position + 2, close - position - 2))) {
+          auto value = command.environment.find(word.substr(position + 2, close - position - 2));
+          if (value != command.environment.end()) expanded += value->second;
+          position = close;
+        } else {
+          expanded.push_back(word[position]);
+        }
+      }
+      locations.push_back(expanded == word ? command.locations[index] : std::nullopt);
+      argv.push_back(std::move(expanded));
+    }
+    command.argv = std::move(argv);
+    command.locations = std::move(locations);
   }
 
   // Environment= as systemd applies it: every assignment in order, an empty one
@@ -249,11 +382,21 @@ class SystemdUnitReader {
     command.environment[name] = word.substr(equals + 1);
   }
 
+  // The last value systemd accepts: config_parse_unsigned and config_parse_sec
+  // ignore an empty or unparsable value with a warning, so the one before it
+  // (or the built-in) stays.
   static BurstLimitSetting burst_limit(const LoadedUnit& socket, std::string_view name,
                                        std::string_view built_in) {
     BurstLimitSetting limit;
     limit.name = std::string(name);
-    std::optional<Setting> setting = last_setting(socket, "Socket", name);
+    std::optional<Setting> setting;
+    bool time_span = name == "TriggerLimitIntervalSec";
+    for (const Setting& candidate : all_settings(socket, "Socket", name)) {
+      const std::string& value = candidate.assignment->value;
+      if (time_span ? systemd_time_span_parses(value) : systemd_unsigned_parses(value)) {
+        setting = candidate;
+      }
+    }
     if (!setting) {
       limit.words = {std::string(built_in)};
       limit.from = "built-in";

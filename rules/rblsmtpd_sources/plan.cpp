@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "host/host.h"
@@ -107,6 +108,7 @@ Expected<std::vector<PlannedChange>> plan_dead_zone_removal(AuditContext& contex
     std::vector<std::string> notes;
   };
   std::map<std::string, FileEdit> edits;
+  std::optional<std::string> systemd_refusal;
   for (const ServiceCommand& command : context.inventory().commands) {
     if (!command.enabled) continue;
     std::optional<std::size_t> program = find_program_word(command.argv, "rblsmtpd");
@@ -126,11 +128,15 @@ Expected<std::vector<PlannedChange>> plan_dead_zone_removal(AuditContext& contex
                                  [](const OptionWords& option) { return option.option == 'r'; });
     bool implicit_dead = no_lists && dead.count("rbl.maps.vix.com") != 0;
     if (dropped.empty() && !implicit_dead) continue;
-    // Never an edit of a unit file; the findings say so and are not fixable,
-    // so this guards against one that says otherwise.
+    // Never an edit of a unit file: the finding says so. A zone that an xinetd
+    // or inetd service uses too is still dropped there; a plan with nothing
+    // else to change refuses by name.
     if (command.source == LaunchSource::systemd) {
-      return fail_with(systemd_fix_refusal(command.subject, systemd_unit_name(command),
-                                           "`ExecStart=` and the line without the dead zones"));
+      if (!systemd_refusal) {
+        systemd_refusal = systemd_fix_refusal(command.subject, systemd_unit_name(command),
+                                              "`ExecStart=` and the line without the dead zones");
+      }
+      continue;
     }
     std::vector<std::size_t> words;
     std::string note;
@@ -169,6 +175,7 @@ Expected<std::vector<PlannedChange>> plan_dead_zone_removal(AuditContext& contex
       edit.removals.push_back({location.offset, location.offset + location.length});
     }
   }
+  if (edits.empty() && systemd_refusal) return fail_with(*systemd_refusal);
   std::vector<PlannedChange> changes;
   for (auto& [file, edit] : edits) {
     Expected<std::string> before = context.host.read_file(file);

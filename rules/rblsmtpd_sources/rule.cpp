@@ -184,7 +184,9 @@ class RblsmtpdSourcesRule final : public Rule {
 
  private:
   // A zone dropped from a systemd unit would be an edit of that unit, which
-  // qharden never makes: such a finding is not fixable, and says what to do.
+  // qharden never makes: the finding says what to do there. It stays fixable
+  // when an xinetd, inetd or run-script command uses the zone too, since the
+  // fix still drops it from those.
   static void refuse_systemd_fixes(const ServiceInventory& inventory,
                                    std::vector<Finding>& findings) {
     std::map<std::string, const ServiceCommand*> systemd_commands;
@@ -195,16 +197,23 @@ class RblsmtpdSourcesRule final : public Rule {
     if (systemd_commands.empty()) return;
     for (Finding& finding : findings) {
       if (!finding.fixable || !finding.evidence.contains("used_by")) continue;
+      bool editable_user = false;
+      std::string refusals;
       for (const nlohmann::json& subject : finding.evidence["used_by"]) {
         if (!subject.is_string()) continue;
         auto command = systemd_commands.find(subject.get<std::string>());
-        if (command == systemd_commands.end()) continue;
-        finding.fixable = false;
-        finding.message +=
+        if (command == systemd_commands.end()) {
+          editable_user = true;
+          continue;
+        }
+        refusals +=
             ". Not fixed by qharden: " +
             systemd_fix_refusal(command->second->subject, systemd_unit_name(*command->second),
                                 "`ExecStart=` and the line without this zone");
       }
+      if (refusals.empty()) continue;
+      finding.fixable = editable_user;
+      finding.message += refusals;
     }
   }
 

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "config/config.h"
 #include "engine/context.h"
@@ -20,6 +21,7 @@ namespace qharden {
 std::unique_ptr<Rule> make_tcp_env_flags_rule();
 std::unique_ptr<Rule> make_listener_burst_limits_rule();
 std::unique_ptr<Rule> make_smtp_open_relay_rule();
+std::unique_ptr<Rule> make_rblsmtpd_sources_rule();
 
 namespace {
 
@@ -339,6 +341,131 @@ TEST(SystemdUnitsOpenRelay, RelayClientInEnvironmentIsAnOpenRelay) {
   std::vector<std::string> failing = relay_failures();
   ASSERT_EQ(failing.size(), 1u);
   EXPECT_NE(failing.front().find("Environment="), std::string::npos) << failing.front();
+}
+
+// A dead zone that a run script and a systemd unit both use: the finding stays
+// fixable, the plan drops the zone from the run script only and says nothing
+// of the unit's file; used by the unit alone, it is not fixable and the plan
+// refuses by name.
+TEST(SystemdUnitsRblsmtpd, SharedDeadZoneIsStillDroppedFromTheRunScript) {
+  testing::TemporaryTree tree;
+  tree.write("/service/smtpd/run",
+             "#!/bin/sh\nexec tcpserver -vR 0 25 rblsmtpd -r dnsbl.ahbl.org -r zen.spamhaus.org "
+             "qmail-smtpd\n",
+             0755);
+  tree.write(kLib + "qs.socket", "[Socket]\nListenStream=587\nAccept=yes\n");
+  tree.write(kLib + "qs@.service",
+             "[Service]\nExecStart=/usr/bin/tcp-env -R /usr/bin/rblsmtpd -r dnsbl.ahbl.org "
+             "/var/qmail/bin/qmail-smtpd\n");
+  tree.symlink(kLib + "qs.socket", kEtc + "sockets.target.wants/qs.socket");
+  Expected<RootedHost> host = RootedHost::open(tree.root());
+  ASSERT_TRUE(host);
+  Config config = *load_builtin_config();
+  std::unique_ptr<Rule> rule = make_rblsmtpd_sources_rule();
+  auto dead_zone = [&](AuditContext& context) {
+    std::optional<Finding> found;
+    for (Finding& finding : rule->check(context)) {
+      if (finding.subject == "dnsbl.ahbl.org") found = finding;
+    }
+    return found;
+  };
+  {
+    AuditContext context(*host, config, true);
+    std::optional<Finding> finding = dead_zone(context);
+    ASSERT_TRUE(finding.has_value());
+    EXPECT_EQ(finding->status, Status::fail);
+    EXPECT_TRUE(finding->fixable) << finding->message;
+    EXPECT_NE(finding->message.find("Not fixed by qharden"), std::string::npos);
+    Expected<std::vector<PlannedChange>> changes = rule->plan(context, {*finding});
+    ASSERT_TRUE(changes) << changes.error().message;
+    ASSERT_EQ(changes->size(), 1u);
+    const auto& replacement = std::get<FileReplacement>(changes->front().action);
+    EXPECT_EQ(replacement.host_path, "/service/smtpd/run");
+    EXPECT_EQ(replacement.after.find("dnsbl.ahbl.org"), std::string::npos) << replacement.after;
+  }
+  tree.write("/service/smtpd/run",
+             "#!/bin/sh\nexec tcpserver -vR 0 25 rblsmtpd -r zen.spamhaus.org qmail-smtpd\n", 0755);
+  {
+    AuditContext context(*host, config, true);
+    std::optional<Finding> finding = dead_zone(context);
+    ASSERT_TRUE(finding.has_value());
+    EXPECT_EQ(finding->status, Status::fail);
+    EXPECT_FALSE(finding->fixable);
+    Finding claimed = *finding;
+    claimed.fixable = true;  // a finding that says otherwise is refused by name
+    Expected<std::vector<PlannedChange>> changes = rule->plan(context, {claimed});
+    ASSERT_FALSE(changes);
+    EXPECT_NE(changes.error().message.find(kLib + "qs@.service"), std::string::npos)
+        << changes.error().message;
+  }
+}
+
+// systemd ignores a socket limit it cannot parse (and an empty one), keeping
+// the value before it; MaxConnections=0 makes it refuse the socket.
+TEST(SystemdUnitsInventory, UnparsableLimitsKeepTheValueBefore) {
+  testing::TemporaryTree tree;
+  tree.write(kLib + "s.socket",
+             "[Socket]\nListenStream=25\nAccept=yes\nMaxConnections=300\nMaxConnections=abc\n"
+             "MaxConnections=\nTriggerLimitBurst=20\nTriggerLimitBurst=lots\n"
+             "TriggerLimitIntervalSec=1min 30s\nTriggerLimitIntervalSec=soon\n");
+  tree.write(kLib + "s@.service", kPlainService);
+  ServiceInventory inventory = collect_systemd(tree.root());
+  ASSERT_EQ(inventory.commands.size(), 1u);
+  EXPECT_TRUE(inventory.problems.empty());
+  const ServiceCommand& command = inventory.commands.front();
+  ASSERT_NE(limit_named(command, "MaxConnections"), nullptr);
+  EXPECT_EQ(limit_named(command, "MaxConnections")->words, std::vector<std::string>{"300"});
+  EXPECT_EQ(limit_named(command, "MaxConnections")->line, 4);
+  EXPECT_EQ(limit_named(command, "TriggerLimitBurst")->words, std::vector<std::string>{"20"});
+  EXPECT_EQ(limit_named(command, "TriggerLimitIntervalSec")->words,
+            std::vector<std::string>{"1min 30s"});
+
+  tree.write(kLib + "s.socket", "[Socket]\nListenStream=25\nAccept=yes\nMaxConnections=0\n");
+  ServiceInventory refused = collect_systemd(tree.root());
+  EXPECT_TRUE(refused.commands.empty());
+  ASSERT_EQ(refused.problems.size(), 1u);
+  EXPECT_EQ(refused.problems.front().line, 4);
+  EXPECT_NE(refused.problems.front().message.find("refuses"), std::string::npos);
+  EXPECT_FALSE(problem_blocks_checks(refused.problems.front()));
+}
+
+// A drop-in that adds an ExecStart= without emptying the list first leaves two:
+// systemd refuses the service unless it is Type=oneshot.
+TEST(SystemdUnitsInventory, TwoExecStartsAreRefusedUnlessOneshot) {
+  testing::TemporaryTree tree;
+  tree.write(kLib + "s.socket", kSocket);
+  tree.write(kLib + "s@.service", kPlainService);
+  tree.write(kEtc + "s@.service.d/override.conf",
+             "[Service]\nExecStart=/usr/bin/tcp-env -R /q/qmail-smtpd\n");
+  ServiceInventory refused = collect_systemd(tree.root());
+  EXPECT_TRUE(refused.commands.empty());
+  ASSERT_EQ(refused.problems.size(), 1u);
+  EXPECT_EQ(refused.problems.front().file, kEtc + "s@.service.d/override.conf");
+  EXPECT_EQ(refused.problems.front().line, 2);
+  tree.write(kEtc + "s@.service.d/override.conf",
+             "[Service]\nExecStart=\nExecStart=/usr/bin/tcp-env -R /q/qmail-smtpd\n");
+  ServiceInventory reset = collect_systemd(tree.root());
+  ASSERT_EQ(reset.commands.size(), 1u);
+  EXPECT_EQ(join(reset.commands.front().argv), "/usr/bin/tcp-env -R /q/qmail-smtpd");
+}
+
+// $NAME as a word splits the value into words, ${NAME} is one exact value,
+// $$ is a dollar, an unset $NAME is no word; the program path stays.
+TEST(SystemdUnitsInventory, ExecStartVariablesAreExpanded) {
+  testing::TemporaryTree tree;
+  tree.write(kLib + "s.socket", kSocket);
+  tree.write(kLib + "s@.service",
+             "[Service]\nEnvironment=OPTS=\"-R  -t0\" \"SMTPD=/q/qmail smtpd\"\n"
+             "ExecStart=/usr/bin/tcp-env $OPTS $UNSET ${SMTPD} cost=$$5 ${UNSET}x\n");
+  ServiceInventory inventory = collect_systemd(tree.root());
+  ASSERT_EQ(inventory.commands.size(), 1u);
+  const ServiceCommand& command = inventory.commands.front();
+  EXPECT_EQ(command.argv, (std::vector<std::string>{"/usr/bin/tcp-env", "-R", "-t0",
+                                                    "/q/qmail smtpd", "cost=$5", "x"}));
+  ASSERT_EQ(command.locations.size(), command.argv.size());
+  EXPECT_TRUE(command.locations[0].has_value());
+  EXPECT_FALSE(command.locations[1].has_value());
+  EXPECT_FALSE(command.locations[3].has_value());
 }
 
 struct PortCase {
