@@ -8,6 +8,7 @@
 
 #include "engine/context.h"
 #include "engine/rule.h"
+#include "inventory/problem_findings.h"
 #include "inventory/service_ports.h"
 #include "inventory/systemd_units.h"
 #include "listener_burst_limits/limits.h"
@@ -56,10 +57,6 @@ constexpr std::string_view kTouches =
     "scripts matched by paths.run_scripts, /etc/services and the Accept=yes *.socket units "
     "with their services in paths.systemd_unit_dirs (with drop-ins); writes the xinetd "
     "service file or inetd.conf that holds the failing service, never a systemd unit";
-
-std::string line_text(int line) {
-  return line > 0 ? ":" + std::to_string(line) : "";
-}
 
 nlohmann::json limit_evidence(const JudgedLimit& limit) {
   nlohmann::json value = limit.value ? nlohmann::json(*limit.value) : nlohmann::json("unlimited");
@@ -139,17 +136,7 @@ class ListenerBurstLimitsRule final : public Rule {
                                       "systemd socket with Accept=yes on this host"));
       return findings;
     }
-    for (const InventoryProblem& problem : inventory.problems) {
-      if (problem.source == LaunchSource::run_script) continue;
-      bool blocks = problem_blocks_checks(problem);
-      Finding finding = make_finding(
-          info_, problem.file, blocks ? Status::error : Status::skip,
-          problem.file + line_text(problem.line) + ": " + problem.message +
-              (blocks ? ""
-                      : "; systemd starts nothing from this unit, so there is nothing to check"));
-      finding.evidence = {{"file", problem.file}, {"line", problem.line}};
-      findings.push_back(std::move(finding));
-    }
+    findings = inventory_problem_findings(info_, inventory);
     ServicePorts service_ports(context.host);
     for (const ServiceCommand& command : inventory.commands) {
       std::optional<Finding> finding = check_command(context, command, service_ports);

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "engine/context.h"
+#include "inventory/problem_findings.h"
 #include "inventory/systemd_units.h"
 #include "parsers/getopt.h"
 #include "tcp_env_flags/tcp_env_flags.h"
@@ -40,10 +41,6 @@ constexpr std::string_view kTouches =
     "Accept=yes and their services in paths.systemd_unit_dirs (with drop-ins); writes the "
     "xinetd service file or inetd.conf that holds the failing command line, never a "
     "systemd unit";
-
-std::string line_text(int line) {
-  return line > 0 ? ":" + std::to_string(line) : "";
-}
 
 std::string served_by(const ServiceCommand& command, const ServiceInventory& inventory) {
   switch (command.source) {
@@ -156,17 +153,7 @@ class TcpEnvFlagsRule final : public Rule {
                                       "with Accept=yes on this host"));
       return findings;
     }
-    for (const InventoryProblem& problem : inventory.problems) {
-      if (problem.source == LaunchSource::run_script) continue;
-      bool blocks = problem_blocks_checks(problem);
-      Finding finding = make_finding(
-          info_, problem.file, blocks ? Status::error : Status::skip,
-          problem.file + line_text(problem.line) + ": " + problem.message +
-              (blocks ? ""
-                      : "; systemd starts nothing from this unit, so there is nothing to check"));
-      finding.evidence = {{"file", problem.file}, {"line", problem.line}};
-      findings.push_back(std::move(finding));
-    }
+    findings = inventory_problem_findings(info_, inventory);
     for (const ServiceCommand& command : inventory.commands) {
       if (command.source == LaunchSource::run_script) continue;
       std::optional<std::size_t> tcp_env = find_program_word(command.argv, "tcp-env");
