@@ -328,13 +328,33 @@ class SystemdUnitReader {
       for (const SystemdCommandWord& word : *words) set_variable(word.text, command);
     }
     for (const Setting& setting : list_settings(service, "Service", "EnvironmentFile")) {
-      std::string path = setting.assignment->value;
-      bool may_be_missing = !path.empty() && path.front() == '-';
-      if (may_be_missing) path.erase(0, 1);
+      std::string pattern = setting.assignment->value;
+      bool may_be_missing = !pattern.empty() && pattern.front() == '-';
+      if (may_be_missing) pattern.erase(0, 1);
+      // systemd drops a relative path when it loads the unit, with a warning.
+      if (pattern.empty() || pattern.front() != '/') continue;
+      read_environment_files(setting, pattern, may_be_missing, command);
+    }
+  }
+
+  // The path may be a glob (systemd.exec(5)): every match is read, in sorted
+  // order, as glob(3) gives them. No match, or a file that cannot be read, stops
+  // the service unless the path starts with '-'.
+  void read_environment_files(const Setting& setting, const std::string& pattern,
+                              bool may_be_missing, ServiceCommand& command) {
+    int line = setting.assignment->location.line;
+    bool is_glob = pattern.find_first_of("*?[") != std::string::npos;
+    std::vector<std::string> paths = is_glob ? host_.glob(pattern) : std::vector{pattern};
+    if (paths.empty() && !may_be_missing) {
+      add_problem(
+          setting.file->file, line,
+          "EnvironmentFile=" + pattern + " matches no file; systemd refuses to start the service");
+    }
+    for (const std::string& path : paths) {
       Expected<std::string> text = host_.read_file(path);
       if (!text) {
         if (!may_be_missing) {
-          add_problem(setting.file->file, setting.assignment->location.line,
+          add_problem(setting.file->file, line,
                       "EnvironmentFile=" + path + ": " + without_place(path, text.error().message) +
                           "; systemd refuses to start the service");
         }

@@ -312,6 +312,37 @@ TEST(SystemdUnitsInventory, EnvironmentAsSystemdAppliesIt) {
   EXPECT_NE(missing.problems.front().message.find("/etc/default/absent"), std::string::npos);
 }
 
+// EnvironmentFile= takes a glob: every match is read in sorted order (a later
+// file wins), a glob matching nothing stops the service unless it starts with
+// '-', and a relative path is dropped as systemd drops it.
+TEST(SystemdUnitsInventory, EnvironmentFileGlobsAreExpanded) {
+  testing::TemporaryTree tree;
+  tree.write(kLib + "s.socket", kSocket);
+  const std::string service = "[Service]\nExecStart=/usr/bin/tcp-env -R /q/qmail-smtpd\n";
+  tree.write(kLib + "s@.service", service +
+                                      "EnvironmentFile=/etc/qmail/env.d/*.env\n"
+                                      "EnvironmentFile=relative/file\n");
+  tree.write("/etc/qmail/env.d/10-base.env", "RELAYCLIENT=\nORDER=first\n");
+  tree.write("/etc/qmail/env.d/20-late.env", "ORDER=second\n");
+  tree.write("/etc/qmail/env.d/.hidden.env", "HIDDEN=1\n");
+  tree.write("/etc/qmail/env.d/notes.txt", "TXT=1\n");
+  ServiceInventory inventory = collect_systemd(tree.root());
+  ASSERT_EQ(inventory.commands.size(), 1u);
+  std::map<std::string, std::string> expected = {{"RELAYCLIENT", ""}, {"ORDER", "second"}};
+  EXPECT_EQ(inventory.commands.front().environment, expected);
+  EXPECT_TRUE(inventory.problems.empty());
+
+  tree.write(kLib + "s@.service", service +
+                                      "EnvironmentFile=/etc/qmail/none.d/*.env\n"
+                                      "EnvironmentFile=-/etc/qmail/gone.d/*.env\n");
+  ServiceInventory unmatched = collect_systemd(tree.root());
+  ASSERT_EQ(unmatched.problems.size(), 1u);
+  EXPECT_EQ(unmatched.problems.front().line, 3);
+  EXPECT_NE(unmatched.problems.front().message.find("/etc/qmail/none.d/*.env matches no file"),
+            std::string::npos)
+      << unmatched.problems.front().message;
+}
+
 // RELAYCLIENT set by Environment= reaches every client of the socket: an
 // open relay, as through xinetd's env.
 TEST(SystemdUnitsOpenRelay, RelayClientInEnvironmentIsAnOpenRelay) {
