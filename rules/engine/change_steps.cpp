@@ -46,13 +46,26 @@ Outcome write_sysctl_file(const std::string& path, const std::string& value) {
   return Done{};
 }
 
+// After a created file is removed: the folder qharden made for it, if nothing
+// else was put there since.
+Outcome remove_created_folder(const RootedHost& host, const JournalEntry& entry) {
+  if (entry.created_folder.empty()) return Done{};
+  Expected<bool> removed = remove_folder_if_empty(host, entry.created_folder);
+  if (!removed) return Unexpected(removed.error());
+  return Done{};
+}
+
 StepOutcome failed(std::string message) {
   return {StepResult::failed, std::move(message)};
 }
 
 StepOutcome apply_file(const RootedHost& host, Journal& journal, JournalChange& change,
                        JournalEntry entry, const FileReplacement& file) {
-  Expected<FileSnapshot> snapshot = snapshot_for_write(host, file.host_path);
+  // A new drop-in may need its folder (/etc/systemd/system/x.socket.d): it is
+  // created after the journal names it, so that undo can remove it again.
+  bool folder_missing = file.create && folder_of_file_is_missing(host, file.host_path);
+  Expected<FileSnapshot> snapshot = folder_missing ? Expected<FileSnapshot>(FileSnapshot{})
+                                                   : snapshot_for_write(host, file.host_path);
   if (!snapshot) return {StepResult::refused, snapshot.error().message};
   if (snapshot->exists && snapshot->content == file.after) return {StepResult::unchanged, ""};
   if (file.create && snapshot->exists) {
@@ -74,6 +87,7 @@ StepOutcome apply_file(const RootedHost& host, Journal& journal, JournalChange& 
   entry.mode = snapshot->exists ? snapshot->mode : 0644;
   entry.owner = snapshot->owner;
   entry.group = snapshot->group;
+  if (folder_missing) entry.created_folder = folder_of_file(file.host_path);
   if (snapshot->exists) {
     entry.backup = "backup-" + std::to_string(change.entries.size());
     Outcome stored = journal.store_bytes(change, entry.backup, snapshot->content);
@@ -87,7 +101,15 @@ StepOutcome apply_file(const RootedHost& host, Journal& journal, JournalChange& 
   }
   std::optional<FileOwnership> ownership;
   if (file.create) ownership = FileOwnership{0644, 0, 0};
-  Outcome written = write_file_atomically(host, file.host_path, file.after, *snapshot, ownership);
+  Outcome written = Done{};
+  if (folder_missing) {
+    Expected<bool> created = create_folder_for_file(host, file.host_path);
+    if (!created) written = Unexpected(created.error());
+    // Made by someone else meanwhile: theirs, so undo must leave it.
+    if (created && !*created) change.entries.back().created_folder.clear();
+  }
+  if (written)
+    written = write_file_atomically(host, file.host_path, file.after, *snapshot, ownership);
   JournalEntry& recorded = change.entries.back();
   recorded.state = written ? "applied" : "failed";
   if (!written) recorded.error = written.error().message;
@@ -213,6 +235,7 @@ Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& chan
     } else {
       undone =
           remove_file_checked(host, entry.target, force ? snapshot->sha256 : entry.after_sha256);
+      if (undone) undone = remove_created_folder(host, entry);
     }
   } else if (entry.kind == "sysctl") {
     undone = write_sysctl_file(entry.sysctl_source + "/" + entry.target, entry.value_before);
@@ -247,6 +270,7 @@ void settle_interrupted_changes(const RootedHost& host, Journal& journal) {
         } else if ((!snapshot->exists && !entry.existed) ||
                    (snapshot->exists && snapshot->sha256 == entry.before_sha256)) {
           entry.state = "not-applied";
+          (void)remove_created_folder(host, entry);
         } else {
           entry.state = "unknown";
         }

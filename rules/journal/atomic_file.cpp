@@ -305,4 +305,59 @@ Outcome remove_file_checked(const RootedHost& host, const std::string& host_path
   return Done{};
 }
 
+std::string folder_of_file(const std::string& host_path) {
+  Expected<SplitPath> split = split_path(host_path);
+  return split ? split->folder : std::string();
+}
+
+bool folder_of_file_is_missing(const RootedHost& host, const std::string& host_path) {
+  Expected<SplitPath> split = split_path(host_path);
+  if (!split) return false;
+  // Only a folder that is not there at all (lstat): a dangling symlink or an
+  // unreadable parent is left to the write, which refuses it by name.
+  Expected<FileStatus> status = host.status(split->folder, false);
+  return status && status->kind == FileKind::missing;
+}
+
+Expected<bool> create_folder_for_file(const RootedHost& host, const std::string& host_path) {
+  Expected<SplitPath> file = split_path(host_path);
+  if (!file) return Unexpected(file.error());
+  Expected<SplitPath> folder = split_path(file->folder);
+  if (!folder) return Unexpected(folder.error());
+  Expected<int> parent_path = open_folder(host, folder->folder);
+  if (!parent_path) return Unexpected(parent_path.error());
+  Descriptor parent(*parent_path);
+  if (::mkdirat(parent.get(), folder->name.c_str(), 0755) != 0) {
+    if (errno == EEXIST) return false;
+    return fail_with(errno_message(file->folder, "create folder", errno));
+  }
+  // The fixer runs with a strict umask; systemd does not mind, but the
+  // operator's tools and package managers expect a unit folder to be 0755.
+  Descriptor created(::openat(parent.get(), folder->name.c_str(),
+                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!created.valid() || ::fchmod(created.get(), 0755) != 0) {
+    int number = errno;
+    ::unlinkat(parent.get(), folder->name.c_str(), AT_REMOVEDIR);
+    return fail_with(errno_message(file->folder, "set the mode of the new folder", number));
+  }
+  Descriptor parent_for_sync(::openat(parent.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (parent_for_sync.valid()) ::fsync(parent_for_sync.get());
+  return true;
+}
+
+Expected<bool> remove_folder_if_empty(const RootedHost& host, const std::string& folder_host_path) {
+  Expected<SplitPath> folder = split_path(folder_host_path);
+  if (!folder) return Unexpected(folder.error());
+  Expected<int> parent_path = open_folder(host, folder->folder);
+  if (!parent_path) return Unexpected(parent_path.error());
+  Descriptor parent(*parent_path);
+  if (::unlinkat(parent.get(), folder->name.c_str(), AT_REMOVEDIR) != 0) {
+    if (errno == ENOENT || errno == ENOTEMPTY || errno == EEXIST) return false;
+    return fail_with(errno_message(folder_host_path, "remove folder", errno));
+  }
+  Descriptor parent_for_sync(::openat(parent.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (parent_for_sync.valid()) ::fsync(parent_for_sync.get());
+  return true;
+}
+
 }  // namespace qharden

@@ -52,6 +52,23 @@ Outcome write_file_atomically(const RootedHost& host, const std::string& host_pa
 Outcome remove_file_checked(const RootedHost& host, const std::string& host_path,
                             const std::string& expected_sha256);
 
+// Creates the folder that is to hold host_path, when it is missing (a systemd
+// drop-in folder such as /etc/systemd/system/x.socket.d), with mode 0755
+// whatever the umask; its own parent must exist. True when it was created,
+// false when something was already there (the write then judges it).
+Expected<bool> create_folder_for_file(const RootedHost& host, const std::string& host_path);
+
+// Removes a folder qharden created, if it is empty (undo of a created drop-in).
+// True when removed; false when it is gone already or holds other files.
+Expected<bool> remove_folder_if_empty(const RootedHost& host, const std::string& folder_host_path);
+
+// Whether the folder that holds host_path is missing (a folder qharden would
+// have to create before it can write there).
+bool folder_of_file_is_missing(const RootedHost& host, const std::string& host_path);
+
+// The folder of a file path ("/etc/x.d/a.conf" -> "/etc/x.d").
+std::string folder_of_file(const std::string& host_path);
+
 // The name under which a replacement is linked just before its rename; a run
 // killed in between leaves it, and the next run removes it.
 std::string temporary_name_for(const std::string& host_path);

@@ -34,6 +34,7 @@ json entry_to_json(const JournalEntry& entry) {
           {"owner", entry.owner},
           {"group", entry.group},
           {"backup", entry.backup},
+          {"created_folder", entry.created_folder},
           {"value_before", entry.value_before},
           {"value_after", entry.value_after},
           {"sysctl_source", entry.sysctl_source},
@@ -57,6 +58,7 @@ JournalEntry entry_from_json(const json& value) {
   entry.owner = value.value("owner", 0u);
   entry.group = value.value("group", 0u);
   entry.backup = value.value("backup", "");
+  entry.created_folder = value.value("created_folder", "");
   entry.value_before = value.value("value_before", "");
   entry.value_after = value.value("value_after", "");
   entry.sysctl_source = value.value("sysctl_source", "");

@@ -31,6 +31,9 @@ struct JournalEntry {
   uid_t owner = 0;
   gid_t group = 0;
   std::string backup;  // file name inside the change folder
+  // The folder qharden created to hold a new file (a systemd drop-in folder);
+  // undo removes it again when it is left empty. Empty when it was there.
+  std::string created_folder;
   // sysctl
   std::string value_before;
   std::string value_after;
@@ -51,7 +54,7 @@ struct JournalChange {
   std::string status =
       "in-progress";  // in-progress, applied, partial, failed, rolled-back, interrupted
   std::string root;
-  std::vector<std::string> reloads;  // daemons reloaded: "xinetd", "inetd"
+  std::vector<std::string> reloads;  // reloaded: "xinetd", "inetd", "systemd" (daemon-reload)
   std::string rolled_back_at;
   // The newest change in the journal when this one was rolled back: orders the
   // rollback among later applies exactly (engine/kept_changes.h).
