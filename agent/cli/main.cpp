@@ -81,7 +81,8 @@ int main(int argc, char** argv) {
   add_config(apply);
   bool no_reload = false;
   apply->add_flag("--no-reload", no_reload,
-                  "Do not reload xinetd/inetd after changing their files");
+                  "Do not reload xinetd/inetd, nor request systemd's daemon-reload, after "
+                  "changing their files");
   apply->footer(
       "Exit codes: 0 every fix applied and verified, or nothing to do; 1 a fix refused, failed "
       "or rolled back, a reload failed, or the lock was busy; 3 bad usage or config.");

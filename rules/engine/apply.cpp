@@ -34,11 +34,18 @@ std::set<std::string> daemons_serving(AuditContext& context, const std::string& 
       case LaunchSource::inetd:
         add_inetd();
         break;
-      // No rule plans a change to a unit file, and a daemon-reload is not
-      // requested yet; a run script's service is restarted by its operator.
+      // A unit file is never edited; its drop-ins are, below. A run script's
+      // service is restarted by its operator.
       case LaunchSource::systemd:
       case LaunchSource::run_script:
         break;
+    }
+  }
+  // A drop-in qharden writes for a socket or service unit.
+  for (const std::string& folder : paths.systemd_unit_dirs) {
+    if (host_path.size() > folder.size() && host_path.compare(0, folder.size(), folder) == 0 &&
+        host_path[folder.size()] == '/') {
+      daemons.insert("systemd");
     }
   }
   return daemons;
@@ -74,12 +81,13 @@ void reload_all(const RootedHost& host, const Config& config, const std::set<std
                 bool offline, ApplyResult& result) {
   for (const std::string& daemon : daemons) {
     if (offline) {
-      result.notes.push_back(daemon + ": not reloaded (--offline); reload it by hand");
+      result.notes.push_back(daemon == "systemd"
+                                 ? "systemd: daemon-reload not requested (--offline); run "
+                                   "`systemctl daemon-reload`"
+                                 : daemon + ": not reloaded (--offline); reload it by hand");
       continue;
     }
-    const std::string& pidfile =
-        daemon == "xinetd" ? config.paths.xinetd_pidfile : config.paths.inetd_pidfile;
-    ReloadOutcome reloaded = reload_daemon(host, daemon, pidfile);
+    ReloadOutcome reloaded = reload_by_name(host, config, daemon);
     result.notes.push_back(reloaded.message);
     if (reloaded.failed) result.all_succeeded = false;
   }

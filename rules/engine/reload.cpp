@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "config/config.h"
 #include "host/command.h"
 #include "host/host.h"
 
@@ -98,6 +99,58 @@ ReloadOutcome reload_daemon(const Host& host, const std::string& daemon,
   outcome.message = daemon + " is not running (no live process behind " + shown_pidfile +
                     "); no reload needed, the change applies when it starts";
   return outcome;
+}
+
+ReloadOutcome reload_systemd_units(const Host& host) {
+  ReloadOutcome outcome{"systemd", false, ""};
+  if (host.root() != "/") {
+    outcome.message =
+        "systemd: daemon-reload not requested under --root " + host.root() +
+        ": the system bus is the live host's; run `systemctl daemon-reload` in that system";
+    return outcome;
+  }
+  if (!systemd_is_init()) {
+    outcome.message =
+        "systemd: not running here (no /run/systemd/system), so no daemon-reload; the drop-in "
+        "takes effect when systemd starts";
+    return outcome;
+  }
+  sd_bus* bus = nullptr;
+  int opened = sd_bus_open_system(&bus);
+  if (opened < 0) {
+    outcome.failed = true;
+    outcome.message = std::string("systemd: cannot reach the system bus (") +
+                      std::strerror(-opened) +
+                      "); the drop-in stands: run `systemctl daemon-reload`";
+    return outcome;
+  }
+  // As long as systemctl waits for it (180 s): a reload of a host with many
+  // units can take longer than sd-bus's 25 s.
+  sd_bus_set_method_call_timeout(bus, 180ULL * 1000 * 1000);
+  sd_bus_error error{};
+  sd_bus_message* reply = nullptr;
+  int called = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                  "org.freedesktop.systemd1.Manager", "Reload", &error, &reply, "");
+  if (called < 0) {
+    outcome.failed = true;
+    outcome.message = std::string("systemd: daemon-reload failed: ") +
+                      (error.message != nullptr ? error.message : std::strerror(-called)) +
+                      "; the drop-in stands: run `systemctl daemon-reload`";
+  } else {
+    outcome.message =
+        "systemd: daemon-reload done (org.freedesktop.systemd1.Manager.Reload over the system bus)";
+  }
+  sd_bus_message_unref(reply);
+  sd_bus_error_free(&error);
+  sd_bus_flush_close_unref(bus);
+  return outcome;
+}
+
+ReloadOutcome reload_by_name(const Host& host, const Config& config, const std::string& daemon) {
+  if (daemon == "systemd") return reload_systemd_units(host);
+  const std::string& pidfile =
+      daemon == "xinetd" ? config.paths.xinetd_pidfile : config.paths.inetd_pidfile;
+  return reload_daemon(host, daemon, pidfile);
 }
 
 }  // namespace qharden

@@ -87,9 +87,7 @@ Expected<RollbackResult> rollback_change(const RootedHost& host, const Config& c
     result.restored.push_back(make_outcome(entry->rule, entry->subject, "restored", what));
   }
   for (const std::string& daemon : change.reloads) {
-    const std::string& pidfile =
-        daemon == "xinetd" ? config.paths.xinetd_pidfile : config.paths.inetd_pidfile;
-    result.notes.push_back(reload_daemon(host, daemon, pidfile).message);
+    result.notes.push_back(reload_by_name(host, config, daemon).message);
   }
   change.status = "rolled-back";
   std::time_t now = std::time(nullptr);
