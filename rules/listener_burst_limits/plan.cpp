@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "engine/context.h"
+#include "inventory/systemd_drop_in.h"
 #include "inventory/systemd_units.h"
 #include "listener_burst_limits/limits.h"
 #include "parsers/inetd.h"
@@ -182,6 +183,26 @@ Outcome inetd_limit_edit(const std::string& file, std::string_view text, const I
   return Done{};
 }
 
+// A socket unit's failing limits, raised in qharden's drop-in for it; nothing
+// when they all pass (the inventory already reads an earlier drop-in).
+Expected<std::optional<PlannedChange>> plan_socket_drop_in(AuditContext& context,
+                                                           const RuleInfo& info,
+                                                           const ServiceCommand& command) {
+  ListenerLimits limits = judge_systemd_limits(command, context.config.listener_burst_limits);
+  if (limits.error) return fail_with(command.subject + ": " + *limits.error);
+  std::vector<DropInSetting> settings;
+  std::string raised;
+  for (const JudgedLimit& limit : limits.limits) {
+    if (limit.ok) continue;
+    settings.push_back({limit.name, std::to_string(limit.bound)});
+    raised += (raised.empty() ? "" : " and ") + limit.name + "=" + std::to_string(limit.bound);
+  }
+  if (settings.empty()) return std::optional<PlannedChange>();
+  return plan_qharden_drop_in(
+      context.host, context.config, info.id, command.service, "Socket", settings, true,
+      command.service + ": raise " + raised + " in a drop-in (the unit file is left as it is)");
+}
+
 }  // namespace
 
 Expected<std::string> raise_xinetd_limits(const std::string& file, std::string_view text,
@@ -230,16 +251,16 @@ Expected<std::vector<PlannedChange>> plan_burst_limit_fixes(AuditContext& contex
   std::unordered_map<std::string_view, const ServiceCommand*> by_subject =
       commands_by_subject(inventory);
   std::set<const ServiceCommand*> seen;
+  std::vector<const ServiceCommand*> systemd_commands;
   for (const Finding& finding : failing) {
     if (finding.rule != info.id || finding.status != Status::fail || !finding.fixable) continue;
     auto found = by_subject.find(finding.subject);
     if (found == by_subject.end()) continue;
     const ServiceCommand* command = found->second;
-    // Never an edit of a unit file: its findings are not fixable, so this
-    // guards against a finding that says otherwise.
+    // Never an edit of a unit file: a drop-in of the socket's, planned below.
     if (command->source == LaunchSource::systemd) {
-      return fail_with(
-          systemd_fix_refusal(command->subject, command->service, "the [Socket] limits"));
+      if (seen.insert(command).second) systemd_commands.push_back(command);
+      continue;
     }
     auto& commands = commands_per_file[command->file];
     if (commands.empty()) files.push_back(command->file);
@@ -318,6 +339,11 @@ Expected<std::vector<PlannedChange>> plan_burst_limit_fixes(AuditContext& contex
         file + ": raise the burst limits of " + summary + " to rules.\"listener.burst-limits\"";
     change.action = FileReplacement{file, std::move(*before), std::move(*after), false};
     changes.push_back(std::move(change));
+  }
+  for (const ServiceCommand* command : systemd_commands) {
+    Expected<std::optional<PlannedChange>> drop_in = plan_socket_drop_in(context, info, *command);
+    if (!drop_in) return Unexpected(drop_in.error());
+    if (*drop_in) changes.push_back(std::move(**drop_in));
   }
   return changes;
 }

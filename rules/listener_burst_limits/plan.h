@@ -1,7 +1,8 @@
 // The fix of listener.burst-limits: the smallest edits that lift each failing
 // limit to its bound. xinetd: the value words of the service's own attribute,
 // or a new `name = value` line before the service's `}` (never `defaults`,
-// which other services share); inetd: the wait/nowait[.max] word.
+// which other services share); inetd: the wait/nowait[.max] word; a systemd
+// socket: qharden's drop-in for it (inventory/systemd_drop_in.h).
 #pragma once
 
 #include <string>

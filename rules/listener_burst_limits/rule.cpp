@@ -49,14 +49,22 @@ constexpr std::string_view kExplanation =
     "or `per_source = N` line before the service's `}` (never in `defaults`, which other "
     "services share); inetd.conf gets its wait field rewritten to nowait.N. xinetd or inetd "
     "then rereads its configuration (SIGHUP). tcpserver's -c is not changed: the message "
-    "names the run script and the value, and the service must be restarted. Nor are systemd "
-    "sockets: the message says what to put in a drop-in, which qharden does not write yet.";
+    "names the run script and the value, and the service must be restarted. A systemd socket "
+    "gets a drop-in of qharden's own, <first of paths.systemd_unit_dirs>/<socket>.d/"
+    "99-qharden-listener.burst-limits.conf, with the failing MaxConnections= and "
+    "TriggerLimitBurst= raised (the unit file is never edited), and systemd then loads its "
+    "units again (daemon-reload over D-Bus; never under --root, where the plan says so). A "
+    "socket that has already failed on its trigger limit stays failed until it is restarted "
+    "(`systemctl restart <socket>`). Rollback removes the drop-in, and its folder when qharden "
+    "created it.";
 
 constexpr std::string_view kTouches =
     "reads paths.xinetd_conf with its include/includedir files, paths.inetd_conf, the run "
     "scripts matched by paths.run_scripts, /etc/services and the Accept=yes *.socket units "
     "with their services in paths.systemd_unit_dirs (with drop-ins); writes the xinetd "
-    "service file or inetd.conf that holds the failing service, never a systemd unit";
+    "service file or inetd.conf that holds the failing service, or qharden's drop-in "
+    "<socket>.d/99-qharden-listener.burst-limits.conf in the first of paths.systemd_unit_dirs "
+    "(then systemd's daemon-reload), never a unit file";
 
 nlohmann::json limit_evidence(const JudgedLimit& limit) {
   nlohmann::json value = limit.value ? nlohmann::json(*limit.value) : nlohmann::json("unlimited");
@@ -249,19 +257,9 @@ class ListenerBurstLimitsRule final : public Rule {
                  " in " + command.file + " and restart the service (svc -t or sv restart)";
       return false;
     }
-    if (command.source == LaunchSource::systemd) {
-      std::string settings;
-      for (const JudgedLimit& limit : limits.limits) {
-        if (limit.ok) continue;
-        settings +=
-            (settings.empty() ? "" : " and ") + limit.name + "=" + std::to_string(limit.bound);
-      }
-      // The limits belong to the socket unit, so the drop-in is the socket's.
-      message += ". Not fixed by qharden: " +
-                 systemd_fix_refusal(command.subject, command.service, "[Socket] " + settings) +
-                 ", then restart " + command.service;
-      return false;
-    }
+    // The limits belong to the socket unit: the fix is a drop-in of its own
+    // (inventory/systemd_drop_in.h), written only on request.
+    if (command.source == LaunchSource::systemd) return true;
     if (command.source == LaunchSource::inetd && inventory.xinetd_serves_inetd_conf) {
       message +=
           ". Not fixed by qharden: xinetd (INETD_COMPAT) reads this file too and "
