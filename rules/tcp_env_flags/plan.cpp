@@ -13,7 +13,10 @@
 
 #include "config/config.h"
 #include "engine/context.h"
+#include "inventory/systemd_drop_in.h"
+#include "inventory/systemd_units.h"
 #include "parsers/inetd.h"
+#include "parsers/systemd_unit.h"
 #include "parsers/text_lines.h"
 #include "parsers/xinetd.h"
 #include "tcp_env_flags/tcp_env_flags.h"
@@ -57,7 +60,7 @@ class ParsedFile {
       case LaunchSource::inetd:
         return locate_inetd(command, options_text);
       case LaunchSource::systemd:
-        return fail_with(tcp_env_systemd_refusal(command));
+        return fail_with(command.subject + ": a systemd service is fixed with a drop-in");
       case LaunchSource::run_script:
         break;
     }
@@ -168,6 +171,66 @@ Outcome tcp_env_edits(const LocatedCommand& located, std::string_view text, cons
   return Done{};
 }
 
+// A socket-activated service: its unit is never edited. qharden's drop-in for
+// the service empties ExecStart= and gives the effective line again, as
+// written (prefixes, quoting, continuations and the other words kept) with
+// only tcp-env's option words changed.
+Expected<std::optional<PlannedChange>> plan_tcp_env_drop_in(AuditContext& context,
+                                                            const RuleInfo& info,
+                                                            const ServiceCommand& command,
+                                                            const std::string& options_text) {
+  Expected<std::string> text = context.host.read_file(command.file);
+  if (!text) return Unexpected(text.error());
+  SystemdUnitFile unit = parse_systemd_unit_text(command.file, *text);
+  const SystemdAssignment* exec_start = nullptr;
+  for (const SystemdSection& section : unit.sections) {
+    if (section.name != "Service") continue;
+    for (const SystemdAssignment& assignment : section.assignments) {
+      if (assignment.key == "ExecStart" && assignment.location.line == command.line)
+        exec_start = &assignment;
+    }
+  }
+  if (exec_start == nullptr || exec_start->value.empty()) {
+    return fail_with(changed_file_message(command.file));
+  }
+  std::optional<std::size_t> tcp_env = find_program_word(command.argv, "tcp-env");
+  std::vector<std::string> after_tcp_env(
+      command.argv.begin() + static_cast<long>(tcp_env.value_or(command.argv.size() - 1)) + 1,
+      command.argv.end());
+  std::size_t option_count = read_tcp_env_options(after_tcp_env).option_words.size();
+  for (std::size_t index = 0; tcp_env && index <= option_count; ++index) {
+    if (!command.locations[*tcp_env + index]) {
+      return fail_with(command.file + ":" + std::to_string(command.line) +
+                       ": tcp-env's options in ExecStart= come from a variable; put `ExecStart=` "
+                       "and the corrected line in a drop-in for " +
+                       systemd_unit_name(command) + " by hand");
+    }
+  }
+  LocatedCommand located{command.argv, command.locations, std::nullopt, 0, ""};
+  std::vector<TextEdit> edits;
+  Outcome outcome = tcp_env_edits(located, *text, command.file, options_text, edits);
+  if (!outcome) return Unexpected(outcome.error());
+  if (edits.empty()) return std::optional<PlannedChange>();
+  std::size_t start = exec_start->location.offset;
+  std::size_t end = start + exec_start->location.length;
+  for (TextEdit& edit : edits) {
+    if (edit.offset < start || edit.offset + edit.length > end) {
+      return fail_with(changed_file_message(command.file));
+    }
+    edit.offset -= start;
+  }
+  Expected<std::string> line =
+      apply_text_edits(std::string_view(*text).substr(start, end - start), edits);
+  if (!line) return fail_with(command.file + ": " + line.error().message);
+  std::string unit_name = systemd_unit_name(command);
+  return plan_qharden_drop_in(context.host, context.config, info.id, unit_name, "Service",
+                              {{"ExecStart", ""}, {"ExecStart", *line}}, false,
+                              unit_name + ": set tcp-env's options to " + options_text +
+                                  " in ExecStart= (" + command.file + ":" +
+                                  std::to_string(command.line) +
+                                  ") through a drop-in; the unit file is left as it is");
+}
+
 // Commands by subject; the first one in inventory order wins, as a scan would
 // find it. Run scripts are tcpserver.flags' business. systemd commands stay in,
 // so that a finding about one is refused by name rather than skipped.
@@ -213,15 +276,15 @@ Expected<std::vector<PlannedChange>> plan_tcp_env_fixes(AuditContext& context, c
   std::unordered_map<std::string_view, const ServiceCommand*> by_subject =
       commands_by_subject(inventory);
   std::unordered_set<const ServiceCommand*> seen;
+  std::vector<const ServiceCommand*> systemd_commands;
   for (const Finding& finding : failing) {
     if (finding.rule != info.id || finding.status != Status::fail || !finding.fixable) continue;
     auto found = by_subject.find(finding.subject);
     if (found == by_subject.end()) continue;
     const ServiceCommand* command = found->second;
-    // Never an edit of a unit file: its findings are not fixable, so this
-    // guards against a finding that says otherwise.
     if (command->source == LaunchSource::systemd) {
-      return fail_with(tcp_env_systemd_refusal(*command));
+      if (seen.insert(command).second) systemd_commands.push_back(command);
+      continue;
     }
     auto& commands = commands_per_file[command->file];
     if (commands.empty()) files.push_back(command->file);
@@ -263,6 +326,12 @@ Expected<std::vector<PlannedChange>> plan_tcp_env_fixes(AuditContext& context, c
     change.summary = file + ": " + summary;
     change.action = FileReplacement{file, std::move(*text), std::move(*after), false};
     changes.push_back(std::move(change));
+  }
+  for (const ServiceCommand* command : systemd_commands) {
+    Expected<std::optional<PlannedChange>> drop_in =
+        plan_tcp_env_drop_in(context, info, *command, options_text);
+    if (!drop_in) return Unexpected(drop_in.error());
+    if (*drop_in) changes.push_back(std::move(**drop_in));
   }
   return changes;
 }

@@ -27,8 +27,11 @@ constexpr std::string_view kExplanation =
     "It also checks the ExecStart= of the service behind every systemd *.socket unit with "
     "Accept=yes (paths.systemd_unit_dirs, drop-ins applied): systemd hands qmail-smtpd only "
     "REMOTE_ADDR/REMOTE_PORT, so tcp-env is needed there and its ident lookup applies. "
-    "Those are judged but not fixed: the fix belongs in a drop-in, which qharden does not "
-    "write yet, and the finding says what to put in it.\n"
+    "Their unit files are never edited: the fix is qharden's drop-in for the service, "
+    "<first of paths.systemd_unit_dirs>/<service>.d/99-qharden-tcp-env.flags.conf, which "
+    "empties ExecStart= and gives the effective line again with only tcp-env's options "
+    "changed; systemd then loads its units again (daemon-reload over D-Bus, never under "
+    "--root), and the next connection's instance runs the new line.\n"
     "The fix sets tcp-env's options to rules.\"tcp-env.flags\".options (default -Rt0), "
     "changing no other byte of the file, and adds `log_on_success -= USERID` / "
     "`log_on_failure -= USERID` to an xinetd service that does ident itself. xinetd or inetd "
@@ -39,8 +42,9 @@ constexpr std::string_view kTouches =
     "reads paths.xinetd_conf with its include/includedir files, paths.inetd_conf, "
     "/etc/default/xinetd (INETD_COMPAT), /etc/services and the *.socket units with "
     "Accept=yes and their services in paths.systemd_unit_dirs (with drop-ins); writes the "
-    "xinetd service file or inetd.conf that holds the failing command line, never a "
-    "systemd unit";
+    "xinetd service file or inetd.conf that holds the failing command line, or qharden's "
+    "drop-in <service>.d/99-qharden-tcp-env.flags.conf in the first of "
+    "paths.systemd_unit_dirs (then systemd's daemon-reload), never a unit file";
 
 std::string served_by(const ServiceCommand& command, const ServiceInventory& inventory) {
   switch (command.source) {
@@ -119,12 +123,9 @@ Finding check_command(const RuleInfo& info, const ServiceCommand& command, std::
   for (const std::string& problem : problems) {
     finding.message += (finding.message.empty() ? "" : "; ") + problem;
   }
-  // A vendor unit is never edited; the plan lists this finding as not fixed,
-  // with what to write by hand.
-  finding.fixable = command.source != LaunchSource::systemd;
-  if (!finding.fixable) {
-    finding.message += ". Not fixed by qharden: " + tcp_env_systemd_refusal(command);
-  }
+  // A systemd unit is fixed with a drop-in of qharden's own; the unit file is
+  // never edited.
+  finding.fixable = true;
   return finding;
 }
 
@@ -178,11 +179,6 @@ class TcpEnvFlagsRule final : public Rule {
 };
 
 }  // namespace
-
-std::string tcp_env_systemd_refusal(const ServiceCommand& command) {
-  return systemd_fix_refusal(command.subject, systemd_unit_name(command),
-                             "`ExecStart=` and the corrected line (tcp-env with -R)");
-}
 
 TcpEnvOptions read_tcp_env_options(const std::vector<std::string>& words_after_tcp_env) {
   TcpEnvOptions options;

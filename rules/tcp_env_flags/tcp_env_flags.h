@@ -40,11 +40,6 @@ struct TextEdit {
 // error. Insertions at one offset keep the order they were given in.
 Expected<std::string> apply_text_edits(std::string_view text, std::vector<TextEdit> edits);
 
-struct ServiceCommand;
-
-// Why a systemd command's tcp-env is not fixed, and what to write by hand.
-std::string tcp_env_systemd_refusal(const ServiceCommand& command);
-
 Expected<std::vector<PlannedChange>> plan_tcp_env_fixes(AuditContext& context, const RuleInfo& info,
                                                         const std::vector<Finding>& failing);
 

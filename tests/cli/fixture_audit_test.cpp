@@ -152,19 +152,36 @@ TEST(FixtureAuditFormats, PrometheusAndTextAgreeWithJson) {
             std::string::npos);
 }
 
-// A systemd unit is judged but never edited: plan lists the finding as not
-// fixed, with the drop-in to write by hand, and plans no change.
-TEST(FixtureAuditSelection, SystemdFindingIsNotFixedByPlan) {
+// A systemd unit is never edited: plan shows qharden's drop-in for the
+// service, which resets ExecStart= and gives the line with tcp-env's options.
+TEST(FixtureAuditSelection, SystemdFindingIsPlannedAsADropIn) {
   RunResult result = run_qharden(
       {"plan", "--offline", "--rule", "tcp-env.flags", "--root", fixture_host("systemd-socket")});
-  EXPECT_NE(result.standard_output.find("not fixed automatically: tcp-env.flags  "
-                                        "/usr/lib/systemd/system/qmail-smtpd@.service"),
+  const std::string& output = result.standard_output;
+  EXPECT_NE(output.find("/etc/systemd/system/qmail-smtpd@.service.d/99-qharden-tcp-env.flags.conf"),
             std::string::npos)
-      << result.standard_output << result.standard_error;
-  EXPECT_NE(result.standard_output.find(
-                "systemd units are fixed with a drop-in, which qharden does not write yet"),
-            std::string::npos);
-  EXPECT_NE(result.standard_output.find("No changes planned."), std::string::npos);
+      << output << result.standard_error;
+  EXPECT_NE(output.find("+ExecStart=\n+ExecStart=/var/qmail/bin/tcp-env -Rt0 "
+                        "/var/qmail/bin/qmail-smtpd"),
+            std::string::npos)
+      << output;
+  EXPECT_EQ(output.find("No changes planned."), std::string::npos) << output;
+}
+
+// A socket's limits are fixed with qharden's own drop-in, shown as a new
+// file; under --root the plan says that no daemon-reload will be requested.
+TEST(FixtureAuditSelection, SocketLimitsArePlannedAsADropIn) {
+  RunResult result = run_qharden({"plan", "--offline", "--rule", "listener.burst-limits", "--root",
+                                  fixture_host("systemd-socket")});
+  const std::string& output = result.standard_output;
+  EXPECT_EQ(result.exit_code, 0) << output << result.standard_error;
+  EXPECT_NE(
+      output.find("/etc/systemd/system/qmail-smtpd.socket.d/99-qharden-listener.burst-limits.conf"),
+      std::string::npos)
+      << output;
+  EXPECT_NE(output.find("+MaxConnections=256"), std::string::npos) << output;
+  EXPECT_NE(output.find("+TriggerLimitBurst=1000"), std::string::npos) << output;
+  EXPECT_NE(output.find("no daemon-reload is requested under --root"), std::string::npos) << output;
 }
 
 TEST(FixtureAuditSelection, RuleFilterLimitsFindings) {

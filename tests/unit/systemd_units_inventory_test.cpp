@@ -3,9 +3,11 @@
 // rules' refusal to fix what they find there.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
+#include <variant>
 
 #include "config/config.h"
 #include "engine/context.h"
@@ -537,7 +539,7 @@ const Finding* finding_for(const std::vector<Finding>& findings, const std::stri
   return nullptr;
 }
 
-TEST(SystemdUnitsTcpEnvFlags, AuditFailsAndTheFindingIsNotFixable) {
+TEST(SystemdUnitsTcpEnvFlags, AuditFailsAndTheFindingIsFixable) {
   Expected<RootedHost> host = RootedHost::open(testing::fixture_root(kFixture));
   ASSERT_TRUE(host);
   Config config = *load_builtin_config();
@@ -547,17 +549,11 @@ TEST(SystemdUnitsTcpEnvFlags, AuditFailsAndTheFindingIsNotFixable) {
   const Finding* finding = finding_for(findings, kService);
   ASSERT_NE(finding, nullptr);
   EXPECT_EQ(finding->status, Status::fail);
-  EXPECT_FALSE(finding->fixable);
+  EXPECT_TRUE(finding->fixable);  // with a drop-in
   EXPECT_EQ(finding->evidence.value("file", ""), kOverride);
   EXPECT_EQ(finding->evidence.value("line", 0), 4);
   EXPECT_EQ(finding->evidence.value("served_by", ""), "systemd (qmail-smtpd.socket)");
   EXPECT_NE(finding->message.find("tcp-env runs without -R"), std::string::npos);
-  EXPECT_NE(finding->message.find(
-                "systemd units are fixed with a drop-in, which qharden does not write yet; add "
-                "`ExecStart=` and the corrected line (tcp-env with -R) in "
-                "/etc/systemd/system/qmail-smtpd@.service.d/override.conf"),
-            std::string::npos)
-      << finding->message;
   // A broken unit runs nothing: it is said with file and line, as a skip, so
   // that one broken socket unit among a host's many never makes the audit an
   // error (exit 3).
@@ -570,7 +566,11 @@ TEST(SystemdUnitsTcpEnvFlags, AuditFailsAndTheFindingIsNotFixable) {
   for (const Finding& each : findings) EXPECT_NE(each.status, Status::error) << each.message;
 }
 
-TEST(SystemdUnitsTcpEnvFlags, PlanRefusesAndApplyChangesNoFile) {
+// The fix is qharden's drop-in for the service: ExecStart= emptied, then the
+// effective line (the operator's 50-local.conf) with only tcp-env's options
+// changed. Neither unit file nor the operator's drop-in is touched; the audit
+// after it passes, and rollback removes it.
+TEST(SystemdUnitsTcpEnvFlags, DropInRewritesTheEffectiveExecStart) {
   testing::TemporaryTree tree;
   tree.copy_from(testing::fixture_root(kFixture));
   Expected<RootedHost> host = RootedHost::open(tree.root());
@@ -579,33 +579,70 @@ TEST(SystemdUnitsTcpEnvFlags, PlanRefusesAndApplyChangesNoFile) {
   config.paths.lock_wait_s = 0;
   std::unique_ptr<Rule> rule = make_tcp_env_flags_rule();
   FixSelection selection{{rule.get()}, true, true};
+  const std::string drop_in =
+      "/etc/systemd/system/qmail-smtpd@.service.d/99-qharden-tcp-env.flags.conf";
   {
     AuditContext context(*host, config, true);
     PlanResult plan = make_plan(context, selection);
-    EXPECT_TRUE(plan.changes.empty());
-    const Finding* unfixed = finding_for(plan.unfixed, kService);
-    ASSERT_NE(unfixed, nullptr);
-    EXPECT_NE(render_plan(plan).find("qharden does not write yet"), std::string::npos);
-
-    // A finding that claimed to be fixable is refused by name, not planned.
-    Finding forged = *unfixed;
-    forged.fixable = true;
-    Expected<std::vector<PlannedChange>> changes = rule->plan(context, {forged});
-    ASSERT_FALSE(changes);
-    EXPECT_EQ(changes.error().message.rfind(std::string(kService) + ": systemd units are fixed", 0),
-              0u)
-        << changes.error().message;
+    ASSERT_EQ(plan.changes.size(), 1u) << render_plan(plan);
+    EXPECT_EQ(plan.changes.front().subject, drop_in);
+    const auto& file = std::get<FileReplacement>(plan.changes.front().action);
+    EXPECT_TRUE(file.create);
+    EXPECT_NE(file.after.find("[Service]\nExecStart=\n"
+                              "ExecStart=/var/qmail/bin/tcp-env -Rt0 /var/qmail/bin/qmail-smtpd\n"),
+              std::string::npos)
+        << file.after;
   }
   std::string override_before = tree.read(kOverride);
   std::string service_before = tree.read(kService);
-  Expected<ApplyResult> applied = apply_fixes(*host, config, selection, {false});
+  Expected<ApplyResult> applied = apply_fixes(*host, config, selection, {});
   ASSERT_TRUE(applied) << applied.error().message;
-  EXPECT_TRUE(applied->change_id.empty());
+  std::string notes;
+  for (const std::string& note : applied->notes) notes += note + "\n";
+  EXPECT_TRUE(applied->all_succeeded) << notes;
+  EXPECT_NE(notes.find("tcp-env.flags: verified, passes after the fix"), std::string::npos)
+      << notes;
   EXPECT_EQ(tree.read(kOverride), override_before);
   EXPECT_EQ(tree.read(kService), service_before);
+  ServiceInventory fixed = collect_systemd(tree.root());
+  const ServiceCommand* command = nullptr;
+  for (const ServiceCommand& each : fixed.commands) {
+    if (each.subject == kService) command = &each;
+  }
+  ASSERT_NE(command, nullptr);
+  EXPECT_EQ(command->file, drop_in);
+  EXPECT_EQ(join(command->argv), "/var/qmail/bin/tcp-env -Rt0 /var/qmail/bin/qmail-smtpd");
+
+  Expected<RollbackResult> rolled = rollback_change(*host, config, "", false);
+  ASSERT_TRUE(rolled) << rolled.error().message;
+  EXPECT_FALSE(std::filesystem::exists(tree.real(drop_in)));
+  EXPECT_TRUE(std::filesystem::exists(tree.real(kOverride)));  // the folder was the operator's
 }
 
-TEST(SystemdUnitsBurstLimits, SocketLimitsAreJudgedNotFixed) {
+// Options that come from a variable cannot be edited in place: the plan is
+// refused with the file, the line and what to do by hand.
+TEST(SystemdUnitsTcpEnvFlags, OptionsFromAVariableAreRefusedByName) {
+  testing::TemporaryTree tree;
+  tree.write(kLib + "s.socket", kSocket);
+  tree.write(kLib + "s@.service",
+             "[Service]\nEnvironment=OPTS=-t5\nExecStart=/var/qmail/bin/tcp-env $OPTS "
+             "/var/qmail/bin/qmail-smtpd\n");
+  tree.symlink(kLib + "s.socket", kEtc + "sockets.target.wants/s.socket");
+  Expected<RootedHost> host = RootedHost::open(tree.root());
+  ASSERT_TRUE(host);
+  Config config = *load_builtin_config();
+  std::unique_ptr<Rule> rule = make_tcp_env_flags_rule();
+  AuditContext context(*host, config, true);
+  PlanResult plan = make_plan(context, FixSelection{{rule.get()}, true, true});
+  EXPECT_TRUE(plan.changes.empty());
+  ASSERT_EQ(plan.refusals.size(), 1u);
+  EXPECT_NE(plan.refusals.front().find(kLib + "s@.service:3: tcp-env's options in ExecStart= "
+                                              "come from a variable"),
+            std::string::npos)
+      << plan.refusals.front();
+}
+
+TEST(SystemdUnitsBurstLimits, SocketLimitsAreJudgedAndFixable) {
   Expected<RootedHost> host = RootedHost::open(testing::fixture_root(kFixture));
   ASSERT_TRUE(host);
   Config config = *load_builtin_config();
@@ -615,18 +652,14 @@ TEST(SystemdUnitsBurstLimits, SocketLimitsAreJudgedNotFixed) {
   const Finding* finding = finding_for(findings, kService);
   ASSERT_NE(finding, nullptr);
   EXPECT_EQ(finding->status, Status::fail) << finding->message;
-  EXPECT_FALSE(finding->fixable);
+  EXPECT_TRUE(finding->fixable);  // with a drop-in: systemd_drop_in_test.cpp
   EXPECT_EQ(finding->evidence.value("kind", ""), "systemd");
   const nlohmann::json& limits = finding->evidence.at("limits");
   EXPECT_EQ(limits.at("MaxConnections").at("value"), 100);
   EXPECT_EQ(limits.at("MaxConnections").at("from"), "drop-in");
   EXPECT_EQ(limits.at("TriggerLimitBurst").at("value"), 5);
   EXPECT_EQ(limits.at("TriggerLimitBurst").at("minimum"), 1000);
-  EXPECT_NE(finding->message.find("/etc/systemd/system/qmail-smtpd.socket.d/override.conf"),
-            std::string::npos)
-      << finding->message;
-  EXPECT_NE(finding->message.find("MaxConnections=256 and TriggerLimitBurst=1000"),
-            std::string::npos)
+  EXPECT_NE(finding->message.find("MaxConnections 100 (`MaxConnections=100`, "), std::string::npos)
       << finding->message;
 
   // TriggerLimitBurst=0 switches the trigger limit off; the built-in
