@@ -5,7 +5,8 @@
 # TriggerLimitBurst=5) and qmail-smtpd@.service running tcp-env (without -R:
 # ident on) and qmail-smtpd. The real notqmail 1.09 is built from the vendor tarball when
 # it is there (QHARDEN_VENDOR_DIR, as open_relay_lab_test.sh), else tcp-env
-# is a stand-in that greets with 220, and the log says which.
+# is a stand-in that does its ident lookup unless given -R and greets with
+# 220, and the log says which.
 #   1. qharden audit flags the socket's limits (listener.burst-limits) and
 #      the service's tcp-env (tcp-env.flags), and a connection's tcp-env asks
 #      the client's port 113 (a listener in the container counts);
@@ -84,11 +85,34 @@ if [ -f "$tarball" ]; then
   greeting=mx.socket.test
   echo "      qmail-smtpd: notqmail 1.09, built from $tarball"
 else
-  write_tcp_env_stand_in "$root/var/qmail/bin/tcp-env"
+  # tcp-env's part that matters here: unless its options hold -R (and no
+  # later -r), it connects to the client's port 113 before the greeting.
+  cat > "$root/var/qmail/bin/tcp-env" <<'STANDIN'
+#!/usr/bin/python3
+import socket, sys
+ident = True
+for word in sys.argv[1:]:
+    if not word.startswith("-") or word == "-":
+        break
+    for letter in word[1:]:
+        if letter == "t":
+            break
+        if letter in "Rr":
+            ident = letter == "r"
+if ident:
+    peer = socket.socket(fileno=0).getpeername()[0]
+    try:
+        socket.create_connection((peer, 113), timeout=5).close()
+    except OSError:
+        pass
+sys.stdout.write("220 stand-in tcp-env argv: %s\r\n" % " ".join(sys.argv[1:]))
+sys.stdout.flush()
+STANDIN
+  chmod 755 "$root/var/qmail/bin/tcp-env"
   printf '#!/bin/sh\nexit 0\n' > "$root/var/qmail/bin/qmail-smtpd"
   chmod 755 "$root/var/qmail/bin/qmail-smtpd"
   greeting="stand-in tcp-env"
-  echo "      qmail-smtpd: a stand-in ($tarball is missing)"
+  echo "      qmail-smtpd: a stand-in for tcp-env that does its ident lookup ($tarball is missing)"
 fi
 echo mx.socket.test > "$root/var/qmail/control/me"
 echo socket.test > "$root/var/qmail/control/rcpthosts"
