@@ -31,7 +31,7 @@ for program in mmdebstrap systemd-nspawn; do
   command -v "$program" > /dev/null 2>&1 ||
     skip "$program is not installed (packaging/bootstrap.sh test installs it)"
 done
-for program in nsenter chroot pgrep setsid flock sha256sum dpkg-deb python3 make gcc; do require_program "$program"; done
+for program in nsenter chroot pgrep setsid flock sha256sum dpkg-deb python3; do require_program "$program"; done
 unshare -m true 2> /dev/null || skip "this machine cannot create mount namespaces, which systemd-nspawn needs"
 source "$(dirname "$0")/nspawn_lib.sh"
 trap 'exit 130' INT
@@ -73,6 +73,7 @@ if [ -f "$tarball" ]; then
   sha=$(sha256sum "$tarball" | cut -d' ' -f1)
   bin=$cache_dir/notqmail-varqmail-$sha
   if [ ! -x "$bin/qmail-smtpd" ] || [ ! -x "$bin/tcp-env" ]; then
+    for program in make gcc; do require_program "$program"; done
     build=$(mktemp -d "$test_scratch/build.XXXXXX")
     tar -xzf "$tarball" -C "$build"
     (cd "$build/notqmail-1.09" && echo /var/qmail > conf-qmail &&
