@@ -10,6 +10,8 @@
 #   1. qharden audit flags the socket's limits (listener.burst-limits) and
 #      the service's tcp-env (tcp-env.flags), and a connection's tcp-env asks
 #      the client's port 113 (a listener in the container counts);
+#      smtp.greeting finds port 25 held by pid 1, judges the service behind
+#      it and blames tcp-env.flags (and no longer does after the fix);
 #   2. a burst of 12 connections fails the socket: systemd says
 #      trigger-limit-hit and port 25 is closed;
 #   3. plan shows qharden's drop-ins and the daemon-reload; apply writes them
@@ -193,6 +195,20 @@ idents() { inside sh -c 'cat /run/ident-connections 2>/dev/null | wc -l'; }
 # An instance unit is loaded from the template and its drop-ins, so its
 # ExecStart= is what the next connection runs.
 exec_start() { inside systemctl show -p ExecStart --value qmail-smtpd@probe.service 2>&1; }
+# smtp.greeting's reading of port 25: status, holder pid, the command it
+# judged and the rules it blames.
+greeting_verdict() {
+  local report
+  report=$(inside qharden audit --json --rule smtp.greeting 2>&1) || true
+  python3 -c '
+import json, sys
+for finding in json.loads(sys.argv[1])["findings"]:
+    evidence = finding.get("evidence", {})
+    if evidence.get("port") in (25, "25") or finding["subject"].endswith(":25"):
+        print(finding["status"], evidence.get("pid"), evidence.get("command_source"),
+              ",".join(evidence.get("causes", [])))
+' "$report" 2>&1 || echo "unreadable: ${report:0:300}"
+}
 inside systemd-run --quiet --unit=ident-counter /usr/local/bin/ident-counter
 for attempt in $(seq 1 50); do
   inside sh -c 'exec 3<>/dev/tcp/127.0.0.1/113' 2>/dev/null && break
@@ -222,7 +238,11 @@ for finding in json.loads(sys.argv[1])["findings"]:
 ' "$audit" 2>&1 | sort | tr '\n' ' ') || true
 check "the audit fails the socket's limits and tcp-env, both fixable: $verdict" \
   equals "$verdict" "fail True 5 64 tcp-env.flags fail True "
-sleep 2.5  # the trigger limit counts within 2 s; the single connection above is out of it
+reading=$(greeting_verdict)
+echo "      smtp.greeting: $reading"
+check "smtp.greeting maps port 25 (held by pid 1) to the service and blames tcp-env.flags" \
+  contains "$reading" "fail 1 /usr/lib/systemd/system/qmail-smtpd@.service tcp-env.flags"
+sleep 2.5  # the trigger limit counts within 2 s; the connections above are out of it
 burst=$(burst 12)
 echo "      burst of 12 before the fix: $burst"
 sleep 1
@@ -263,6 +283,10 @@ burst=$(burst 12)
 check "after the fix the same burst is greeted 12 times ($burst)" equals "$burst" "greeted=12 refused=0"
 check "and the socket is still active ($(socket_show ActiveState))" equals "$(socket_show ActiveState)" active
 check "and no tcp-env asked port 113 ($(idents) lookups)" equals "$(idents)" 0
+reading=$(greeting_verdict)
+echo "      smtp.greeting: $reading"
+check "smtp.greeting no longer blames tcp-env.flags" \
+  bash -c '[[ "$1" == *"1 /usr/lib/systemd/system/qmail-smtpd@.service"* && "$1" != *tcp-env.flags* ]]' _ "$reading"
 again=$(inside qharden apply "${fix_rules[@]}" 2>&1) || true
 check "a second apply changes nothing" lacks "$again" "applied"
 
