@@ -443,12 +443,15 @@ lint=$("$promtool" check metrics < "${root[mx1]}$textfile_dir/qharden.prom" 2>&1
 [ -z "$lint" ] || show_output "$lint" 20
 check "promtool check metrics finds nothing in mx1's qharden.prom (exit $lint_status)" \
   bash -c '[ "$1" -eq 0 ] && [ -z "$2" ]' _ "$lint_status" "$lint"
-# Wait for a scrape after the files were written and an evaluation of the
-# rules after that.
+# Wait for a scrape of both hosts after the files were written and an
+# evaluation of the rules after that: each target is scraped on its own
+# schedule, so mx1's alert firing says nothing of mx2's scrape.
 firing=
-for attempt in $(seq 1 30); do
+for attempt in $(seq 1 60); do
   firing=$(prom alerts 2>&1) || true
-  grep -qE "^QhardenFindingFailing firing .*instance=${address[mx1]}:9100 .*rule=tcp-env.flags" <<< "$firing" && break
+  finding=$(prom query 'qharden_finding{rule="tcp-env.flags",host="mx2"}' 2>&1) || true
+  grep -qE "^QhardenFindingFailing firing .*instance=${address[mx1]}:9100 .*rule=tcp-env.flags" <<< "$firing" &&
+    grep -q "host=mx2 " <<< "$finding" && break
   sleep 1
 done
 { grep '^QhardenFindingFailing' <<< "$firing" || true; } | sed 's/^/      alert: /'
