@@ -98,23 +98,7 @@ declare -A root=([mx1]=$work/mx1 [mx2]=$work/mx2)
 textfile_dir=/var/lib/prometheus/node-exporter
 
 phase "rootfs (cached) and .deb"
-# The containers' packages: systemd and the bus for qhardend, python3 (and
-# python3-apt, which ansible's apt module needs) for Ansible's modules, sshd
-# to be reached by, node_exporter whose textfile collector reads
-# $textfile_dir (compiled into Debian's build), xinetd to serve and reload
-# smtp_psa, and what the .deb depends on (first alternatives).
-deb_depends=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/:any//; s/ //g' | grep -v '^$')
-nspawn_cached_rootfs fleet-rootfs bookworm systemd dbus python3 python3-apt openssh-server iproute2 \
-  prometheus-node-exporter xinetd $deb_depends
-mkdir "${root[mx1]}"
-tar -C "${root[mx1]}" --numeric-owner -xpf "$nspawn_tarball"
-# apt resolves the .deb's dependencies from the rootfs's own packages; its
-# postinst makes the user and enables the units, and starts nothing.
-cp "$deb" "${root[mx1]}/tmp/"
-chroot "${root[mx1]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "/tmp/$(basename "$deb")" \
-  > "$work/install.log" 2>&1 ||
-  { tail -30 "$work/install.log"; echo "FAIL: apt-get install $(basename "$deb") in the rootfs"; exit 1; }
-rm -f "${root[mx1]}/tmp/$(basename "$deb")"
+nspawn_fleet_rootfs_with_deb "${root[mx1]}" "$deb" "$work/install.log"
 echo "      installed $(basename "$deb") with apt"
 check "qharden is installed in the rootfs" test -x "${root[mx1]}/usr/sbin/qharden"
 check "node_exporter is installed in the rootfs" test -x "${root[mx1]}/usr/bin/prometheus-node-exporter"

@@ -199,3 +199,24 @@ nspawn_stop() {
   nspawn_pid[$name]=
   rm -rf "/run/systemd/nspawn/propagate/$name"
 }
+
+# nspawn_fleet_rootfs_with_deb ROOT DEB LOG: unpacks the cached bookworm
+# rootfs that the container tests share (systemd and the bus for qhardend,
+# python3 and python3-apt for Ansible's modules, sshd, node_exporter, xinetd,
+# and what DEB depends on) into ROOT, and installs DEB there with apt. Its
+# postinst makes the user and enables the units, and starts nothing. One
+# package list, so that one cached build serves every test.
+nspawn_fleet_rootfs_with_deb() {
+  local root=$1 deb=$2 log=$3 depends
+  depends=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/:any//; s/ //g' | grep -v '^$')
+  # shellcheck disable=SC2086
+  nspawn_cached_rootfs fleet-rootfs bookworm systemd dbus python3 python3-apt openssh-server iproute2 \
+    prometheus-node-exporter xinetd $depends
+  mkdir "$root"
+  tar -C "$root" --numeric-owner -xpf "$nspawn_tarball"
+  cp "$deb" "$root/tmp/"
+  chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y "/tmp/$(basename "$deb")" \
+    > "$log" 2>&1 ||
+    { tail -30 "$log"; echo "FAIL: apt-get install $(basename "$deb") in the rootfs"; exit 1; }
+  rm -f "$root/tmp/$(basename "$deb")"
+}

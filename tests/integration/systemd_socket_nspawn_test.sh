@@ -55,16 +55,7 @@ drop_in=/etc/systemd/system/$socket.d/99-qharden-listener.burst-limits.conf
 service_drop_in=/etc/systemd/system/qmail-smtpd@.service.d/99-qharden-tcp-env.flags.conf
 
 echo "-- rootfs (cached; the same packages as fleet_e2e_test.sh, so one build serves both)"
-deb_depends=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/:any//; s/ //g' | grep -v '^$')
-nspawn_cached_rootfs fleet-rootfs bookworm systemd dbus python3 python3-apt openssh-server iproute2 \
-  prometheus-node-exporter xinetd $deb_depends
-mkdir "$root"
-tar -C "$root" --numeric-owner -xpf "$nspawn_tarball"
-cp "$deb" "$root/tmp/"
-chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y "/tmp/$(basename "$deb")" \
-  > "$work/install.log" 2>&1 ||
-  { tail -30 "$work/install.log"; echo "FAIL: apt-get install $(basename "$deb") in the rootfs"; exit 1; }
-rm -f "$root/tmp/$(basename "$deb")"
+nspawn_fleet_rootfs_with_deb "$root" "$deb" "$work/install.log"
 
 # qmail-smtpd: the real one when the vendor tarball is here, compiled for
 # /var/qmail (this machine is bookworm, as the container is).
