@@ -77,19 +77,34 @@ std::string undo_rule(const RootedHost& host, Journal& journal, JournalChange& c
   return problems;
 }
 
+// Why no reload is requested at all: --offline or --no-reload; empty when it is.
+std::string reload_skipped(bool offline, const ApplyOptions& options) {
+  if (offline) return "--offline";
+  if (!options.reload) return "--no-reload";
+  return "";
+}
+
+// Reloads each daemon whose files changed; `not_loaded` gets, per rule, what
+// systemd shows that the rule's drop-ins did not do.
 void reload_all(const RootedHost& host, const Config& config, const std::set<std::string>& daemons,
-                bool offline, ApplyResult& result) {
+                const std::string& skipped, const std::vector<DropInExpectation>& expectations,
+                ApplyResult& result, std::map<std::string, std::string>* not_loaded) {
   for (const std::string& daemon : daemons) {
-    if (offline) {
+    if (!skipped.empty()) {
       result.notes.push_back(daemon == "systemd"
-                                 ? "systemd: daemon-reload not requested (--offline); run "
-                                   "`systemctl daemon-reload`"
-                                 : daemon + ": not reloaded (--offline); reload it by hand");
+                                 ? "systemd: daemon-reload not requested (" + skipped +
+                                       "); run `systemctl daemon-reload` for the drop-in to "
+                                       "take effect"
+                                 : daemon + ": not reloaded (" + skipped +
+                                       "); reload it by hand for the change to take effect");
       continue;
     }
-    ReloadOutcome reloaded = reload_by_name(host, config, daemon);
+    ReloadOutcome reloaded = reload_by_name(host, config, daemon, expectations);
     result.notes.push_back(reloaded.message);
     if (reloaded.failed) result.all_succeeded = false;
+    if (not_loaded != nullptr) {
+      for (auto& [rule, problem] : reloaded.rules_not_loaded) (*not_loaded)[rule] = problem;
+    }
   }
 }
 
@@ -141,6 +156,30 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
       result.notes.push_back(std::to_string(planned - plan.changes.size()) +
                              " change(s) left alone: never applied, or rolled back");
     }
+    // A finding counts after the apply only when its own fix is all kept:
+    // planned alone, every change it needs is one the operator applied.
+    std::map<std::string, std::pair<const Rule*, std::vector<Finding>>> audited;
+    for (const Rule* rule : selection.rules) {
+      std::string id(rule->info().id);
+      bool wanted = std::any_of(plan.planned_findings.begin(), plan.planned_findings.end(),
+                                [&id](const auto& covered) { return covered.first == id; });
+      if (wanted) audited[id] = {rule, run_audit(context, {rule}).findings};
+    }
+    std::erase_if(plan.planned_findings, [&](const std::pair<std::string, std::string>& covered) {
+      auto found = audited.find(covered.first);
+      if (found == audited.end()) return true;
+      std::vector<Finding> alone;
+      for (const Finding& finding : found->second.second) {
+        if (finding.subject == covered.second && finding.status == Status::fail) {
+          alone.push_back(finding);
+        }
+      }
+      Expected<std::vector<PlannedChange>> own = found->second.first->plan(context, alone);
+      if (!own || own->empty()) return true;
+      return std::any_of(own->begin(), own->end(), [&kept](const PlannedChange& change) {
+        return kept.count({change.rule, change.subject}) == 0;
+      });
+    });
     // A refusal matters only for a rule with something to keep.
     std::erase_if(plan.refusals, [&kept_rules](const std::string& refusal) {
       return kept_rules.count(refusal.substr(0, refusal.find(": "))) == 0;
@@ -172,6 +211,7 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
   }
   std::set<std::string> rules_changed;
   std::set<std::string> daemons;
+  std::vector<DropInExpectation> drop_ins_written;
   for (const std::string& rule : rule_order) {
     std::vector<ChangeOutcome> outcomes;
     bool rule_failed = false;
@@ -196,6 +236,7 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
         if (const auto* file = std::get_if<FileReplacement>(&planned.action)) {
           for (const std::string& daemon : daemons_serving(context, file->host_path)) {
             daemons.insert(daemon);
+            if (daemon == "systemd") drop_ins_written.push_back({rule, file->host_path, true});
           }
         }
       }
@@ -211,7 +252,13 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
     result.outcomes.insert(result.outcomes.end(), outcomes.begin(), outcomes.end());
   }
 
-  if (options.reload) reload_all(host, config, daemons, selection.offline, result);
+  // Only rules whose fix still stands: a rule undone above wrote nothing.
+  std::erase_if(drop_ins_written, [&rules_changed](const DropInExpectation& expected) {
+    return rules_changed.count(expected.rule) == 0;
+  });
+  std::string skipped = reload_skipped(selection.offline, options);
+  std::map<std::string, std::string> not_loaded;
+  reload_all(host, config, daemons, skipped, drop_ins_written, result, &not_loaded);
 
   // Re-audit what was touched, from a fresh read: a fix that did not produce
   // pass is undone and reported, never left claiming success.
@@ -225,8 +272,11 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
     if (checked == nullptr) continue;
     AuditResult after = run_audit(verification, {checked});
     std::string still_failing;
+    if (auto found = not_loaded.find(rule); found != not_loaded.end())
+      still_failing = found->second;
     for (const Finding& finding : after.findings) {
-      if (finding.status == Status::fail && finding.fixable) {
+      if (finding.status == Status::fail && finding.fixable &&
+          plan.planned_findings.count({finding.rule, finding.subject}) > 0) {
         still_failing +=
             (still_failing.empty() ? "" : "; ") + finding.subject + ": " + finding.message;
       }
@@ -246,7 +296,24 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
     result.all_succeeded = false;
     undone_any = true;
   }
-  if (undone_any && options.reload) reload_all(host, config, daemons, selection.offline, result);
+  if (undone_any && skipped.empty()) {
+    std::vector<DropInExpectation> drop_ins_removed;
+    for (const DropInExpectation& written : drop_ins_written) {
+      bool undone = std::any_of(
+          result.outcomes.begin(), result.outcomes.end(), [&written](const ChangeOutcome& outcome) {
+            return outcome.rule == written.rule && outcome.subject == written.path &&
+                   outcome.result == "rolled-back";
+          });
+      // A drop-in that was rewritten, not created, is back to its old text,
+      // which systemd still lists: only a created one must be gone.
+      bool created = std::any_of(change.entries.begin(), change.entries.end(),
+                                 [&written](const JournalEntry& entry) {
+                                   return entry.target == written.path && !entry.existed;
+                                 });
+      if (undone && created) drop_ins_removed.push_back({written.rule, written.path, false});
+    }
+    reload_all(host, config, daemons, skipped, drop_ins_removed, result, nullptr);
+  }
 
   change.reloads.assign(daemons.begin(), daemons.end());
   bool any_applied =

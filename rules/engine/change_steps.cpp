@@ -55,6 +55,15 @@ Outcome remove_created_folder(const RootedHost& host, const JournalEntry& entry)
   return Done{};
 }
 
+// The target as it is now. A folder that is gone altogether (an operator
+// removed /etc/systemd/system/x.socket.d with qharden's drop-in in it) means
+// the file is absent, which undo and settling can judge, rather than an error
+// that would block the rollback of every other entry.
+Expected<FileSnapshot> snapshot_of_target(const RootedHost& host, const std::string& host_path) {
+  if (folder_of_file_is_missing(host, host_path)) return FileSnapshot{};
+  return snapshot_for_write(host, host_path);
+}
+
 StepOutcome failed(std::string message) {
   return {StepResult::failed, std::move(message)};
 }
@@ -115,6 +124,8 @@ StepOutcome apply_file(const RootedHost& host, Journal& journal, JournalChange& 
   if (!written) recorded.error = written.error().message;
   (void)journal.save(change);
   if (!written) {
+    // A folder made for this file and left empty by the failed write.
+    (void)remove_created_folder(host, recorded);
     bool refused = written.error().message.find("changed since") != std::string::npos;
     return {refused ? StepResult::refused : StepResult::failed, written.error().message};
   }
@@ -187,7 +198,7 @@ StepOutcome apply_planned_change(const RootedHost& host, Journal& journal, Journ
 Outcome check_entry_undoable(const RootedHost& host, const JournalEntry& entry) {
   if (entry.state != "applied") return Done{};
   if (entry.kind == "file") {
-    Expected<FileSnapshot> snapshot = snapshot_for_write(host, entry.target);
+    Expected<FileSnapshot> snapshot = snapshot_of_target(host, entry.target);
     if (!snapshot) return Unexpected(snapshot.error());
     if (!snapshot->exists && entry.existed) {
       return fail_with(entry.target + ": removed since the change; use --force to restore it");
@@ -219,7 +230,7 @@ Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& chan
   }
   Outcome undone = Done{};
   if (entry.kind == "file") {
-    Expected<FileSnapshot> snapshot = snapshot_for_write(host, entry.target);
+    Expected<FileSnapshot> snapshot = snapshot_of_target(host, entry.target);
     if (!snapshot) return Unexpected(snapshot.error());
     if (force && snapshot->exists && snapshot->sha256 != entry.after_sha256) {
       std::string keep = "overwritten-" + std::to_string(&entry - change.entries.data()) + "-" +
@@ -232,10 +243,14 @@ Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& chan
       if (!backup) return Unexpected(backup.error());
       undone = write_file_atomically(host, entry.target, *backup, *snapshot,
                                      FileOwnership{entry.mode, entry.owner, entry.group});
-    } else {
+    } else if (snapshot->exists) {
       undone =
           remove_file_checked(host, entry.target, force ? snapshot->sha256 : entry.after_sha256);
       if (undone) undone = remove_created_folder(host, entry);
+    } else {
+      // Already gone, folder and all: nothing left to remove.
+      undone = remove_created_folder(host, entry);
+      if (!undone && folder_of_file_is_missing(host, entry.target)) undone = Done{};
     }
   } else if (entry.kind == "sysctl") {
     undone = write_sysctl_file(entry.sysctl_source + "/" + entry.target, entry.value_before);
@@ -262,7 +277,7 @@ void settle_interrupted_changes(const RootedHost& host, Journal& journal) {
       if (entry.kind == "file") (void)remove_stale_temporary(host, entry.target);
       if (entry.state != "pending") continue;
       if (entry.kind == "file") {
-        Expected<FileSnapshot> snapshot = snapshot_for_write(host, entry.target);
+        Expected<FileSnapshot> snapshot = snapshot_of_target(host, entry.target);
         if (!snapshot) {
           entry.state = "unknown";
         } else if (snapshot->exists && snapshot->sha256 == entry.after_sha256) {

@@ -3,6 +3,7 @@
 // the host happens here, journaled, under the state lock.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,11 @@ struct PlanResult {
   std::vector<std::string> refusals;  // "rule: why" for plans that could not be made
   std::vector<Finding> unfixed;       // failing findings no selected fix covers
   int failing_fixable = 0;
+  // The failing findings whose rule planned changes for them: after apply,
+  // only these decide whether a fix worked. Another subject of the same rule
+  // that was left alone (never applied, in a re-apply of kept fixes) must not
+  // make the fix that was applied be undone.
+  std::set<std::pair<std::string, std::string>> planned_findings;  // (rule, subject)
 };
 
 // Audits the selection and asks each rule with fixable failures for its changes.

@@ -33,6 +33,8 @@ PlanResult make_plan(AuditContext& context, const FixSelection& selection) {
       result.refusals.push_back(std::string(info.id) + ": " + changes.error().message);
       continue;
     }
+    for (const Finding& finding : failing)
+      result.planned_findings.insert({std::string(info.id), finding.subject});
     for (PlannedChange& change : *changes) result.changes.push_back(std::move(change));
   }
   return result;

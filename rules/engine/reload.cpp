@@ -58,11 +58,73 @@ bool unit_is_active(const std::string& daemon) {
   return active;
 }
 
+// The unit whose drop-in folder holds `path`; a template ("x@.service") is
+// asked about through an instance of it, since systemd loads no template.
+std::string unit_to_ask(const std::string& path) {
+  std::size_t slash = path.rfind('/');
+  if (slash == std::string::npos || slash == 0) return "";
+  std::size_t folder_start = path.rfind('/', slash - 1);
+  std::string folder = path.substr(folder_start + 1, slash - folder_start - 1);
+  if (folder.size() < 3 || folder.substr(folder.size() - 2) != ".d") return "";
+  std::string unit = folder.substr(0, folder.size() - 2);
+  std::size_t at = unit.find("@.");
+  if (at != std::string::npos) unit.insert(at + 1, "qharden-check");
+  return unit;
+}
+
+// Empty when systemd's DropInPaths for the unit agree with the expectation,
+// else what it shows instead.
+std::string drop_in_disagreement(sd_bus* bus, const DropInExpectation& expected) {
+  std::string unit = unit_to_ask(expected.path);
+  if (unit.empty()) return "";
+  sd_bus_error error{};
+  sd_bus_message* reply = nullptr;
+  const char* object = nullptr;
+  std::string problem;
+  if (sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                         "org.freedesktop.systemd1.Manager", "LoadUnit", &error, &reply, "s",
+                         unit.c_str()) < 0 ||
+      sd_bus_message_read(reply, "o", &object) < 0) {
+    problem = "systemd cannot load " + unit + " to confirm " + expected.path + ": " +
+              (error.message != nullptr ? error.message : "no reply");
+  } else {
+    char** paths = nullptr;
+    sd_bus_error property_error{};
+    if (sd_bus_get_property_strv(bus, "org.freedesktop.systemd1", object,
+                                 "org.freedesktop.systemd1.Unit", "DropInPaths", &property_error,
+                                 &paths) < 0) {
+      problem = "systemd does not say which drop-ins " + unit + " has: " +
+                (property_error.message != nullptr ? property_error.message : "no reply");
+    } else {
+      bool listed = false;
+      std::string shown;
+      for (char** each = paths; each != nullptr && *each != nullptr; ++each) {
+        if (expected.path == *each) listed = true;
+        shown += (shown.empty() ? "" : ", ") + std::string(*each);
+        std::free(*each);
+      }
+      std::free(paths);
+      if (listed != expected.present) {
+        problem =
+            expected.present
+                ? "systemd did not load " + expected.path + " for " + unit +
+                      " after daemon-reload (its drop-ins: " + (shown.empty() ? "none" : shown) +
+                      "); is that folder in systemd's unit search path?"
+                : "systemd still applies " + expected.path + " to " + unit + " after daemon-reload";
+      }
+    }
+    sd_bus_error_free(&property_error);
+  }
+  sd_bus_message_unref(reply);
+  sd_bus_error_free(&error);
+  return problem;
+}
+
 }  // namespace
 
 ReloadOutcome reload_daemon(const Host& host, const std::string& daemon,
                             const std::string& pidfile_host_path) {
-  ReloadOutcome outcome{daemon, false, ""};
+  ReloadOutcome outcome{daemon, false, "", {}};
   std::string shown_pidfile = path_under_root(host.root(), pidfile_host_path);
   Expected<std::string> pid_text = host.read_file(pidfile_host_path);
   if (pid_text) {
@@ -101,8 +163,9 @@ ReloadOutcome reload_daemon(const Host& host, const std::string& daemon,
   return outcome;
 }
 
-ReloadOutcome reload_systemd_units(const Host& host) {
-  ReloadOutcome outcome{"systemd", false, ""};
+ReloadOutcome reload_systemd_units(const Host& host,
+                                   const std::vector<DropInExpectation>& expectations) {
+  ReloadOutcome outcome{"systemd", false, "", {}};
   if (host.root() != "/") {
     outcome.message =
         "systemd: daemon-reload not requested under --root " + host.root() +
@@ -139,6 +202,22 @@ ReloadOutcome reload_systemd_units(const Host& host) {
   } else {
     outcome.message =
         "systemd: daemon-reload done (org.freedesktop.systemd1.Manager.Reload over the system bus)";
+    std::size_t confirmed = 0;
+    for (const DropInExpectation& expected : expectations) {
+      std::string problem = drop_in_disagreement(bus, expected);
+      if (problem.empty()) {
+        ++confirmed;
+        continue;
+      }
+      outcome.failed = true;
+      outcome.message += "; " + problem;
+      std::string& said = outcome.rules_not_loaded[expected.rule];
+      said += (said.empty() ? "" : "; ") + problem;
+    }
+    if (confirmed > 0) {
+      outcome.message += "; systemd's DropInPaths confirm " + std::to_string(confirmed) +
+                         " drop-in change(s) of qharden's";
+    }
   }
   sd_bus_message_unref(reply);
   sd_bus_error_free(&error);
@@ -146,8 +225,9 @@ ReloadOutcome reload_systemd_units(const Host& host) {
   return outcome;
 }
 
-ReloadOutcome reload_by_name(const Host& host, const Config& config, const std::string& daemon) {
-  if (daemon == "systemd") return reload_systemd_units(host);
+ReloadOutcome reload_by_name(const Host& host, const Config& config, const std::string& daemon,
+                             const std::vector<DropInExpectation>& expectations) {
+  if (daemon == "systemd") return reload_systemd_units(host, expectations);
   const std::string& pidfile =
       daemon == "xinetd" ? config.paths.xinetd_pidfile : config.paths.inetd_pidfile;
   return reload_daemon(host, daemon, pidfile);

@@ -67,8 +67,16 @@ Expected<RollbackResult> rollback_change(const RootedHost& host, const Config& c
   // Orders this rollback among the applies, for what the agent keeps; recorded
   // before the first restore, so a rollback that stops half-way is placed too.
   change.rolled_back_after = changes->empty() ? change.id : changes->back().id;
+  std::vector<DropInExpectation> drop_ins;
   for (auto entry = change.entries.rbegin(); entry != change.entries.rend(); ++entry) {
     if (entry->state != "applied") continue;
+    if (entry->kind == "file") {
+      for (const std::string& folder : config.paths.systemd_unit_dirs) {
+        // Created: systemd must stop listing it; restored: it lists it still.
+        if (entry->target.rfind(folder + "/", 0) == 0)
+          drop_ins.push_back({entry->rule, entry->target, entry->existed});
+      }
+    }
     // Marked as the operator's opt-out, told apart from a fix its apply undid.
     Outcome undone = undo_entry(host, journal, change, *entry, force, "rolled-back");
     if (!undone) {
@@ -87,7 +95,7 @@ Expected<RollbackResult> rollback_change(const RootedHost& host, const Config& c
     result.restored.push_back(make_outcome(entry->rule, entry->subject, "restored", what));
   }
   for (const std::string& daemon : change.reloads) {
-    result.notes.push_back(reload_by_name(host, config, daemon).message);
+    result.notes.push_back(reload_by_name(host, config, daemon, drop_ins).message);
   }
   change.status = "rolled-back";
   std::time_t now = std::time(nullptr);

@@ -14,6 +14,13 @@ bool ends_with(std::string_view text, std::string_view suffix) {
   return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
 
+// systemd skips hidden files when it lists units and drop-ins
+// (conf_files_list(), hidden_or_backup_file()): an editor's ".x.conf.swp" or
+// an operator's ".disabled.conf" is never applied, so it is never read here.
+bool hidden(std::string_view name) {
+  return !name.empty() && name.front() == '.';
+}
+
 std::string base_name(const std::string& path) {
   std::size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -62,7 +69,8 @@ std::vector<std::string> SystemdUnitDirectories::names_ending(std::string_view s
   std::set<std::string> names;
   for (const auto& [directory, entries] : listings_) {
     for (const std::string& entry : entries) {
-      if (ends_with(entry, suffix) && entry.size() > suffix.size()) names.insert(entry);
+      if (ends_with(entry, suffix) && entry.size() > suffix.size() && !hidden(entry))
+        names.insert(entry);
     }
   }
   return {names.begin(), names.end()};
@@ -109,7 +117,7 @@ SystemdUnitLocation SystemdUnitDirectories::locate(const std::string& name) cons
     Expected<std::vector<std::string>> entries = host_.list_directory(folder);
     if (!entries) continue;  // a file named like a drop-in folder: systemd skips it too
     for (const std::string& entry : *entries) {
-      if (!ends_with(entry, ".conf")) continue;
+      if (!ends_with(entry, ".conf") || hidden(entry)) continue;
       chosen.emplace(entry, folder + "/" + entry);
     }
   }

@@ -183,8 +183,8 @@ Outcome inetd_limit_edit(const std::string& file, std::string_view text, const I
   return Done{};
 }
 
-// A socket unit's failing limits, raised in qharden's drop-in for it; nothing
-// when they all pass (the inventory already reads an earlier drop-in).
+}  // namespace
+
 Expected<std::optional<PlannedChange>> plan_socket_drop_in(AuditContext& context,
                                                            const RuleInfo& info,
                                                            const ServiceCommand& command) {
@@ -202,8 +202,6 @@ Expected<std::optional<PlannedChange>> plan_socket_drop_in(AuditContext& context
       context.host, context.config, info.id, command.service, "Socket", settings, true,
       command.service + ": raise " + raised + " in a drop-in (the unit file is left as it is)");
 }
-
-}  // namespace
 
 Expected<std::string> raise_xinetd_limits(const std::string& file, std::string_view text,
                                           const ServiceCommand& command,

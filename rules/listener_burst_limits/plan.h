@@ -5,6 +5,7 @@
 // socket: qharden's drop-in for it (inventory/systemd_drop_in.h).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,15 @@ Expected<std::string> raise_xinetd_limits(const std::string& file, std::string_v
 Expected<std::string> raise_inetd_limit(const std::string& file, std::string_view text,
                                         const ServiceCommand& command,
                                         const Config::ListenerBurstLimits& bounds);
+
+// A socket unit's failing limits, raised in qharden's drop-in for it; nothing
+// when they all pass (the inventory already reads an earlier drop-in). The
+// audit calls it too, so that a refusal (a symlink, a later drop-in that
+// would win) makes the finding unfixable with the reason, instead of failing
+// the whole plan, other services' fixes included.
+Expected<std::optional<PlannedChange>> plan_socket_drop_in(AuditContext& context,
+                                                           const RuleInfo& info,
+                                                           const ServiceCommand& command);
 
 Expected<std::vector<PlannedChange>> plan_burst_limit_fixes(AuditContext& context,
                                                             const RuleInfo& info,

@@ -51,7 +51,7 @@ constexpr std::string_view kExplanation =
     "then rereads its configuration (SIGHUP). tcpserver's -c is not changed: the message "
     "names the run script and the value, and the service must be restarted. A systemd socket "
     "gets a drop-in of qharden's own, <first of paths.systemd_unit_dirs>/<socket>.d/"
-    "99-qharden-listener.burst-limits.conf, with the failing MaxConnections= and "
+    "zz-qharden-listener.burst-limits.conf, with the failing MaxConnections= and "
     "TriggerLimitBurst= raised (the unit file is never edited), and systemd then loads its "
     "units again (daemon-reload over D-Bus; never under --root, where the plan says so). A "
     "socket that has already failed on its trigger limit stays failed until it is restarted "
@@ -63,7 +63,7 @@ constexpr std::string_view kTouches =
     "scripts matched by paths.run_scripts, /etc/services and the Accept=yes *.socket units "
     "with their services in paths.systemd_unit_dirs (with drop-ins); writes the xinetd "
     "service file or inetd.conf that holds the failing service, or qharden's drop-in "
-    "<socket>.d/99-qharden-listener.burst-limits.conf in the first of paths.systemd_unit_dirs "
+    "<socket>.d/zz-qharden-listener.burst-limits.conf in the first of paths.systemd_unit_dirs "
     "(then systemd's daemon-reload), never a unit file";
 
 nlohmann::json limit_evidence(const JudgedLimit& limit) {
@@ -234,7 +234,7 @@ class ListenerBurstLimitsRule final : public Rule {
       }
       finding.message += (finding.message.empty() ? "" : "; ") + part;
     }
-    finding.fixable = fix_note(command, inventory, limits, finding.message);
+    finding.fixable = fix_note(context, command, inventory, limits, finding.message);
     finding.evidence["fixable"] = finding.fixable;
     return finding;
   }
@@ -249,8 +249,9 @@ class ListenerBurstLimitsRule final : public Rule {
   }
 
   // Whether the plan can fix it; when not, says what to change by hand.
-  static bool fix_note(const ServiceCommand& command, const ServiceInventory& inventory,
-                       const ListenerLimits& limits, std::string& message) {
+  bool fix_note(AuditContext& context, const ServiceCommand& command,
+                const ServiceInventory& inventory, const ListenerLimits& limits,
+                std::string& message) const {
     if (command.source == LaunchSource::run_script) {
       std::int64_t bound = limits.limits.empty() ? 0 : limits.limits.front().bound;
       message += ". Not fixed by qharden: set tcpserver's -c to at least " + std::to_string(bound) +
@@ -258,8 +259,14 @@ class ListenerBurstLimitsRule final : public Rule {
       return false;
     }
     // The limits belong to the socket unit: the fix is a drop-in of its own
-    // (inventory/systemd_drop_in.h), written only on request.
-    if (command.source == LaunchSource::systemd) return true;
+    // (inventory/systemd_drop_in.h), written only on request. Planned here
+    // too, so that what the plan would refuse is said now.
+    if (command.source == LaunchSource::systemd) {
+      Expected<std::optional<PlannedChange>> drop_in = plan_socket_drop_in(context, info_, command);
+      if (drop_in) return true;
+      message += ". Not fixed by qharden: " + drop_in.error().message;
+      return false;
+    }
     if (command.source == LaunchSource::inetd && inventory.xinetd_serves_inetd_conf) {
       message +=
           ". Not fixed by qharden: xinetd (INETD_COMPAT) reads this file too and "

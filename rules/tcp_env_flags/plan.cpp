@@ -171,6 +171,8 @@ Outcome tcp_env_edits(const LocatedCommand& located, std::string_view text, cons
   return Done{};
 }
 
+}  // namespace
+
 // A socket-activated service: its unit is never edited. qharden's drop-in for
 // the service empties ExecStart= and gives the effective line again, as
 // written (prefixes, quoting, continuations and the other words kept) with
@@ -230,6 +232,8 @@ Expected<std::optional<PlannedChange>> plan_tcp_env_drop_in(AuditContext& contex
                                   std::to_string(command.line) +
                                   ") through a drop-in; the unit file is left as it is");
 }
+
+namespace {
 
 // Commands by subject; the first one in inventory order wins, as a scan would
 // find it. Run scripts are tcpserver.flags' business. systemd commands stay in,

@@ -28,7 +28,7 @@ constexpr std::string_view kExplanation =
     "Accept=yes (paths.systemd_unit_dirs, drop-ins applied): systemd hands qmail-smtpd only "
     "REMOTE_ADDR/REMOTE_PORT, so tcp-env is needed there and its ident lookup applies. "
     "Their unit files are never edited: the fix is qharden's drop-in for the service, "
-    "<first of paths.systemd_unit_dirs>/<service>.d/99-qharden-tcp-env.flags.conf, which "
+    "<first of paths.systemd_unit_dirs>/<service>.d/zz-qharden-tcp-env.flags.conf, which "
     "empties ExecStart= and gives the effective line again with only tcp-env's options "
     "changed; systemd then loads its units again (daemon-reload over D-Bus, never under "
     "--root), and the next connection's instance runs the new line.\n"
@@ -43,7 +43,7 @@ constexpr std::string_view kTouches =
     "/etc/default/xinetd (INETD_COMPAT), /etc/services and the *.socket units with "
     "Accept=yes and their services in paths.systemd_unit_dirs (with drop-ins); writes the "
     "xinetd service file or inetd.conf that holds the failing command line, or qharden's "
-    "drop-in <service>.d/99-qharden-tcp-env.flags.conf in the first of "
+    "drop-in <service>.d/zz-qharden-tcp-env.flags.conf in the first of "
     "paths.systemd_unit_dirs (then systemd's daemon-reload), never a unit file";
 
 std::string served_by(const ServiceCommand& command, const ServiceInventory& inventory) {
@@ -159,7 +159,16 @@ class TcpEnvFlagsRule final : public Rule {
       if (command.source == LaunchSource::run_script) continue;
       std::optional<std::size_t> tcp_env = find_program_word(command.argv, "tcp-env");
       if (!tcp_env) continue;
-      findings.push_back(check_command(info_, command, *tcp_env, inventory));
+      Finding finding = check_command(info_, command, *tcp_env, inventory);
+      if (finding.status == Status::fail && command.source == LaunchSource::systemd) {
+        Expected<std::optional<PlannedChange>> drop_in =
+            plan_tcp_env_drop_in(context, info_, command, context.config.tcp_env_flags.options);
+        if (!drop_in) {
+          finding.fixable = false;
+          finding.message += ". Not fixed by qharden: " + drop_in.error().message;
+        }
+      }
+      findings.push_back(std::move(finding));
     }
     if (findings.empty()) {
       findings.push_back(make_finding(

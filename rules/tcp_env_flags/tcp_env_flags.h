@@ -40,6 +40,19 @@ struct TextEdit {
 // error. Insertions at one offset keep the order they were given in.
 Expected<std::string> apply_text_edits(std::string_view text, std::vector<TextEdit> edits);
 
+struct ServiceCommand;
+
+// A socket-activated service's fix: qharden's drop-in for the service, which
+// empties ExecStart= and gives the effective line again with only tcp-env's
+// option words set to options_text; nothing when it already says so. The
+// audit calls it too, so that a refusal ($VAR options, a symlink, a later
+// drop-in that would win) makes the finding unfixable with the reason
+// instead of failing the whole plan.
+Expected<std::optional<PlannedChange>> plan_tcp_env_drop_in(AuditContext& context,
+                                                            const RuleInfo& info,
+                                                            const ServiceCommand& command,
+                                                            const std::string& options_text);
+
 Expected<std::vector<PlannedChange>> plan_tcp_env_fixes(AuditContext& context, const RuleInfo& info,
                                                         const std::vector<Finding>& failing);
 

@@ -158,7 +158,7 @@ TEST(FixtureAuditSelection, SystemdFindingIsPlannedAsADropIn) {
   RunResult result = run_qharden(
       {"plan", "--offline", "--rule", "tcp-env.flags", "--root", fixture_host("systemd-socket")});
   const std::string& output = result.standard_output;
-  EXPECT_NE(output.find("/etc/systemd/system/qmail-smtpd@.service.d/99-qharden-tcp-env.flags.conf"),
+  EXPECT_NE(output.find("/etc/systemd/system/qmail-smtpd@.service.d/zz-qharden-tcp-env.flags.conf"),
             std::string::npos)
       << output << result.standard_error;
   EXPECT_NE(output.find("+ExecStart=\n+ExecStart=/var/qmail/bin/tcp-env -Rt0 "
@@ -176,7 +176,7 @@ TEST(FixtureAuditSelection, SocketLimitsArePlannedAsADropIn) {
   const std::string& output = result.standard_output;
   EXPECT_EQ(result.exit_code, 0) << output << result.standard_error;
   EXPECT_NE(
-      output.find("/etc/systemd/system/qmail-smtpd.socket.d/99-qharden-listener.burst-limits.conf"),
+      output.find("/etc/systemd/system/qmail-smtpd.socket.d/zz-qharden-listener.burst-limits.conf"),
       std::string::npos)
       << output;
   EXPECT_NE(output.find("+MaxConnections=256"), std::string::npos) << output;

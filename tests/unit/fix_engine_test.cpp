@@ -172,6 +172,65 @@ TEST(FixEngine, AReapplyOfKeptFixesChangesNothingOnAHostWhereNothingWasApplied) 
   EXPECT_EQ(fixture.tree.read("/etc/demo.conf"), "bad\n");
 }
 
+// Two files, each its own subject; the plan covers only the findings given.
+class PairRule final : public Rule {
+ public:
+  PairRule() {
+    info_.id = "pair.rule";
+    info_.severity = Severity::warning;
+    info_.can_fix = true;
+  }
+  const RuleInfo& info() const override { return info_; }
+  std::vector<Finding> check(AuditContext& context) const override {
+    std::vector<Finding> findings;
+    for (const char* path : {"/etc/a.conf", "/etc/b.conf"}) {
+      Expected<std::string> content = context.host.read_file(path);
+      Finding finding = make_finding(info_, path, Status::pass, "good");
+      if (!content || content->find("good") == std::string::npos) {
+        finding.status = Status::fail;
+        finding.fixable = true;
+      }
+      findings.push_back(finding);
+    }
+    return findings;
+  }
+  Expected<std::vector<PlannedChange>> plan(AuditContext& context,
+                                            const std::vector<Finding>& failing) const override {
+    std::vector<PlannedChange> changes;
+    for (const Finding& finding : failing) {
+      Expected<std::string> content = context.host.read_file(finding.subject);
+      if (!content) return Unexpected(content.error());
+      changes.push_back({"pair.rule", finding.subject, "rewrite",
+                         FileReplacement{finding.subject, *content, "good\n"}});
+    }
+    return changes;
+  }
+
+ private:
+  RuleInfo info_;
+};
+
+// A re-apply of kept fixes restores a.conf; b.conf, which nobody fixed, still
+// fails, and that must not make the re-apply of a.conf be undone.
+TEST(FixEngine, AReapplyIsNotUndoneBecauseAnotherSubjectOfTheRuleStillFails) {
+  Fixture fixture;
+  fixture.tree.write("/etc/a.conf", "bad\n");
+  fixture.tree.write("/etc/b.conf", "good\n");
+  PairRule rule;
+  Expected<ApplyResult> applied =
+      apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
+  ASSERT_TRUE(applied && applied->all_succeeded);
+  fixture.tree.write("/etc/a.conf", "bad again\n");
+  fixture.tree.write("/etc/b.conf", "bad, never fixed\n");
+  Expected<ApplyResult> reapplied = apply_fixes(fixture.host, fixture.config, kept_only(rule), {});
+  ASSERT_TRUE(reapplied) << reapplied.error().message;
+  std::string notes;
+  for (const std::string& note : reapplied->notes) notes += note + "\n";
+  EXPECT_TRUE(reapplied->all_succeeded) << notes;
+  EXPECT_EQ(fixture.tree.read("/etc/a.conf"), "good\n");
+  EXPECT_EQ(fixture.tree.read("/etc/b.conf"), "bad, never fixed\n");
+}
+
 TEST(FixEngine, AppliedIsKeptUntilRolledBack) {
   Fixture fixture;
   fixture.tree.write("/etc/demo.conf", "bad\n");

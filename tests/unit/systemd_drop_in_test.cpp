@@ -25,7 +25,7 @@ namespace {
 
 const std::string kLib = "/usr/lib/systemd/system/";
 const std::string kFolder = "/etc/systemd/system/s.socket.d";
-const std::string kDropIn = kFolder + "/99-qharden-listener.burst-limits.conf";
+const std::string kDropIn = kFolder + "/zz-qharden-listener.burst-limits.conf";
 const std::string kSocketUnit = "[Socket]\nListenStream=25\nAccept=yes\nTriggerLimitBurst=5\n";
 const std::string kService =
     "[Service]\nExecStart=/usr/bin/tcp-env -R /var/qmail/bin/qmail-smtpd\n";
@@ -61,10 +61,18 @@ std::string joined(const std::vector<std::string>& lines) {
   return text;
 }
 
+// What a plan says it will not do: a refusal of the whole rule, or (since the
+// audit plans each drop-in too) the reason in an unfixable finding.
+std::string not_done(const PlanResult& plan) {
+  std::string text = joined(plan.refusals);
+  for (const Finding& finding : plan.unfixed) text += finding.message + "\n";
+  return text;
+}
+
 TEST(SystemdDropIn, PathAndTextAreQhardensOwn) {
   Config config = *load_builtin_config();
   EXPECT_EQ(qharden_drop_in_path(config, "qmail-smtpd.socket", "listener.burst-limits"),
-            "/etc/systemd/system/qmail-smtpd.socket.d/99-qharden-listener.burst-limits.conf");
+            "/etc/systemd/system/qmail-smtpd.socket.d/zz-qharden-listener.burst-limits.conf");
   std::string text =
       qharden_drop_in_text("listener.burst-limits", "Socket",
                            {{"MaxConnections", "256"}, {"TriggerLimitBurst", "1000"}});
@@ -178,7 +186,7 @@ TEST(SystemdDropIn, ForeignContentAndSymlinksAreRefusedByName) {
   fixture.tree.write(kDropIn, "[Socket]\nMaxConnections=300\n[Install]\nWantedBy=x.target\n");
   PlanResult foreign = fixture.plan();
   EXPECT_TRUE(foreign.changes.empty());
-  std::string said = joined(foreign.refusals);
+  std::string said = not_done(foreign);
   EXPECT_NE(said.find(kDropIn + ":3: [Install] is not what qharden writes here"), std::string::npos)
       << said;
 
@@ -187,12 +195,96 @@ TEST(SystemdDropIn, ForeignContentAndSymlinksAreRefusedByName) {
   fixture.tree.symlink("/elsewhere.conf", kDropIn);
   PlanResult linked = fixture.plan();
   EXPECT_TRUE(linked.changes.empty());
-  said = joined(linked.refusals);
+  said = not_done(linked);
   EXPECT_NE(said.find(kDropIn + ": is a symlink"), std::string::npos) << said;
   RootedHost host = fixture.host();
   Expected<ApplyResult> applied = apply_fixes(host, fixture.config, fixture.selection(), {});
   ASSERT_TRUE(applied) << applied.error().message;
   EXPECT_EQ(fixture.tree.read("/elsewhere.conf"), "[Socket]\n");
+}
+
+// systemd applies drop-ins in file-name order, the last value winning: one that
+// sorts after qharden's and sets the same key would undo the fix, so the plan
+// refuses and names it; one that sorts before (override.conf) is overridden.
+TEST(SystemdDropIn, ALaterDropInThatSetsTheKeyIsRefusedByFileAndLine) {
+  DropInFixture fixture;
+  fixture.tree.write(kFolder + "/zzz-late.conf",
+                     "[Socket]\n# kept low on purpose\nTriggerLimitBurst=5\n");
+  PlanResult plan = fixture.plan();
+  EXPECT_TRUE(plan.changes.empty());
+  std::string said = not_done(plan);
+  EXPECT_NE(said.find(kFolder + "/zzz-late.conf:3: sets TriggerLimitBurst= and sorts after "
+                                "zz-qharden-listener.burst-limits.conf"),
+            std::string::npos)
+      << said;
+  RootedHost host = fixture.host();
+  Expected<ApplyResult> applied = apply_fixes(host, fixture.config, fixture.selection(), {});
+  ASSERT_TRUE(applied) << applied.error().message;
+  EXPECT_TRUE(applied->change_id.empty());
+  EXPECT_FALSE(fixture.exists(kDropIn));
+}
+
+TEST(SystemdDropIn, AnOverrideThatSortsBeforeIsOverridden) {
+  DropInFixture fixture;
+  fixture.tree.write(kFolder + "/override.conf", "[Socket]\nTriggerLimitBurst=5\n");
+  fixture.tree.write(kFolder + "/zzz-late.conf", "[Socket]\nBacklog=512\n");
+  RootedHost host = fixture.host();
+  Expected<ApplyResult> applied = apply_fixes(host, fixture.config, fixture.selection(), {});
+  ASSERT_TRUE(applied) << applied.error().message;
+  EXPECT_TRUE(applied->all_succeeded) << joined(applied->notes);
+  EXPECT_NE(joined(applied->notes).find("listener.burst-limits: verified, passes after the fix"),
+            std::string::npos)
+      << joined(applied->notes);
+  EXPECT_EQ(fixture.tree.read(kFolder + "/override.conf"), "[Socket]\nTriggerLimitBurst=5\n");
+}
+
+// The folder is a path component qharden would write through.
+TEST(SystemdDropIn, ASymlinkedFolderIsRefused) {
+  DropInFixture fixture;
+  fixture.tree.write("/elsewhere/keep.conf", "[Socket]\nBacklog=512\n");
+  fixture.tree.symlink("/elsewhere", kFolder);
+  PlanResult plan = fixture.plan();
+  EXPECT_TRUE(plan.changes.empty());
+  std::string said = not_done(plan);
+  EXPECT_NE(said.find(kFolder + ": is a symlink"), std::string::npos) << said;
+  EXPECT_FALSE(fixture.exists("/elsewhere/zz-qharden-listener.burst-limits.conf"));
+}
+
+// systemd skips hidden files: a ".x.conf" that would raise the limits changes
+// nothing, so the socket still fails.
+TEST(SystemdDropIn, HiddenDropInsAreNotRead) {
+  DropInFixture fixture;
+  fixture.tree.write(kFolder + "/.disabled.conf",
+                     "[Socket]\nMaxConnections=9999\nTriggerLimitBurst=9999\n");
+  PlanResult plan = fixture.plan();
+  ASSERT_EQ(plan.changes.size(), 1u) << not_done(plan);
+  EXPECT_EQ(plan.changes.front().subject, kDropIn);
+}
+
+// An operator removed the folder, qharden's drop-in with it: the rollback has
+// nothing left to remove and completes, rather than failing on the folder.
+TEST(SystemdDropIn, RollbackAfterTheFolderWasRemovedCompletes) {
+  DropInFixture fixture;
+  RootedHost host = fixture.host();
+  Expected<ApplyResult> applied = apply_fixes(host, fixture.config, fixture.selection(), {});
+  ASSERT_TRUE(applied && applied->all_succeeded);
+  std::filesystem::remove_all(fixture.tree.real(kFolder));
+  Expected<RollbackResult> rolled = rollback_change(host, fixture.config, "", false);
+  ASSERT_TRUE(rolled) << rolled.error().message;
+  EXPECT_FALSE(fixture.exists(kFolder));
+}
+
+// --no-reload says what is left to do instead of staying silent.
+TEST(SystemdDropIn, NoReloadSaysToRunDaemonReload) {
+  DropInFixture fixture;
+  RootedHost host = fixture.host();
+  ApplyOptions options;
+  options.reload = false;
+  Expected<ApplyResult> applied = apply_fixes(host, fixture.config, fixture.selection(), options);
+  ASSERT_TRUE(applied) << applied.error().message;
+  EXPECT_NE(joined(applied->notes).find("systemd: daemon-reload not requested (--no-reload)"),
+            std::string::npos)
+      << joined(applied->notes);
 }
 
 }  // namespace

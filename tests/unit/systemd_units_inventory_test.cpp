@@ -580,7 +580,7 @@ TEST(SystemdUnitsTcpEnvFlags, DropInRewritesTheEffectiveExecStart) {
   std::unique_ptr<Rule> rule = make_tcp_env_flags_rule();
   FixSelection selection{{rule.get()}, true, true};
   const std::string drop_in =
-      "/etc/systemd/system/qmail-smtpd@.service.d/99-qharden-tcp-env.flags.conf";
+      "/etc/systemd/system/qmail-smtpd@.service.d/zz-qharden-tcp-env.flags.conf";
   {
     AuditContext context(*host, config, true);
     PlanResult plan = make_plan(context, selection);
@@ -619,8 +619,8 @@ TEST(SystemdUnitsTcpEnvFlags, DropInRewritesTheEffectiveExecStart) {
   EXPECT_TRUE(std::filesystem::exists(tree.real(kOverride)));  // the folder was the operator's
 }
 
-// Options that come from a variable cannot be edited in place: the plan is
-// refused with the file, the line and what to do by hand.
+// Options that come from a variable cannot be edited in place: the finding is
+// not fixable and says why, with the file, the line and what to do by hand.
 TEST(SystemdUnitsTcpEnvFlags, OptionsFromAVariableAreRefusedByName) {
   testing::TemporaryTree tree;
   tree.write(kLib + "s.socket", kSocket);
@@ -635,11 +635,64 @@ TEST(SystemdUnitsTcpEnvFlags, OptionsFromAVariableAreRefusedByName) {
   AuditContext context(*host, config, true);
   PlanResult plan = make_plan(context, FixSelection{{rule.get()}, true, true});
   EXPECT_TRUE(plan.changes.empty());
-  ASSERT_EQ(plan.refusals.size(), 1u);
-  EXPECT_NE(plan.refusals.front().find(kLib + "s@.service:3: tcp-env's options in ExecStart= "
-                                              "come from a variable"),
+  EXPECT_TRUE(plan.refusals.empty());
+  ASSERT_EQ(plan.unfixed.size(), 1u);
+  EXPECT_FALSE(plan.unfixed.front().fixable);
+  EXPECT_NE(plan.unfixed.front().message.find(
+                "Not fixed by qharden: " + kLib +
+                "s@.service:3: tcp-env's options in ExecStart= come from a variable"),
             std::string::npos)
-      << plan.refusals.front();
+      << plan.unfixed.front().message;
+}
+
+// A refused drop-in no longer blocks the rule's other fixes: the xinetd
+// service beside the socket is still fixed.
+TEST(SystemdUnitsTcpEnvFlags, ARefusedDropInLeavesTheXinetdFixPlanned) {
+  testing::TemporaryTree tree;
+  tree.write(kLib + "s.socket", kSocket);
+  tree.write(kLib + "s@.service",
+             "[Service]\nEnvironment=OPTS=-t5\nExecStart=/var/qmail/bin/tcp-env $OPTS "
+             "/var/qmail/bin/qmail-smtpd\n");
+  tree.symlink(kLib + "s.socket", kEtc + "sockets.target.wants/s.socket");
+  tree.write("/etc/xinetd.conf", "defaults\n{\n}\nincludedir /etc/xinetd.d\n");
+  tree.write("/etc/xinetd.d/smtp",
+             "service smtp\n{\n  socket_type = stream\n  wait = no\n  user = root\n"
+             "  server = /var/qmail/bin/tcp-env\n  server_args = /var/qmail/bin/qmail-smtpd\n}\n");
+  Expected<RootedHost> host = RootedHost::open(tree.root());
+  ASSERT_TRUE(host);
+  Config config = *load_builtin_config();
+  std::unique_ptr<Rule> rule = make_tcp_env_flags_rule();
+  AuditContext context(*host, config, true);
+  PlanResult plan = make_plan(context, FixSelection{{rule.get()}, true, true});
+  EXPECT_TRUE(plan.refusals.empty());
+  ASSERT_EQ(plan.changes.size(), 1u) << render_plan(plan);
+  EXPECT_EQ(plan.changes.front().subject, "/etc/xinetd.d/smtp");
+  ASSERT_EQ(plan.unfixed.size(), 1u);
+  EXPECT_NE(plan.unfixed.front().message.find("come from a variable"), std::string::npos);
+}
+
+// A drop-in that sorts after qharden's and sets ExecStart= would win.
+TEST(SystemdUnitsTcpEnvFlags, ALaterExecStartIsRefusedByFileAndLine) {
+  testing::TemporaryTree tree;
+  tree.write(kLib + "s.socket", kSocket);
+  tree.write(kLib + "s@.service", "[Service]\nExecStart=/var/qmail/bin/qmail-smtpd\n");
+  tree.write(
+      kEtc + "s@.service.d/zzz-mine.conf",
+      "[Service]\nExecStart=\nExecStart=/var/qmail/bin/tcp-env /var/qmail/bin/qmail-smtpd\n");
+  tree.symlink(kLib + "s.socket", kEtc + "sockets.target.wants/s.socket");
+  Expected<RootedHost> host = RootedHost::open(tree.root());
+  ASSERT_TRUE(host);
+  Config config = *load_builtin_config();
+  std::unique_ptr<Rule> rule = make_tcp_env_flags_rule();
+  AuditContext context(*host, config, true);
+  PlanResult plan = make_plan(context, FixSelection{{rule.get()}, true, true});
+  EXPECT_TRUE(plan.changes.empty());
+  ASSERT_EQ(plan.unfixed.size(), 1u);
+  EXPECT_NE(plan.unfixed.front().message.find(
+                kEtc + "s@.service.d/zzz-mine.conf:2: sets ExecStart= and sorts after "
+                       "zz-qharden-tcp-env.flags.conf"),
+            std::string::npos)
+      << plan.unfixed.front().message;
 }
 
 TEST(SystemdUnitsBurstLimits, SocketLimitsAreJudgedAndFixable) {
