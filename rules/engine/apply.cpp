@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "engine/change_steps.h"
@@ -7,6 +8,7 @@
 #include "engine/journal_retention.h"
 #include "engine/kept_changes.h"
 #include "engine/reload.h"
+#include "engine/replan.h"
 #include "host/host.h"
 #include "journal/lock.h"
 
@@ -212,11 +214,15 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
   std::set<std::string> rules_changed;
   std::set<std::string> daemons;
   std::vector<DropInExpectation> drop_ins_written;
+  std::map<std::string, std::string> written_this_run;  // host path -> the text written
   for (const std::string& rule : rule_order) {
     std::vector<ChangeOutcome> outcomes;
     bool rule_failed = false;
-    for (const PlannedChange& planned : plan.changes) {
-      if (planned.rule != rule) continue;
+    std::vector<PlannedChange> rule_changes =
+        changes_for_rule(host, config, selection, plan, rule, written_this_run, result.notes);
+    // What this map said before this rule, to put back when the rule is undone.
+    std::map<std::string, std::optional<std::string>> before_rule;
+    for (const PlannedChange& planned : rule_changes) {
       StepOutcome step = apply_planned_change(host, journal, change, planned);
       outcomes.push_back(outcome_of(planned, step));
       if (step.result == StepResult::refused || step.result == StepResult::failed) {
@@ -234,6 +240,11 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
       if (step.result == StepResult::applied) {
         rules_changed.insert(rule);
         if (const auto* file = std::get_if<FileReplacement>(&planned.action)) {
+          auto earlier = written_this_run.find(file->host_path);
+          before_rule.emplace(file->host_path, earlier == written_this_run.end()
+                                                   ? std::nullopt
+                                                   : std::optional<std::string>(earlier->second));
+          written_this_run[file->host_path] = file->after;
           for (const std::string& daemon : daemons_serving(context, file->host_path)) {
             daemons.insert(daemon);
             if (daemon == "systemd") drop_ins_written.push_back({rule, file->host_path, true});
@@ -245,6 +256,13 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
       // A rule's fix lands whole or not at all; other rules' fixes stand.
       std::string problems = undo_rule(host, journal, change, rule);
       rules_changed.erase(rule);
+      for (const auto& [path, text] : before_rule) {
+        if (text) {
+          written_this_run[path] = *text;
+        } else {
+          written_this_run.erase(path);
+        }
+      }
       if (!problems.empty())
         outcomes.push_back(make_outcome(rule, "", "failed", "undo: " + problems));
       result.all_succeeded = false;

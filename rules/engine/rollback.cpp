@@ -1,5 +1,6 @@
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 
@@ -53,7 +54,19 @@ Expected<RollbackResult> rollback_change(const RootedHost& host, const Config& c
   // All or nothing: every target is checked before the first one is restored.
   if (!force) {
     std::string refusals;
-    for (const JournalEntry& entry : change.entries) {
+    for (std::size_t index = 0; index < change.entries.size(); ++index) {
+      const JournalEntry& entry = change.entries[index];
+      // Two rules of one apply may have written the same file in turn: the
+      // earlier entry is judged when the later one has put back what it
+      // wrote, so here only the chain is checked.
+      bool rewritten_later = std::any_of(change.entries.begin() + static_cast<long>(index) + 1,
+                                         change.entries.end(), [&entry](const JournalEntry& later) {
+                                           return later.state == "applied" &&
+                                                  later.kind == "file" &&
+                                                  later.target == entry.target &&
+                                                  later.before_sha256 == entry.after_sha256;
+                                         });
+      if (entry.kind == "file" && rewritten_later) continue;
       Outcome undoable = check_entry_undoable(host, entry);
       if (!undoable) refusals += (refusals.empty() ? "" : "\n  ") + undoable.error().message;
     }

@@ -111,7 +111,10 @@ void collect_xinetd_services(const Host& host, const Config& config, ServiceInve
   Expected<FileStatus> main_status = host.status(main_file, true);
   if (main_status && main_status->kind == FileKind::missing) return;
   inventory.xinetd_present = true;
-  inventory.xinetd_serves_inetd_conf = inetd_compatibility_enabled(host);
+  // -inetd_compat reads /etc/inetd.conf, a path compiled into xinetd: an
+  // inetd.conf elsewhere (paths.inetd_conf) is another inetd's alone.
+  inventory.xinetd_serves_inetd_conf =
+      config.paths.inetd_conf == "/etc/inetd.conf" && inetd_compatibility_enabled(host);
 
   HostXinetdFileSource source(host);
   XinetdConfiguration configuration =

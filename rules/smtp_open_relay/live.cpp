@@ -281,4 +281,20 @@ std::vector<RelayProbeResult> probe_relays(const std::vector<RelayProbeTarget>& 
   return results;
 }
 
+std::optional<std::string> why_not_a_relay_verdict(const RelayProbeResult& result) {
+  if (result.greeting.rfind("220 rblsmtpd.local", 0) == 0) {
+    return "rblsmtpd answered instead of qmail-smtpd (the probe's source address is listed on "
+           "one of its zones, or RBLSMTPD is set), so no recipient was judged; probe from an "
+           "address that is not listed";
+  }
+  if (result.stage != "RCPT") {
+    return "refused at " + result.stage + ", before any recipient was judged";
+  }
+  if (result.reply_code < 500) {
+    return "a temporary refusal (" + std::to_string(result.reply_code) +
+           ") says nothing about relaying: the same RCPT may be accepted later";
+  }
+  return std::nullopt;
+}
+
 }  // namespace qharden

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,14 @@ struct RelayProbeResult {
 std::vector<RelayProbeResult> probe_relays(const std::vector<RelayProbeTarget>& targets,
                                            std::int64_t give_up_milliseconds,
                                            const std::string& rcpt_to);
+
+// Why a refusal says nothing about relaying, or nullopt when it does: only a
+// permanent (5xx) refusal of RCPT by the SMTP daemon itself is qmail-smtpd's
+// "553 sorry, that domain isn't in my list of allowed rcpthosts". A 4xx is
+// "try later"; a refusal before RCPT never reached the recipient check; and
+// rblsmtpd, which greets with "220 rblsmtpd.local" when it blocks a listed
+// client (or RBLSMTPD is set), answers every command itself.
+std::optional<std::string> why_not_a_relay_verdict(const RelayProbeResult& result);
 
 // The first line of each complete SMTP reply at the start of received, or ""
 // while the reply is incomplete ("250-" lines continue it).

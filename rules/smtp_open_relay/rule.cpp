@@ -91,7 +91,9 @@ class SmtpOpenRelayRule final : public Rule {
         "for each listener on the configured ports, it connects from a local address that no "
         "rule grants (skipped, saying so, when every local address is granted) and sends "
         "EHLO, MAIL FROM:<>, RCPT TO:<rcpt_to>, then RSET and QUIT, never DATA: 250/251 fails, "
-        "a 4xx/5xx passes and is quoted. Fix, only when named with --rule: create a missing "
+        "a 5xx at RCPT passes and is quoted; a 4xx, a refusal before RCPT, or rblsmtpd "
+        "answering for a listed source address is an error (no relay verdict). Fix, only when "
+        "named with --rule: create a missing "
         "rcpthosts from me, locals and virtualdomains.";
     info_.touches =
         "reads paths.qmail_control (rcpthosts, morercpthosts(.cdb), percenthack, me, locals, "
@@ -303,14 +305,21 @@ class SmtpOpenRelayRule final : public Rule {
         finding.message = "open relay: RCPT TO:<" + rcpt_to + ">" + from + " got \"" +
                           result.rcpt_reply + "\" (no DATA was sent)";
         break;
-      case RelayProbeOutcome::refused:
-        finding.message = result.stage + from + " was refused: \"" +
-                          (result.stage == "RCPT"   ? result.rcpt_reply
-                           : result.stage == "MAIL" ? result.mail_reply
-                           : result.stage == "EHLO" ? result.ehlo_reply
-                                                    : result.greeting) +
-                          "\"";
+      case RelayProbeOutcome::refused: {
+        std::string refused = result.stage + from + " was refused: \"" +
+                              (result.stage == "RCPT"   ? result.rcpt_reply
+                               : result.stage == "MAIL" ? result.mail_reply
+                               : result.stage == "EHLO" ? result.ehlo_reply
+                                                        : result.greeting) +
+                              "\"";
+        if (std::optional<std::string> why = why_not_a_relay_verdict(result)) {
+          finding.status = Status::error;
+          finding.message = "no relay verdict: " + refused + "; " + *why;
+        } else {
+          finding.message = refused;
+        }
         break;
+      }
       case RelayProbeOutcome::inconclusive:
         finding.status = Status::error;
         finding.message = "inconclusive" + from + ": " + result.error;

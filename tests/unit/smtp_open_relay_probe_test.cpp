@@ -127,6 +127,44 @@ TEST(SmtpOpenRelayProbe, RefusedGreetingDecidesBeforeRcpt) {
   EXPECT_EQ(server.received().find("RCPT"), std::string::npos);
 }
 
+struct VerdictCase {
+  const char* name;
+  const char* greeting;
+  const char* stage;
+  int code;
+  const char* why;  // "" when the refusal is a relay verdict
+};
+
+class RelayVerdict : public ::testing::TestWithParam<VerdictCase> {};
+
+TEST_P(RelayVerdict, OnlyAPermanentRcptRefusalByTheDaemonIsAVerdict) {
+  const VerdictCase& each = GetParam();
+  RelayProbeResult result;
+  result.outcome = RelayProbeOutcome::refused;
+  result.greeting = each.greeting;
+  result.stage = each.stage;
+  result.reply_code = each.code;
+  std::optional<std::string> why = why_not_a_relay_verdict(result);
+  if (std::string(each.why).empty()) {
+    EXPECT_FALSE(why) << *why;
+  } else {
+    ASSERT_TRUE(why);
+    EXPECT_NE(why->find(each.why), std::string::npos) << *why;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, RelayVerdict,
+    ::testing::Values(
+        VerdictCase{"qmail_553", "220 mx.example ESMTP", "RCPT", 553, ""},
+        VerdictCase{"other_550", "220 mx.example ESMTP", "RCPT", 550, ""},
+        VerdictCase{"rblsmtpd_451", "220 rblsmtpd.local", "RCPT", 451, "rblsmtpd answered"},
+        VerdictCase{"rblsmtpd_553", "220 rblsmtpd.local", "RCPT", 553, "rblsmtpd answered"},
+        VerdictCase{"temporary", "220 mx.example ESMTP", "RCPT", 451, "temporary refusal (451)"},
+        VerdictCase{"greeting_421", "421 busy", "greeting", 421, "refused at greeting"},
+        VerdictCase{"mail_550", "220 mx.example ESMTP", "MAIL", 550, "refused at MAIL"}),
+    [](const ::testing::TestParamInfo<VerdictCase>& each) { return std::string(each.param.name); });
+
 TEST(SmtpOpenRelayProbe, SilentServerIsInconclusive) {
   ScriptedServer server("", {});
   std::vector<RelayProbeResult> results = probe_relays({server.target()}, 300, "a@b.invalid");

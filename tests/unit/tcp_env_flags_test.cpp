@@ -68,9 +68,10 @@ struct Audit {
   Expected<std::vector<PlannedChange>> changes = std::vector<PlannedChange>{};
 };
 
-Audit audit_root(const std::string& root) {
+Audit audit_root(const std::string& root, const std::string& inetd_conf = "/etc/inetd.conf") {
   Expected<RootedHost> host = RootedHost::open(root);
   Expected<Config> config = load_builtin_config();
+  if (config) config->paths.inetd_conf = inetd_conf;
   Audit audit;
   if (!host || !config) {
     ADD_FAILURE() << "cannot open " << root;
@@ -239,6 +240,19 @@ TEST(TcpEnvFlags, InetdCompatAndDuplicateServiceNamesUseTheId) {
                                    {"/etc/xinetd.conf:smtp-b", Status::pass, 10},
                                    {"/etc/inetd.conf:smtp", Status::pass, 1}});
   EXPECT_EQ(audit.findings[2].evidence["served_by"], "xinetd (INETD_COMPAT)");
+}
+
+// xinetd -inetd_compat reads /etc/inetd.conf only (the path is compiled in):
+// an inetd.conf configured elsewhere is served by its own inetd.
+TEST(TcpEnvFlags, InetdCompatCoversOnlyEtcInetdConf) {
+  testing::TemporaryTree tree;
+  tree.write("/etc/default/xinetd", "INETD_COMPAT=Yes\n");
+  tree.write("/etc/xinetd.conf", "service ftp\n{\n\tserver = /usr/sbin/in.ftpd\n}\n");
+  tree.write("/srv/inetd.conf",
+             "smtp stream tcp nowait qmaild /var/qmail/bin/tcp-env tcp-env -R /q\n");
+  Audit audit = audit_root(tree.root(), "/srv/inetd.conf");
+  ASSERT_EQ(audit.findings.size(), 1u);
+  EXPECT_EQ(audit.findings[0].evidence["served_by"], "inetd");
 }
 
 TEST(TcpEnvFlags, SeveralFixesInOneXinetdFileAreOneReplacementAndThenPass) {
