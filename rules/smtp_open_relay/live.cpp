@@ -283,7 +283,8 @@ std::vector<RelayProbeResult> probe_relays(const std::vector<RelayProbeTarget>& 
 
 std::optional<std::string> why_not_a_relay_verdict(const RelayProbeResult& result) {
   if (result.greeting.rfind("220 rblsmtpd.local", 0) == 0) {
-    return "rblsmtpd answered instead of qmail-smtpd (the probe's source address is listed on "
+    return "rblsmtpd answered instead of qmail-smtpd (the probe's source, this host's own address, "
+           "is listed on "
            "one of its zones, or RBLSMTPD is set), so no recipient was judged; probe from an "
            "address that is not listed";
   }

@@ -194,14 +194,18 @@ class SmtpOpenRelayRule final : public Rule {
     std::vector<std::string> local = local_ipv4_addresses();
     for (const SmtpListener& listener : *listeners) {
       if (!listener.listening) continue;
-      if (listener.family != AF_INET) {
-        findings.push_back(
-            make_finding(info_, listener.subject(), Status::skip,
-                         "IPv6 listener: ucspi-tcp 0.88 rules are IPv4, not probed"));
-        continue;
-      }
       std::string listener_address = listener.address_text();
-      bool any = listener_address == "0.0.0.0";
+      if (listener.family != AF_INET) {
+        // xinetd's usual `*:25` is an IPv6 wildcard that takes IPv4 clients
+        // too (v4-mapped): probed over IPv4 unless an IPv4 socket on the port
+        // answers them, or tcpserver's IPv4-only rules would be misjudged.
+        std::optional<std::string> why_not = ipv6_listener_not_probed(*listeners, listener);
+        if (why_not) {
+          findings.push_back(make_finding(info_, listener.subject(), Status::skip, *why_not));
+          continue;
+        }
+      }
+      bool any = listener_address == "0.0.0.0" || listener_address == "::";
       ServiceGrants grants;
       if (listener.command) {
         grants = collect_grants(context.host, *listener.command, limits(context));
@@ -264,6 +268,23 @@ class SmtpOpenRelayRule final : public Rule {
                                       "namespace"));
     }
     return findings;
+  }
+
+  static std::optional<std::string> ipv6_listener_not_probed(
+      const std::vector<SmtpListener>& listeners, const SmtpListener& listener) {
+    if (listener.address_text() != "::") {
+      return "IPv6 listener on a specific address: the probe speaks IPv4 only, not probed";
+    }
+    if (listener.command && find_program_word(listener.command->argv, "tcpserver")) {
+      return "IPv6 listener: ucspi-tcp 0.88 rules are IPv4, not probed";
+    }
+    for (const SmtpListener& other : listeners) {
+      if (other.family == AF_INET && other.port == listener.port && other.listening) {
+        return "IPv6 listener beside " + other.subject() +
+               ", which answers IPv4 clients and is probed";
+      }
+    }
+    return std::nullopt;
   }
 
   // passenv = RELAYCLIENT is a grant only when xinetd itself holds the

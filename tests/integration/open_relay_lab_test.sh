@@ -227,6 +227,18 @@ check "live, xinetd's own RELAYCLIENT fails the listener" \
 check "the ground truth is 250" equals "$(ground_truth)" 250
 stop_server
 
+echo "# 5c: xinetd on the IPv6 wildcard (no bind), as Plesk's smtp_psa runs: probed over IPv4"
+sed -i -e '/^\tbind\t\t= 0.0.0.0$/d' -e '/^\tpassenv\t\t= RELAYCLIENT$/d' "$tree/etc/xinetd.conf"
+start_xinetd "$tree"
+report=$(audit "$tree")
+check "the [::]:25 listener is probed and passes with 553" \
+  equals "$(field "$report" "[::]:25" status) $(field "$report" "[::]:25" evidence.rcpt_code)" "pass 553"
+rm "$tree$qmail/control/rcpthosts"
+report=$(audit "$tree")
+check "and fails without rcpthosts (the ground truth is $(ground_truth))" \
+  equals "$(field "$report" "[::]:25" status)" fail
+stop_server
+
 echo "# 6: apply --rule smtp.open-relay creates rcpthosts"
 start_tcpserver "$missing_tree"
 check "a plan without --rule leaves it out (fixed only when named)" \
