@@ -341,7 +341,7 @@ class RblsmtpdSourcesRule final : public Rule {
       dead.lists_everything = verdict.listed_by_text;
       finding.message =
           group.zone + " refuses the resolver " + verdict.resolver + " (" + verdict.detail +
-          ": 127.255.255.252 typo, 254 public or open resolver, 255 too many queries)." +
+          "; codes: 127.255.255.252 typo, 254 public or open resolver, 255 too many queries)." +
           (verdict.listed_by_text ? describe_consequence(group, dead)
                                   : " rblsmtpd finds no TXT record, so it accepts every "
                                     "client unchecked while every connection pays the lookup.");

@@ -139,6 +139,12 @@ for attempt in $(seq 1 200); do
 done
 echo "      drift window with the fixer socket: $repaired ms"
 check "the next overwrite is repaired ($repaired ms)" [ "$repaired" != never ]
+# The fixer logs its apply once it is over (reload and re-audit included),
+# a moment after the file shows the fix.
+for attempt in $(seq 1 100); do
+  grep -q 'apply for drift re-apply: change ' "$work/fixer.log" && break
+  sleep 0.05
+done
 check "  by a re-apply of the kept fix" grep -q 'apply for drift re-apply: change ' "$work/fixer.log"
 
 echo "-- opt out: Rollback over D-Bus"
