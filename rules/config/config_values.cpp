@@ -40,6 +40,19 @@ class ValueReader {
     return node->value<std::string>().value_or("");
   }
 
+  // "/etc/systemd/system/" and "/etc//systemd" name the folder every other
+  // part of qharden (and systemd's DropInPaths) spells "/etc/systemd/system":
+  // paths are compared as strings, so they are written one way.
+  static std::string tidy(std::string value) {
+    std::string tidied;
+    for (char character : value) {
+      if (character == '/' && !tidied.empty() && tidied.back() == '/') continue;
+      tidied.push_back(character);
+    }
+    while (tidied.size() > 1 && tidied.back() == '/') tidied.pop_back();
+    return tidied;
+  }
+
   std::string absolute_path(std::initializer_list<std::string_view> path, bool may_be_empty) {
     const toml::node* node = find(path);
     std::string value = string(path);
@@ -47,7 +60,7 @@ class ValueReader {
     if (value.empty() || value.front() != '/') {
       report(path, *node, "must be an absolute path, not '" + value + "'");
     }
-    return value;
+    return tidy(value);
   }
 
   std::vector<std::string> absolute_paths(std::initializer_list<std::string_view> path) {
@@ -59,7 +72,7 @@ class ValueReader {
       if (value.empty() || value.front() != '/') {
         report(path, element, "must hold absolute paths, not '" + value + "'");
       }
-      values.push_back(value);
+      values.push_back(tidy(value));
     }
     return values;
   }

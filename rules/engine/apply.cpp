@@ -279,38 +279,69 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
   reload_all(host, config, daemons, skipped, drop_ins_written, result, &not_loaded);
 
   // Re-audit what was touched, from a fresh read: a fix that did not produce
-  // pass is undone and reported, never left claiming success.
+  // pass is undone and reported, never left claiming success. Newest rule
+  // first, and a later rule that wrote on top of a failing rule's file is
+  // undone before it, so that every undo finds the text it wrote.
   AuditContext verification(host, config, selection.offline);
   bool undone_any = false;
-  for (const std::string& rule : rules_changed) {
+  std::set<std::string> undone_rules;
+  auto files_written_by = [&change](const std::string& rule) {
+    std::set<std::string> files;
+    for (const JournalEntry& entry : change.entries) {
+      if (entry.rule == rule && entry.kind == "file" && entry.state == "applied")
+        files.insert(entry.target);
+    }
+    return files;
+  };
+  auto relabel = [&result](const std::string& rule, const std::string& problems,
+                           const std::string& result_if_undone, const std::string& reason) {
+    for (ChangeOutcome& outcome : result.outcomes) {
+      if (outcome.rule != rule || outcome.result != "applied") continue;
+      outcome = problems.empty()
+                    ? make_outcome(outcome.rule, outcome.subject, result_if_undone, reason)
+                    : make_outcome(
+                          outcome.rule, outcome.subject, "failed",
+                          reason + "; the undo failed, so the fix is still in place: " + problems);
+    }
+  };
+  for (auto rule = rule_order.rbegin(); rule != rule_order.rend(); ++rule) {
+    if (rules_changed.count(*rule) == 0 || undone_rules.count(*rule) > 0) continue;
     const Rule* checked = nullptr;
     for (const Rule* candidate : selection.rules) {
-      if (candidate->info().id == rule) checked = candidate;
+      if (candidate->info().id == *rule) checked = candidate;
     }
     if (checked == nullptr) continue;
     AuditResult after = run_audit(verification, {checked});
     std::string still_failing;
-    if (auto found = not_loaded.find(rule); found != not_loaded.end())
+    if (auto found = not_loaded.find(*rule); found != not_loaded.end())
       still_failing = found->second;
     for (const Finding& finding : after.findings) {
-      if (finding.status == Status::fail && finding.fixable &&
+      // Fixable or not: a fix that now meets a refusal still did not pass.
+      if (finding.status == Status::fail &&
           plan.planned_findings.count({finding.rule, finding.subject}) > 0) {
         still_failing +=
             (still_failing.empty() ? "" : "; ") + finding.subject + ": " + finding.message;
       }
     }
     if (still_failing.empty()) {
-      result.notes.push_back(rule + ": verified, passes after the fix");
+      result.notes.push_back(*rule + ": verified, passes after the fix");
       continue;
     }
-    std::string problems = undo_rule(host, journal, change, rule);
-    for (ChangeOutcome& outcome : result.outcomes) {
-      if (outcome.rule == rule && outcome.result == "applied") {
-        outcome = make_outcome(outcome.rule, outcome.subject, "rolled-back",
-                               "still failing after the fix: " + still_failing +
-                                   (problems.empty() ? "" : " (undo: " + problems + ")"));
-      }
+    std::set<std::string> files = files_written_by(*rule);
+    for (auto later = rule_order.rbegin(); *later != *rule; ++later) {
+      if (rules_changed.count(*later) == 0 || undone_rules.count(*later) > 0) continue;
+      std::set<std::string> later_files = files_written_by(*later);
+      auto shared = std::find_if(later_files.begin(), later_files.end(),
+                                 [&files](const std::string& file) { return files.count(file); });
+      if (shared == later_files.end()) continue;
+      std::string problems = undo_rule(host, journal, change, *later);
+      undone_rules.insert(*later);
+      relabel(*later, problems, "undone",
+              "because " + *rule + " also fixed " + *shared + " and still failed");
     }
+    std::string problems = undo_rule(host, journal, change, *rule);
+    undone_rules.insert(*rule);
+    relabel(*rule, problems, "rolled-back", "still failing after the fix: " + still_failing);
     result.all_succeeded = false;
     undone_any = true;
   }
@@ -320,7 +351,7 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
       bool undone = std::any_of(
           result.outcomes.begin(), result.outcomes.end(), [&written](const ChangeOutcome& outcome) {
             return outcome.rule == written.rule && outcome.subject == written.path &&
-                   outcome.result == "rolled-back";
+                   (outcome.result == "rolled-back" || outcome.result == "undone");
           });
       // A drop-in that was rewritten, not created, is back to its old text,
       // which systemd still lists: only a created one must be gone.

@@ -27,7 +27,11 @@ std::vector<PlannedChange> changes_for_rule(
   if (shared_files.empty()) return planned;
   for (const std::string& path : shared_files) {
     Expected<std::string> now = host.read_file(path);
-    if (!now || *now != written_this_run.at(path)) return planned;  // refused by name
+    if (!now) {
+      notes.push_back(rule + ": not planned again: " + now.error().message);
+      return planned;
+    }
+    if (*now != written_this_run.at(path)) return planned;  // another program: refused by name
   }
   const Rule* fixer = nullptr;
   for (const Rule* candidate : selection.rules) {
@@ -44,7 +48,11 @@ std::vector<PlannedChange> changes_for_rule(
     }
   }
   Expected<std::vector<PlannedChange>> again = fixer->plan(fresh, failing);
-  if (!again) return planned;
+  if (!again) {
+    notes.push_back(rule + ": not planned again from the file the rule before it wrote: " +
+                    again.error().message);
+    return planned;
+  }
   // The same subjects only: a re-apply of kept fixes dropped the others.
   std::set<std::string> subjects;
   for (const PlannedChange& change : planned) subjects.insert(change.subject);
@@ -53,8 +61,10 @@ std::vector<PlannedChange> changes_for_rule(
   });
   std::string files;
   for (const std::string& path : shared_files) files += (files.empty() ? "" : ", ") + path;
-  notes.push_back(rule + ": planned again from " + files +
-                  " as the rule before it in this apply left it (the same edits as shown)");
+  if (!again->empty()) {
+    notes.push_back(rule + ": planned again from " + files +
+                    " as the rule before it in this apply left it (the same edits as shown)");
+  }
   return std::move(*again);
 }
 

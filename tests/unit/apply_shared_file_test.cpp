@@ -5,6 +5,7 @@
 // between still refuses.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 
 #include "config/config.h"
@@ -65,6 +66,65 @@ TEST(ApplySharedFile, BothRulesLandInOneApplyAndPass) {
   Expected<RollbackResult> rolled = rollback_change(host, fixture.config, "", false);
   ASSERT_TRUE(rolled) << rolled.error().message;
   EXPECT_EQ(fixture.tree.read("/etc/xinetd.d/smtp_psa"), kService);
+}
+
+// Passes when /etc/shared.conf holds `good`; its fix replaces `bad` with
+// `fixed_to`, which for a broken fix is not `good`.
+class WordRule final : public Rule {
+ public:
+  // id: a literal, since RuleInfo holds views.
+  WordRule(std::string_view id, std::string bad, std::string good, std::string fixed_to)
+      : bad_(std::move(bad)), good_(std::move(good)), fixed_to_(std::move(fixed_to)) {
+    info_.id = id;
+    info_.severity = Severity::warning;
+    info_.can_fix = true;
+  }
+  const RuleInfo& info() const override { return info_; }
+  std::vector<Finding> check(AuditContext& context) const override {
+    Expected<std::string> text = context.host.read_file("/etc/shared.conf");
+    Finding finding = make_finding(info_, "/etc/shared.conf", Status::pass, "good");
+    if (!text || text->find(good_) == std::string::npos) {
+      finding.status = Status::fail;
+      finding.fixable = true;
+    }
+    return {finding};
+  }
+  Expected<std::vector<PlannedChange>> plan(AuditContext& context,
+                                            const std::vector<Finding>&) const override {
+    Expected<std::string> text = context.host.read_file("/etc/shared.conf");
+    if (!text) return Unexpected(text.error());
+    std::string after = *text;
+    after.replace(after.find(bad_), bad_.size(), fixed_to_);
+    return std::vector<PlannedChange>{{std::string(info_.id), "/etc/shared.conf", "replace",
+                                       FileReplacement{"/etc/shared.conf", *text, after}}};
+  }
+
+ private:
+  RuleInfo info_;
+  std::string bad_, good_, fixed_to_;
+};
+
+// The first rule's fix does not work; the second wrote on top of it. The
+// second is undone first, then the first, and the file is as it was: before,
+// the first undo was refused (the file held the second's text) while the
+// output said "rolled back".
+TEST(ApplySharedFile, AFailingFirstRuleUndoesTheLaterOneOnTheSameFileFirst) {
+  testing::TemporaryTree tree;
+  tree.write("/etc/shared.conf", "a-bad\nb-bad\n");
+  Config config = *load_builtin_config();
+  config.paths.lock_wait_s = 0;
+  WordRule first("a.rule", "a-bad", "a-ok", "a-still-bad");
+  WordRule second("b.rule", "b-bad", "b-ok", "b-ok");
+  RootedHost host = *RootedHost::open(tree.root());
+  Expected<ApplyResult> applied =
+      apply_fixes(host, config, FixSelection{{&first, &second}, true, true}, {});
+  ASSERT_TRUE(applied) << applied.error().message;
+  EXPECT_FALSE(applied->all_succeeded);
+  EXPECT_EQ(tree.read("/etc/shared.conf"), "a-bad\nb-bad\n");
+  std::map<std::string, std::string> result_of;
+  for (const ChangeOutcome& outcome : applied->outcomes) result_of[outcome.rule] = outcome.result;
+  EXPECT_EQ(result_of["a.rule"], "rolled-back");
+  EXPECT_EQ(result_of["b.rule"], "undone");
 }
 
 }  // namespace

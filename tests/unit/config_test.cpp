@@ -27,6 +27,20 @@ TEST(Config, OverridesKeyByKey) {
   EXPECT_EQ(config->sockets_stuck.close_wait_max, 16);
 }
 
+// Paths are compared as strings (a drop-in's path with systemd's DropInPaths,
+// a changed file with the files a daemon serves), so they are tidied once.
+TEST(Config, PathsLoseTrailingAndDoubledSlashes) {
+  Expected<Config> config = load_config_from_text(
+      "[paths]\nsystemd_unit_dirs = [\"/etc/systemd/system/\", \"/usr//lib/systemd/system\"]\n"
+      "state_dir = \"/var/lib/qharden/\"\nxinetd_conf = \"/\"\n",
+      "site.toml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->paths.systemd_unit_dirs,
+            (std::vector<std::string>{"/etc/systemd/system", "/usr/lib/systemd/system"}));
+  EXPECT_EQ(config->paths.state_dir, "/var/lib/qharden");
+  EXPECT_EQ(config->paths.xinetd_conf, "/");
+}
+
 struct BadConfigCase {
   const char* name;
   const char* text;
