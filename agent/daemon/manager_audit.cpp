@@ -176,8 +176,11 @@ void Manager::reapply(const Rule& rule) {
     }
   }
   for (const std::string& note : applied->notes) spdlog::info("drift: {}", note);
-  // Recorded now, so our own rename is not mistaken for the next drift.
-  audit_now({&rule});
+  // Recorded now, so our own rename is not mistaken for the next drift. A file
+  // overwritten while the fixer worked (it planned from what it read first)
+  // shows here as pass -> fail; the watch event that follows finds it already
+  // failing, so it is handled now or never. The rate limit bounds the chain.
+  handle_drift(audit_now({&rule}));
 }
 
 void Manager::after_file_change() {
