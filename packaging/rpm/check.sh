@@ -280,6 +280,13 @@ drwxr-xr-x  /usr/share/licenses/qharden
 -rw-r--r-- d /usr/share/man/man8/qharden.8.gz
 -rw-r--r-- d /usr/share/man/man8/qhardend.8.gz
 -rw-r--r--  /usr/share/polkit-1/actions/org.qharden.Agent1.policy
+drwxr-xr-x  /usr/share/qharden
+drwxr-xr-x  /usr/share/qharden/monitoring
+-rw-r--r--  /usr/share/qharden/monitoring/qharden-alerts.yml
+-rw-r--r--  /usr/share/qharden/monitoring/qharden-fleet.json
+drwxr-xr-x  /usr/share/doc/qharden/monitoring
+-rw-r--r-- d /usr/share/doc/qharden/monitoring/README.md
+-rw-r--r-- d /usr/share/doc/qharden/monitoring/runbook.md
 drwxr-xr-x g /var/lib/qharden
 EOF
 )
