@@ -619,21 +619,31 @@ TEST(SystemdUnitsTcpEnvFlags, DropInRewritesTheEffectiveExecStart) {
   EXPECT_TRUE(std::filesystem::exists(tree.real(kOverride)));  // the folder was the operator's
 }
 
+const char* kVariableOptionsService =
+    "[Service]\nEnvironment=OPTS=-t5\nExecStart=/var/qmail/bin/tcp-env $OPTS "
+    "/var/qmail/bin/qmail-smtpd\n";
+
+// tcp-env.flags' plan for a tree, offline.
+PlanResult tcp_env_plan(const testing::TemporaryTree& tree) {
+  Expected<RootedHost> host = RootedHost::open(tree.root());
+  if (!host) {
+    ADD_FAILURE() << "cannot open " << tree.root();
+    return {};
+  }
+  Config config = *load_builtin_config();
+  std::unique_ptr<Rule> rule = make_tcp_env_flags_rule();
+  AuditContext context(*host, config, true);
+  return make_plan(context, FixSelection{{rule.get()}, true, true});
+}
+
 // Options that come from a variable cannot be edited in place: the finding is
 // not fixable and says why, with the file, the line and what to do by hand.
 TEST(SystemdUnitsTcpEnvFlags, OptionsFromAVariableAreRefusedByName) {
   testing::TemporaryTree tree;
   tree.write(kLib + "s.socket", kSocket);
-  tree.write(kLib + "s@.service",
-             "[Service]\nEnvironment=OPTS=-t5\nExecStart=/var/qmail/bin/tcp-env $OPTS "
-             "/var/qmail/bin/qmail-smtpd\n");
+  tree.write(kLib + "s@.service", kVariableOptionsService);
   tree.symlink(kLib + "s.socket", kEtc + "sockets.target.wants/s.socket");
-  Expected<RootedHost> host = RootedHost::open(tree.root());
-  ASSERT_TRUE(host);
-  Config config = *load_builtin_config();
-  std::unique_ptr<Rule> rule = make_tcp_env_flags_rule();
-  AuditContext context(*host, config, true);
-  PlanResult plan = make_plan(context, FixSelection{{rule.get()}, true, true});
+  PlanResult plan = tcp_env_plan(tree);
   EXPECT_TRUE(plan.changes.empty());
   EXPECT_TRUE(plan.refusals.empty());
   ASSERT_EQ(plan.unfixed.size(), 1u);
@@ -650,20 +660,13 @@ TEST(SystemdUnitsTcpEnvFlags, OptionsFromAVariableAreRefusedByName) {
 TEST(SystemdUnitsTcpEnvFlags, ARefusedDropInLeavesTheXinetdFixPlanned) {
   testing::TemporaryTree tree;
   tree.write(kLib + "s.socket", kSocket);
-  tree.write(kLib + "s@.service",
-             "[Service]\nEnvironment=OPTS=-t5\nExecStart=/var/qmail/bin/tcp-env $OPTS "
-             "/var/qmail/bin/qmail-smtpd\n");
+  tree.write(kLib + "s@.service", kVariableOptionsService);
   tree.symlink(kLib + "s.socket", kEtc + "sockets.target.wants/s.socket");
   tree.write("/etc/xinetd.conf", "defaults\n{\n}\nincludedir /etc/xinetd.d\n");
   tree.write("/etc/xinetd.d/smtp",
              "service smtp\n{\n  socket_type = stream\n  wait = no\n  user = root\n"
              "  server = /var/qmail/bin/tcp-env\n  server_args = /var/qmail/bin/qmail-smtpd\n}\n");
-  Expected<RootedHost> host = RootedHost::open(tree.root());
-  ASSERT_TRUE(host);
-  Config config = *load_builtin_config();
-  std::unique_ptr<Rule> rule = make_tcp_env_flags_rule();
-  AuditContext context(*host, config, true);
-  PlanResult plan = make_plan(context, FixSelection{{rule.get()}, true, true});
+  PlanResult plan = tcp_env_plan(tree);
   EXPECT_TRUE(plan.refusals.empty());
   ASSERT_EQ(plan.changes.size(), 1u) << render_plan(plan);
   EXPECT_EQ(plan.changes.front().subject, "/etc/xinetd.d/smtp");
@@ -680,12 +683,7 @@ TEST(SystemdUnitsTcpEnvFlags, ALaterExecStartIsRefusedByFileAndLine) {
       kEtc + "s@.service.d/zzz-mine.conf",
       "[Service]\nExecStart=\nExecStart=/var/qmail/bin/tcp-env /var/qmail/bin/qmail-smtpd\n");
   tree.symlink(kLib + "s.socket", kEtc + "sockets.target.wants/s.socket");
-  Expected<RootedHost> host = RootedHost::open(tree.root());
-  ASSERT_TRUE(host);
-  Config config = *load_builtin_config();
-  std::unique_ptr<Rule> rule = make_tcp_env_flags_rule();
-  AuditContext context(*host, config, true);
-  PlanResult plan = make_plan(context, FixSelection{{rule.get()}, true, true});
+  PlanResult plan = tcp_env_plan(tree);
   EXPECT_TRUE(plan.changes.empty());
   ASSERT_EQ(plan.unfixed.size(), 1u);
   EXPECT_NE(plan.unfixed.front().message.find(
