@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <iomanip>
 #include <iostream>
 
 #include "cli/command_setup.h"
@@ -27,15 +26,19 @@ bool stdout_wants_colour() {
 int run_audit_command(const CommonOptions& options) {
   std::optional<CommandSetup> setup = prepare_command(options);
   if (!setup) return 3;
-  AuditContext context(setup->host, setup->config, options.offline);
-  AuditResult result = run_audit(context, setup->rules);
+  AuditResult result;
+  {
+    // Scoped: the inventory (about 1 KiB per service) is freed before the
+    // report is written (issue 15: audit memory).
+    AuditContext context(setup->host, setup->config, options.offline);
+    result = run_audit(context, setup->rules);
+  }
 
   ReportHeader header{QHARDEN_VERSION, local_host_name(), setup->host.root(), options.offline};
   if (options.format == "json") {
-    // Streamed, not dumped to a string first: the text of 100,000 findings is
-    // as large as the findings (issue 15: audit memory).
     int exit_code = audit_exit_code(result.findings);
-    std::cout << std::setw(2) << report_json(header, std::move(result)) << '\n';
+    write_report_json(std::cout, header, std::move(result));
+    std::cout << '\n';
     std::cout.flush();
     return exit_code;
   } else if (options.format == "prometheus") {

@@ -52,6 +52,41 @@ Severity rule_severity(const Finding& finding) {
   return rule != nullptr ? rule->info().severity : finding.severity;
 }
 
+// Everything but the findings, which stay an empty array here.
+nlohmann::json report_json_head(const ReportHeader& header, const AuditResult& result) {
+  StatusCounts counts = count_statuses(result.findings);
+  // Round to 0.1 ms so the figure reads like the design's example.
+  double duration = static_cast<double>(static_cast<long long>(result.duration_ms * 10.0)) / 10.0;
+  return {{"schema", 1},
+          {"tool", {{"name", "qharden"}, {"version", header.version}}},
+          {"host", header.host_name},
+          {"root", header.root},
+          {"offline", header.offline},
+          {"started_at", result.started_at},
+          {"duration_ms", duration},
+          {"status", overall_status(result.findings)},
+          {"exit_code", audit_exit_code(result.findings)},
+          {"counts",
+           {{"pass", counts.pass},
+            {"fail", counts.fail},
+            {"error", counts.error},
+            {"skip", counts.skip}}},
+          {"findings", nlohmann::json::array()}};
+}
+
+// Moves the finding's text and evidence out: the finding is left empty.
+nlohmann::json take_finding_json(Finding& finding) {
+  nlohmann::json entry = nlohmann::json::object();
+  entry["rule"] = std::move(finding.rule);
+  entry["subject"] = std::move(finding.subject);
+  entry["status"] = to_string(finding.status);
+  entry["severity"] = to_string(finding.severity);
+  entry["fixable"] = finding.fixable;
+  entry["message"] = std::move(finding.message);
+  entry["evidence"] = std::move(finding.evidence);
+  return entry;
+}
+
 }  // namespace
 
 nlohmann::json report_json(const ReportHeader& header, const AuditResult& result) {
@@ -60,40 +95,50 @@ nlohmann::json report_json(const ReportHeader& header, const AuditResult& result
 }
 
 nlohmann::json report_json(const ReportHeader& header, AuditResult&& result) {
-  StatusCounts counts = count_statuses(result.findings);
-  // Round to 0.1 ms so the figure reads like the design's example.
-  double duration = static_cast<double>(static_cast<long long>(result.duration_ms * 10.0)) / 10.0;
-  nlohmann::json report = {{"schema", 1},
-                           {"tool", {{"name", "qharden"}, {"version", header.version}}},
-                           {"host", header.host_name},
-                           {"root", header.root},
-                           {"offline", header.offline},
-                           {"started_at", result.started_at},
-                           {"duration_ms", duration},
-                           {"status", overall_status(result.findings)},
-                           {"exit_code", audit_exit_code(result.findings)},
-                           {"counts",
-                            {{"pass", counts.pass},
-                             {"fail", counts.fail},
-                             {"error", counts.error},
-                             {"skip", counts.skip}}}};
+  nlohmann::json report = report_json_head(header, result);
   // Moved, not copied (a braced json list copies): each finding is held once.
-  nlohmann::json& findings = report["findings"] = nlohmann::json::array();
+  nlohmann::json& findings = report["findings"];
   findings.get_ref<nlohmann::json::array_t&>().reserve(result.findings.size());
-  for (Finding& finding : result.findings) {
-    nlohmann::json entry = nlohmann::json::object();
-    entry["rule"] = std::move(finding.rule);
-    entry["subject"] = std::move(finding.subject);
-    entry["status"] = to_string(finding.status);
-    entry["severity"] = to_string(finding.severity);
-    entry["fixable"] = finding.fixable;
-    entry["message"] = std::move(finding.message);
-    entry["evidence"] = std::move(finding.evidence);
-    findings.push_back(std::move(entry));
-  }
+  for (Finding& finding : result.findings) findings.push_back(take_finding_json(finding));
   result.findings.clear();
   result.findings.shrink_to_fit();
   return report;
+}
+
+void write_report_json(std::ostream& out, const ReportHeader& header, AuditResult&& result) {
+  constexpr auto kReplaceInvalidUtf8 = nlohmann::json::error_handler_t::replace;
+  // The head is dumped with an empty findings array; the array's line is the
+  // only one that reads exactly so (a string value cannot hold a raw newline),
+  // and the findings are written in its place.
+  std::string head = report_json_head(header, result).dump(2, ' ', false, kReplaceInvalidUtf8);
+  const std::string placeholder = "\n  \"findings\": []";
+  std::size_t at = head.find(placeholder);
+  if (at == std::string::npos || result.findings.empty()) {
+    out << head;
+    return;
+  }
+  out.write(head.data(), static_cast<std::streamsize>(at));
+  out << "\n  \"findings\": [";
+  bool first = true;
+  for (Finding& finding : result.findings) {
+    std::string entry = take_finding_json(finding).dump(2, ' ', false, kReplaceInvalidUtf8);
+    out << (first ? "\n    " : ",\n    ");
+    first = false;
+    // Nested one level deeper than when dumped alone: four more blanks per line.
+    std::size_t line_start = 0;
+    for (std::size_t newline = entry.find('\n'); newline != std::string::npos;
+         newline = entry.find('\n', line_start)) {
+      out.write(entry.data() + line_start, static_cast<std::streamsize>(newline + 1 - line_start));
+      out << "    ";
+      line_start = newline + 1;
+    }
+    out.write(entry.data() + line_start, static_cast<std::streamsize>(entry.size() - line_start));
+  }
+  out << "\n  ]";
+  std::size_t rest = at + placeholder.size();
+  out.write(head.data() + rest, static_cast<std::streamsize>(head.size() - rest));
+  result.findings.clear();
+  result.findings.shrink_to_fit();
 }
 
 std::string report_text(const ReportHeader& header, const AuditResult& result, bool colour) {
