@@ -25,6 +25,32 @@ std::optional<std::size_t> find_program_word(const std::vector<std::string>& arg
   return std::nullopt;
 }
 
+BurstLimitSettings::BurstLimitSettings(std::vector<BurstLimitSetting> settings)
+    : settings_(std::make_shared<const std::vector<BurstLimitSetting>>(std::move(settings))) {}
+
+BurstLimitSettings& BurstLimitSettings::operator=(std::vector<BurstLimitSetting> settings) {
+  settings_ = std::make_shared<const std::vector<BurstLimitSetting>>(std::move(settings));
+  return *this;
+}
+
+const std::vector<BurstLimitSetting>& BurstLimitSettings::values() const {
+  static const std::vector<BurstLimitSetting> none;
+  return settings_ ? *settings_ : none;
+}
+
+void BurstLimitSettings::push_back(BurstLimitSetting setting) {
+  auto copy = std::make_shared<std::vector<BurstLimitSetting>>(values());
+  copy->push_back(std::move(setting));
+  settings_ = std::move(copy);
+}
+
+bool BurstLimitSettings::share_if_equal(const BurstLimitSettings& other) {
+  if (other.settings_ == nullptr || settings_ == other.settings_) return false;
+  if (values() != other.values()) return false;
+  settings_ = other.settings_;
+  return true;
+}
+
 bool problem_blocks_checks(const InventoryProblem& problem) {
   return problem.source != LaunchSource::systemd;
 }

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,8 @@ struct WordLocation {
   std::size_t offset = 0;  // byte offset in the file
   std::size_t length = 0;
   int line = 0;  // 1-based
+
+  bool operator==(const WordLocation&) const = default;
 };
 
 // A setting that limits how many connections a listener takes before it
@@ -41,6 +44,42 @@ struct BurstLimitSetting {
   std::string file;  // where it is written; empty for the built-in default
   int line = 0;
   std::vector<WordLocation> locations;  // of each word, when written
+
+  bool operator==(const BurstLimitSetting&) const = default;
+};
+
+// A service's burst-limit settings, read like a const vector. Most xinetd
+// services inherit all three from `defaults` or the built-in values, so
+// services with equal settings share one copy: about 700 bytes per service
+// otherwise, the largest part of a 100,000-service inventory (issue 15: audit
+// memory). Changed only by copying first.
+class BurstLimitSettings {
+ public:
+  using const_iterator = std::vector<BurstLimitSetting>::const_iterator;
+
+  BurstLimitSettings() = default;
+  BurstLimitSettings(std::vector<BurstLimitSetting> settings);  // NOLINT: reads as a vector
+  BurstLimitSettings& operator=(std::vector<BurstLimitSetting> settings);
+
+  const_iterator begin() const { return values().begin(); }
+  const_iterator end() const { return values().end(); }
+  std::size_t size() const { return values().size(); }
+  bool empty() const { return values().empty(); }
+  const BurstLimitSetting& operator[](std::size_t index) const { return values()[index]; }
+  const BurstLimitSetting& front() const { return values().front(); }
+  const BurstLimitSetting& back() const { return values().back(); }
+  const std::vector<BurstLimitSetting>& values() const;
+
+  void push_back(BurstLimitSetting setting);
+  // Takes `other`'s copy when the settings are equal; true when it did.
+  bool share_if_equal(const BurstLimitSettings& other);
+  // Whether two services hold the very same copy (for tests of the sharing).
+  bool shares_with(const BurstLimitSettings& other) const {
+    return settings_ != nullptr && settings_ == other.settings_;
+  }
+
+ private:
+  std::shared_ptr<const std::vector<BurstLimitSetting>> settings_;
 };
 
 struct ServiceCommand {
@@ -78,7 +117,7 @@ struct ServiceCommand {
   // field; systemd: the socket's MaxConnections, MaxConnectionsPerSource,
   // TriggerLimitIntervalSec and TriggerLimitBurst. tcpserver's -c is read
   // from argv by the rule.
-  std::vector<BurstLimitSetting> burst_limits;
+  BurstLimitSettings burst_limits;
   // tcpserver run scripts: the resolved program chain includes tcpserver's own
   // arguments (host, port), then the chained programs.
   // Run scripts only: `service` is the service directory's name

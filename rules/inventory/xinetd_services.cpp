@@ -104,6 +104,16 @@ class XinetdPassenv {
   std::set<std::string> from_defaults_;
 };
 
+// Four is enough for a file where a few services set their own limits
+// between many that inherit them.
+void share_with_recent(BurstLimitSettings& settings, std::vector<BurstLimitSettings>& recent) {
+  for (const BurstLimitSettings& seen : recent) {
+    if (settings.share_if_equal(seen)) return;
+  }
+  if (recent.size() == 4) recent.erase(recent.begin());
+  recent.push_back(settings);
+}
+
 }  // namespace
 
 void collect_xinetd_services(const Host& host, const Config& config, ServiceInventory& inventory) {
@@ -146,6 +156,8 @@ void collect_xinetd_services(const Host& host, const Config& config, ServiceInve
   ServicePorts service_ports(host);
   XinetdPassenv passenv;
   inventory.commands.reserve(inventory.commands.size() + service_count);  // one allocation
+  // The last few distinct settings seen: services that inherit theirs share one copy.
+  std::vector<BurstLimitSettings> recent_limits;
 
   for (XinetdSection& section : configuration.sections) {
     std::vector<std::string> passenv_names = passenv.next(section);
@@ -172,6 +184,7 @@ void collect_xinetd_services(const Host& host, const Config& config, ServiceInve
     command.passenv = std::move(passenv_names);
     command.port = service->port ? service->port : service_ports.find(service->name);
     command.burst_limits = std::move(limits.settings);
+    share_with_recent(command.burst_limits, recent_limits);
     if (limits.rejected && command.enabled) {
       command.enabled = false;
       command.disabled_reason = std::move(*limits.rejected);

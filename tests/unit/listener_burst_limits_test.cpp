@@ -6,6 +6,7 @@
 #include "engine/context.h"
 #include "engine/rule.h"
 #include "host/host.h"
+#include "inventory/inventory.h"
 #include "listener_burst_limits/limits.h"
 #include "listener_burst_limits/plan.h"
 #include "parsers/xinetd.h"
@@ -339,6 +340,43 @@ TEST(BurstLimits, PlanRefusesAFileThatChangedUnderneath) {
   Expected<std::vector<PlannedChange>> changes = rule->plan(context, failing);
   ASSERT_FALSE(changes);
   EXPECT_NE(changes.error().message.find("changed since it was audited"), std::string::npos);
+}
+
+// Services that inherit their limits share one copy of them (issue 15: audit
+// memory); a service with its own value keeps its own, and changing a shared
+// copy changes only the service changed.
+TEST(BurstLimits, InventorySharesInheritedLimitsAndCopiesOnWrite) {
+  testing::TemporaryTree tree;
+  tree.write("/etc/xinetd.conf", "defaults\n{\n\tinstances = 50\n}\nincludedir /etc/xinetd.d\n");
+  std::string services;
+  for (const char* id : {"one", "two", "own", "three"}) {
+    services += std::string("service smtp\n{\n\tid = ") + id +
+                "\n\tsocket_type = stream\n\twait = no\n\tuser = root\n" +
+                (std::string(id) == "own" ? "\tcps = 200 5\n" : "") +
+                "\tserver = /var/qmail/bin/tcp-env\n}\n";
+  }
+  tree.write("/etc/xinetd.d/smtp_psa", services);
+  Expected<RootedHost> host = RootedHost::open(tree.root());
+  Expected<Config> config = load_config_from_text("", "test.toml");
+  ASSERT_TRUE(host && config);
+  ServiceInventory inventory = collect_service_inventory(*host, *config);
+  ASSERT_EQ(inventory.commands.size(), 4u);
+  const BurstLimitSettings& one = inventory.commands[0].burst_limits;
+  const BurstLimitSettings& own = inventory.commands[2].burst_limits;
+  EXPECT_TRUE(one.shares_with(inventory.commands[1].burst_limits));
+  EXPECT_TRUE(one.shares_with(inventory.commands[3].burst_limits))
+      << "across a service with its own";
+  EXPECT_FALSE(one.shares_with(own));
+  ASSERT_EQ(own.size(), 3u);
+  EXPECT_EQ(own[0].words, (std::vector<std::string>{"200", "5"}));
+  EXPECT_EQ(one[0].from, "built-in");
+  EXPECT_EQ(one[1].from, "defaults");
+
+  BurstLimitSettings changed = one;
+  changed.push_back(BurstLimitSetting{"extra", {"1"}, "service", "/x", 1, {}});
+  EXPECT_EQ(changed.size(), 4u);
+  EXPECT_EQ(one.size(), 3u) << "the shared copy is not changed";
+  EXPECT_FALSE(changed.shares_with(one));
 }
 
 }  // namespace
