@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <sstream>
 
 #include <spdlog/spdlog.h>
 
@@ -241,8 +242,12 @@ std::string Manager::report_json_text() {
                            record->second.findings.end());
   }
   ReportHeader header{QHARDEN_VERSION, host_name_, host_->root(), false};
-  // Findings quote file content, which need not be UTF-8; D-Bus strings must be.
-  return report_json(header, result).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // Findings quote file content, which need not be UTF-8; D-Bus strings must
+  // be, and the writer replaces what is not. Written as it goes: the findings
+  // are not held a third time as a JSON tree.
+  std::ostringstream text;
+  write_report_json(text, header, std::move(result), -1);
+  return std::move(text).str();
 }
 
 PlanResult Manager::plan(const std::vector<const Rule*>& rules, bool named) {

@@ -105,37 +105,49 @@ nlohmann::json report_json(const ReportHeader& header, AuditResult&& result) {
   return report;
 }
 
-void write_report_json(std::ostream& out, const ReportHeader& header, AuditResult&& result) {
+void write_report_json(std::ostream& out, const ReportHeader& header, AuditResult&& result,
+                       int indent) {
   constexpr auto kReplaceInvalidUtf8 = nlohmann::json::error_handler_t::replace;
-  // The head is dumped with an empty findings array; the array's line is the
-  // only one that reads exactly so (a string value cannot hold a raw newline),
-  // and the findings are written in its place.
-  std::string head = report_json_head(header, result).dump(2, ' ', false, kReplaceInvalidUtf8);
-  const std::string placeholder = "\n  \"findings\": []";
-  std::size_t at = head.find(placeholder);
+  bool pretty = indent >= 0;
+  std::string outer = pretty ? std::string(static_cast<std::size_t>(indent), ' ') : "";
+  std::string inner = outer + outer;
+  // The head is dumped with an empty findings array, and the findings are
+  // written in its place. Its text is found unambiguously: pretty, it is the
+  // only line that reads so (a string value holds no raw newline); compact, a
+  // quote inside a string value follows a backslash, never the comma.
+  std::string head = report_json_head(header, result).dump(indent, ' ', false, kReplaceInvalidUtf8);
+  const std::string opening =
+      pretty ? "\n" + outer + "\"findings\": [" : std::string(",\"findings\":[");
+  std::size_t at = head.find(opening + "]");
   if (at == std::string::npos || result.findings.empty()) {
     out << head;
     return;
   }
   out.write(head.data(), static_cast<std::streamsize>(at));
-  out << "\n  \"findings\": [";
+  out << opening;
   bool first = true;
   for (Finding& finding : result.findings) {
-    std::string entry = take_finding_json(finding).dump(2, ' ', false, kReplaceInvalidUtf8);
-    out << (first ? "\n    " : ",\n    ");
+    std::string entry = take_finding_json(finding).dump(indent, ' ', false, kReplaceInvalidUtf8);
+    if (!first) out << ',';
     first = false;
-    // Nested one level deeper than when dumped alone: four more blanks per line.
+    if (!pretty) {
+      out << entry;
+      continue;
+    }
+    out << '\n' << inner;
+    // Nested two levels deeper than when dumped alone.
     std::size_t line_start = 0;
     for (std::size_t newline = entry.find('\n'); newline != std::string::npos;
          newline = entry.find('\n', line_start)) {
       out.write(entry.data() + line_start, static_cast<std::streamsize>(newline + 1 - line_start));
-      out << "    ";
+      out << inner;
       line_start = newline + 1;
     }
     out.write(entry.data() + line_start, static_cast<std::streamsize>(entry.size() - line_start));
   }
-  out << "\n  ]";
-  std::size_t rest = at + placeholder.size();
+  if (pretty) out << '\n' << outer;
+  out << ']';
+  std::size_t rest = at + opening.size() + 1;
   out.write(head.data() + rest, static_cast<std::streamsize>(head.size() - rest));
   result.findings.clear();
   result.findings.shrink_to_fit();

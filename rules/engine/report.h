@@ -20,11 +20,13 @@ struct ReportHeader {
 nlohmann::json report_json(const ReportHeader& header, const AuditResult& result);
 // The same, moving each finding in: the result is left without findings.
 nlohmann::json report_json(const ReportHeader& header, AuditResult&& result);
-// The bytes of `std::setw(2) << report_json(...)`, written one finding at a
-// time and each finding freed once written: 100,000 findings are never held a
-// second time as a JSON tree or as text (issue 15: audit memory). Text that is
-// not UTF-8 (a file name) is written as U+FFFD rather than ending the report.
-void write_report_json(std::ostream& out, const ReportHeader& header, AuditResult&& result);
+// The bytes of `report_json(...).dump(indent)`, written one finding at a time
+// and each finding freed once written: 100,000 findings are never held a
+// second time as a JSON tree (issue 15: audit memory). Text that is not UTF-8
+// (a file name) is written as U+FFFD rather than ending the report. A negative
+// indent writes it on one line, as the agent's Audit reply does.
+void write_report_json(std::ostream& out, const ReportHeader& header, AuditResult&& result,
+                       int indent = 2);
 
 // One line per finding, then a summary. Colour only when asked (a TTY).
 std::string report_text(const ReportHeader& header, const AuditResult& result, bool colour);

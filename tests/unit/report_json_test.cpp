@@ -54,21 +54,33 @@ std::vector<StreamCase> stream_cases() {
         make("sockets.stuck", "CLOSE_WAIT", Status::pass, {{"count", 3}}),
         make("dnsbl.self", "two", Status::error, nlohmann::json::object())}},
       {"text that looks like the placeholder and holds newlines",
-       {make("x", "\n  \"findings\": []", Status::skip, {{"note", "line one\nline two"}})}},
+       {make("x", "\n  \"findings\": []", Status::skip, {{"note", "line one\nline two"}}),
+        make("y", ",\"findings\":[]", Status::pass, {{",\"findings\":[]", 1}})}},
   };
 }
 
 TEST(ReportJson, StreamedBytesEqualTheTreeDump) {
-  ReportHeader header{"0.2.0", "mx.example", "/", false};
-  for (const StreamCase& test_case : stream_cases()) {
-    std::ostringstream tree;
-    tree << std::setw(2) << report_json(header, result_with(test_case.findings));
-    std::ostringstream streamed;
-    AuditResult result = result_with(test_case.findings);
-    write_report_json(streamed, header, std::move(result));
-    EXPECT_EQ(streamed.str(), tree.str()) << test_case.name;
-    EXPECT_TRUE(result.findings.empty())
-        << test_case.name << ": each finding is freed once written";
+  // A host name or root is written before the findings: one that reads like
+  // the findings' place holder must not be taken for it.
+  for (const ReportHeader& header :
+       {ReportHeader{"0.2.0", "mx.example", "/", false},
+        ReportHeader{"0.2.0", "\n  \"findings\": []", ",\"findings\":[]", true}}) {
+    for (const StreamCase& test_case : stream_cases()) {
+      std::ostringstream tree;
+      tree << std::setw(2) << report_json(header, result_with(test_case.findings));
+      std::ostringstream streamed;
+      AuditResult result = result_with(test_case.findings);
+      write_report_json(streamed, header, std::move(result));
+      EXPECT_EQ(streamed.str(), tree.str()) << test_case.name;
+      EXPECT_TRUE(result.findings.empty())
+          << test_case.name << ": each finding is freed once written";
+
+      std::ostringstream one_line;
+      AuditResult again = result_with(test_case.findings);
+      write_report_json(one_line, header, std::move(again), -1);
+      EXPECT_EQ(one_line.str(), report_json(header, result_with(test_case.findings)).dump())
+          << test_case.name << ", on one line";
+    }
   }
 }
 
