@@ -2,6 +2,7 @@
 
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -36,6 +37,20 @@ std::string errno_text(const char* what, int number) {
   return std::string("sock_diag: ") + what + ": " + std::strerror(number);
 }
 
+bool listener_is_v6only(const nlmsghdr* header) {
+  std::size_t attributes_offset = NLMSG_LENGTH(NLMSG_ALIGN(sizeof(inet_diag_msg)));
+  if (header->nlmsg_len <= attributes_offset) return false;
+  const char* start = reinterpret_cast<const char*>(header) + attributes_offset;
+  int remaining = static_cast<int>(header->nlmsg_len - attributes_offset);
+  for (const auto* attribute = reinterpret_cast<const rtattr*>(start); RTA_OK(attribute, remaining);
+       attribute = RTA_NEXT(attribute, remaining)) {
+    if (attribute->rta_type == INET_DIAG_SKV6ONLY && RTA_PAYLOAD(attribute) >= 1) {
+      return *static_cast<const std::uint8_t*>(RTA_DATA(attribute)) != 0;
+    }
+  }
+  return false;
+}
+
 // Returns true when NLMSG_DONE was seen.
 Expected<bool> parse_batch(const char* buffer, std::size_t length, std::uint32_t sequence,
                            std::vector<DiagSocket>& sockets) {
@@ -67,6 +82,10 @@ Expected<bool> parse_batch(const char* buffer, std::size_t length, std::uint32_t
     socket.timer = message->idiag_timer;
     std::memcpy(socket.local_address.data(), message->id.idiag_src, socket.local_address.size());
     socket.interface_index = message->id.idiag_if;
+    // Attributes are read for listeners only: a census walks 150,000 sockets.
+    if (socket.state == static_cast<std::uint8_t>(TcpState::listen) && socket.family == AF_INET6) {
+      socket.v6only = listener_is_v6only(header);
+    }
     sockets.push_back(socket);
   }
   return false;

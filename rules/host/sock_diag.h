@@ -44,6 +44,9 @@ struct DiagSocket {
   // counts those too. A full orphan (longer fin_timeout) has inode 0 as well,
   // so only this tells the two apart.
   std::uint8_t timer = 0;
+  // IPv6 listeners only (INET_DIAG_SKV6ONLY): a wildcard `[::]` socket with
+  // IPV6_V6ONLY takes no IPv4 client. The kernel sends it for LISTEN sockets.
+  bool v6only = false;
   // Network byte order; IPv4 uses the first 4 bytes. The interface index
   // matters for link-local IPv6 listeners, which are reached through it.
   std::array<std::uint8_t, 16> local_address{};

@@ -184,6 +184,7 @@ Expected<std::vector<SmtpListener>> find_smtp_listeners(AuditContext& context,
     listener.interface_index = socket.interface_index;
     listener.port = socket.local_port;
     listener.listening = true;
+    listener.v6only = socket.v6only;
     if (socket.inode != 0) inode_groups.emplace(socket.inode, static_cast<int>(listeners.size()));
     listeners.push_back(listener);
   }

@@ -25,6 +25,7 @@ struct SmtpListener {
   std::uint32_t interface_index = 0;
   int port = 0;
   bool listening = false;  // false: configured, but no LISTEN socket
+  bool v6only = false;     // an IPv6 socket with IPV6_V6ONLY: no IPv4 client reaches it
   std::optional<pid_t> pid;
   std::string process;  // the holder's comm
   // What runs for each connection: an inventory entry for xinetd and inetd,

@@ -66,8 +66,8 @@ GreetingTarget target_of(const SmtpListener& listener) {
 }
 
 // Which families a remote client of this listener reaches it over: a wildcard
-// IPv6 socket also takes IPv4 clients (unless v6only, which sock_diag does not
-// tell), and its ident connects then leave over IPv4.
+// IPv6 socket also takes IPv4 clients unless it is v6only, and its ident
+// connects then leave over IPv4.
 std::vector<std::string> client_families(const SmtpListener& listener) {
   if (listener.family == AF_INET) return {"ipv4"};
   bool v4_mapped = std::all_of(listener.address.begin(), listener.address.begin() + 10,
@@ -76,7 +76,7 @@ std::vector<std::string> client_families(const SmtpListener& listener) {
   if (v4_mapped) return {"ipv4"};
   bool any = std::all_of(listener.address.begin(), listener.address.end(),
                          [](std::uint8_t byte) { return byte == 0; });
-  if (any) return {"ipv6", "ipv4"};
+  if (any && !listener.v6only) return {"ipv6", "ipv4"};
   return {"ipv6"};
 }
 

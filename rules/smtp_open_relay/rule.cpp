@@ -275,6 +275,10 @@ class SmtpOpenRelayRule final : public Rule {
     if (listener.address_text() != "::") {
       return "IPv6 listener on a specific address: the probe speaks IPv4 only, not probed";
     }
+    if (listener.v6only) {
+      return "IPv6-only wildcard listener (IPV6_V6ONLY): no IPv4 client reaches it, and the probe "
+             "speaks IPv4 only; not probed";
+    }
     if (listener.command && find_program_word(listener.command->argv, "tcpserver")) {
       return "IPv6 listener: ucspi-tcp 0.88 rules are IPv4, not probed";
     }

@@ -239,6 +239,27 @@ check "and fails without rcpthosts (the ground truth is $(ground_truth))" \
   equals "$(field "$report" "[::]:25" status)" fail
 stop_server
 
+echo "# 5d: an IPv6-only wildcard listener (IPV6_V6ONLY) takes no IPv4 client: a skip that says so"
+ip netns exec "$server" python3 -c '
+import socket, time
+listener = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+listener.bind(("::", 25))
+listener.listen(5)
+time.sleep(120)' &
+server_pid=$!
+defer "kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null"
+# Not wait_for_port: it connects over IPv4, which this listener refuses.
+for attempt in $(seq 1 50); do
+  [ -n "$(ip netns exec "$server" ss -Hltn 'sport = :25')" ] && break
+  sleep 0.1
+done
+report=$(audit "$tree")
+check "the v6only [::]:25 listener is skipped as IPv6-only, not misjudged over IPv4" \
+  contains "$(field "$report" "[::]:25" status) $(field "$report" "[::]:25" message)" "skip IPv6-only wildcard listener"
+kill "$server_pid" 2>/dev/null || true
+wait "$server_pid" 2>/dev/null || true
+
 echo "# 6: apply --rule smtp.open-relay creates rcpthosts"
 start_tcpserver "$missing_tree"
 check "a plan without --rule leaves it out (fixed only when named)" \

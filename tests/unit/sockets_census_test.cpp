@@ -226,6 +226,39 @@ TEST(SocketsCensus, TheLiveDumpWorksUnprivilegedAndSeesItsOwnListener) {
   EXPECT_TRUE(seen) << "the IPv6 listener on port " << ntohs(address.sin6_port);
 }
 
+// The open-relay probe and the greeting's client families depend on it: a
+// v6only wildcard takes no IPv4 client.
+TEST(SocketsCensus, TheListenDumpTellsV6onlyListenersApart) {
+  struct Case {
+    const char* name;
+    int v6only;
+  };
+  for (const Case& test_case : {Case{"dual-stack [::]", 0}, Case{"v6only [::]", 1}}) {
+    int listener = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(listener, 0);
+    ASSERT_EQ(::setsockopt(listener, IPPROTO_IPV6, IPV6_V6ONLY, &test_case.v6only,
+                           sizeof test_case.v6only),
+              0);
+    sockaddr_in6 address{};
+    address.sin6_family = AF_INET6;
+    address.sin6_addr = in6addr_any;
+    socklen_t length = sizeof address;
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    ASSERT_EQ(::listen(listener, 1), 0);
+    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    Expected<std::vector<DiagSocket>> dump = dump_tcp_sockets(state_bit(TcpState::listen));
+    ::close(listener);
+    ASSERT_TRUE(dump) << dump.error().message;
+    int seen = 0;
+    for (const DiagSocket& socket : *dump) {
+      if (socket.local_port != ntohs(address.sin6_port) || socket.family != AF_INET6) continue;
+      ++seen;
+      EXPECT_EQ(socket.v6only, test_case.v6only == 1) << test_case.name;
+    }
+    EXPECT_EQ(seen, 1) << test_case.name;
+  }
+}
+
 TEST(SocketsOwnerScan, CountsSocketLinksPerProcessAndSkipsVanishedProcesses) {
   TemporaryTree proc;
   proc.write("/100/comm", "smtpd\n");
