@@ -4,10 +4,14 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <vector>
 
 #include "config/config.h"
 #include "host/command.h"
@@ -21,6 +25,52 @@ std::string process_name(pid_t pid) {
   std::string name;
   std::getline(comm, name);
   return name;
+}
+
+// openbsd-inetd's process is "inetd"; xinetd is not an inetd here.
+bool is_daemon_process(const std::string& name, const std::string& daemon) {
+  return name == daemon ||
+         (daemon == "inetd" && name.find("inetd") != std::string::npos && name != "xinetd");
+}
+
+bool same_network_namespace(pid_t pid) {
+  struct stat own {};
+  struct stat theirs {};
+  if (::stat("/proc/self/ns/net", &own) != 0) return false;
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
+  if (::stat(path.c_str(), &theirs) != 0) return false;
+  return own.st_dev == theirs.st_dev && own.st_ino == theirs.st_ino;
+}
+
+// The daemon's processes in this network namespace, found by name when the
+// pidfile names none: its listeners are the ones qharden audits here, and a
+// daemon of another namespace (a container's) is not this host's to signal.
+std::vector<pid_t> daemon_processes_here(const std::string& daemon) {
+  std::vector<pid_t> found;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return found;
+  while (const dirent* entry = ::readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(entry->d_name, &end, 10);
+    if (end == entry->d_name || *end != '\0' || pid <= 1) continue;
+    if (!is_daemon_process(process_name(static_cast<pid_t>(pid)), daemon)) continue;
+    if (same_network_namespace(static_cast<pid_t>(pid))) found.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(proc);
+  return found;
+}
+
+ReloadOutcome signal_daemon(const std::string& daemon, pid_t pid, const std::string& how_found) {
+  ReloadOutcome outcome{daemon, false, "", {}};
+  std::string named = daemon + " (pid " + std::to_string(pid) + how_found + ")";
+  if (::kill(pid, SIGHUP) == 0) {
+    outcome.message = named + " reloaded with SIGHUP";
+  } else {
+    outcome.failed = true;
+    outcome.message = named + ": SIGHUP failed: " + std::strerror(errno) +
+                      "; the file change stands, reload it by hand";
+  }
+  return outcome;
 }
 
 bool systemd_is_init() {
@@ -129,21 +179,9 @@ ReloadOutcome reload_daemon(const Host& host, const std::string& daemon,
   Expected<std::string> pid_text = host.read_file(pidfile_host_path);
   if (pid_text) {
     long pid = std::strtol(pid_text->c_str(), nullptr, 10);
-    if (pid > 1) {
-      std::string name = process_name(static_cast<pid_t>(pid));
-      // openbsd-inetd's process is "inetd"; a stale pidfile may name any process.
-      if (name == daemon ||
-          (daemon == "inetd" && name.find("inetd") != std::string::npos && name != "xinetd")) {
-        if (::kill(static_cast<pid_t>(pid), SIGHUP) == 0) {
-          outcome.message = daemon + " (pid " + std::to_string(pid) + ") reloaded with SIGHUP";
-        } else {
-          outcome.failed = true;
-          outcome.message = daemon + " (pid " + std::to_string(pid) +
-                            "): SIGHUP failed: " + std::strerror(errno) +
-                            "; the file change stands, reload it by hand";
-        }
-        return outcome;
-      }
+    // A stale pidfile may name any process.
+    if (pid > 1 && is_daemon_process(process_name(static_cast<pid_t>(pid)), daemon)) {
+      return signal_daemon(daemon, static_cast<pid_t>(pid), "");
     }
   }
   if (host.root() == "/" && systemd_is_init()) {
@@ -158,7 +196,26 @@ ReloadOutcome reload_daemon(const Host& host, const std::string& daemon,
       return outcome;
     }
   }
+  if (host.root() == "/") {
+    std::vector<pid_t> running = daemon_processes_here(daemon);
+    if (running.size() == 1) {
+      return signal_daemon(daemon, running.front(),
+                           ", found by name: " + shown_pidfile + " names no live " + daemon);
+    }
+    if (running.size() > 1) {
+      std::string pids;
+      for (pid_t pid : running) pids += (pids.empty() ? "" : ", ") + std::to_string(pid);
+      outcome.failed = true;
+      outcome.message = daemon + ": " + shown_pidfile + " names no live " + daemon + ", and " +
+                        std::to_string(running.size()) + " run in this network namespace (pids " +
+                        pids + "); none was signalled. The file change stands: reload the one " +
+                        "that reads it by hand, and set paths." + daemon + "_pidfile";
+      return outcome;
+    }
+  }
   outcome.message = daemon + " is not running (no live process behind " + shown_pidfile +
+                    (host.root() == "/" ? " nor any named " + daemon + " in this network namespace"
+                                        : std::string()) +
                     "); no reload needed, the change applies when it starts";
   return outcome;
 }

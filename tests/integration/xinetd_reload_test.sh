@@ -2,7 +2,9 @@
 # Real xinetd in a network namespace: apply fixes tcp-env's options in the
 # --root tree, reloads xinetd through the tree's pidfile, and a new connection
 # shows -Rt0; a second apply changes nothing; rollback restores the bytes and
-# the old banner.
+# the old banner. Then, on the live root inside the namespace, with a pidfile
+# that names nothing: the one xinetd of the namespace is found by name, and
+# with two running neither is signalled.
 source "$(dirname "$0")/lib.sh"
 require_root
 require_program xinetd
@@ -73,4 +75,43 @@ check "rollback restores the exact bytes" [ "$(sha256sum < "$tree/etc/xinetd.d/s
 sleep 0.5
 restored=$(first_line "$namespace" 2525)
 check "after rollback the old banner is back ($restored)" [ "$restored" = "$before" ]
+echo "# live root, paths.xinetd_pidfile names nothing"
+# Every path qharden reads or writes is in the tree, so the machine's own
+# /etc is neither read for services nor written; /run/systemd is hidden so
+# that a machine whose systemd runs an xinetd unit does not get it reloaded.
+cat > "$tree/live.toml" <<TOML
+[paths]
+xinetd_conf = "$tree/xinetd-daemon.conf"
+inetd_conf = "$tree/no-inetd.conf"
+run_scripts = []
+systemd_unit_dirs = []
+xinetd_pidfile = "$tree/run/nothing.pid"
+state_dir = "$tree/live-state"
+TOML
+live() {
+  ip netns exec "$namespace" unshare -m --propagation private sh -c \
+    '[ -d /run/systemd ] && mount -t tmpfs none /run/systemd; exec "$@"' _ "$QHARDEN" "$@"
+}
+live_apply=$(live apply --config "$tree/live.toml" --rule tcp-env.flags 2>&1) || true
+echo "$live_apply" | sed 's/^/      /'
+check "apply finds the namespace's one xinetd by name and reloads it" \
+  contains "$live_apply" "found by name: $tree/run/nothing.pid names no live xinetd) reloaded with SIGHUP"
+sleep 0.5
+check "and a new connection shows -Rt0" contains "$(first_line "$namespace" 2525)" "argv: -Rt0"
+live rollback --last --config "$tree/live.toml" > /dev/null 2>&1 || true
+sleep 0.5
+check "rollback reloads it the same way" [ "$(first_line "$namespace" 2525)" = "$before" ]
+
+printf 'service other\n{\n\tsocket_type = stream\n\twait = no\n\tuser = root\n\tserver = /bin/true\n\ttype = UNLISTED\n\tport = 2526\n}\n' \
+  > "$tree/second-xinetd.conf"
+ip netns exec "$namespace" xinetd -f "$tree/second-xinetd.conf" -pidfile "$tree/run/second.pid" -dontfork &
+kill_later $!
+wait_for_port "$namespace" 2526
+two_status=0
+two=$(live apply --config "$tree/live.toml" --rule tcp-env.flags 2>&1) || two_status=$?
+echo "$two" | sed 's/^/      /'
+check "with two xinetd in the namespace, none is signalled and apply says so (exit 1)" \
+  [ "$two_status" -eq 1 ]
+check "the message names both and the setting to fix" contains "$two" "paths.xinetd_pidfile"
+check "the running xinetd kept its old configuration" [ "$(first_line "$namespace" 2525)" = "$before" ]
 finish
