@@ -122,19 +122,27 @@ std::string unit_to_ask(const std::string& path) {
   return unit;
 }
 
-// Empty when systemd's DropInPaths for the unit agree with the expectation,
-// else what it shows instead.
-std::string drop_in_disagreement(sd_bus* bus, const DropInExpectation& expected) {
+struct DropInCheck {
+  bool answered = true;  // false: systemd could not be asked, so nothing is known
+  std::string problem;   // empty when DropInPaths agree with the expectation
+};
+
+// What systemd's DropInPaths for the unit show against the expectation. Not
+// being able to ask is not a disagreement: the reload itself succeeded, and a
+// good fix must not be rolled back because a property read failed.
+DropInCheck check_drop_in(sd_bus* bus, const DropInExpectation& expected) {
   std::string unit = unit_to_ask(expected.path);
-  if (unit.empty()) return "";
+  if (unit.empty()) return {};
   sd_bus_error error{};
   sd_bus_message* reply = nullptr;
   const char* object = nullptr;
   std::string problem;
+  bool answered = true;
   if (sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                          "org.freedesktop.systemd1.Manager", "LoadUnit", &error, &reply, "s",
                          unit.c_str()) < 0 ||
       sd_bus_message_read(reply, "o", &object) < 0) {
+    answered = false;
     problem = "systemd cannot load " + unit + " to confirm " + expected.path + ": " +
               (error.message != nullptr ? error.message : "no reply");
   } else {
@@ -143,6 +151,7 @@ std::string drop_in_disagreement(sd_bus* bus, const DropInExpectation& expected)
     if (sd_bus_get_property_strv(bus, "org.freedesktop.systemd1", object,
                                  "org.freedesktop.systemd1.Unit", "DropInPaths", &property_error,
                                  &paths) < 0) {
+      answered = false;
       problem = "systemd does not say which drop-ins " + unit + " has: " +
                 (property_error.message != nullptr ? property_error.message : "no reply");
     } else {
@@ -167,7 +176,7 @@ std::string drop_in_disagreement(sd_bus* bus, const DropInExpectation& expected)
   }
   sd_bus_message_unref(reply);
   sd_bus_error_free(&error);
-  return problem;
+  return {answered, problem};
 }
 
 }  // namespace
@@ -261,15 +270,19 @@ ReloadOutcome reload_systemd_units(const Host& host,
         "systemd: daemon-reload done (org.freedesktop.systemd1.Manager.Reload over the system bus)";
     std::size_t confirmed = 0;
     for (const DropInExpectation& expected : expectations) {
-      std::string problem = drop_in_disagreement(bus, expected);
-      if (problem.empty()) {
+      DropInCheck check = check_drop_in(bus, expected);
+      if (check.problem.empty()) {
         ++confirmed;
         continue;
       }
+      if (!check.answered) {
+        outcome.message += "; not confirmed, the drop-in is kept: " + check.problem;
+        continue;
+      }
       outcome.failed = true;
-      outcome.message += "; " + problem;
+      outcome.message += "; " + check.problem;
       std::string& said = outcome.rules_not_loaded[expected.rule];
-      said += (said.empty() ? "" : "; ") + problem;
+      said += (said.empty() ? "" : "; ") + check.problem;
     }
     if (confirmed > 0) {
       outcome.message += "; systemd's DropInPaths confirm " + std::to_string(confirmed) +

@@ -31,8 +31,10 @@ struct DropInExpectation {
 
 // Sends SIGHUP to the daemon named by its pidfile (read under the host's
 // root), after checking that the pid really is that daemon; falls back to
-// `systemctl reload` on a live systemd host. A daemon that is not running needs
-// no reload, and the message says so.
+// `systemctl reload` on a live systemd host, then, on the live root, to the
+// one process of that name in this network namespace (several: none is
+// signalled, and the reload fails). A daemon that is not running needs no
+// reload, and the message says so.
 ReloadOutcome reload_daemon(const Host& host, const std::string& daemon,
                             const std::string& pidfile_host_path);
 
@@ -43,7 +45,8 @@ ReloadOutcome reload_daemon(const Host& host, const std::string& daemon,
 // where systemd is not pid 1. The message says which, and what to run instead.
 // After the reload, each expectation is checked against the unit's
 // DropInPaths (a template's through an instance name, which loads nothing
-// that runs).
+// that runs). A disagreement lands in rules_not_loaded; a unit systemd cannot
+// load or a property it does not answer is only said in the message.
 ReloadOutcome reload_systemd_units(const Host& host,
                                    const std::vector<DropInExpectation>& expectations = {});
 
