@@ -126,6 +126,10 @@ struct ServiceCommand {
   // to ("daemontools", "runit", or "" when they do not tell).
   std::vector<std::string> wrappers;
   std::string supervisor;
+  // systemd: how many ExecStart= are in effect. Type=oneshot may have several,
+  // run in order; argv is the last, and a drop-in that gives one line again
+  // would drop the others.
+  int exec_start_count = 1;
 };
 
 // A file that could not be parsed, or parsed with an error, is reported with its

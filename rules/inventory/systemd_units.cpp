@@ -219,6 +219,7 @@ class SystemdUnitReader {
     }
     ServiceCommand command;
     command.source = LaunchSource::systemd;
+    command.exec_start_count = static_cast<int>(starts.size());
     command.file = start.file->file;
     command.line = start.assignment->location.line;
     command.service = socket.location.name;

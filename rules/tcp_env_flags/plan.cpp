@@ -195,6 +195,14 @@ Expected<std::optional<PlannedChange>> plan_tcp_env_drop_in(AuditContext& contex
   if (exec_start == nullptr || exec_start->value.empty()) {
     return fail_with(changed_file_message(command.file));
   }
+  if (command.exec_start_count > 1) {
+    return fail_with(command.file + ":" + std::to_string(command.line) + ": " +
+                     systemd_unit_name(command) + " is Type=oneshot with " +
+                     std::to_string(command.exec_start_count) +
+                     " ExecStart= lines, run in order; a drop-in must empty the list and give "
+                     "every line again, and qharden's gives only this one. Write that drop-in "
+                     "by hand");
+  }
   std::optional<std::size_t> tcp_env = find_program_word(command.argv, "tcp-env");
   std::vector<std::string> after_tcp_env(
       command.argv.begin() + static_cast<long>(tcp_env.value_or(command.argv.size() - 1)) + 1,

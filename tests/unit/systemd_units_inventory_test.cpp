@@ -693,6 +693,32 @@ TEST(SystemdUnitsTcpEnvFlags, ALaterExecStartIsRefusedByFileAndLine) {
       << plan.unfixed.front().message;
 }
 
+// Type=oneshot runs every ExecStart= in order: a drop-in that empties the
+// list and gives back only tcp-env's line would drop the others.
+TEST(SystemdUnitsTcpEnvFlags, OneshotWithSeveralExecStartsIsRefusedByName) {
+  testing::TemporaryTree tree;
+  tree.write(kLib + "s.socket", kSocket);
+  tree.write(kLib + "s@.service",
+             "[Service]\nType=oneshot\nExecStart=/usr/bin/logger connection\n"
+             "ExecStart=/var/qmail/bin/tcp-env /var/qmail/bin/qmail-smtpd\n");
+  tree.symlink(kLib + "s.socket", kEtc + "sockets.target.wants/s.socket");
+  PlanResult plan = tcp_env_plan(tree);
+  EXPECT_TRUE(plan.changes.empty()) << render_plan(plan);
+  ASSERT_EQ(plan.unfixed.size(), 1u);
+  EXPECT_FALSE(plan.unfixed.front().fixable);
+  EXPECT_NE(plan.unfixed.front().message.find(
+                "Not fixed by qharden: " + kLib +
+                "s@.service:4: s@.service is Type=oneshot with 2 ExecStart= lines"),
+            std::string::npos)
+      << plan.unfixed.front().message;
+
+  tree.write(kLib + "s@.service",
+             "[Service]\nType=oneshot\n"
+             "ExecStart=/var/qmail/bin/tcp-env /var/qmail/bin/qmail-smtpd\n");
+  PlanResult single = tcp_env_plan(tree);
+  EXPECT_EQ(single.changes.size(), 1u) << "one ExecStart= is fixed as before";
+}
+
 TEST(SystemdUnitsBurstLimits, SocketLimitsAreJudgedAndFixable) {
   Expected<RootedHost> host = RootedHost::open(testing::fixture_root(kFixture));
   ASSERT_TRUE(host);
