@@ -46,8 +46,9 @@ main() {
   part "live DNS probe tests on trixie (c-ares 1.34)" "$source_dir/tests/dns-probe-trixie.sh"
   part "RPM spec: rpmbuild -bb against this machine's libraries" \
     "$source_dir/packaging/rpm/check.sh" --build
-  part "root tier twice under stress-ng --cpu 2" "$source_dir/tests/test-under-load.sh" \
-    "$source_dir/build"
+  deb=$(ls "$source_dir"/build-deb/bookworm/qharden_*.deb 2> /dev/null | head -1)
+  part "root tier twice under stress-ng --cpu 2" env QHARDEN_DEB="$deb" \
+    "$source_dir/tests/test-under-load.sh" "$source_dir/build"
 
   echo
   echo "=== release-check summary ==="

@@ -3,14 +3,18 @@
 # machine busy: a test whose timing check holds only on an idle machine fails
 # here. Part of packaging/bootstrap.sh release-check, not of .ci/run.
 #   tests/test-under-load.sh BUILD_FOLDER
+# With QHARDEN_DEB set (release-check sets the bookworm .deb), the container
+# tests that install it (fleet, systemd socket) run too; without, they skip.
 set -euo pipefail
 
 main() {
   local build_folder=${1:?usage: tests/test-under-load.sh BUILD_FOLDER}
   command -v stress-ng > /dev/null || { echo "stress-ng is missing (packaging/bootstrap.sh test-under-load installs it)"; exit 3; }
   stress-ng --cpu 2 --timeout 0 --quiet &
+  # Expanded now: the EXIT trap runs after main has returned and its locals are
+  # gone (under set -u a late expansion failed the run after both rounds passed).
   local stress_pid=$!
-  trap 'kill $stress_pid 2>/dev/null; wait $stress_pid 2>/dev/null || true' EXIT
+  trap "kill $stress_pid 2>/dev/null; wait $stress_pid 2>/dev/null || true" EXIT
   local round started
   for round in 1 2; do
     started=$(date +%s)
