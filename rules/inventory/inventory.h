@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qharden {
@@ -130,7 +131,15 @@ struct ServiceCommand {
   // run in order; argv is the last, and a drop-in that gives one line again
   // would drop the others.
   int exec_start_count = 1;
+  // systemd: when the effective ExecStart= is qharden's tcp-env drop-in, the
+  // command the unit runs without it (what the drop-in copied, or what a
+  // package upgrade has put there since).
+  std::shared_ptr<const ServiceCommand> under_qharden_drop_in;
 };
+
+// The name of qharden's drop-in for tcp-env.flags (systemd_drop_in.h builds
+// every such name; the inventory needs this one to see its own copy).
+inline constexpr std::string_view kQhardenTcpEnvDropIn = "zz-qharden-tcp-env.flags.conf";
 
 // A file that could not be parsed, or parsed with an error, is reported with its
 // line; the rest of the inventory is still collected.

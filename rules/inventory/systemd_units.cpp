@@ -210,27 +210,15 @@ class SystemdUnitReader {
       return;
     }
     const Setting& start = starts.back();
-    Expected<SystemdCommandLine> command_line =
-        split_systemd_command(start.file->file, *start.assignment);
-    if (!command_line) {
-      add_problem(start.file->file, start.assignment->location.line,
-                  without_place(start.file->file, command_line.error().message));
-      return;
-    }
     ServiceCommand command;
     command.source = LaunchSource::systemd;
     command.exec_start_count = static_cast<int>(starts.size());
-    command.file = start.file->file;
-    command.line = start.assignment->location.line;
     command.service = socket.location.name;
     command.subject = service.location.path;
-    // argv[0] as executed is the program path, as for the other sources; with
-    // '@' the word systemd passes as argv[0] is not run, so it is left out.
-    command.argv.push_back(command_line->program.text);
-    command.locations.emplace_back(command_line->program.location);
-    for (std::size_t index = 1; index < command_line->argv.size(); ++index) {
-      command.argv.push_back(command_line->argv[index].text);
-      command.locations.emplace_back(command_line->argv[index].location);
+    Outcome split = take_exec_start(start, command);
+    if (!split) {
+      add_problem(start.file->file, start.assignment->location.line, split.error().message);
+      return;
     }
     command.enabled = directories_.enabled(socket.location.name);
     if (!command.enabled) {
@@ -255,7 +243,61 @@ class SystemdUnitReader {
     }
     read_environment(service, command);
     expand_variables(command);
+    command.under_qharden_drop_in = command_without_qharden_drop_in(service, command);
     inventory_.commands.push_back(std::move(command));
+  }
+
+  // argv[0] as executed is the program path, as for the other sources; with
+  // '@' the word systemd passes as argv[0] is not run, so it is left out.
+  static Outcome take_exec_start(const Setting& start, ServiceCommand& command) {
+    Expected<SystemdCommandLine> command_line =
+        split_systemd_command(start.file->file, *start.assignment);
+    if (!command_line) {
+      return fail_with(without_place(start.file->file, command_line.error().message));
+    }
+    command.file = start.file->file;
+    command.line = start.assignment->location.line;
+    command.argv.push_back(command_line->program.text);
+    command.locations.emplace_back(command_line->program.location);
+    for (std::size_t index = 1; index < command_line->argv.size(); ++index) {
+      command.argv.push_back(command_line->argv[index].text);
+      command.locations.emplace_back(command_line->argv[index].location);
+    }
+    return Done{};
+  }
+
+  // When the effective ExecStart= is qharden's tcp-env drop-in: what the unit
+  // would run without it. The drop-in holds a copy of that line, and a package
+  // upgrade that changes the unit's line would otherwise go unnoticed.
+  static std::shared_ptr<const ServiceCommand> command_without_qharden_drop_in(
+      const LoadedUnit& service, const ServiceCommand& effective) {
+    if (file_name_of(effective.file) != kQhardenTcpEnvDropIn) return nullptr;
+    std::vector<Setting> starts;
+    for (const Setting& setting : all_settings(service, "Service", "ExecStart")) {
+      if (setting.file->file == effective.file) continue;
+      if (setting.assignment->value.empty()) {
+        starts.clear();
+      } else {
+        starts.push_back(setting);
+      }
+    }
+    if (starts.size() != 1) return nullptr;  // none, or oneshot: nothing qharden would copy
+    auto underneath = std::make_shared<ServiceCommand>();
+    underneath->source = LaunchSource::systemd;
+    underneath->service = effective.service;
+    underneath->subject = effective.subject;
+    underneath->enabled = effective.enabled;
+    underneath->disabled_reason = effective.disabled_reason;
+    underneath->port = effective.port;
+    if (!take_exec_start(starts.back(), *underneath)) return nullptr;
+    underneath->environment = effective.environment;
+    expand_variables(*underneath);
+    return underneath;
+  }
+
+  static std::string file_name_of(const std::string& path) {
+    std::size_t slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
   }
 
   static bool variable_name(std::string_view name) {

@@ -278,6 +278,30 @@ Expected<std::string> apply_text_edits(std::string_view text, std::vector<TextEd
   return result;
 }
 
+namespace {
+
+std::vector<std::string> without_tcp_env_options(const std::vector<std::string>& argv) {
+  std::optional<std::size_t> tcp_env = find_program_word(argv, "tcp-env");
+  if (!tcp_env) return argv;
+  std::vector<std::string> after(argv.begin() + static_cast<long>(*tcp_env) + 1, argv.end());
+  std::size_t options = read_tcp_env_options(after).option_words.size();
+  std::vector<std::string> kept(argv.begin(), argv.begin() + static_cast<long>(*tcp_env) + 1);
+  kept.insert(kept.end(), after.begin() + static_cast<long>(options), after.end());
+  return kept;
+}
+
+}  // namespace
+
+bool tcp_env_drop_in_is_stale(const ServiceCommand& command) {
+  return command.under_qharden_drop_in != nullptr &&
+         without_tcp_env_options(command.argv) !=
+             without_tcp_env_options(command.under_qharden_drop_in->argv);
+}
+
+const ServiceCommand& tcp_env_drop_in_source(const ServiceCommand& command) {
+  return tcp_env_drop_in_is_stale(command) ? *command.under_qharden_drop_in : command;
+}
+
 Expected<std::vector<PlannedChange>> plan_tcp_env_fixes(AuditContext& context, const RuleInfo& info,
                                                         const std::vector<Finding>& failing) {
   const ServiceInventory& inventory = context.inventory();
@@ -341,7 +365,7 @@ Expected<std::vector<PlannedChange>> plan_tcp_env_fixes(AuditContext& context, c
   }
   for (const ServiceCommand* command : systemd_commands) {
     Expected<std::optional<PlannedChange>> drop_in =
-        plan_tcp_env_drop_in(context, info, *command, options_text);
+        plan_tcp_env_drop_in(context, info, tcp_env_drop_in_source(*command), options_text);
     if (!drop_in) return Unexpected(drop_in.error());
     if (*drop_in) changes.push_back(std::move(**drop_in));
   }

@@ -129,6 +129,43 @@ Finding check_command(const RuleInfo& info, const ServiceCommand& command, std::
   return finding;
 }
 
+std::string joined(const std::vector<std::string>& words) {
+  std::string text;
+  for (const std::string& word : words) text += (text.empty() ? "" : " ") + word;
+  return text;
+}
+
+// qharden's drop-in copied the unit's ExecStart= line; the unit's line has
+// changed since (a package upgrade), and the drop-in still runs the old one.
+void judge_stale_copy(const ServiceCommand& command, Finding& finding) {
+  const ServiceCommand& unit = *command.under_qharden_drop_in;
+  std::string place = unit.file + ":" + std::to_string(unit.line);
+  std::string stale = "qharden's drop-in " + command.file + " runs `" + joined(command.argv) +
+                      "`, a copy of the unit's ExecStart=, but " + place + " now reads `" +
+                      joined(unit.argv) + "`: the drop-in keeps the old command";
+  finding.status = Status::fail;
+  finding.message = finding.message.empty() ? stale : stale + "; " + finding.message;
+  finding.evidence["unit_exec_start"] = {
+      {"file", unit.file}, {"line", unit.line}, {"argv", unit.argv}};
+  std::optional<std::size_t> tcp_env = find_program_word(unit.argv, "tcp-env");
+  std::string why_not;
+  if (!tcp_env) {
+    why_not = "the unit's line no longer runs tcp-env";
+  } else {
+    std::vector<std::string> after(unit.argv.begin() + static_cast<long>(*tcp_env) + 1,
+                                   unit.argv.end());
+    if (read_tcp_env_options(after).passes()) why_not = "the unit's line now passes by itself";
+  }
+  if (!why_not.empty()) {
+    finding.fixable = false;
+    finding.message += ". Not fixed by qharden: " + why_not + "; remove " + command.file +
+                       " (`qharden rollback` of that change, or delete it and run `systemctl "
+                       "daemon-reload`)";
+    return;
+  }
+  finding.fixable = true;  // the drop-in is written again from the unit's line
+}
+
 class TcpEnvFlagsRule final : public Rule {
  public:
   TcpEnvFlagsRule() {
@@ -160,9 +197,13 @@ class TcpEnvFlagsRule final : public Rule {
       std::optional<std::size_t> tcp_env = find_program_word(command.argv, "tcp-env");
       if (!tcp_env) continue;
       Finding finding = check_command(info_, command, *tcp_env, inventory);
-      if (finding.status == Status::fail && command.source == LaunchSource::systemd) {
-        Expected<std::optional<PlannedChange>> drop_in =
-            plan_tcp_env_drop_in(context, info_, command, context.config.tcp_env_flags.options);
+      if (command.enabled && tcp_env_drop_in_is_stale(command)) {
+        judge_stale_copy(command, finding);
+      }
+      if (finding.status == Status::fail && finding.fixable &&
+          command.source == LaunchSource::systemd) {
+        Expected<std::optional<PlannedChange>> drop_in = plan_tcp_env_drop_in(
+            context, info_, tcp_env_drop_in_source(command), context.config.tcp_env_flags.options);
         if (!drop_in) {
           finding.fixable = false;
           finding.message += ". Not fixed by qharden: " + drop_in.error().message;

@@ -53,6 +53,13 @@ Expected<std::optional<PlannedChange>> plan_tcp_env_drop_in(AuditContext& contex
                                                             const ServiceCommand& command,
                                                             const std::string& options_text);
 
+// The command a systemd service's drop-in is planned from: the unit's own
+// line when qharden's drop-in holds a copy of it that no longer matches
+// (argv compared without tcp-env's option words), else the command itself.
+const ServiceCommand& tcp_env_drop_in_source(const ServiceCommand& command);
+// Whether qharden's drop-in copy is out of date (see above).
+bool tcp_env_drop_in_is_stale(const ServiceCommand& command);
+
 Expected<std::vector<PlannedChange>> plan_tcp_env_fixes(AuditContext& context, const RuleInfo& info,
                                                         const std::vector<Finding>& failing);
 

@@ -15,6 +15,7 @@
 #include "engine/rule.h"
 #include "host/host.h"
 #include "inventory/inventory.h"
+#include "inventory/systemd_drop_in.h"
 #include "inventory/systemd_units.h"
 #include "temporary_tree.h"
 
@@ -717,6 +718,80 @@ TEST(SystemdUnitsTcpEnvFlags, OneshotWithSeveralExecStartsIsRefusedByName) {
              "ExecStart=/var/qmail/bin/tcp-env /var/qmail/bin/qmail-smtpd\n");
   PlanResult single = tcp_env_plan(tree);
   EXPECT_EQ(single.changes.size(), 1u) << "one ExecStart= is fixed as before";
+}
+
+// qharden's drop-in holds a copy of the unit's ExecStart= line. A package
+// upgrade that changes the unit's line must not go unnoticed behind it: the
+// audit fails naming both lines, and the fix writes the drop-in again from the
+// unit's new line; a unit line that passes by itself, or no longer runs
+// tcp-env, is left for the operator to remove the drop-in.
+TEST(SystemdUnitsTcpEnvFlags, ACopyLeftBehindByAnUpgradeIsFoundAndWrittenAgain) {
+  testing::TemporaryTree tree;
+  tree.write(kLib + "s.socket", kSocket);
+  tree.write(kLib + "s@.service",
+             "[Service]\nExecStart=/var/qmail/bin/tcp-env /var/qmail/bin/qmail-smtpd\n");
+  tree.symlink(kLib + "s.socket", kEtc + "sockets.target.wants/s.socket");
+  Expected<RootedHost> host = RootedHost::open(tree.root());
+  ASSERT_TRUE(host);
+  Config config = *load_builtin_config();
+  config.paths.lock_wait_s = 0;
+  std::unique_ptr<Rule> rule = make_tcp_env_flags_rule();
+  FixSelection selection{{rule.get()}, true, true};
+  ASSERT_TRUE(apply_fixes(*host, config, selection, {}));
+  const std::string drop_in = kEtc + "s@.service.d/" + std::string(kQhardenTcpEnvDropIn);
+  EXPECT_EQ(qharden_drop_in_name("tcp-env.flags"), kQhardenTcpEnvDropIn);
+  ASSERT_TRUE(std::filesystem::exists(tree.real(drop_in)));
+  auto audit = [&] {
+    AuditContext context(*host, config, true);
+    std::vector<Finding> findings = rule->check(context);
+    const Finding* found = finding_for(findings, kLib + "s@.service");
+    return found != nullptr ? *found : Finding{};
+  };
+  EXPECT_EQ(audit().status, Status::pass) << audit().message;
+
+  tree.write(kLib + "s@.service",
+             "[Service]\nExecStart=/var/qmail/bin/tcp-env /usr/local/bin/qmail-smtpd\n");
+  Finding stale = audit();
+  EXPECT_EQ(stale.status, Status::fail);
+  EXPECT_TRUE(stale.fixable) << stale.message;
+  EXPECT_NE(stale.message.find(kLib + "s@.service:2 now reads `/var/qmail/bin/tcp-env "
+                                      "/usr/local/bin/qmail-smtpd`: the drop-in keeps the old"),
+            std::string::npos)
+      << stale.message;
+  EXPECT_EQ(stale.evidence["unit_exec_start"]["line"], 2);
+  {
+    AuditContext context(*host, config, true);
+    PlanResult plan = make_plan(context, selection);
+    ASSERT_EQ(plan.changes.size(), 1u) << render_plan(plan);
+    const auto& file = std::get<FileReplacement>(plan.changes.front().action);
+    EXPECT_NE(file.after.find("ExecStart=\nExecStart=/var/qmail/bin/tcp-env -Rt0 "
+                              "/usr/local/bin/qmail-smtpd\n"),
+              std::string::npos)
+        << file.after;
+  }
+  Expected<ApplyResult> again = apply_fixes(*host, config, selection, {});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(again->all_succeeded);
+  EXPECT_EQ(audit().status, Status::pass) << audit().message;
+
+  struct LeftToTheOperator {
+    const char* unit_line;
+    const char* why;
+  };
+  for (const LeftToTheOperator& test_case :
+       {LeftToTheOperator{"/var/qmail/bin/tcp-env -R /usr/sbin/qmail-smtpd",
+                          "the unit's line now passes by itself"},
+        LeftToTheOperator{"/usr/sbin/qmail-smtpd", "the unit's line no longer runs tcp-env"}}) {
+    tree.write(kLib + "s@.service",
+               std::string("[Service]\nExecStart=") + test_case.unit_line + "\n");
+    Finding left = audit();
+    EXPECT_EQ(left.status, Status::fail) << test_case.why;
+    EXPECT_FALSE(left.fixable) << test_case.why;
+    EXPECT_NE(left.message.find(std::string("Not fixed by qharden: ") + test_case.why +
+                                "; remove " + drop_in),
+              std::string::npos)
+        << left.message;
+  }
 }
 
 TEST(SystemdUnitsBurstLimits, SocketLimitsAreJudgedAndFixable) {
