@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <vector>
 
 #include "config/config.h"
@@ -42,21 +43,57 @@ bool same_network_namespace(pid_t pid) {
   return own.st_dev == theirs.st_dev && own.st_ino == theirs.st_ino;
 }
 
+// Only the daemons' own names: SIGHUP ends a process that does not handle it,
+// so the scan of /proc never takes a look-alike ("rinetd", "check-inetd").
+bool is_daemon_name(const std::string& name, const std::string& daemon) {
+  if (daemon == "inetd") return name == "inetd" || name == "inetutils-inetd";
+  return name == daemon;
+}
+
+struct ProcessStatus {
+  char state = '?';
+  pid_t parent = 0;
+};
+
+// /proc/PID/stat: "pid (comm) state ppid ...", comm may hold blanks and parentheses.
+ProcessStatus process_status(pid_t pid) {
+  std::ifstream stat_file("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat_file, line);
+  ProcessStatus status;
+  std::size_t close = line.rfind(')');
+  if (close == std::string::npos || close + 4 > line.size()) return status;
+  status.state = line[close + 2];
+  status.parent = static_cast<pid_t>(std::strtol(line.c_str() + close + 4, nullptr, 10));
+  return status;
+}
+
 // The daemon's processes in this network namespace, found by name when the
 // pidfile names none: its listeners are the ones qharden audits here, and a
 // daemon of another namespace (a container's) is not this host's to signal.
+// xinetd and inetd fork a child per connection that keeps their name until
+// it execs the server (for the whole connection with an internal service, a
+// redirect or xinetd's own ident lookup): a match whose parent matches too is
+// such a child, not another daemon. Zombies are left out.
 std::vector<pid_t> daemon_processes_here(const std::string& daemon) {
-  std::vector<pid_t> found;
+  std::map<pid_t, pid_t> parent_of;
   DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return found;
+  if (proc == nullptr) return {};
   while (const dirent* entry = ::readdir(proc)) {
     char* end = nullptr;
-    long pid = std::strtol(entry->d_name, &end, 10);
-    if (end == entry->d_name || *end != '\0' || pid <= 1) continue;
-    if (!is_daemon_process(process_name(static_cast<pid_t>(pid)), daemon)) continue;
-    if (same_network_namespace(static_cast<pid_t>(pid))) found.push_back(static_cast<pid_t>(pid));
+    long number = std::strtol(entry->d_name, &end, 10);
+    if (end == entry->d_name || *end != '\0' || number < 1) continue;
+    auto pid = static_cast<pid_t>(number);
+    if (!is_daemon_name(process_name(pid), daemon) || !same_network_namespace(pid)) continue;
+    ProcessStatus status = process_status(pid);
+    if (status.state == 'Z') continue;
+    parent_of[pid] = status.parent;
   }
   ::closedir(proc);
+  std::vector<pid_t> found;
+  for (const auto& [pid, parent] : parent_of) {
+    if (parent_of.count(parent) == 0) found.push_back(pid);
+  }
   return found;
 }
 
@@ -189,7 +226,8 @@ ReloadOutcome reload_daemon(const Host& host, const std::string& daemon,
   if (pid_text) {
     long pid = std::strtol(pid_text->c_str(), nullptr, 10);
     // A stale pidfile may name any process.
-    if (pid > 1 && is_daemon_process(process_name(static_cast<pid_t>(pid)), daemon)) {
+    // pid 1 too: a container's xinetd -dontfork; the name check keeps init out.
+    if (pid >= 1 && is_daemon_process(process_name(static_cast<pid_t>(pid)), daemon)) {
       return signal_daemon(daemon, static_cast<pid_t>(pid), "");
     }
   }
@@ -276,7 +314,9 @@ ReloadOutcome reload_systemd_units(const Host& host,
         continue;
       }
       if (!check.answered) {
-        outcome.message += "; not confirmed, the drop-in is kept: " + check.problem;
+        outcome.message += std::string(expected.present ? "; not confirmed, the drop-in is kept: "
+                                                        : "; the removal is not confirmed: ") +
+                           check.problem;
         continue;
       }
       outcome.failed = true;

@@ -133,7 +133,9 @@ struct ServiceCommand {
   int exec_start_count = 1;
   // systemd: when the effective ExecStart= is qharden's tcp-env drop-in, the
   // command the unit runs without it (what the drop-in copied, or what a
-  // package upgrade has put there since).
+  // package upgrade has put there since). An empty argv means it cannot be
+  // compared (no line, several, or one that does not parse), and its
+  // disabled_reason says why.
   std::shared_ptr<const ServiceCommand> under_qharden_drop_in;
 };
 

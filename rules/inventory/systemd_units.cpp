@@ -281,15 +281,30 @@ class SystemdUnitReader {
         starts.push_back(setting);
       }
     }
-    if (starts.size() != 1) return nullptr;  // none, or oneshot: nothing qharden would copy
     auto underneath = std::make_shared<ServiceCommand>();
     underneath->source = LaunchSource::systemd;
     underneath->service = effective.service;
     underneath->subject = effective.subject;
-    underneath->enabled = effective.enabled;
-    underneath->disabled_reason = effective.disabled_reason;
     underneath->port = effective.port;
-    if (!take_exec_start(starts.back(), *underneath)) return nullptr;
+    // Not comparable: an empty argv, and disabled_reason says why.
+    if (starts.empty()) {
+      underneath->disabled_reason = "the unit has no ExecStart= of its own any more";
+      return underneath;
+    }
+    if (starts.size() > 1) {
+      underneath->disabled_reason = "the unit now has " + std::to_string(starts.size()) +
+                                    " ExecStart= lines (Type=oneshot), which the drop-in's one "
+                                    "line hides";
+      return underneath;
+    }
+    Outcome split = take_exec_start(starts.back(), *underneath);
+    if (!split) {
+      underneath->argv.clear();
+      underneath->locations.clear();
+      underneath->disabled_reason =
+          "the unit's ExecStart= does not parse: " + split.error().message;
+      return underneath;
+    }
     underneath->environment = effective.environment;
     expand_variables(*underneath);
     return underneath;

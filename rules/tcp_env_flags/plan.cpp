@@ -293,13 +293,15 @@ std::vector<std::string> without_tcp_env_options(const std::vector<std::string>&
 }  // namespace
 
 bool tcp_env_drop_in_is_stale(const ServiceCommand& command) {
-  return command.under_qharden_drop_in != nullptr &&
-         without_tcp_env_options(command.argv) !=
-             without_tcp_env_options(command.under_qharden_drop_in->argv);
+  const ServiceCommand* unit = command.under_qharden_drop_in.get();
+  return unit != nullptr && (unit->argv.empty() || without_tcp_env_options(command.argv) !=
+                                                       without_tcp_env_options(unit->argv));
 }
 
 const ServiceCommand& tcp_env_drop_in_source(const ServiceCommand& command) {
-  return tcp_env_drop_in_is_stale(command) ? *command.under_qharden_drop_in : command;
+  bool from_unit =
+      tcp_env_drop_in_is_stale(command) && !command.under_qharden_drop_in->argv.empty();
+  return from_unit ? *command.under_qharden_drop_in : command;
 }
 
 Expected<std::vector<PlannedChange>> plan_tcp_env_fixes(AuditContext& context, const RuleInfo& info,

@@ -139,12 +139,24 @@ std::string joined(const std::vector<std::string>& words) {
 // changed since (a package upgrade), and the drop-in still runs the old one.
 void judge_stale_copy(const ServiceCommand& command, Finding& finding) {
   const ServiceCommand& unit = *command.under_qharden_drop_in;
-  std::string place = unit.file + ":" + std::to_string(unit.line);
-  std::string stale = "qharden's drop-in " + command.file + " runs `" + joined(command.argv) +
-                      "`, a copy of the unit's ExecStart=, but " + place + " now reads `" +
-                      joined(unit.argv) + "`: the drop-in keeps the old command";
+  // The drop-in's own verdict stays only when it is a problem too: "runs
+  // with -Rt0" under a failing finding would read as all is well.
+  std::string own = finding.status == Status::fail ? "; " + finding.message : std::string();
   finding.status = Status::fail;
-  finding.message = finding.message.empty() ? stale : stale + "; " + finding.message;
+  std::string remove = "remove " + command.file +
+                       " (`qharden rollback` of that change, or delete it and run `systemctl "
+                       "daemon-reload`)";
+  if (unit.argv.empty()) {
+    finding.fixable = false;
+    finding.message = "qharden's drop-in " + command.file + " gives ExecStart= `" +
+                      joined(command.argv) + "` for the unit, but " + unit.disabled_reason + own +
+                      ". Not fixed by qharden: " + remove;
+    return;
+  }
+  std::string place = unit.file + ":" + std::to_string(unit.line);
+  finding.message = "qharden's drop-in " + command.file + " runs `" + joined(command.argv) +
+                    "`, a copy of the unit's ExecStart=, but " + place + " now reads `" +
+                    joined(unit.argv) + "`: the drop-in keeps the old command" + own;
   finding.evidence["unit_exec_start"] = {
       {"file", unit.file}, {"line", unit.line}, {"argv", unit.argv}};
   std::optional<std::size_t> tcp_env = find_program_word(unit.argv, "tcp-env");
@@ -158,9 +170,7 @@ void judge_stale_copy(const ServiceCommand& command, Finding& finding) {
   }
   if (!why_not.empty()) {
     finding.fixable = false;
-    finding.message += ". Not fixed by qharden: " + why_not + "; remove " + command.file +
-                       " (`qharden rollback` of that change, or delete it and run `systemctl "
-                       "daemon-reload`)";
+    finding.message += ". Not fixed by qharden: " + why_not + "; " + remove;
     return;
   }
   finding.fixable = true;  // the drop-in is written again from the unit's line

@@ -38,9 +38,14 @@ SERVICE
 original_sha=$(sha256sum < "$tree/etc/xinetd.d/smtp_psa")
 cp -p "$tree/etc/xinetd.d/smtp_psa" "$tree/original"
 
+# xinetd's own echo: a connection to it keeps a child named xinetd alive,
+# which the fallback by name below must not take for a second daemon.
+printf 'service echo\n{\n\ttype\t\t= INTERNAL UNLISTED\n\tid\t\t= echo-stream\n\tsocket_type\t= stream\n\tprotocol\t= tcp\n\twait\t\t= no\n\tuser\t\t= root\n\tport\t\t= 2527\n}\n' \
+  > "$tree/etc/xinetd.d/echo_stream"
 ip netns exec "$namespace" xinetd -f "$tree/xinetd-daemon.conf" -pidfile "$tree/run/xinetd.pid" \
   -filelog "$tree/xinetd.log" -dontfork &
-kill_later $!
+xinetd_pid=$!
+kill_later $xinetd_pid
 wait_for_port "$namespace" 2525
 
 before=$(first_line "$namespace" 2525)
@@ -92,6 +97,16 @@ live() {
   ip netns exec "$namespace" unshare -m --propagation private sh -c \
     '[ -d /run/systemd ] && mount -t tmpfs none /run/systemd; exec "$@"' _ "$QHARDEN" "$@"
 }
+ip netns exec "$namespace" bash -c 'exec 3<>/dev/tcp/127.0.0.1/2527; sleep 60' &
+echo_client=$!
+defer "kill $echo_client"
+children=0
+for attempt in $(seq 1 50); do
+  children=$(pgrep -cx -P "$xinetd_pid" xinetd || true)
+  [ "$children" -ge 1 ] && break
+  sleep 0.1
+done
+check "a held echo connection gives xinetd a child of the same name ($children)" [ "$children" -ge 1 ]
 live_apply=$(live apply --config "$tree/live.toml" --rule tcp-env.flags 2>&1) || true
 echo "$live_apply" | sed 's/^/      /'
 check "apply finds the namespace's one xinetd by name and reloads it" \
@@ -101,6 +116,7 @@ check "and a new connection shows -Rt0" contains "$(first_line "$namespace" 2525
 live rollback --last --config "$tree/live.toml" > /dev/null 2>&1 || true
 sleep 0.5
 check "rollback reloads it the same way" [ "$(first_line "$namespace" 2525)" = "$before" ]
+kill "$echo_client" 2>/dev/null || true
 
 printf 'service other\n{\n\tsocket_type = stream\n\twait = no\n\tuser = root\n\tserver = /bin/true\n\ttype = UNLISTED\n\tport = 2526\n}\n' \
   > "$tree/second-xinetd.conf"
