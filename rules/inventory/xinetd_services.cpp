@@ -127,49 +127,46 @@ void collect_xinetd_services(const Host& host, const Config& config, ServiceInve
       config.paths.inetd_conf == "/etc/inetd.conf" && inetd_compatibility_enabled(host);
 
   HostXinetdFileSource source(host);
-  XinetdConfiguration configuration =
-      load_xinetd_configuration(main_file, source, xinetd_attribute_is_resolved);
-  for (XinetdProblem& problem : configuration.problems) {
-    inventory.problems.push_back(InventoryProblem{LaunchSource::xinetd, std::move(problem.file),
-                                                  problem.line, std::move(problem.message)});
-  }
-  for (std::string& file : configuration.files_read) {
-    inventory.files_read.push_back(std::move(file));
-  }
-
-  // One section at a time, each released once it is a command: a file can hold
-  // 100,000 services, and holding them parsed, resolved and as commands at once
-  // cost about 20 times the file (issue 15: audit memory).
-  XinetdServiceResolver service_resolver(configuration.sections);
-  XinetdLimitsResolver limits_resolver(configuration.sections);
-  for (const XinetdProblem& problem : limits_resolver.problems()) {
-    inventory.problems.push_back(
-        InventoryProblem{LaunchSource::xinetd, problem.file, problem.line, problem.message});
-  }
+  // Two passes, each holding one file's text and one section at a time: a
+  // file can hold 100,000 services, and holding them all parsed cost about
+  // ten times the file (issue 15: audit memory). The first keeps only what
+  // every service depends on: the defaults entries (their `enabled` and
+  // `disabled` lists apply to services before them too) and how often each
+  // name occurs in a file (a repeated name is labelled by its id).
+  std::vector<XinetdSection> defaults_sections;
   std::map<std::pair<std::string, std::string>, int> names_per_file;
   std::size_t service_count = 0;
-  for (const XinetdSection& section : configuration.sections) {
-    if (section.kind != XinetdSectionKind::service) continue;
-    ++names_per_file[{section.file, section.name}];
-    ++service_count;
-  }
+  visit_xinetd_configuration(main_file, source, xinetd_attribute_is_resolved,
+                             [&](XinetdSection&& section) {
+                               if (section.kind == XinetdSectionKind::defaults) {
+                                 defaults_sections.push_back(std::move(section));
+                                 return;
+                               }
+                               ++names_per_file[{section.file, section.name}];
+                               ++service_count;
+                             });
+
+  // The second pass turns each section into a command as it is parsed. A
+  // file rewritten between the passes (Plesk) is judged as the second pass
+  // read it; only the labels of repeated names come from the first.
+  XinetdServiceResolver service_resolver(defaults_sections);
+  XinetdLimitsResolver limits_resolver(defaults_sections);
   ServicePorts service_ports(host);
   XinetdPassenv passenv;
   inventory.commands.reserve(inventory.commands.size() + service_count);  // one allocation
   // The last few distinct settings seen: services that inherit theirs share one copy.
   std::vector<BurstLimitSettings> recent_limits;
-
-  for (XinetdSection& section : configuration.sections) {
+  auto add_command = [&](XinetdSection&& section) {
     std::vector<std::string> passenv_names = passenv.next(section);
     std::optional<XinetdService> service = service_resolver.resolve(section);
-    if (!service) continue;  // defaults: still read by the resolvers' own copies only
+    if (!service) return;  // defaults: already with the resolvers
     XinetdServiceLimits limits = limits_resolver.resolve(section);
-    std::vector<XinetdAttribute>().swap(section.attributes);
 
     ServiceCommand command;
     command.source = LaunchSource::xinetd;
     command.line = service->line;
-    bool name_repeats = names_per_file[{service->file, service->name}] > 1;
+    auto count = names_per_file.find({service->file, service->name});
+    bool name_repeats = count != names_per_file.end() && count->second > 1;
     command.subject = service->file + ":" + (name_repeats ? service->id : service->name);
     command.file = std::move(service->file);
     command.service = std::move(service->id);
@@ -190,6 +187,19 @@ void collect_xinetd_services(const Host& host, const Config& config, ServiceInve
       command.disabled_reason = std::move(*limits.rejected);
     }
     inventory.commands.push_back(std::move(command));
+  };
+  XinetdConfiguration configuration =
+      visit_xinetd_configuration(main_file, source, xinetd_attribute_is_resolved, add_command);
+  for (XinetdProblem& problem : configuration.problems) {
+    inventory.problems.push_back(InventoryProblem{LaunchSource::xinetd, std::move(problem.file),
+                                                  problem.line, std::move(problem.message)});
+  }
+  for (const XinetdProblem& problem : limits_resolver.problems()) {
+    inventory.problems.push_back(
+        InventoryProblem{LaunchSource::xinetd, problem.file, problem.line, problem.message});
+  }
+  for (std::string& file : configuration.files_read) {
+    inventory.files_read.push_back(std::move(file));
   }
 }
 

@@ -35,8 +35,8 @@ bool is_useful_line(std::string_view line) {
 class XinetdTextParser {
  public:
   XinetdTextParser(const std::string& file, std::string_view text,
-                   const XinetdAttributeFilter& keep)
-      : text_(text), keep_(keep) {
+                   const XinetdAttributeFilter& keep, const XinetdItemVisitor& visit)
+      : text_(text), keep_(keep), visit_(visit) {
     result_.file = file;
   }
 
@@ -96,8 +96,7 @@ class XinetdTextParser {
       return;
     }
     if (keyword == "include" || keyword == "includedir") {
-      result_.items.emplace_back(
-          XinetdInclude{keyword == "includedir", words[1].text, line.number});
+      emit(XinetdInclude{keyword == "includedir", words[1].text, line.number});
       return;
     }
     if (keyword == "service" || keyword == "defaults") {
@@ -185,8 +184,16 @@ class XinetdTextParser {
   void close_entry() {
     if (section_.kind == XinetdSectionKind::defaults) seen_defaults_ = true;
     section_.attributes.shrink_to_fit();  // growth left up to twice the room
-    result_.items.emplace_back(std::move(section_));
+    emit(std::move(section_));
     section_ = XinetdSection{};
+  }
+
+  void emit(XinetdItem item) {
+    if (visit_) {
+      visit_(std::move(item));
+    } else {
+      result_.items.push_back(std::move(item));
+    }
   }
 
   void finish() {
@@ -205,6 +212,7 @@ class XinetdTextParser {
 
   std::string_view text_;
   const XinetdAttributeFilter& keep_;
+  const XinetdItemVisitor& visit_;
   XinetdFile result_;
   State state_ = State::between_entries;
   XinetdSection section_;
@@ -215,7 +223,12 @@ class XinetdTextParser {
 
 XinetdFile parse_xinetd_text(const std::string& file, std::string_view text,
                              const XinetdAttributeFilter& keep) {
-  return XinetdTextParser(file, text, keep).parse();
+  return XinetdTextParser(file, text, keep, {}).parse();
+}
+
+XinetdFile parse_xinetd_text(const std::string& file, std::string_view text,
+                             const XinetdAttributeFilter& keep, const XinetdItemVisitor& visit) {
+  return XinetdTextParser(file, text, keep, visit).parse();
 }
 
 }  // namespace qharden

@@ -80,6 +80,12 @@ using XinetdAttributeFilter = std::function<bool(std::string_view name)>;
 
 XinetdFile parse_xinetd_text(const std::string& file, std::string_view text,
                              const XinetdAttributeFilter& keep = {});
+// The same, handing each item to `visit` as soon as it is complete instead of
+// keeping it in `items` (left empty): a file of 100,000 services is never held
+// parsed whole (issue 15: audit memory). Problems are still returned.
+using XinetdItemVisitor = std::function<void(XinetdItem&& item)>;
+XinetdFile parse_xinetd_text(const std::string& file, std::string_view text,
+                             const XinetdAttributeFilter& keep, const XinetdItemVisitor& visit);
 
 // The attributes that resolve_xinetd_services, resolve_xinetd_limits and the
 // inventory's passenv read. The inventory keeps only these: a file of 100,000
@@ -115,6 +121,14 @@ struct XinetdConfiguration {
 XinetdConfiguration load_xinetd_configuration(const std::string& main_file,
                                               const XinetdFileSource& source,
                                               const XinetdAttributeFilter& keep = {});
+// The same, handing each section to `visit` in reading order as it is parsed;
+// the returned `sections` stay empty. Only one file's text and one section are
+// held at a time (and the text of the files that include it).
+using XinetdSectionVisitor = std::function<void(XinetdSection&& section)>;
+XinetdConfiguration visit_xinetd_configuration(const std::string& main_file,
+                                               const XinetdFileSource& source,
+                                               const XinetdAttributeFilter& keep,
+                                               const XinetdSectionVisitor& visit);
 
 // One file name in an includedir that xinetd reads: no '.', no trailing '~'.
 bool xinetd_reads_directory_entry(std::string_view name);

@@ -35,8 +35,9 @@ struct IncludeSite {
 
 class XinetdLoader {
  public:
-  XinetdLoader(const XinetdFileSource& source, const XinetdAttributeFilter& keep)
-      : source_(source), keep_(keep) {}
+  XinetdLoader(const XinetdFileSource& source, const XinetdAttributeFilter& keep,
+               const XinetdSectionVisitor& visit)
+      : source_(source), keep_(keep), visit_(visit) {}
 
   XinetdConfiguration load(const std::string& main_file) {
     read_file(absolute(main_file), 0, IncludeSite{});
@@ -91,22 +92,30 @@ class XinetdLoader {
       return;
     }
     configuration_.files_read.push_back(path);
-    XinetdFile parsed = parse_xinetd_text(path, *text, keep_);
-    for (XinetdProblem& each : parsed.problems) record(std::move(each));
     reading_.insert(identity);
-    for (XinetdItem& item : parsed.items) {
-      if (auto* section = std::get_if<XinetdSection>(&item)) {
-        configuration_.sections.push_back(std::move(*section));
-        continue;
-      }
-      const XinetdInclude& include = std::get<XinetdInclude>(item);
-      IncludeSite here{path, include.line};
-      if (include.directory) {
-        read_directory(absolute(include.path), depth + 1, here);
-      } else {
-        read_file(absolute(include.path), depth + 1, here);
-      }
-    }
+    // Each item is handled as the parser completes it, an include by reading
+    // that file there and then, so sections arrive in xinetd's reading order
+    // and no file is held parsed whole (issue 15: audit memory). A file's own
+    // problems follow those of the files it includes.
+    std::vector<XinetdProblem> own_problems =
+        parse_xinetd_text(path, *text, keep_, [&](XinetdItem&& item) {
+          if (auto* section = std::get_if<XinetdSection>(&item)) {
+            if (visit_) {
+              visit_(std::move(*section));
+            } else {
+              configuration_.sections.push_back(std::move(*section));
+            }
+            return;
+          }
+          const XinetdInclude& include = std::get<XinetdInclude>(item);
+          IncludeSite here{path, include.line};
+          if (include.directory) {
+            read_directory(absolute(include.path), depth + 1, here);
+          } else {
+            read_file(absolute(include.path), depth + 1, here);
+          }
+        }).problems;
+    for (XinetdProblem& each : own_problems) record(std::move(each));
     reading_.erase(identity);
   }
 
@@ -137,6 +146,7 @@ class XinetdLoader {
 
   const XinetdFileSource& source_;
   const XinetdAttributeFilter& keep_;
+  const XinetdSectionVisitor& visit_;
   XinetdConfiguration configuration_;
   std::set<std::string> reading_;
   std::set<std::string> read_once_;
@@ -152,7 +162,14 @@ bool xinetd_reads_directory_entry(std::string_view name) {
 XinetdConfiguration load_xinetd_configuration(const std::string& main_file,
                                               const XinetdFileSource& source,
                                               const XinetdAttributeFilter& keep) {
-  return XinetdLoader(source, keep).load(main_file);
+  return XinetdLoader(source, keep, {}).load(main_file);
+}
+
+XinetdConfiguration visit_xinetd_configuration(const std::string& main_file,
+                                               const XinetdFileSource& source,
+                                               const XinetdAttributeFilter& keep,
+                                               const XinetdSectionVisitor& visit) {
+  return XinetdLoader(source, keep, visit).load(main_file);
 }
 
 }  // namespace qharden

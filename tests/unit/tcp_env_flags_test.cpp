@@ -242,6 +242,30 @@ TEST(TcpEnvFlags, InetdCompatAndDuplicateServiceNamesUseTheId) {
   EXPECT_EQ(audit.findings[2].evidence["served_by"], "xinetd (INETD_COMPAT)");
 }
 
+// The inventory reads xinetd's files twice, one section at a time (issue 15:
+// audit memory): a defaults entry after the services, in a file included
+// later, still disables a service read before it, and the services arrive in
+// xinetd's reading order, the included file's in place.
+TEST(TcpEnvFlags, DefaultsReadAfterTheServicesStillApply) {
+  testing::TemporaryTree tree;
+  tree.write("/etc/xinetd.conf",
+             "service smtp\n{\n\tid = smtp-a\n\tserver = /var/qmail/bin/tcp-env\n"
+             "\tserver_args = /q\n}\n"
+             "includedir /etc/xinetd.d\n"
+             "service submission\n{\n\tserver = /var/qmail/bin/tcp-env\n"
+             "\tserver_args = /q\n}\n");
+  tree.write("/etc/xinetd.d/late",
+             "service smtp\n{\n\tid = smtp-b\n\tserver = /var/qmail/bin/tcp-env\n"
+             "\tserver_args = -R /q\n}\n"
+             "defaults\n{\n\tdisabled = submission\n}\n");
+  Audit audit = audit_root(tree.root());
+  expect_findings(audit.findings, {{"/etc/xinetd.conf:smtp", Status::fail, 4},
+                                   {"/etc/xinetd.d/late:smtp", Status::pass, 4},
+                                   {"/etc/xinetd.conf:submission", Status::skip, 10}});
+  EXPECT_NE(audit.findings[2].message.find("listed in `disabled` of defaults"), std::string::npos)
+      << audit.findings[2].message;
+}
+
 // xinetd -inetd_compat reads /etc/inetd.conf only (the path is compiled in):
 // an inetd.conf configured elsewhere is served by its own inetd.
 TEST(TcpEnvFlags, InetdCompatCoversOnlyEtcInetdConf) {

@@ -201,5 +201,45 @@ TEST(XinetdStreaming, DefaultsAfterTheServiceStillDisableIt) {
   EXPECT_EQ(limits.settings[0].words, (std::vector<std::string>{"7", "2"}));
 }
 
+// The visitor gets what the loader returns, in the same order: the included
+// file's sections in place of the include line.
+TEST(XinetdStreaming, VisitorGetsTheLoadersSectionsInReadingOrder) {
+  class TwoFiles final : public XinetdFileSource {
+   public:
+    Expected<std::string> read_file(const std::string& path) const override {
+      if (path == "/etc/xinetd.conf") {
+        return std::string(
+            "service a\n{\n\tserver = /bin/a\n}\ninclude /etc/more\n"
+            "defaults\n{\n\tcps = 3 1\n}\nservice c\n{\n\tserver = /bin/c\n\tbad line\n}\n");
+      }
+      if (path == "/etc/more") return std::string("service b\n{\n\tserver = /bin/b\n}\n");
+      return fail_with(path + ": no such file");
+    }
+    Expected<std::vector<std::string>> list_directory(const std::string& path) const override {
+      return fail_with(path + ": not a directory");
+    }
+    Expected<bool> is_regular_file(const std::string&) const override { return true; }
+  } source;
+  XinetdConfiguration loaded = load_xinetd_configuration("/etc/xinetd.conf", source);
+  std::vector<std::string> visited;
+  XinetdConfiguration rest = visit_xinetd_configuration(
+      "/etc/xinetd.conf", source, {}, [&visited](XinetdSection&& section) {
+        visited.push_back(section.file + ":" + section.name + ":" +
+                          std::to_string(section.attributes.size()));
+      });
+  std::vector<std::string> expected;
+  for (const XinetdSection& section : loaded.sections) {
+    expected.push_back(section.file + ":" + section.name + ":" +
+                       std::to_string(section.attributes.size()));
+  }
+  EXPECT_EQ(visited, expected);
+  EXPECT_EQ(visited, (std::vector<std::string>{"/etc/xinetd.conf:a:1", "/etc/more:b:1",
+                                               "/etc/xinetd.conf::1"}));
+  EXPECT_TRUE(rest.sections.empty());
+  EXPECT_EQ(rest.files_read, loaded.files_read);
+  ASSERT_EQ(rest.problems.size(), 1u);  // service c's bad line: the service is dropped
+  EXPECT_EQ(rest.problems[0].line, 13);
+}
+
 }  // namespace
 }  // namespace qharden
