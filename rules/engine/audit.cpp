@@ -17,22 +17,32 @@ std::string utc_timestamp(std::chrono::system_clock::time_point when) {
 
 }  // namespace
 
-AuditResult run_audit(AuditContext& context, const std::vector<const Rule*>& rules) {
-  AuditResult result;
-  auto wall_start = std::chrono::system_clock::now();
+AuditSummary run_audit_each(AuditContext& context, const std::vector<const Rule*>& rules,
+                            const FindingSink& sink) {
+  AuditSummary summary;
   auto start = std::chrono::steady_clock::now();
-  result.started_at = utc_timestamp(wall_start);
-  for (const Rule* rule : rules) context.check_rule(*rule);
-  std::size_t count = 0;
-  for (const Rule* rule : rules) count += context.findings_of(rule->info().id).size();
-  result.findings.reserve(count);
+  summary.started_at = utc_timestamp(std::chrono::system_clock::now());
   for (const Rule* rule : rules) {
-    for (Finding& finding : context.take_findings(rule->info().id)) {
-      result.findings.push_back(std::move(finding));
-    }
+    for (std::string_view read : rule->info().reads_findings_of) context.keep_findings_of(read);
+  }
+  for (const Rule* rule : rules) {
+    context.check_rule_each(*rule, [&](Finding&& finding) {
+      summary.tally.add(finding);
+      sink(std::move(finding));
+    });
   }
   std::chrono::duration<double, std::milli> elapsed = std::chrono::steady_clock::now() - start;
-  result.duration_ms = elapsed.count();
+  summary.duration_ms = elapsed.count();
+  return summary;
+}
+
+AuditResult run_audit(AuditContext& context, const std::vector<const Rule*>& rules) {
+  AuditResult result;
+  AuditSummary summary = run_audit_each(context, rules, [&result](Finding&& finding) {
+    result.findings.push_back(std::move(finding));
+  });
+  result.started_at = std::move(summary.started_at);
+  result.duration_ms = summary.duration_ms;
   return result;
 }
 

@@ -19,4 +19,17 @@ struct AuditResult {
 // than ending the audit, so one broken rule never hides the others.
 AuditResult run_audit(AuditContext& context, const std::vector<const Rule*>& rules);
 
+// What an audit that hands its findings on keeps of them.
+struct AuditSummary {
+  FindingTally tally;
+  std::string started_at;  // ISO 8601 UTC
+  double duration_ms = 0;
+};
+
+// The same audit, each finding handed to `sink` in report order as soon as
+// its rule makes it: `qharden audit` writes them as it goes, so the
+// findings of 100,000 services are never all held (issue 15: audit memory).
+AuditSummary run_audit_each(AuditContext& context, const std::vector<const Rule*>& rules,
+                            const FindingSink& sink);
+
 }  // namespace qharden

@@ -44,6 +44,31 @@ const std::vector<Finding>& AuditContext::check_rule(const Rule& rule) {
       .first->second;
 }
 
+void AuditContext::release() {
+  inventory_.reset();
+  findings_by_rule_.clear();
+}
+
+void AuditContext::keep_findings_of(std::string_view rule_id) {
+  kept_rules_.emplace(rule_id);
+}
+
+void AuditContext::check_rule_each(const Rule& rule, const FindingSink& sink) {
+  std::string_view id = rule.info().id;
+  if (findings_by_rule_.count(id) == 0 && kept_rules_.count(id) != 0) check_rule(rule);
+  if (auto known = findings_by_rule_.find(id); known != findings_by_rule_.end()) {
+    for (const Finding& finding : known->second) sink(Finding(finding));
+    return;
+  }
+  try {
+    rule.check_each(*this, sink);
+  } catch (const std::exception& exception) {
+    // The findings already handed on stay: they were made before the failure.
+    sink(make_finding(rule.info(), std::string(id), Status::error,
+                      std::string("internal error: ") + exception.what()));
+  }
+}
+
 std::vector<Finding> AuditContext::take_findings(std::string_view rule_id) {
   auto known = findings_by_rule_.find(rule_id);
   if (known == findings_by_rule_.end()) return {};

@@ -3,18 +3,18 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "config/config.h"
 #include "engine/finding.h"
+#include "engine/rule.h"
 #include "host/host.h"
 #include "inventory/inventory.h"
 
 namespace qharden {
-
-class Rule;
 
 // What a rule sees: the host (under its root), the config, whether live state
 // may be touched, and the service inventory parsed once for every rule.
@@ -39,9 +39,19 @@ struct AuditContext {
   const std::vector<Finding>& check_rule(const Rule& rule);
   std::vector<Finding> take_findings(std::string_view rule_id);
 
+  // The audit's own run of a rule, each finding handed to `sink` as it is
+  // made and then dropped, unless keep_findings_of named the rule (a later
+  // rule reads it) or findings_of already checked it. findings_of for a rule
+  // that was not kept checks it again.
+  void check_rule_each(const Rule& rule, const FindingSink& sink);
+  void keep_findings_of(std::string_view rule_id);
+  // Frees the inventory and the kept findings once the audit is done.
+  void release();
+
  private:
   std::unique_ptr<ServiceInventory> inventory_;
   std::map<std::string, std::vector<Finding>, std::less<>> findings_by_rule_;
+  std::set<std::string, std::less<>> kept_rules_;
 };
 
 }  // namespace qharden

@@ -35,49 +35,58 @@ std::optional<Severity> severity_from_string(std::string_view text) {
   return std::nullopt;
 }
 
-StatusCounts count_statuses(const std::vector<Finding>& findings) {
-  StatusCounts counts;
-  for (const Finding& finding : findings) {
-    switch (finding.status) {
-      case Status::pass:
-        ++counts.pass;
-        break;
-      case Status::fail:
-        ++counts.fail;
-        break;
-      case Status::error:
-        ++counts.error;
-        break;
-      case Status::skip:
-        ++counts.skip;
-        break;
-    }
+void FindingTally::add(const Finding& finding) {
+  switch (finding.status) {
+    case Status::pass:
+      ++counts_.pass;
+      break;
+    case Status::fail:
+      ++counts_.fail;
+      if (finding.severity == Severity::critical) critical_failure_ = true;
+      if (finding.severity == Severity::warning) warning_failure_ = true;
+      break;
+    case Status::error:
+      ++counts_.error;
+      break;
+    case Status::skip:
+      ++counts_.skip;
+      break;
   }
-  return counts;
 }
 
-int audit_exit_code(const std::vector<Finding>& findings) {
-  bool critical_failure = false;
-  bool warning_failure = false;
-  bool any_error = false;
-  for (const Finding& finding : findings) {
-    if (finding.status == Status::fail) {
-      if (finding.severity == Severity::critical) critical_failure = true;
-      if (finding.severity == Severity::warning) warning_failure = true;
-    }
-    if (finding.status == Status::error) any_error = true;
-  }
-  if (critical_failure) return 2;
-  if (warning_failure) return 1;
-  if (any_error) return 3;
+int FindingTally::exit_code() const {
+  if (critical_failure_) return 2;
+  if (warning_failure_) return 1;
+  if (counts_.error > 0) return 3;
   return 0;
 }
 
-std::string_view overall_status(const std::vector<Finding>& findings) {
-  StatusCounts counts = count_statuses(findings);
-  if (counts.fail > 0) return "fail";
-  if (counts.error > 0) return "error";
+std::string_view FindingTally::overall_status() const {
+  if (counts_.fail > 0) return "fail";
+  if (counts_.error > 0) return "error";
   return "pass";
+}
+
+namespace {
+
+FindingTally tally_of(const std::vector<Finding>& findings) {
+  FindingTally tally;
+  for (const Finding& finding : findings) tally.add(finding);
+  return tally;
+}
+
+}  // namespace
+
+StatusCounts count_statuses(const std::vector<Finding>& findings) {
+  return tally_of(findings).counts();
+}
+
+int audit_exit_code(const std::vector<Finding>& findings) {
+  return tally_of(findings).exit_code();
+}
+
+std::string_view overall_status(const std::vector<Finding>& findings) {
+  return tally_of(findings).overall_status();
 }
 
 }  // namespace qharden

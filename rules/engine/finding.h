@@ -35,6 +35,21 @@ struct StatusCounts {
 
 StatusCounts count_statuses(const std::vector<Finding>& findings);
 
+// The audit's verdict, added up one finding at a time (an audit that writes
+// each finding as it goes keeps only this).
+class FindingTally {
+ public:
+  void add(const Finding& finding);
+  const StatusCounts& counts() const { return counts_; }
+  int exit_code() const;
+  std::string_view overall_status() const;
+
+ private:
+  StatusCounts counts_;
+  bool critical_failure_ = false;
+  bool warning_failure_ = false;
+};
+
 // Monitoring-plugin precedence from the design: 2 critical failure, else 1 warning
 // failure, else 3 error, else 0. Info failures never change the code.
 int audit_exit_code(const std::vector<Finding>& findings);

@@ -67,6 +67,16 @@ Expected<std::vector<const Rule*>> select_rules(const std::vector<std::string>& 
   return selected;
 }
 
+void Rule::check_each(AuditContext& context, const FindingSink& sink) const {
+  for (Finding& finding : check(context)) sink(std::move(finding));
+}
+
+std::vector<Finding> StreamingRule::check(AuditContext& context) const {
+  std::vector<Finding> findings;
+  check_each(context, [&findings](Finding&& finding) { findings.push_back(std::move(finding)); });
+  return findings;
+}
+
 Finding make_finding(const RuleInfo& info, std::string subject, Status status,
                      std::string message) {
   Finding finding;

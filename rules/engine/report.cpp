@@ -52,26 +52,36 @@ Severity rule_severity(const Finding& finding) {
   return rule != nullptr ? rule->info().severity : finding.severity;
 }
 
+constexpr auto kReplaceInvalidUtf8 = nlohmann::json::error_handler_t::replace;
+
 // Everything but the findings, which stay an empty array here.
-nlohmann::json report_json_head(const ReportHeader& header, const AuditResult& result) {
-  StatusCounts counts = count_statuses(result.findings);
+nlohmann::json report_json_head(const ReportHeader& header, const AuditSummary& summary) {
+  const StatusCounts& counts = summary.tally.counts();
   // Round to 0.1 ms so the figure reads like the design's example.
-  double duration = static_cast<double>(static_cast<long long>(result.duration_ms * 10.0)) / 10.0;
+  double duration = static_cast<double>(static_cast<long long>(summary.duration_ms * 10.0)) / 10.0;
   return {{"schema", 1},
           {"tool", {{"name", "qharden"}, {"version", header.version}}},
           {"host", header.host_name},
           {"root", header.root},
           {"offline", header.offline},
-          {"started_at", result.started_at},
+          {"started_at", summary.started_at},
           {"duration_ms", duration},
-          {"status", overall_status(result.findings)},
-          {"exit_code", audit_exit_code(result.findings)},
+          {"status", summary.tally.overall_status()},
+          {"exit_code", summary.tally.exit_code()},
           {"counts",
            {{"pass", counts.pass},
             {"fail", counts.fail},
             {"error", counts.error},
             {"skip", counts.skip}}},
           {"findings", nlohmann::json::array()}};
+}
+
+AuditSummary summary_of(const AuditResult& result) {
+  AuditSummary summary;
+  for (const Finding& finding : result.findings) summary.tally.add(finding);
+  summary.started_at = result.started_at;
+  summary.duration_ms = result.duration_ms;
+  return summary;
 }
 
 // Moves the finding's text and evidence out: the finding is left empty.
@@ -95,7 +105,7 @@ nlohmann::json report_json(const ReportHeader& header, const AuditResult& result
 }
 
 nlohmann::json report_json(const ReportHeader& header, AuditResult&& result) {
-  nlohmann::json report = report_json_head(header, result);
+  nlohmann::json report = report_json_head(header, summary_of(result));
   // Moved, not copied (a braced json list copies): each finding is held once.
   nlohmann::json& findings = report["findings"];
   findings.get_ref<nlohmann::json::array_t&>().reserve(result.findings.size());
@@ -105,35 +115,65 @@ nlohmann::json report_json(const ReportHeader& header, AuditResult&& result) {
   return report;
 }
 
-void write_report_json(std::ostream& out, const ReportHeader& header, AuditResult&& result,
-                       int indent) {
-  constexpr auto kReplaceInvalidUtf8 = nlohmann::json::error_handler_t::replace;
+void JsonReportWriter::add(Finding&& finding) {
+  constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
+  // Compact JSON holds no raw newline, so one separates the entries.
+  std::string entry = take_finding_json(finding).dump(-1, ' ', false, kReplaceInvalidUtf8);
+  if (chunks_.empty() || chunks_.back().size() + entry.size() + 1 > chunks_.back().capacity()) {
+    chunks_.emplace_back().reserve(std::max(kChunkBytes, entry.size() + 1));
+  }
+  chunks_.back() += entry;
+  chunks_.back() += '\n';
+}
+
+void JsonReportWriter::write(std::ostream& out, const ReportHeader& header,
+                             const AuditSummary& summary, int indent) {
   bool pretty = indent >= 0;
   std::string outer = pretty ? std::string(static_cast<std::size_t>(indent), ' ') : "";
-  std::string inner = outer + outer;
   // The head is dumped with an empty findings array, and the findings are
   // written in its place. Its text is found unambiguously: pretty, it is the
   // only line that reads so (a string value holds no raw newline); compact, a
   // quote inside a string value follows a backslash, never the comma.
-  std::string head = report_json_head(header, result).dump(indent, ' ', false, kReplaceInvalidUtf8);
+  std::string head =
+      report_json_head(header, summary).dump(indent, ' ', false, kReplaceInvalidUtf8);
   const std::string opening =
       pretty ? "\n" + outer + "\"findings\": [" : std::string(",\"findings\":[");
   std::size_t at = head.find(opening + "]");
-  if (at == std::string::npos || result.findings.empty()) {
+  if (at == std::string::npos || chunks_.empty()) {
     out << head;
+    chunks_.clear();
     return;
   }
   out.write(head.data(), static_cast<std::streamsize>(at));
   out << opening;
   bool first = true;
-  for (Finding& finding : result.findings) {
-    std::string entry = take_finding_json(finding).dump(indent, ' ', false, kReplaceInvalidUtf8);
+  for (std::string& chunk : chunks_) {
+    write_entries(out, chunk, indent, first);
+    std::string().swap(chunk);  // freed as soon as written
+  }
+  chunks_.clear();
+  if (pretty) out << '\n' << outer;
+  out << ']';
+  std::size_t rest = at + opening.size() + 1;
+  out.write(head.data() + rest, static_cast<std::streamsize>(head.size() - rest));
+}
+
+void JsonReportWriter::write_entries(std::ostream& out, std::string_view entries, int indent,
+                                     bool& first) {
+  bool pretty = indent >= 0;
+  std::string inner(pretty ? static_cast<std::size_t>(2 * indent) : 0, ' ');
+  for (std::size_t start = 0; start < entries.size();) {
+    std::size_t end = entries.find('\n', start);
+    std::string_view compact = entries.substr(start, end - start);
+    start = end + 1;
     if (!first) out << ',';
     first = false;
     if (!pretty) {
-      out << entry;
+      out << compact;
       continue;
     }
+    std::string entry =
+        nlohmann::json::parse(compact).dump(indent, ' ', false, kReplaceInvalidUtf8);
     out << '\n' << inner;
     // Nested two levels deeper than when dumped alone.
     std::size_t line_start = 0;
@@ -145,12 +185,16 @@ void write_report_json(std::ostream& out, const ReportHeader& header, AuditResul
     }
     out.write(entry.data() + line_start, static_cast<std::streamsize>(entry.size() - line_start));
   }
-  if (pretty) out << '\n' << outer;
-  out << ']';
-  std::size_t rest = at + opening.size() + 1;
-  out.write(head.data() + rest, static_cast<std::streamsize>(head.size() - rest));
+}
+
+void write_report_json(std::ostream& out, const ReportHeader& header, AuditResult&& result,
+                       int indent) {
+  AuditSummary summary = summary_of(result);
+  JsonReportWriter writer;
+  for (Finding& finding : result.findings) writer.add(std::move(finding));
   result.findings.clear();
   result.findings.shrink_to_fit();
+  writer.write(out, header, summary, indent);
 }
 
 std::string report_text(const ReportHeader& header, const AuditResult& result, bool colour) {
@@ -159,28 +203,35 @@ std::string report_text(const ReportHeader& header, const AuditResult& result, b
   return out.str();
 }
 
-void write_report_text(std::ostream& out, const ReportHeader& header, const AuditResult& result,
-                       bool colour) {
-  for (const Finding& finding : result.findings) {
-    std::string status(to_string(finding.status));
-    for (char& character : status) character = static_cast<char>(std::toupper(character));
-    if (colour) out << colour_of(finding.status);
-    out << status;
-    if (colour) out << "\033[0m";
-    out << "  " << finding.rule << "  " << finding.subject;
-    if (finding.status == Status::fail) out << "  [" << to_string(finding.severity) << "]";
-    out << "  " << finding.message;
-    if (finding.status == Status::fail && finding.fixable) out << " (fixable: qharden plan)";
-    out << '\n';
-  }
-  StatusCounts counts = count_statuses(result.findings);
+void write_finding_text(std::ostream& out, const Finding& finding, bool colour) {
+  std::string status(to_string(finding.status));
+  for (char& character : status) character = static_cast<char>(std::toupper(character));
+  if (colour) out << colour_of(finding.status);
+  out << status;
+  if (colour) out << "\033[0m";
+  out << "  " << finding.rule << "  " << finding.subject;
+  if (finding.status == Status::fail) out << "  [" << to_string(finding.severity) << "]";
+  out << "  " << finding.message;
+  if (finding.status == Status::fail && finding.fixable) out << " (fixable: qharden plan)";
+  out << '\n';
+}
+
+void write_summary_text(std::ostream& out, const ReportHeader& header,
+                        const AuditSummary& summary) {
+  const StatusCounts& counts = summary.tally.counts();
   out << "\n"
       << counts.pass << " passed, " << counts.fail << " failed, " << counts.error << " errors, "
       << counts.skip << " skipped on " << header.host_name;
   if (header.root != "/") out << " (root " << header.root << ")";
   if (header.offline) out << " (offline)";
-  out << " in " << format_milliseconds(result.duration_ms) << " ms; exit code "
-      << audit_exit_code(result.findings) << '\n';
+  out << " in " << format_milliseconds(summary.duration_ms) << " ms; exit code "
+      << summary.tally.exit_code() << '\n';
+}
+
+void write_report_text(std::ostream& out, const ReportHeader& header, const AuditResult& result,
+                       bool colour) {
+  for (const Finding& finding : result.findings) write_finding_text(out, finding, colour);
+  write_summary_text(out, header, summary_of(result));
 }
 
 std::string report_prometheus(const ReportHeader& header, const AuditResult& result,

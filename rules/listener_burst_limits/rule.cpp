@@ -119,7 +119,7 @@ std::string consequence(const JudgedLimit& limit, const ListenerLimits& limits) 
   return "connections beyond " + value + " at once wait unanswered";
 }
 
-class ListenerBurstLimitsRule final : public Rule {
+class ListenerBurstLimitsRule final : public StreamingRule {
  public:
   ListenerBurstLimitsRule() {
     info_.id = "listener.burst-limits";
@@ -134,29 +134,35 @@ class ListenerBurstLimitsRule final : public Rule {
 
   const RuleInfo& info() const override { return info_; }
 
-  std::vector<Finding> check(AuditContext& context) const override {
+  // One finding at a time: about 3 KiB of evidence each, so a 100,000-service
+  // inventory would otherwise hold hundreds of MiB of them (issue 15).
+  void check_each(AuditContext& context, const FindingSink& sink) const override {
     const ServiceInventory& inventory = context.inventory();
-    std::vector<Finding> findings;
     if (!inventory.xinetd_present && !inventory.inetd_present &&
         inventory.run_scripts_seen.empty() && !inventory.systemd_accept_sockets) {
-      findings.push_back(make_finding(info_, std::string(info_.id), Status::skip,
-                                      "no xinetd or inetd configuration, no run script and no "
-                                      "systemd socket with Accept=yes on this host"));
-      return findings;
+      sink(make_finding(info_, std::string(info_.id), Status::skip,
+                        "no xinetd or inetd configuration, no run script and no "
+                        "systemd socket with Accept=yes on this host"));
+      return;
     }
-    findings = inventory_problem_findings(info_, inventory);
+    bool any = false;
+    for (Finding& problem : inventory_problem_findings(info_, inventory)) {
+      any = true;
+      sink(std::move(problem));
+    }
     ServicePorts service_ports(context.host);
     for (const ServiceCommand& command : inventory.commands) {
       std::optional<Finding> finding = check_command(context, command, service_ports);
-      if (finding) findings.push_back(std::move(*finding));
+      if (!finding) continue;
+      any = true;
+      sink(std::move(*finding));
     }
-    if (findings.empty()) {
-      findings.push_back(make_finding(info_, std::string(info_.id), Status::skip,
-                                      "no xinetd service, inetd.conf line, tcpserver run script "
-                                      "or systemd socket listens on the configured ports or "
-                                      "runs qmail-smtpd"));
+    if (!any) {
+      sink(make_finding(info_, std::string(info_.id), Status::skip,
+                        "no xinetd service, inetd.conf line, tcpserver run script "
+                        "or systemd socket listens on the configured ports or "
+                        "runs qmail-smtpd"));
     }
-    return findings;
   }
 
   Expected<std::vector<PlannedChange>> plan(AuditContext& context,

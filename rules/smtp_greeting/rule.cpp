@@ -153,6 +153,7 @@ class SmtpGreetingRule final : public Rule {
     info_.touches =
         "reads LISTEN sockets, /proc/PID/cmdline and environ; connects to local SMTP ports";
     info_.needs_live_state = true;
+    info_.reads_findings_of = {"firewall.ident-reject", "resolv.nameservers", "rblsmtpd.sources"};
   }
 
   const RuleInfo& info() const override { return info_; }

@@ -176,7 +176,7 @@ void judge_stale_copy(const ServiceCommand& command, Finding& finding) {
   finding.fixable = true;  // the drop-in is written again from the unit's line
 }
 
-class TcpEnvFlagsRule final : public Rule {
+class TcpEnvFlagsRule final : public StreamingRule {
  public:
   TcpEnvFlagsRule() {
     info_.id = "tcp-env.flags";
@@ -191,17 +191,20 @@ class TcpEnvFlagsRule final : public Rule {
 
   const RuleInfo& info() const override { return info_; }
 
-  std::vector<Finding> check(AuditContext& context) const override {
+  void check_each(AuditContext& context, const FindingSink& sink) const override {
     const ServiceInventory& inventory = context.inventory();
-    std::vector<Finding> findings;
     if (!inventory.xinetd_present && !inventory.inetd_present &&
         !inventory.systemd_accept_sockets) {
-      findings.push_back(make_finding(info_, std::string(info_.id), Status::skip,
-                                      "no xinetd or inetd configuration and no systemd socket "
-                                      "with Accept=yes on this host"));
-      return findings;
+      sink(make_finding(info_, std::string(info_.id), Status::skip,
+                        "no xinetd or inetd configuration and no systemd socket "
+                        "with Accept=yes on this host"));
+      return;
     }
-    findings = inventory_problem_findings(info_, inventory);
+    bool any = false;
+    for (Finding& problem : inventory_problem_findings(info_, inventory)) {
+      any = true;
+      sink(std::move(problem));
+    }
     for (const ServiceCommand& command : inventory.commands) {
       if (command.source == LaunchSource::run_script) continue;
       std::optional<std::size_t> tcp_env = find_program_word(command.argv, "tcp-env");
@@ -219,14 +222,14 @@ class TcpEnvFlagsRule final : public Rule {
           finding.message += ". Not fixed by qharden: " + drop_in.error().message;
         }
       }
-      findings.push_back(std::move(finding));
+      any = true;
+      sink(std::move(finding));
     }
-    if (findings.empty()) {
-      findings.push_back(make_finding(
+    if (!any) {
+      sink(make_finding(
           info_, std::string(info_.id), Status::skip,
           "no xinetd service, inetd.conf line or socket-activated systemd service runs tcp-env"));
     }
-    return findings;
   }
 
   Expected<std::vector<PlannedChange>> plan(AuditContext& context,
