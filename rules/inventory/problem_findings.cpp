@@ -24,4 +24,23 @@ std::vector<Finding> inventory_problem_findings(const RuleInfo& info,
   return findings;
 }
 
+void stream_command_findings(const RuleInfo& info, const ServiceInventory& inventory,
+                             const FindingSink& sink, const CommandJudge& judge,
+                             std::string_view nothing_judged) {
+  bool any = false;
+  for (Finding& problem : inventory_problem_findings(info, inventory)) {
+    any = true;
+    sink(std::move(problem));
+  }
+  for (const ServiceCommand& command : inventory.commands) {
+    std::optional<Finding> finding = judge(command);
+    if (!finding) continue;
+    any = true;
+    sink(std::move(*finding));
+  }
+  if (!any) {
+    sink(make_finding(info, std::string(info.id), Status::skip, std::string(nothing_judged)));
+  }
+}
+
 }  // namespace qharden

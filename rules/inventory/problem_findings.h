@@ -4,6 +4,9 @@
 // run scripts, which know whether the script names their program.
 #pragma once
 
+#include <functional>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "engine/rule.h"
@@ -16,5 +19,14 @@ namespace qharden {
 // (problem_blocks_checks). Each names the file and, when known, the line.
 std::vector<Finding> inventory_problem_findings(const RuleInfo& info,
                                                 const ServiceInventory& inventory);
+
+// A rule over the inventory's commands, one finding at a time: the problems
+// above first, then `judge`'s finding for each command it judges (nullopt:
+// not its business), or a single skip saying `nothing_judged` when there was
+// no finding at all.
+using CommandJudge = std::function<std::optional<Finding>(const ServiceCommand& command)>;
+void stream_command_findings(const RuleInfo& info, const ServiceInventory& inventory,
+                             const FindingSink& sink, const CommandJudge& judge,
+                             std::string_view nothing_judged);
 
 }  // namespace qharden

@@ -145,24 +145,14 @@ class ListenerBurstLimitsRule final : public StreamingRule {
                         "systemd socket with Accept=yes on this host"));
       return;
     }
-    bool any = false;
-    for (Finding& problem : inventory_problem_findings(info_, inventory)) {
-      any = true;
-      sink(std::move(problem));
-    }
     ServicePorts service_ports(context.host);
-    for (const ServiceCommand& command : inventory.commands) {
-      std::optional<Finding> finding = check_command(context, command, service_ports);
-      if (!finding) continue;
-      any = true;
-      sink(std::move(*finding));
-    }
-    if (!any) {
-      sink(make_finding(info_, std::string(info_.id), Status::skip,
-                        "no xinetd service, inetd.conf line, tcpserver run script "
-                        "or systemd socket listens on the configured ports or "
-                        "runs qmail-smtpd"));
-    }
+    stream_command_findings(
+        info_, inventory, sink,
+        [&](const ServiceCommand& command) {
+          return check_command(context, command, service_ports);
+        },
+        "no xinetd service, inetd.conf line, tcpserver run script or systemd socket listens on "
+        "the configured ports or runs qmail-smtpd");
   }
 
   Expected<std::vector<PlannedChange>> plan(AuditContext& context,

@@ -200,36 +200,10 @@ class TcpEnvFlagsRule final : public StreamingRule {
                         "with Accept=yes on this host"));
       return;
     }
-    bool any = false;
-    for (Finding& problem : inventory_problem_findings(info_, inventory)) {
-      any = true;
-      sink(std::move(problem));
-    }
-    for (const ServiceCommand& command : inventory.commands) {
-      if (command.source == LaunchSource::run_script) continue;
-      std::optional<std::size_t> tcp_env = find_program_word(command.argv, "tcp-env");
-      if (!tcp_env) continue;
-      Finding finding = check_command(info_, command, *tcp_env, inventory);
-      if (command.enabled && tcp_env_drop_in_is_stale(command)) {
-        judge_stale_copy(command, finding);
-      }
-      if (finding.status == Status::fail && finding.fixable &&
-          command.source == LaunchSource::systemd) {
-        Expected<std::optional<PlannedChange>> drop_in = plan_tcp_env_drop_in(
-            context, info_, tcp_env_drop_in_source(command), context.config.tcp_env_flags.options);
-        if (!drop_in) {
-          finding.fixable = false;
-          finding.message += ". Not fixed by qharden: " + drop_in.error().message;
-        }
-      }
-      any = true;
-      sink(std::move(finding));
-    }
-    if (!any) {
-      sink(make_finding(
-          info_, std::string(info_.id), Status::skip,
-          "no xinetd service, inetd.conf line or socket-activated systemd service runs tcp-env"));
-    }
+    stream_command_findings(
+        info_, inventory, sink,
+        [&](const ServiceCommand& command) { return judge(context, command); },
+        "no xinetd service, inetd.conf line or socket-activated systemd service runs tcp-env");
   }
 
   Expected<std::vector<PlannedChange>> plan(AuditContext& context,
@@ -238,6 +212,24 @@ class TcpEnvFlagsRule final : public StreamingRule {
   }
 
  private:
+  std::optional<Finding> judge(AuditContext& context, const ServiceCommand& command) const {
+    if (command.source == LaunchSource::run_script) return std::nullopt;
+    std::optional<std::size_t> tcp_env = find_program_word(command.argv, "tcp-env");
+    if (!tcp_env) return std::nullopt;
+    Finding finding = check_command(info_, command, *tcp_env, context.inventory());
+    if (command.enabled && tcp_env_drop_in_is_stale(command)) judge_stale_copy(command, finding);
+    if (finding.status == Status::fail && finding.fixable &&
+        command.source == LaunchSource::systemd) {
+      Expected<std::optional<PlannedChange>> drop_in = plan_tcp_env_drop_in(
+          context, info_, tcp_env_drop_in_source(command), context.config.tcp_env_flags.options);
+      if (!drop_in) {
+        finding.fixable = false;
+        finding.message += ". Not fixed by qharden: " + drop_in.error().message;
+      }
+    }
+    return finding;
+  }
+
   RuleInfo info_;
 };
 

@@ -5,7 +5,8 @@
 # -R, so every service fails tcp-env.flags and the plan has N changes in one
 # file. Prints wall time and peak RSS of `audit` and `plan` beside `grep -c` of
 # the same file (the same-run baseline), and each figure's ratio to N's first
-# value: linear cost shows ratios close to N's own ratio. `apply` (offline,
+# value: linear cost shows ratios close to N's own ratio. Audit RSS is given
+# for text, --json and every rule (all --offline). `apply` (offline,
 # --no-reload, journal under the tree) runs last, on the same tree.
 #
 #   QHARDEN=build-release/agent/qharden tests/bench/bench_scaling.sh
@@ -49,7 +50,7 @@ measure() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) b = 0.01; printf "%.1f", a / b }'; }
 
-printf '%7s %9s | %8s %9s | %8s %8s %9s | %8s | %8s %8s | %s\n' N "file KiB" "audit s" "audit KiB" "plan s" "plan cpu" "plan KiB" "apply s" "grep s" "grep KiB" \
+printf '%7s %9s | %8s %9s %9s %9s | %8s %8s %9s | %8s | %8s %8s | %s\n' N "file KiB" "audit s" "audit KiB" "json KiB" "all KiB" "plan s" "plan cpu" "plan KiB" "apply s" "grep s" "grep KiB" \
   "ratios to first N: N, audit s, audit KiB, plan cpu, grep s"
 first_n=""
 for count in $sizes; do
@@ -59,6 +60,8 @@ for count in $sizes; do
   file_kib=$(( $(stat -c %s "$file") / 1024 ))
   read -r grep_s grep_kib _ <<< "$(measure grep -c tcp-env "$file")"
   read -r audit_s audit_kib _ <<< "$(measure "$QHARDEN" audit --root "$tree" --offline --rule tcp-env.flags)"
+  read -r _ json_kib _ <<< "$(measure "$QHARDEN" audit --root "$tree" --offline --rule tcp-env.flags --json)"
+  read -r _ every_kib _ <<< "$(measure "$QHARDEN" audit --root "$tree" --offline)"
   plan_line=$(measure "$QHARDEN" plan --root "$tree" --offline --rule tcp-env.flags)
   if [ "$plan_line" = "> cap" ]; then plan_s="> ${cap}"; plan_kib="-"; plan_cpu="-"; else read -r plan_s plan_kib plan_cpu <<< "$plan_line"; fi
   apply_line=$(measure "$QHARDEN" apply --root "$tree" --offline --no-reload --rule tcp-env.flags)
@@ -68,9 +71,10 @@ for count in $sizes; do
   fi
   plan_ratio="-"
   case "$plan_cpu" in "-") ;; *) case "$first_plan" in "-") ;; *) plan_ratio=$(ratio "$plan_cpu" "$first_plan") ;; esac ;; esac
-  printf '%7s %9s | %8s %9s | %8s %8s %9s | %8s | %8s %8s | %s %s %s %s %s\n' "$count" "$file_kib" "$audit_s" "$audit_kib" "$plan_s" "$plan_cpu" "$plan_kib" \
+  printf '%7s %9s | %8s %9s %9s %9s | %8s %8s %9s | %8s | %8s %8s | %s %s %s %s %s\n' "$count" "$file_kib" "$audit_s" "$audit_kib" "$json_kib" "$every_kib" "$plan_s" "$plan_cpu" "$plan_kib" \
     "$apply_s" "$grep_s" "$grep_kib" "$(ratio "$count" "$first_n")" "$(ratio "$audit_s" "$first_audit")" \
     "$(ratio "$audit_kib" "$first_audit_kib")" "$plan_ratio" "$(ratio "$grep_s" "$first_grep")"
   rm -rf "$tree"
 done
-echo "audit RSS per input byte at the largest N: $(ratio "$audit_kib" "$file_kib")x (target: 64 MiB for a 16 MiB file, 4x)"
+echo "audit RSS per input byte at the largest N: $(ratio "$audit_kib" "$file_kib")x text," \
+  "$(ratio "$json_kib" "$file_kib")x --json, $(ratio "$every_kib" "$file_kib")x every rule (target: 64 MiB for a 16 MiB file, 4x)"
