@@ -121,11 +121,18 @@ StepOutcome apply_file(const RootedHost& host, Journal& journal, JournalChange& 
     written = write_file_atomically(host, file.host_path, file.after, *snapshot, ownership);
   JournalEntry& recorded = change.entries.back();
   recorded.state = written ? "applied" : "failed";
-  if (!written) recorded.error = written.error().message;
+  if (!written) {
+    recorded.error = written.error().message;
+    // A failure after the rename (the folder's fsync) leaves the new text in
+    // place. Judged by content, as an interrupted change is: the entry must
+    // then read "applied", or no undo would ever put the old text back.
+    Expected<FileSnapshot> now = snapshot_of_target(host, file.host_path);
+    if (now && now->exists && now->sha256 == recorded.after_sha256) recorded.state = "applied";
+  }
   (void)journal.save(change);
   if (!written) {
     // A folder made for this file and left empty by the failed write.
-    (void)remove_created_folder(host, recorded);
+    if (recorded.state == "failed") (void)remove_created_folder(host, recorded);
     bool refused = written.error().message.find("changed since") != std::string::npos;
     return {refused ? StepResult::refused : StepResult::failed, written.error().message};
   }
