@@ -29,6 +29,8 @@ struct AuditSummary {
 // The same audit, each finding handed to `sink` in report order as soon as
 // its rule makes it: `qharden audit` writes them as it goes, so the
 // findings of 100,000 services are never all held (issue 15: audit memory).
+// A rule that throws midway has handed on what it made before its error
+// finding; the duration includes the sink's own time (writing the report).
 AuditSummary run_audit_each(AuditContext& context, const std::vector<const Rule*>& rules,
                             const FindingSink& sink);
 

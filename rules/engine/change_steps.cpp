@@ -117,18 +117,18 @@ StepOutcome apply_file(const RootedHost& host, Journal& journal, JournalChange& 
     // Made by someone else meanwhile: theirs, so undo must leave it.
     if (created && !*created) change.entries.back().created_folder.clear();
   }
-  if (written)
-    written = write_file_atomically(host, file.host_path, file.after, *snapshot, ownership);
-  JournalEntry& recorded = change.entries.back();
-  recorded.state = written ? "applied" : "failed";
-  if (!written) {
-    recorded.error = written.error().message;
-    // A failure after the rename (the folder's fsync) leaves the new text in
-    // place. Judged by content, as an interrupted change is: the entry must
-    // then read "applied", or no undo would ever put the old text back.
-    Expected<FileSnapshot> now = snapshot_of_target(host, file.host_path);
-    if (now && now->exists && now->sha256 == recorded.after_sha256) recorded.state = "applied";
+  bool replaced = false;
+  if (written) {
+    written =
+        write_file_atomically(host, file.host_path, file.after, *snapshot, ownership, &replaced);
   }
+  JournalEntry& recorded = change.entries.back();
+  // A failure after the rename (the folder's fsync) has put the new text in
+  // place: the entry must read "applied", or no undo would ever put the old
+  // text back. Any earlier failure wrote nothing of ours, whatever the file
+  // holds now (another program may have written the same text meanwhile).
+  recorded.state = written || replaced ? "applied" : "failed";
+  if (!written) recorded.error = written.error().message;
   (void)journal.save(change);
   if (!written) {
     // A folder made for this file and left empty by the failed write.
@@ -236,6 +236,7 @@ Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& chan
     if (!undoable) return undoable;
   }
   Outcome undone = Done{};
+  bool replaced = false;  // the old text is back even if the write then failed
   if (entry.kind == "file") {
     Expected<FileSnapshot> snapshot = snapshot_of_target(host, entry.target);
     if (!snapshot) return Unexpected(snapshot.error());
@@ -248,8 +249,9 @@ Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& chan
     if (entry.existed) {
       Expected<std::string> backup = journal.load_bytes(change, entry.backup);
       if (!backup) return Unexpected(backup.error());
-      undone = write_file_atomically(host, entry.target, *backup, *snapshot,
-                                     FileOwnership{entry.mode, entry.owner, entry.group});
+      undone =
+          write_file_atomically(host, entry.target, *backup, *snapshot,
+                                FileOwnership{entry.mode, entry.owner, entry.group}, &replaced);
     } else if (snapshot->exists) {
       undone =
           remove_file_checked(host, entry.target, force ? snapshot->sha256 : entry.after_sha256);
@@ -264,6 +266,11 @@ Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& chan
   } else if (entry.kind == "command") {
     Expected<CommandResult> ran = run_command(entry.undo_argv);
     if (!ran) undone = Unexpected(ran.error());
+  }
+  if (!undone && replaced) {
+    entry.state = undone_state;
+    (void)journal.save(change);
+    return undone;
   }
   if (!undone) return undone;
   entry.state = undone_state;

@@ -60,9 +60,20 @@ void AuditContext::check_rule_each(const Rule& rule, const FindingSink& sink) {
     for (const Finding& finding : known->second) sink(Finding(finding));
     return;
   }
+  // Only the rule's own failure becomes its error finding: one thrown by the
+  // sink (writing the report) ends the audit as it would have anyway.
+  bool sink_threw = false;
   try {
-    rule.check_each(*this, sink);
+    rule.check_each(*this, [&sink, &sink_threw](Finding&& finding) {
+      try {
+        sink(std::move(finding));
+      } catch (...) {
+        sink_threw = true;
+        throw;
+      }
+    });
   } catch (const std::exception& exception) {
+    if (sink_threw) throw;
     // The findings already handed on stay: they were made before the failure.
     sink(make_finding(rule.info(), std::string(id), Status::error,
                       std::string("internal error: ") + exception.what()));

@@ -2,9 +2,12 @@
 // same code audits the live host and a --root fixture tree.
 #include <cctype>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
+#include <string_view>
+#include <utility>
 
 #include "config/config.h"
 #include "host/host.h"
@@ -44,6 +47,35 @@ class HostXinetdFileSource final : public XinetdFileSource {
 
  private:
   const Host& host_;
+};
+
+// Remembers which files a pass read and a hash of each text, so that the two
+// passes can tell whether they read the same configuration.
+class RecordingFileSource final : public XinetdFileSource {
+ public:
+  explicit RecordingFileSource(const XinetdFileSource& inner) : inner_(inner) {}
+
+  Expected<std::string> read_file(const std::string& path) const override {
+    Expected<std::string> text = inner_.read_file(path);
+    reads_.emplace_back(path, text ? std::hash<std::string_view>{}(*text) : 0);
+    return text;
+  }
+  Expected<std::vector<std::string>> list_directory(const std::string& path) const override {
+    return inner_.list_directory(path);
+  }
+  Expected<bool> is_regular_file(const std::string& path) const override {
+    return inner_.is_regular_file(path);
+  }
+  std::string identity(const std::string& path) const override { return inner_.identity(path); }
+
+  // What this pass read, cleared for the next.
+  std::vector<std::pair<std::string, std::size_t>> take_reads() const {
+    return std::exchange(reads_, {});
+  }
+
+ private:
+  const XinetdFileSource& inner_;
+  mutable std::vector<std::pair<std::string, std::size_t>> reads_;
 };
 
 // Debian's /etc/default/xinetd: INETD_COMPAT=Yes makes xinetd serve inetd.conf too.
@@ -114,19 +146,10 @@ void share_with_recent(BurstLimitSettings& settings, std::vector<BurstLimitSetti
   recent.push_back(settings);
 }
 
-}  // namespace
-
-void collect_xinetd_services(const Host& host, const Config& config, ServiceInventory& inventory) {
-  const std::string& main_file = config.paths.xinetd_conf;
-  Expected<FileStatus> main_status = host.status(main_file, true);
-  if (main_status && main_status->kind == FileKind::missing) return;
-  inventory.xinetd_present = true;
-  // -inetd_compat reads /etc/inetd.conf, a path compiled into xinetd: an
-  // inetd.conf elsewhere (paths.inetd_conf) is another inetd's alone.
-  inventory.xinetd_serves_inetd_conf =
-      config.paths.inetd_conf == "/etc/inetd.conf" && inetd_compatibility_enabled(host);
-
-  HostXinetdFileSource source(host);
+// One reading of the configuration in two passes; false when the second
+// pass did not read the very files and texts of the first.
+bool read_xinetd_services(const Host& host, const std::string& main_file,
+                          const RecordingFileSource& source, ServiceInventory& inventory) {
   // Two passes, each holding one file's text and one section at a time: a
   // file can hold 100,000 services, and holding them all parsed cost about
   // ten times the file (issue 15: audit memory). The first keeps only what
@@ -146,9 +169,9 @@ void collect_xinetd_services(const Host& host, const Config& config, ServiceInve
                                ++service_count;
                              });
 
-  // The second pass turns each section into a command as it is parsed. A
-  // file rewritten between the passes (Plesk) is judged as the second pass
-  // read it; only the labels of repeated names come from the first.
+  std::vector<std::pair<std::string, std::size_t>> first_reads = source.take_reads();
+
+  // The second pass turns each section into a command as it is parsed.
   XinetdServiceResolver service_resolver(defaults_sections);
   XinetdLimitsResolver limits_resolver(defaults_sections);
   ServicePorts service_ports(host);
@@ -201,6 +224,40 @@ void collect_xinetd_services(const Host& host, const Config& config, ServiceInve
   for (std::string& file : configuration.files_read) {
     inventory.files_read.push_back(std::move(file));
   }
+  // Plesk may rewrite a file between the passes: the defaults and the labels
+  // of the first would then not be those of the second.
+  return source.take_reads() == first_reads;
+}
+
+}  // namespace
+
+void collect_xinetd_services(const Host& host, const Config& config, ServiceInventory& inventory) {
+  const std::string& main_file = config.paths.xinetd_conf;
+  Expected<FileStatus> main_status = host.status(main_file, true);
+  if (main_status && main_status->kind == FileKind::missing) return;
+  inventory.xinetd_present = true;
+  // -inetd_compat reads /etc/inetd.conf, a path compiled into xinetd: an
+  // inetd.conf elsewhere (paths.inetd_conf) is another inetd's alone.
+  inventory.xinetd_serves_inetd_conf =
+      config.paths.inetd_conf == "/etc/inetd.conf" && inetd_compatibility_enabled(host);
+
+  HostXinetdFileSource host_source(host);
+  RecordingFileSource source(host_source);
+  std::size_t commands_before = inventory.commands.size();
+  std::size_t problems_before = inventory.problems.size();
+  std::size_t files_before = inventory.files_read.size();
+  constexpr int kAttempts = 3;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    if (read_xinetd_services(host, main_file, source, inventory)) return;
+    if (attempt == kAttempts) break;
+    inventory.commands.resize(commands_before);
+    inventory.problems.resize(problems_before);
+    inventory.files_read.resize(files_before);
+  }
+  inventory.problems.push_back(InventoryProblem{
+      LaunchSource::xinetd, main_file, 0,
+      "the xinetd configuration changed while it was being read, " + std::to_string(kAttempts) +
+          " times in a row; judged as last read, which may mix two versions: audit again"});
 }
 
 }  // namespace qharden

@@ -188,7 +188,8 @@ Expected<FileSnapshot> snapshot_for_write(const RootedHost& host, const std::str
 
 Outcome write_file_atomically(const RootedHost& host, const std::string& host_path,
                               std::string_view content, const FileSnapshot& expected,
-                              std::optional<FileOwnership> ownership) {
+                              std::optional<FileOwnership> ownership, bool* replaced) {
+  if (replaced != nullptr) *replaced = false;
   Expected<SplitPath> split = split_path(host_path);
   if (!split) return Unexpected(split.error());
   Expected<int> folder_path = open_folder(host, split->folder);
@@ -277,6 +278,7 @@ Outcome write_file_atomically(const RootedHost& host, const std::string& host_pa
     }
     return fail_with(errno_message(host_path, "rename", number));
   }
+  if (replaced != nullptr) *replaced = true;
   Descriptor folder_for_sync(::openat(folder.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!folder_for_sync.valid() || ::fsync(folder_for_sync.get()) != 0) {
     return fail_with(errno_message(split->folder, "fsync folder (the file was replaced)", errno));

@@ -43,10 +43,12 @@ struct FileOwnership {
 // Fails, writing nothing, when the file is no longer what `expected` describes,
 // or when one of its extended attributes cannot be copied (the message names
 // it). ownership: the mode/owner to give the new file; defaults to the
-// original's.
+// original's. `replaced`, when given, is set once the rename has put the new
+// file in place: a failure after it (the folder's fsync) has changed the file.
 Outcome write_file_atomically(const RootedHost& host, const std::string& host_path,
                               std::string_view content, const FileSnapshot& expected,
-                              std::optional<FileOwnership> ownership = std::nullopt);
+                              std::optional<FileOwnership> ownership = std::nullopt,
+                              bool* replaced = nullptr);
 
 // Removes host_path if it still holds expected_sha256 (undo of a created file).
 Outcome remove_file_checked(const RootedHost& host, const std::string& host_path,

@@ -35,8 +35,9 @@ bool is_useful_line(std::string_view line) {
 class XinetdTextParser {
  public:
   XinetdTextParser(const std::string& file, std::string_view text,
-                   const XinetdAttributeFilter& keep, const XinetdItemVisitor& visit)
-      : text_(text), keep_(keep), visit_(visit) {
+                   const XinetdAttributeFilter& keep, const XinetdItemVisitor& visit,
+                   const XinetdProblemVisitor& report)
+      : text_(text), keep_(keep), visit_(visit), report_(report) {
     result_.file = file;
   }
 
@@ -77,7 +78,12 @@ class XinetdTextParser {
   enum class State { between_entries, expecting_open, in_entry, skipping_entry };
 
   void problem(int line, std::string message) {
-    result_.problems.push_back(XinetdProblem{result_.file, line, std::move(message)});
+    XinetdProblem found{result_.file, line, std::move(message)};
+    if (report_) {
+      report_(std::move(found));
+    } else {
+      result_.problems.push_back(std::move(found));
+    }
   }
 
   std::string entry_label() const {
@@ -188,7 +194,7 @@ class XinetdTextParser {
     section_ = XinetdSection{};
   }
 
-  void emit(XinetdItem item) {
+  void emit(XinetdItem&& item) {
     if (visit_) {
       visit_(std::move(item));
     } else {
@@ -213,6 +219,7 @@ class XinetdTextParser {
   std::string_view text_;
   const XinetdAttributeFilter& keep_;
   const XinetdItemVisitor& visit_;
+  const XinetdProblemVisitor& report_;
   XinetdFile result_;
   State state_ = State::between_entries;
   XinetdSection section_;
@@ -223,12 +230,13 @@ class XinetdTextParser {
 
 XinetdFile parse_xinetd_text(const std::string& file, std::string_view text,
                              const XinetdAttributeFilter& keep) {
-  return XinetdTextParser(file, text, keep, {}).parse();
+  return XinetdTextParser(file, text, keep, {}, {}).parse();
 }
 
-XinetdFile parse_xinetd_text(const std::string& file, std::string_view text,
-                             const XinetdAttributeFilter& keep, const XinetdItemVisitor& visit) {
-  return XinetdTextParser(file, text, keep, visit).parse();
+void parse_xinetd_text(const std::string& file, std::string_view text,
+                       const XinetdAttributeFilter& keep, const XinetdItemVisitor& visit,
+                       const XinetdProblemVisitor& report) {
+  XinetdTextParser(file, text, keep, visit, report).parse();
 }
 
 }  // namespace qharden

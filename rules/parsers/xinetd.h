@@ -80,12 +80,15 @@ using XinetdAttributeFilter = std::function<bool(std::string_view name)>;
 
 XinetdFile parse_xinetd_text(const std::string& file, std::string_view text,
                              const XinetdAttributeFilter& keep = {});
-// The same, handing each item to `visit` as soon as it is complete instead of
-// keeping it in `items` (left empty): a file of 100,000 services is never held
-// parsed whole (issue 15: audit memory). Problems are still returned.
+// The same, handing each item to `visit` as soon as it is complete and each
+// problem to `report` as it is found, in reading order, instead of keeping
+// them (the result is left without either): a file of 100,000 services is
+// never held parsed whole (issue 15: audit memory).
 using XinetdItemVisitor = std::function<void(XinetdItem&& item)>;
-XinetdFile parse_xinetd_text(const std::string& file, std::string_view text,
-                             const XinetdAttributeFilter& keep, const XinetdItemVisitor& visit);
+using XinetdProblemVisitor = std::function<void(XinetdProblem&& problem)>;
+void parse_xinetd_text(const std::string& file, std::string_view text,
+                       const XinetdAttributeFilter& keep, const XinetdItemVisitor& visit,
+                       const XinetdProblemVisitor& report);
 
 // The attributes that resolve_xinetd_services, resolve_xinetd_limits and the
 // inventory's passenv read. The inventory keeps only these: a file of 100,000

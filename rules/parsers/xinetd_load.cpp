@@ -94,11 +94,11 @@ class XinetdLoader {
     configuration_.files_read.push_back(path);
     reading_.insert(identity);
     // Each item is handled as the parser completes it, an include by reading
-    // that file there and then, so sections arrive in xinetd's reading order
-    // and no file is held parsed whole (issue 15: audit memory). A file's own
-    // problems follow those of the files it includes.
-    std::vector<XinetdProblem> own_problems =
-        parse_xinetd_text(path, *text, keep_, [&](XinetdItem&& item) {
+    // that file there and then, so sections and problems arrive in xinetd's
+    // reading order and no file is held parsed whole (issue 15: audit memory).
+    parse_xinetd_text(
+        path, *text, keep_,
+        [&](XinetdItem&& item) {
           if (auto* section = std::get_if<XinetdSection>(&item)) {
             if (visit_) {
               visit_(std::move(*section));
@@ -114,8 +114,8 @@ class XinetdLoader {
           } else {
             read_file(absolute(include.path), depth + 1, here);
           }
-        }).problems;
-    for (XinetdProblem& each : own_problems) record(std::move(each));
+        },
+        [this](XinetdProblem&& problem) { record(std::move(problem)); });
     reading_.erase(identity);
   }
 

@@ -122,5 +122,32 @@ TEST(AuditStreaming, RunAuditGathersTheSameFindingsAndTally) {
   EXPECT_EQ(count_statuses(result.findings).pass, 2);
 }
 
+// Plan, apply and the agent act on findings: a rule that throws gives them
+// its error finding only, never the partial ones it made first.
+TEST(AuditStreaming, RunAuditGivesAThrowingRulesErrorOnly) {
+  Fixture fixture;
+  std::vector<std::string> log;
+  CountingRule rule(log, 3, true);
+  AuditResult result = run_audit(fixture.context, {&rule});
+  ASSERT_EQ(result.findings.size(), 1u);
+  EXPECT_EQ(result.findings[0].status, Status::error);
+  EXPECT_EQ(result.findings[0].message, "internal error: broken after the first");
+}
+
+// A sink that fails (the report cannot be written) is not the rule's error.
+TEST(AuditStreaming, ASinkThatThrowsIsNotBlamedOnTheRule) {
+  Fixture fixture;
+  std::vector<std::string> log;
+  CountingRule rule(log, 3);
+  int handed = 0;
+  EXPECT_THROW(run_audit_each(fixture.context, {&rule},
+                              [&handed](Finding&&) {
+                                ++handed;
+                                throw std::runtime_error("stdout is gone");
+                              }),
+               std::runtime_error);
+  EXPECT_EQ(handed, 1);
+}
+
 }  // namespace
 }  // namespace qharden

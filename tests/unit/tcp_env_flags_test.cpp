@@ -266,6 +266,72 @@ TEST(TcpEnvFlags, DefaultsReadAfterTheServicesStillApply) {
       << audit.findings[2].message;
 }
 
+// Plesk rewriting a file between the inventory's two passes: the labels and
+// defaults of the first pass would not match the services of the second, so
+// the reading is done again; a file that never holds still is an error.
+class RewritingHost final : public Host {
+ public:
+  RewritingHost(const Host& inner, std::string path, std::vector<std::string> texts)
+      : inner_(inner), path_(std::move(path)), texts_(std::move(texts)) {}
+  const std::string& root() const override { return inner_.root(); }
+  Expected<std::string> read_file(const std::string& host_path) const override {
+    if (host_path != path_) return inner_.read_file(host_path);
+    ++reads;
+    return texts_[std::min(reads, texts_.size()) - 1];
+  }
+  Expected<std::vector<std::string>> list_directory(const std::string& host_path) const override {
+    return inner_.list_directory(host_path);
+  }
+  Expected<FileStatus> status(const std::string& host_path, bool follow) const override {
+    return inner_.status(host_path, follow);
+  }
+  Expected<std::string> read_symlink(const std::string& host_path) const override {
+    return inner_.read_symlink(host_path);
+  }
+  Expected<std::string> read_runtime_sysctl(const std::string& slash_key) const override {
+    return inner_.read_runtime_sysctl(slash_key);
+  }
+  std::string runtime_sysctl_source() const override { return inner_.runtime_sysctl_source(); }
+  mutable std::size_t reads = 0;
+
+ private:
+  const Host& inner_;
+  std::string path_;
+  std::vector<std::string> texts_;
+};
+
+std::vector<Finding> check_with(const Host& host) {
+  Config config = *load_builtin_config();
+  AuditContext context(host, config, true);
+  return make_tcp_env_flags_rule()->check(context);
+}
+
+TEST(TcpEnvFlags, AFileRewrittenBetweenThePassesIsReadAgain) {
+  testing::TemporaryTree tree;
+  tree.write("/etc/xinetd.conf", "includedir /etc/xinetd.d\n");
+  tree.write("/etc/xinetd.d/smtp_psa", "");
+  RootedHost rooted = *RootedHost::open(tree.root());
+  const std::string one = "service smtp\n{\n\tid = a\n\tserver = /x/tcp-env\n}\n";
+  const std::string two = one + "service smtp\n{\n\tid = b\n\tserver = /x/tcp-env\n}\n";
+  // Pass one reads one service, pass two (Plesk has added one) two, then
+  // both passes of the second reading agree.
+  RewritingHost host(rooted, "/etc/xinetd.d/smtp_psa", {one, two});
+  std::vector<Finding> findings = check_with(host);
+  EXPECT_EQ(host.reads, 4u);
+  ASSERT_EQ(findings.size(), 2u);
+  // Labelled by id: the name repeats in the file as it was judged.
+  EXPECT_EQ(findings[0].subject, "/etc/xinetd.d/smtp_psa:a");
+  EXPECT_EQ(findings[1].subject, "/etc/xinetd.d/smtp_psa:b");
+
+  RewritingHost restless(rooted, "/etc/xinetd.d/smtp_psa", {one, two, one, two, one, two});
+  findings = check_with(restless);
+  EXPECT_EQ(restless.reads, 6u);
+  ASSERT_FALSE(findings.empty());
+  EXPECT_EQ(findings[0].status, Status::error);
+  EXPECT_NE(findings[0].message.find("changed while it was being read"), std::string::npos)
+      << findings[0].message;
+}
+
 // xinetd -inetd_compat reads /etc/inetd.conf only (the path is compiled in):
 // an inetd.conf configured elsewhere is served by its own inetd.
 TEST(TcpEnvFlags, InetdCompatCoversOnlyEtcInetdConf) {

@@ -22,7 +22,9 @@
 
 namespace {
 
-std::string failing_folder;  // real path; empty: no fsync fails
+// Set and cleared by the one test that uses it, on its own thread; a plain
+// array, so that an fsync before or after static initialisation reads zeros.
+char failing_folder[PATH_MAX];  // real path; empty: no fsync fails
 
 std::string descriptor_path(int descriptor) {
   char target[PATH_MAX];
@@ -34,11 +36,11 @@ std::string descriptor_path(int descriptor) {
 }  // namespace
 
 extern "C" int fsync(int descriptor) {
-  if (!failing_folder.empty()) {
+  if (failing_folder[0] != '\0') {
     struct stat details {};
     if (::fstat(descriptor, &details) == 0 && S_ISDIR(details.st_mode) &&
         descriptor_path(descriptor) == failing_folder) {
-      failing_folder.clear();  // once
+      failing_folder[0] = '\0';  // once
       errno = EIO;
       return -1;
     }
@@ -82,13 +84,11 @@ TEST(WriteAfterRename, AFolderFsyncFailureIsUndoneFromTheJournal) {
   config.paths.lock_wait_s = 0;
   RootedHost host = *RootedHost::open(tree.path());
   RewriteRule rule;
-  char real[PATH_MAX];
-  ASSERT_NE(::realpath(tree.real("/etc").c_str(), real), nullptr);
-  failing_folder = real;
+  ASSERT_NE(::realpath(tree.real("/etc").c_str(), failing_folder), nullptr);
 
   Expected<ApplyResult> applied = apply_fixes(host, config, FixSelection{{&rule}, true, true}, {});
-  bool fault_injected = failing_folder.empty();
-  failing_folder.clear();
+  bool fault_injected = failing_folder[0] == '\0';
+  failing_folder[0] = '\0';
   ASSERT_TRUE(fault_injected) << "the folder's fsync was never called";
   ASSERT_TRUE(applied) << applied.error().message;
   EXPECT_FALSE(applied->all_succeeded);
