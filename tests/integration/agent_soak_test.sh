@@ -195,6 +195,17 @@ while [ $(( $(date +%s) - started )) -lt "$duration" ]; do
 done
 # Only the callers: a bare wait would wait for xinetd, the bus and the agent too.
 for pid in "${caller_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+# The last overwrite's repair, SIGHUP's audit or an Audit round may still be
+# running, with the fixer's socket or a probe's open (the 1-hour run's last
+# sample caught 2 such descriptors). The final sample waits up to 30 s for the
+# descriptors to come back to the fewest the run saw; a leak never does.
+fewest_fds=$(awk '{print $3}' "$work/samples" | sort -n | head -1)
+settled_after=0
+while [ "$settled_after" -lt 30 ] && [ "$(ls /proc/"$agent_pid"/fd | wc -l)" -gt "$fewest_fds" ]; do
+  sleep 1
+  settled_after=$((settled_after + 1))
+done
+echo "      the agent settled $settled_after s after the drivers stopped"
 sample
 alive=yes
 kill -0 "$agent_pid" 2>/dev/null || alive=no
