@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -22,9 +23,11 @@ struct Config;
 enum class LaunchSource { xinetd, inetd, run_script, systemd };
 
 // Where a word of argv sits in its file, so a fix can change exactly those bytes.
+// 16 bytes: argv has one per word, and a file may hold 100,000 services. A
+// word is shorter than any file qharden reads (the 16 MiB cap).
 struct WordLocation {
   std::size_t offset = 0;  // byte offset in the file
-  std::size_t length = 0;
+  std::uint32_t length = 0;
   int line = 0;  // 1-based
 
   bool operator==(const WordLocation&) const = default;
@@ -83,27 +86,49 @@ class BurstLimitSettings {
   std::shared_ptr<const std::vector<BurstLimitSetting>> settings_;
 };
 
-struct ServiceCommand {
-  LaunchSource source = LaunchSource::xinetd;
-  std::string file;     // host path of the file that holds the command line
-  int line = 0;         // 1-based line of the service (xinetd: `service`; inetd: the line)
-  std::string service;  // xinetd: id (name unless `id` is set); inetd: the service field as written
-  // "/etc/xinetd.d/smtp_psa:smtp", "/etc/inetd.conf:smtp", the run script, or
-  // systemd's service unit file as found ("/usr/lib/systemd/system/qmail-smtpd@.service");
-  // systemd: `file` is the unit or drop-in that holds the effective ExecStart=,
-  // `line` its line, `service` the socket unit's name ("qmail-smtpd.socket").
-  std::string subject;
-  bool enabled = true;
+// Holds a T that most owners leave as built: an empty one is not stored, so
+// each owner pays one pointer for it. Reading an unset one gives the default
+// T; writing stores one. Copies are deep, as if it were a plain T member.
+template <typename T>
+class RarelySet {
+ public:
+  RarelySet() = default;
+  RarelySet(const RarelySet& other)
+      : value_(other.value_ ? std::make_unique<T>(*other.value_) : nullptr) {}
+  RarelySet(RarelySet&&) noexcept = default;
+  RarelySet& operator=(const RarelySet& other) {
+    if (this != &other) value_ = other.value_ ? std::make_unique<T>(*other.value_) : nullptr;
+    return *this;
+  }
+  RarelySet& operator=(RarelySet&&) noexcept = default;
+  ~RarelySet() = default;
+
+  const T* operator->() const { return value_ ? value_.get() : &unset(); }
+  const T& operator*() const { return *operator->(); }
+  T* operator->() { return &stored(); }
+  T& operator*() { return stored(); }
+  bool is_set() const { return value_ != nullptr; }
+
+ private:
+  static const T& unset() {
+    static const T empty{};
+    return empty;
+  }
+  T& stored() {
+    if (!value_) value_ = std::make_unique<T>();
+    return *value_;
+  }
+
+  std::unique_ptr<T> value_;
+};
+
+struct ServiceCommand;
+
+// What few commands have: kept behind one pointer (ServiceCommand::details),
+// because at 100,000 xinetd services these empty fields cost about 200 bytes
+// each, a third of the audit's memory (issue 15).
+struct ServiceCommandDetails {
   std::string disabled_reason;  // when !enabled: "disable = yes", "flags = DISABLE", ...
-  // As executed: argv[0] is the program path (xinetd's server, inetd's server
-  // path with tcpd unwrapped to its argv[0]), then the arguments.
-  std::vector<std::string> argv;
-  // Same size as argv; nullopt for a word not written in the file (xinetd's
-  // server path when it comes from `server =`, is located separately).
-  std::vector<std::optional<WordLocation>> locations;
-  // xinetd: where the `server =` value sits; inetd: the server field. Unset for
-  // run scripts and internal services.
-  std::optional<WordLocation> server_location;
   std::map<std::string, std::string> environment;  // xinetd env, run-script exports and envdirs
   // xinetd only: the attributes whose effective value holds USERID, so xinetd
   // itself does an ident lookup ("log_on_success", "log_on_failure").
@@ -111,20 +136,9 @@ struct ServiceCommand {
   // xinetd only: the effective `passenv` names (defaults, then the service's
   // =, += and -=): variables of xinetd's own environment the server gets.
   std::vector<std::string> passenv;
-  // xinetd, inetd and systemd (the first ListenStream= port): the port the
-  // service listens on, when known.
-  std::optional<int> port;
-  // xinetd: effective cps, instances, per_source; inetd: the wait/nowait[.max]
-  // field; systemd: the socket's MaxConnections, MaxConnectionsPerSource,
-  // TriggerLimitIntervalSec and TriggerLimitBurst. tcpserver's -c is read
-  // from argv by the rule.
-  BurstLimitSettings burst_limits;
-  // tcpserver run scripts: the resolved program chain includes tcpserver's own
-  // arguments (host, port), then the chained programs.
-  // Run scripts only: `service` is the service directory's name
-  // ("qmail-smtpd"); the wrappers unwrapped before argv[0], outermost first
-  // ("softlimit", "envdir", "chpst"); the supervisor the path and the host point
-  // to ("daemontools", "runit", or "" when they do not tell).
+  // Run scripts only: the wrappers unwrapped before argv[0], outermost first
+  // ("softlimit", "envdir", "chpst"); the supervisor the path and the host
+  // point to ("daemontools", "runit", or "" when they do not tell).
   std::vector<std::string> wrappers;
   std::string supervisor;
   // systemd: how many ExecStart= are in effect. Type=oneshot may have several,
@@ -137,6 +151,41 @@ struct ServiceCommand {
   // compared (no line, several, or one that does not parse), and its
   // disabled_reason says why.
   std::shared_ptr<const ServiceCommand> under_qharden_drop_in;
+};
+
+struct ServiceCommand {
+  // Fields ordered for packing: there may be 100,000 of these (issue 15).
+  LaunchSource source = LaunchSource::xinetd;
+  int line = 0;      // 1-based line of the service (xinetd: `service`; inetd: the line)
+  std::string file;  // host path of the file that holds the command line
+  std::string service;  // xinetd: id (name unless `id` is set); inetd: the service field as written
+  // "/etc/xinetd.d/smtp_psa:smtp", "/etc/inetd.conf:smtp", the run script, or
+  // systemd's service unit file as found ("/usr/lib/systemd/system/qmail-smtpd@.service");
+  // systemd: `file` is the unit or drop-in that holds the effective ExecStart=,
+  // `line` its line, `service` the socket unit's name ("qmail-smtpd.socket").
+  // Run scripts: `service` is the service directory's name ("qmail-smtpd").
+  std::string subject;
+  // As executed: argv[0] is the program path (xinetd's server, inetd's server
+  // path with tcpd unwrapped to its argv[0]), then the arguments. tcpserver
+  // run scripts: the resolved program chain includes tcpserver's own
+  // arguments (host, port), then the chained programs.
+  std::vector<std::string> argv;
+  // Same size as argv; nullopt for a word not written in the file (xinetd's
+  // server path when it comes from `server =`, is located separately).
+  std::vector<std::optional<WordLocation>> locations;
+  // xinetd: where the `server =` value sits; inetd: the server field. Unset for
+  // run scripts and internal services.
+  std::optional<WordLocation> server_location;
+  // xinetd, inetd and systemd (the first ListenStream= port): the port the
+  // service listens on, when known.
+  std::optional<int> port;
+  // xinetd: effective cps, instances, per_source; inetd: the wait/nowait[.max]
+  // field; systemd: the socket's MaxConnections, MaxConnectionsPerSource,
+  // TriggerLimitIntervalSec and TriggerLimitBurst. tcpserver's -c is read
+  // from argv by the rule.
+  BurstLimitSettings burst_limits;
+  RarelySet<ServiceCommandDetails> details;
+  bool enabled = true;  // when false, details->disabled_reason says why
 };
 
 // The name of qharden's drop-in for tcp-env.flags (systemd_drop_in.h builds

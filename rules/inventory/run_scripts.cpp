@@ -84,10 +84,10 @@ class RunScriptReader {
       command.argv.push_back(word.text);
       command.locations.emplace_back(word.location);
     }
-    command.wrappers = program.wrappers;
-    command.supervisor = guess_supervisor(host_, path_, program.wrappers);
+    command.details->wrappers = program.wrappers;
+    command.details->supervisor = guess_supervisor(host_, path_, program.wrappers);
     for (const EnvironmentChange& change : program.environment) {
-      apply(change, program.line, command.environment);
+      apply(change, program.line, command.details->environment);
     }
     inventory_.commands.push_back(std::move(command));
   }

@@ -212,7 +212,7 @@ class SystemdUnitReader {
     const Setting& start = starts.back();
     ServiceCommand command;
     command.source = LaunchSource::systemd;
-    command.exec_start_count = static_cast<int>(starts.size());
+    command.details->exec_start_count = static_cast<int>(starts.size());
     command.service = socket.location.name;
     command.subject = service.location.path;
     Outcome split = take_exec_start(start, command);
@@ -222,8 +222,9 @@ class SystemdUnitReader {
     }
     command.enabled = directories_.enabled(socket.location.name);
     if (!command.enabled) {
-      command.disabled_reason = "no *.wants/ or *.requires/ link to " + socket.location.name +
-                                " in paths.systemd_unit_dirs (not enabled)";
+      command.details->disabled_reason = "no *.wants/ or *.requires/ link to " +
+                                         socket.location.name +
+                                         " in paths.systemd_unit_dirs (not enabled)";
     }
     for (const Setting& listen : list_settings(socket, "Socket", "ListenStream")) {
       command.port = systemd_listen_port(listen.assignment->value);
@@ -243,7 +244,7 @@ class SystemdUnitReader {
     }
     read_environment(service, command);
     expand_variables(command);
-    command.under_qharden_drop_in = command_without_qharden_drop_in(service, command);
+    command.details->under_qharden_drop_in = command_without_qharden_drop_in(service, command);
     inventory_.commands.push_back(std::move(command));
   }
 
@@ -288,24 +289,25 @@ class SystemdUnitReader {
     underneath->port = effective.port;
     // Not comparable: an empty argv, and disabled_reason says why.
     if (starts.empty()) {
-      underneath->disabled_reason = "the unit has no ExecStart= of its own any more";
+      underneath->details->disabled_reason = "the unit has no ExecStart= of its own any more";
       return underneath;
     }
     if (starts.size() > 1) {
-      underneath->disabled_reason = "the unit now has " + std::to_string(starts.size()) +
-                                    " ExecStart= lines (Type=oneshot), which the drop-in's one "
-                                    "line hides";
+      underneath->details->disabled_reason =
+          "the unit now has " + std::to_string(starts.size()) +
+          " ExecStart= lines (Type=oneshot), which the drop-in's one "
+          "line hides";
       return underneath;
     }
     Outcome split = take_exec_start(starts.back(), *underneath);
     if (!split) {
       underneath->argv.clear();
       underneath->locations.clear();
-      underneath->disabled_reason =
+      underneath->details->disabled_reason =
           "the unit's ExecStart= does not parse: " + split.error().message;
       return underneath;
     }
-    underneath->environment = effective.environment;
+    underneath->details->environment = effective.details->environment;
     expand_variables(*underneath);
     return underneath;
   }
@@ -337,8 +339,8 @@ class SystemdUnitReader {
         continue;
       }
       if (word.size() > 1 && word.front() == '$' && variable_name(word.substr(1))) {
-        auto value = command.environment.find(word.substr(1));
-        if (value == command.environment.end()) continue;  // unset: no word at all
+        auto value = command.details->environment.find(word.substr(1));
+        if (value == command.details->environment.end()) continue;  // unset: no word at all
         std::size_t position = 0;
         const std::string& text = value->second;
         while ((position = text.find_first_not_of(" \t\n", position)) != std::string::npos) {
@@ -360,8 +362,9 @@ class SystemdUnitReader {
                    word[position + 1] == '{' && close != std::string::npos &&
                    variable_name(
                        std::string_view(word).substr(position + 2, close - position - 2))) {
-          auto value = command.environment.find(word.substr(position + 2, close - position - 2));
-          if (value != command.environment.end()) expanded += value->second;
+          auto value =
+              command.details->environment.find(word.substr(position + 2, close - position - 2));
+          if (value != command.details->environment.end()) expanded += value->second;
           position = close;
         } else {
           expanded.push_back(word[position]);
@@ -457,7 +460,7 @@ class SystemdUnitReader {
     for (char character : name) {
       if (!std::isalnum(static_cast<unsigned char>(character)) && character != '_') return;
     }
-    command.environment[name] = word.substr(equals + 1);
+    command.details->environment[name] = word.substr(equals + 1);
   }
 
   // The last value systemd accepts: config_parse_unsigned and config_parse_sec

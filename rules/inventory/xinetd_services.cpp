@@ -194,20 +194,26 @@ bool read_xinetd_services(const Host& host, const std::string& main_file,
     command.file = std::move(service->file);
     command.service = std::move(service->id);
     command.enabled = service->enabled;
-    command.disabled_reason = std::move(service->disabled_reason);
     XinetdCommandLine command_line = xinetd_command_line(*service);
     command.argv = std::move(command_line.argv);
     command.locations = std::move(command_line.locations);
     command.server_location = service->server_location;
-    command.environment = std::move(service->environment);
-    command.xinetd_ident_attributes = std::move(service->ident_attributes);
-    command.passenv = std::move(passenv_names);
+    // Only what is there is stored: most services have none of these.
+    if (!service->disabled_reason.empty()) {
+      command.details->disabled_reason = std::move(service->disabled_reason);
+    }
+    if (!service->environment.empty())
+      command.details->environment = std::move(service->environment);
+    if (!service->ident_attributes.empty()) {
+      command.details->xinetd_ident_attributes = std::move(service->ident_attributes);
+    }
+    if (!passenv_names.empty()) command.details->passenv = std::move(passenv_names);
     command.port = service->port ? service->port : service_ports.find(service->name);
     command.burst_limits = std::move(limits.settings);
     share_with_recent(command.burst_limits, recent_limits);
     if (limits.rejected && command.enabled) {
       command.enabled = false;
-      command.disabled_reason = std::move(*limits.rejected);
+      command.details->disabled_reason = std::move(*limits.rejected);
     }
     inventory.commands.push_back(std::move(command));
   };

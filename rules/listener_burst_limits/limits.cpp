@@ -104,7 +104,7 @@ std::map<std::string, std::string> script_variables(const ServiceCommand& comman
       }
     }
   }
-  for (const auto& [name, value] : command.environment) variables[name] = value;
+  for (const auto& [name, value] : command.details->environment) variables[name] = value;
   return variables;
 }
 

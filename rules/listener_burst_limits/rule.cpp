@@ -205,7 +205,8 @@ class ListenerBurstLimitsRule final : public StreamingRule {
         {"limits", limit_map},  {"fixable", false}};
     if (!command.enabled) {
       finding.status = Status::skip;
-      finding.message = "service is disabled (" + command.disabled_reason + "); not checked";
+      finding.message =
+          "service is disabled (" + command.details->disabled_reason + "); not checked";
       return finding;
     }
     if (limits.error) {

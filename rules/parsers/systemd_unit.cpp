@@ -145,7 +145,8 @@ class SystemdUnitParser {
     std::size_t last =
         value_end > value_start ? file_offset(logical.pieces, last_index) + 1 : first;
     // An empty value at the very end of the logical line sits just past it.
-    assignment.location = WordLocation{first, last - first, line_of(logical.pieces, value_start)};
+    assignment.location = WordLocation{first, static_cast<std::uint32_t>(last - first),
+                                       line_of(logical.pieces, value_start)};
     assignment.last_line = line_of(logical.pieces, last_index);
     result_.sections.back().assignments.push_back(std::move(assignment));
   }
@@ -313,7 +314,7 @@ Expected<SplitWords> split_words(const std::string& file, const SystemdAssignmen
     word.written = std::string(value.substr(start, position - start));
     std::size_t first = systemd_value_offset(assignment, start);
     std::size_t last = systemd_value_offset(assignment, position - 1) + 1;
-    word.location = WordLocation{first, last - first,
+    word.location = WordLocation{first, static_cast<std::uint32_t>(last - first),
                                  line_of(assignment.pieces, assignment.value_start + start)};
     word.last_line = line_of(assignment.pieces, assignment.value_start + position - 1);
     words.push_back(std::move(word));

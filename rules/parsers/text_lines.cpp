@@ -30,7 +30,8 @@ std::vector<LocatedWord> split_located_words(std::string_view text, const TextLi
     if (end == std::string_view::npos) end = content.size();
     LocatedWord word;
     word.text = std::string(content.substr(start, end - start));
-    word.location = WordLocation{line.offset + start, end - start, line.number};
+    word.location =
+        WordLocation{line.offset + start, static_cast<std::uint32_t>(end - start), line.number};
     words.push_back(std::move(word));
     position = end;
   }

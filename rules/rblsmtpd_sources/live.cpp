@@ -117,8 +117,8 @@ ZoneVerdict judge(const std::string& resolver, const std::vector<Asked>& asked,
 
 std::vector<std::string> rblsmtpd_resolvers(const ServiceCommand& command,
                                             const std::string& resolv_conf_text) {
-  auto cache = command.environment.find("DNSCACHEIP");
-  if (cache != command.environment.end()) {
+  auto cache = command.details->environment.find("DNSCACHEIP");
+  if (cache != command.details->environment.end()) {
     std::vector<std::string> from_environment = djbdns_nameservers_from_dnscacheip(cache->second);
     if (!from_environment.empty()) return from_environment;
   }

@@ -189,8 +189,9 @@ Expected<std::vector<PlannedChange>> plan_dead_zone_removal(AuditContext& contex
     after.reserve(before->size());
     std::size_t position = 0;
     for (const Removal& removal : edit.removals) {
-      Removal widened =
-          removal_of(*before, WordLocation{removal.begin, removal.end - removal.begin, 0});
+      Removal widened = removal_of(
+          *before,
+          WordLocation{removal.begin, static_cast<std::uint32_t>(removal.end - removal.begin), 0});
       widened.begin = std::max(widened.begin, position);
       if (widened.end <= widened.begin) continue;
       after.append(*before, position, widened.begin - position);

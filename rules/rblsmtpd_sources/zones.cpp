@@ -31,7 +31,7 @@ std::optional<std::size_t> find_program_from(const std::vector<std::string>& arg
 }
 
 void collect_from_command(const ServiceCommand& command, RblsmtpdZones& zones) {
-  bool lookups_skipped = command.environment.count("RBLSMTPD") > 0;
+  bool lookups_skipped = command.details->environment.count("RBLSMTPD") > 0;
   std::size_t search_from = 0;
   while (std::optional<std::size_t> index =
              find_program_from(command.argv, search_from, "rblsmtpd")) {

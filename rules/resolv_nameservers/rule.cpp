@@ -108,8 +108,8 @@ class ResolvNameserversRule final : public Rule {
       }
     }
     for (const ServiceCommand& command : context.inventory().commands) {
-      auto value = command.environment.find("DNSCACHEIP");
-      if (!command.enabled || value == command.environment.end()) continue;
+      auto value = command.details->environment.find("DNSCACHEIP");
+      if (!command.enabled || value == command.details->environment.end()) continue;
       for (const std::string& address : djbdns_nameservers_from_dnscacheip(value->second)) {
         add_used(used, address, "DNSCACHEIP of " + command.subject);
       }

@@ -76,9 +76,9 @@ void read_rblsmtpd(const ServiceCommand& command, ChainFacts& facts) {
 
 ChainFacts analyse_chain(const ServiceCommand& command) {
   ChainFacts facts;
-  if (!command.xinetd_ident_attributes.empty()) {
+  if (!command.details->xinetd_ident_attributes.empty()) {
     std::string attributes;
-    for (const std::string& attribute : command.xinetd_ident_attributes) {
+    for (const std::string& attribute : command.details->xinetd_ident_attributes) {
       attributes += (attributes.empty() ? "" : " and ") + attribute;
     }
     facts.ident_waits.push_back(

@@ -113,7 +113,7 @@ void attach_command(AuditContext& context, SmtpListener& listener, const std::st
   command.service = program;
   command.argv = std::move(argv);
   command.locations.resize(command.argv.size());
-  command.environment = std::move(details->environment);
+  command.details->environment = std::move(details->environment);
   listener.command = std::move(command);
   listener.command_source = listener.command->subject;
 }

@@ -189,8 +189,8 @@ class GrantCollector {
 
  private:
   void read_environment() {
-    auto relay = command_.environment.find("RELAYCLIENT");
-    if (relay != command_.environment.end()) {
+    auto relay = command_.details->environment.find("RELAYCLIENT");
+    if (relay != command_.details->environment.end()) {
       std::string where;
       switch (command_.source) {
         case LaunchSource::xinetd:
@@ -210,15 +210,15 @@ class GrantCollector {
       result_.environment_grants_everyone = true;
       result_.open_reasons.push_back("RELAYCLIENT is set for every connection by " + where);
     }
-    for (const std::string& name : command_.passenv) {
+    for (const std::string& name : command_.details->passenv) {
       if (name != "RELAYCLIENT") continue;
       result_.warnings.push_back(
           "xinetd passes RELAYCLIENT from its own environment (passenv): if xinetd is started "
           "with it, every client can relay");
     }
-    result_.evidence["passenv"] = command_.passenv;
+    result_.evidence["passenv"] = command_.details->passenv;
     result_.evidence["environment_relayclient"] =
-        relay != command_.environment.end() ? json(relay->second) : json(nullptr);
+        relay != command_.details->environment.end() ? json(relay->second) : json(nullptr);
   }
 
   void read_rules(const TcpserverSettings& settings) {

@@ -295,7 +295,7 @@ class SmtpOpenRelayRule final : public Rule {
   // variable, which only its live environment shows.
   std::optional<Finding> xinetd_passes_relayclient(const SmtpListener& listener) const {
     if (!listener.pid || !listener.command) return std::nullopt;
-    const std::vector<std::string>& names = listener.command->passenv;
+    const std::vector<std::string>& names = listener.command->details->passenv;
     if (std::find(names.begin(), names.end(), "RELAYCLIENT") == names.end()) return std::nullopt;
     Expected<ProcessDetails> details = privileged_reader().read_process(*listener.pid);
     if (!details) return std::nullopt;

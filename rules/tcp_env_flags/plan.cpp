@@ -195,10 +195,10 @@ Expected<std::optional<PlannedChange>> plan_tcp_env_drop_in(AuditContext& contex
   if (exec_start == nullptr || exec_start->value.empty()) {
     return fail_with(changed_file_message(command.file));
   }
-  if (command.exec_start_count > 1) {
+  if (command.details->exec_start_count > 1) {
     return fail_with(command.file + ":" + std::to_string(command.line) + ": " +
                      systemd_unit_name(command) + " is Type=oneshot with " +
-                     std::to_string(command.exec_start_count) +
+                     std::to_string(command.details->exec_start_count) +
                      " ExecStart= lines, run in order; a drop-in must empty the list and give "
                      "every line again, and qharden's gives only this one. Write that drop-in "
                      "by hand");
@@ -293,15 +293,15 @@ std::vector<std::string> without_tcp_env_options(const std::vector<std::string>&
 }  // namespace
 
 bool tcp_env_drop_in_is_stale(const ServiceCommand& command) {
-  const ServiceCommand* unit = command.under_qharden_drop_in.get();
+  const ServiceCommand* unit = command.details->under_qharden_drop_in.get();
   return unit != nullptr && (unit->argv.empty() || without_tcp_env_options(command.argv) !=
                                                        without_tcp_env_options(unit->argv));
 }
 
 const ServiceCommand& tcp_env_drop_in_source(const ServiceCommand& command) {
   bool from_unit =
-      tcp_env_drop_in_is_stale(command) && !command.under_qharden_drop_in->argv.empty();
-  return from_unit ? *command.under_qharden_drop_in : command;
+      tcp_env_drop_in_is_stale(command) && !command.details->under_qharden_drop_in->argv.empty();
+  return from_unit ? *command.details->under_qharden_drop_in : command;
 }
 
 Expected<std::vector<PlannedChange>> plan_tcp_env_fixes(AuditContext& context, const RuleInfo& info,
@@ -345,7 +345,7 @@ Expected<std::vector<PlannedChange>> plan_tcp_env_fixes(AuditContext& context, c
       if (!outcome) return Unexpected(outcome.error());
       std::string service_summary;
       if (edits.size() > before) service_summary = "set tcp-env's options to " + options_text;
-      for (const std::string& attribute : command->xinetd_ident_attributes) {
+      for (const std::string& attribute : command->details->xinetd_ident_attributes) {
         edits.push_back(
             TextEdit{located->block_end, 0, located->indentation + attribute + " -= USERID\n"});
         service_summary +=

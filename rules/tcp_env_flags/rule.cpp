@@ -95,7 +95,7 @@ Finding check_command(const RuleInfo& info, const ServiceCommand& command, std::
   } else if (command.server_location) {
     line = command.server_location->line;
   }
-  bool userid = !command.xinetd_ident_attributes.empty();
+  bool userid = !command.details->xinetd_ident_attributes.empty();
 
   Finding finding = make_finding(info, command.subject, Status::pass, "");
   finding.evidence = {{"file", command.file},
@@ -103,16 +103,16 @@ Finding check_command(const RuleInfo& info, const ServiceCommand& command, std::
                       {"service_line", command.line},
                       {"tcp_env_options", options.option_words},
                       {"ident", !options.ident_off || userid},
-                      {"xinetd_userid", command.xinetd_ident_attributes},
+                      {"xinetd_userid", command.details->xinetd_ident_attributes},
                       {"served_by", served_by(command, inventory)}};
   if (!command.enabled) {
     finding.status = Status::skip;
-    finding.message = "service is disabled (" + command.disabled_reason + "); not checked";
+    finding.message = "service is disabled (" + command.details->disabled_reason + "); not checked";
     return finding;
   }
   std::vector<std::string> problems;
   if (!options.passes()) problems.push_back(tcp_env_problem(options));
-  if (userid) problems.push_back(userid_problem(command.xinetd_ident_attributes));
+  if (userid) problems.push_back(userid_problem(command.details->xinetd_ident_attributes));
   if (problems.empty()) {
     std::string words;
     for (const std::string& word : options.option_words) words += " " + word;
@@ -138,7 +138,7 @@ std::string joined(const std::vector<std::string>& words) {
 // qharden's drop-in copied the unit's ExecStart= line; the unit's line has
 // changed since (a package upgrade), and the drop-in still runs the old one.
 void judge_stale_copy(const ServiceCommand& command, Finding& finding) {
-  const ServiceCommand& unit = *command.under_qharden_drop_in;
+  const ServiceCommand& unit = *command.details->under_qharden_drop_in;
   // The drop-in's own verdict stays only when it is a problem too: "runs
   // with -Rt0" under a failing finding would read as all is well.
   std::string own = finding.status == Status::fail ? "; " + finding.message : std::string();
@@ -149,8 +149,8 @@ void judge_stale_copy(const ServiceCommand& command, Finding& finding) {
   if (unit.argv.empty()) {
     finding.fixable = false;
     finding.message = "qharden's drop-in " + command.file + " gives ExecStart= `" +
-                      joined(command.argv) + "` for the unit, but " + unit.disabled_reason + own +
-                      ". Not fixed by qharden: " + remove;
+                      joined(command.argv) + "` for the unit, but " +
+                      unit.details->disabled_reason + own + ". Not fixed by qharden: " + remove;
     return;
   }
   std::string place = unit.file + ":" + std::to_string(unit.line);

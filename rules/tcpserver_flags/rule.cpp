@@ -24,8 +24,8 @@ std::string parent_directory(const std::string& path) {
 std::string restart_advice(const ServiceCommand& command) {
   std::string daemontools = "svc -t " + parent_directory(command.file);
   std::string runit = "sv restart " + command.service;
-  if (command.supervisor == "daemontools") return "`" + daemontools + "`";
-  if (command.supervisor == "runit") return "`" + runit + "`";
+  if (command.details->supervisor == "daemontools") return "`" + daemontools + "`";
+  if (command.details->supervisor == "runit") return "`" + runit + "`";
   return "`" + daemontools + "` (daemontools) or `" + runit + "` (runit)";
 }
 
@@ -155,8 +155,8 @@ class TcpserverFlagsRule final : public Rule {
                         {"tcpserver_options", options.words},
                         {"ident_timeout_s", options.ident_timeout_seconds},
                         {"service", command.service},
-                        {"supervisor", command.supervisor},
-                        {"wrappers", command.wrappers}};
+                        {"supervisor", command.details->supervisor},
+                        {"wrappers", command.details->wrappers}};
     nlohmann::json parse_problems = nlohmann::json::array();
     for (const InventoryProblem& problem : inventory.problems) {
       if (problem.file == script) {

@@ -142,7 +142,7 @@ TEST(RblsmtpdCollectCommands, DisabledServicesAndRblsmtpdVariable) {
   ServiceCommand disabled = command("off", "rblsmtpd -r a.example q");
   disabled.enabled = false;
   ServiceCommand bypassed = command("env", "rblsmtpd -r b.example q");
-  bypassed.environment["RBLSMTPD"] = "";
+  bypassed.details->environment["RBLSMTPD"] = "";
   RblsmtpdZones zones = collect_rblsmtpd_zones({disabled, bypassed});
   ASSERT_EQ(zones.uses.size(), 1u);
   EXPECT_EQ(zones.uses[0].zone, "b.example");

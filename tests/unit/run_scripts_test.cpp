@@ -55,9 +55,9 @@ TEST_P(RunScriptCommands, UnwrapsToTheProgramChain) {
   EXPECT_EQ(command->source, LaunchSource::run_script);
   EXPECT_EQ(command->file, test_case.subject);
   EXPECT_EQ(join(command->argv), test_case.argv);
-  EXPECT_EQ(join(command->wrappers), test_case.wrappers);
+  EXPECT_EQ(join(command->details->wrappers), test_case.wrappers);
   EXPECT_EQ(command->service, test_case.service);
-  EXPECT_EQ(command->supervisor, test_case.supervisor);
+  EXPECT_EQ(command->details->supervisor, test_case.supervisor);
   ASSERT_EQ(command->locations.size(), command->argv.size());
   ASSERT_TRUE(command->locations[0]);
   EXPECT_EQ(command->locations[0]->line, test_case.program_line);
@@ -133,7 +133,7 @@ TEST(RunScripts, EnvironmentFromExportsAndEnvdir) {
   ServiceInventory inventory = collect(fixture("daemontools"));
   const ServiceCommand* command = command_for(inventory, "/service/qmail-submission/run");
   ASSERT_NE(command, nullptr);
-  const std::map<std::string, std::string>& environment = command->environment;
+  const std::map<std::string, std::string>& environment = command->details->environment;
   EXPECT_EQ(environment.at("DNSCACHEIP"), "10.0.0.53");
   ASSERT_EQ(environment.count("RBLSMTPD"), 1u);  // a one-line empty file sets it empty
   EXPECT_EQ(environment.at("RBLSMTPD"), "");
@@ -142,7 +142,7 @@ TEST(RunScripts, EnvironmentFromExportsAndEnvdir) {
   EXPECT_EQ(environment.at("PATH"), "/var/qmail/bin:/usr/local/bin:/usr/bin:/bin");
   const ServiceCommand* runit = command_for(inventory, "/etc/sv/qmail-smtpd/run");
   ASSERT_NE(runit, nullptr);
-  EXPECT_EQ(runit->environment.at("DNSCACHEIP"), "127.0.0.1");
+  EXPECT_EQ(runit->details->environment.at("DNSCACHEIP"), "127.0.0.1");
   EXPECT_NE(std::find(inventory.files_read.begin(), inventory.files_read.end(),
                       "/service/qmail-submission/env/DNSCACHEIP"),
             inventory.files_read.end());

@@ -184,7 +184,7 @@ TEST_P(GreetingChain, FindsIdentAndDns) {
   const ChainCase& row = GetParam();
   ServiceCommand command;
   command.argv = row.argv;
-  command.xinetd_ident_attributes = row.xinetd_ident_attributes;
+  command.details->xinetd_ident_attributes = row.xinetd_ident_attributes;
   ChainFacts facts = analyse_chain(command);
   EXPECT_EQ(total_ident_wait_seconds(facts), row.ident_wait_seconds);
   std::vector<std::string> fixed_by;

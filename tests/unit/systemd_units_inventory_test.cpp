@@ -279,7 +279,7 @@ TEST(SystemdUnitsInventory, EnabledOnlyThroughAWantsLink) {
   ServiceInventory off = collect_systemd(tree.root());
   ASSERT_EQ(off.commands.size(), 1u);
   EXPECT_FALSE(off.commands.front().enabled);
-  EXPECT_NE(off.commands.front().disabled_reason.find("not enabled"), std::string::npos);
+  EXPECT_NE(off.commands.front().details->disabled_reason.find("not enabled"), std::string::npos);
   tree.symlink(kLib + "s.socket", kEtc + "sockets.target.wants/s.socket");
   ServiceInventory on = collect_systemd(tree.root());
   ASSERT_EQ(on.commands.size(), 1u);
@@ -302,7 +302,7 @@ TEST(SystemdUnitsInventory, EnvironmentAsSystemdAppliesIt) {
   ASSERT_EQ(inventory.commands.size(), 1u);
   std::map<std::string, std::string> expected = {
       {"GREETING", "hello world"}, {"QMAILDUID", "111"}, {"WON", "file"}, {"DATABYTES", "0"}};
-  EXPECT_EQ(inventory.commands.front().environment, expected);
+  EXPECT_EQ(inventory.commands.front().details->environment, expected);
   EXPECT_TRUE(inventory.problems.empty());
 
   tree.write(kLib + "s@.service",
@@ -332,7 +332,7 @@ TEST(SystemdUnitsInventory, EnvironmentFileGlobsAreExpanded) {
   ServiceInventory inventory = collect_systemd(tree.root());
   ASSERT_EQ(inventory.commands.size(), 1u);
   std::map<std::string, std::string> expected = {{"RELAYCLIENT", ""}, {"ORDER", "second"}};
-  EXPECT_EQ(inventory.commands.front().environment, expected);
+  EXPECT_EQ(inventory.commands.front().details->environment, expected);
   EXPECT_TRUE(inventory.problems.empty());
 
   tree.write(kLib + "s@.service", service +
