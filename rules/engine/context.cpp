@@ -16,12 +16,17 @@ const ServiceInventory& AuditContext::inventory() {
 
 namespace {
 
+// What a rule that threw gives in place of (or after) its findings.
+Finding internal_error_finding(const Rule& rule, const std::exception& exception) {
+  return make_finding(rule.info(), std::string(rule.info().id), Status::error,
+                      std::string("internal error: ") + exception.what());
+}
+
 std::vector<Finding> checked_findings(const Rule& rule, AuditContext& context) {
   try {
     return rule.check(context);
   } catch (const std::exception& exception) {
-    return {make_finding(rule.info(), std::string(rule.info().id), Status::error,
-                         std::string("internal error: ") + exception.what())};
+    return {internal_error_finding(rule, exception)};
   }
 }
 
@@ -75,8 +80,7 @@ void AuditContext::check_rule_each(const Rule& rule, const FindingSink& sink) {
   } catch (const std::exception& exception) {
     if (sink_threw) throw;
     // The findings already handed on stay: they were made before the failure.
-    sink(make_finding(rule.info(), std::string(id), Status::error,
-                      std::string("internal error: ") + exception.what()));
+    sink(internal_error_finding(rule, exception));
   }
 }
 
