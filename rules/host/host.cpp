@@ -143,25 +143,65 @@ Expected<int> RootedHost::open_under_root(const std::string& host_path, int flag
   return descriptor;
 }
 
-Expected<std::string> RootedHost::read_file(const std::string& host_path) const {
+Outcome Host::read_file_in_blocks(const std::string& host_path,
+                                  const FileBlockVisitor& each_block) const {
+  Expected<std::string> text = read_file(host_path);
+  if (!text) return Unexpected(text.error());
+  each_block(*text);
+  return Done{};
+}
+
+namespace {
+
+std::string too_large_message(const std::string& host_path) {
+  return host_path + ": file is larger than " + std::to_string(kMaximumFileBytes) +
+         " bytes; refusing to read it";
+}
+
+std::string grew_message(const std::string& host_path) {
+  return host_path + ": file grew past the size cap while being read";
+}
+
+}  // namespace
+
+// What read_file and read_file_in_blocks refuse alike: anything but a regular
+// file, and a file over the cap.
+Expected<RootedHost::OpenedFile> RootedHost::open_regular_file(const std::string& host_path) const {
   Expected<int> opened = open_under_root(host_path, O_RDONLY | O_NONBLOCK, true);
   if (!opened) return Unexpected(opened.error());
-  DescriptorCloser closer{*opened};
+  OpenedFile file{*opened, 0};
   struct stat file_stat {};
-  if (::fstat(*opened, &file_stat) != 0) return fail_with(describe_errno(host_path, errno));
-  if (S_ISDIR(file_stat.st_mode)) return fail_with(host_path + ": is a directory");
-  if (!S_ISREG(file_stat.st_mode)) return fail_with(host_path + ": not a regular file");
-  if (file_stat.st_size > kMaximumFileBytes) {
-    return fail_with(host_path + ": file is larger than " + std::to_string(kMaximumFileBytes) +
-                     " bytes; refusing to read it");
+  if (::fstat(*opened, &file_stat) != 0) {
+    int saved = errno;
+    ::close(*opened);
+    return fail_with(describe_errno(host_path, saved));
   }
+  std::string refusal;
+  if (S_ISDIR(file_stat.st_mode))
+    refusal = host_path + ": is a directory";
+  else if (!S_ISREG(file_stat.st_mode))
+    refusal = host_path + ": not a regular file";
+  else if (file_stat.st_size > kMaximumFileBytes)
+    refusal = too_large_message(host_path);
+  if (!refusal.empty()) {
+    ::close(*opened);
+    return fail_with(refusal);
+  }
+  file.size = file_stat.st_size;
+  return file;
+}
+
+Expected<std::string> RootedHost::read_file(const std::string& host_path) const {
+  Expected<OpenedFile> opened = open_regular_file(host_path);
+  if (!opened) return Unexpected(opened.error());
+  DescriptorCloser closer{opened->descriptor};
   std::string content;
   // The size fstat gives, so a 16 MiB file is not held at twice its size while
   // it grows (issue 15: audit memory); a file that grows meanwhile still reads.
-  content.reserve(static_cast<std::size_t>(file_stat.st_size));
+  content.reserve(static_cast<std::size_t>(opened->size));
   char buffer[65536];
   for (;;) {
-    ssize_t count = ::read(*opened, buffer, sizeof buffer);
+    ssize_t count = ::read(opened->descriptor, buffer, sizeof buffer);
     if (count < 0) {
       if (errno == EINTR) continue;
       return fail_with(describe_errno(host_path, errno));
@@ -169,10 +209,40 @@ Expected<std::string> RootedHost::read_file(const std::string& host_path) const 
     if (count == 0) break;
     content.append(buffer, static_cast<std::size_t>(count));
     if (static_cast<std::int64_t>(content.size()) > kMaximumFileBytes) {
-      return fail_with(host_path + ": file grew past the size cap while being read");
+      return fail_with(grew_message(host_path));
     }
   }
   return content;
+}
+
+Outcome RootedHost::read_file_in_blocks(const std::string& host_path,
+                                        const FileBlockVisitor& each_block) const {
+  Expected<OpenedFile> opened = open_regular_file(host_path);
+  if (!opened) return Unexpected(opened.error());
+  DescriptorCloser closer{opened->descriptor};
+  // Bytes read but not yet handed on: at most a block and the line it cuts.
+  std::string pending;
+  pending.reserve(kFileBlockBytes + 65536);
+  std::int64_t total = 0;
+  char buffer[65536];
+  for (;;) {
+    ssize_t count = ::read(opened->descriptor, buffer, sizeof buffer);
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      return fail_with(describe_errno(host_path, errno));
+    }
+    if (count == 0) break;
+    total += count;
+    if (total > kMaximumFileBytes) return fail_with(grew_message(host_path));
+    pending.append(buffer, static_cast<std::size_t>(count));
+    if (pending.size() < kFileBlockBytes) continue;
+    std::size_t last_newline = pending.rfind('\n');
+    if (last_newline == std::string::npos) continue;  // one long line: read on
+    each_block(std::string_view(pending).substr(0, last_newline + 1));
+    pending.erase(0, last_newline + 1);
+  }
+  if (!pending.empty()) each_block(pending);
+  return Done{};
 }
 
 Expected<std::vector<std::string>> RootedHost::list_directory(const std::string& host_path) const {

@@ -156,8 +156,8 @@ struct ServiceCommandDetails {
 struct ServiceCommand {
   // Fields ordered for packing: there may be 100,000 of these (issue 15).
   LaunchSource source = LaunchSource::xinetd;
-  int line = 0;      // 1-based line of the service (xinetd: `service`; inetd: the line)
-  std::string file;  // host path of the file that holds the command line
+  int line = 0;         // 1-based line of the service (xinetd: `service`; inetd: the line)
+  std::string file;     // host path of the file that holds the command line
   std::string service;  // xinetd: id (name unless `id` is set); inetd: the service field as written
   // "/etc/xinetd.d/smtp_psa:smtp", "/etc/inetd.conf:smtp", the run script, or
   // systemd's service unit file as found ("/usr/lib/systemd/system/qmail-smtpd@.service");

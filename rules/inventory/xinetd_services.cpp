@@ -1,6 +1,7 @@
 // xinetd services into the inventory. All reads go through the Host, so the
 // same code audits the live host and a --root fixture tree.
 #include <cctype>
+#include <cstdint>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -28,6 +29,10 @@ class HostXinetdFileSource final : public XinetdFileSource {
     return host_.read_file(path);
   }
 
+  Outcome read_file_in_blocks(const std::string& path, const BlockVisitor& each) const override {
+    return host_.read_file_in_blocks(path, each);
+  }
+
   Expected<std::vector<std::string>> list_directory(const std::string& path) const override {
     return host_.list_directory(path);
   }
@@ -49,6 +54,18 @@ class HostXinetdFileSource final : public XinetdFileSource {
   const Host& host_;
 };
 
+// 64-bit FNV-1a, fed in blocks: the same text gives the same value however
+// it was cut.
+struct TextHash {
+  std::uint64_t value = 14695981039346656037ull;
+  void add(std::string_view bytes) {
+    for (char byte : bytes) {
+      value ^= static_cast<unsigned char>(byte);
+      value *= 1099511628211ull;
+    }
+  }
+};
+
 // Remembers which files a pass read and a hash of each text, so that the two
 // passes can tell whether they read the same configuration.
 class RecordingFileSource final : public XinetdFileSource {
@@ -57,8 +74,20 @@ class RecordingFileSource final : public XinetdFileSource {
 
   Expected<std::string> read_file(const std::string& path) const override {
     Expected<std::string> text = inner_.read_file(path);
-    reads_.emplace_back(path, text ? std::hash<std::string_view>{}(*text) : 0);
+    TextHash hash;
+    if (text) hash.add(*text);
+    reads_.emplace_back(path, text ? hash.value : 0);
     return text;
+  }
+
+  Outcome read_file_in_blocks(const std::string& path, const BlockVisitor& each) const override {
+    TextHash hash;
+    Outcome read = inner_.read_file_in_blocks(path, [&](std::string_view block) {
+      hash.add(block);
+      each(block);
+    });
+    reads_.emplace_back(path, read ? hash.value : 0);
+    return read;
   }
   Expected<std::vector<std::string>> list_directory(const std::string& path) const override {
     return inner_.list_directory(path);
@@ -69,13 +98,13 @@ class RecordingFileSource final : public XinetdFileSource {
   std::string identity(const std::string& path) const override { return inner_.identity(path); }
 
   // What this pass read, cleared for the next.
-  std::vector<std::pair<std::string, std::size_t>> take_reads() const {
+  std::vector<std::pair<std::string, std::uint64_t>> take_reads() const {
     return std::exchange(reads_, {});
   }
 
  private:
   const XinetdFileSource& inner_;
-  mutable std::vector<std::pair<std::string, std::size_t>> reads_;
+  mutable std::vector<std::pair<std::string, std::uint64_t>> reads_;
 };
 
 // Debian's /etc/default/xinetd: INETD_COMPAT=Yes makes xinetd serve inetd.conf too.
@@ -169,7 +198,7 @@ bool read_xinetd_services(const Host& host, const std::string& main_file,
                                ++service_count;
                              });
 
-  std::vector<std::pair<std::string, std::size_t>> first_reads = source.take_reads();
+  std::vector<std::pair<std::string, std::uint64_t>> first_reads = source.take_reads();
 
   // The second pass turns each section into a command as it is parsed.
   XinetdServiceResolver service_resolver(defaults_sections);

@@ -32,28 +32,35 @@ bool is_useful_line(std::string_view line) {
   return false;
 }
 
+// Fed the text whole or a block of whole lines at a time (feed), then
+// finish(): locations and line numbers count from the start of the file.
 class XinetdTextParser {
  public:
-  XinetdTextParser(const std::string& file, std::string_view text,
-                   const XinetdAttributeFilter& keep, const XinetdItemVisitor& visit,
-                   const XinetdProblemVisitor& report)
-      : text_(text), keep_(keep), visit_(visit), report_(report) {
+  XinetdTextParser(const std::string& file, const XinetdAttributeFilter& keep,
+                   const XinetdItemVisitor& visit, const XinetdProblemVisitor& report)
+      : keep_(keep), visit_(visit), report_(report) {
     result_.file = file;
   }
 
-  XinetdFile parse() {
-    if (int nul_line = first_nul_line(text_); nul_line != 0) {
-      problem(nul_line, "binary file (NUL byte); xinetd cannot use it");
-      return std::move(result_);
+  void feed(std::string_view block) {
+    if (stopped_) return;
+    // The loader checks the whole file first (xinetd_load.cpp), so a block
+    // holds a NUL only when the file changed since: it is read no further.
+    if (int nul_line = first_nul_line(block); nul_line != 0) {
+      problem(line_number_ + nul_line, "binary file (NUL byte); xinetd cannot use it");
+      stopped_ = true;
+      return;
     }
+    block_ = block;
     // Line by line, not split_lines: its vector is 24 bytes a line, as much
     // as the text itself (issue 15: audit memory).
-    TextLine line;
-    for (std::size_t offset = 0; offset < text_.size(); offset = line.offset + line.length + 1) {
-      std::size_t end = text_.find('\n', offset);
-      if (end == std::string_view::npos) end = text_.size();
-      line = TextLine{offset, end - offset, line.number + 1};
-      std::string_view content = text_.substr(line.offset, line.length);
+    std::size_t position = 0;
+    while (position < block.size()) {
+      std::size_t end = block.find('\n', position);
+      if (end == std::string_view::npos) end = block.size();
+      TextLine line{block_offset_ + position, end - position, ++line_number_};
+      std::string_view content = block.substr(position, end - position);
+      position = end + 1;
       if (!is_useful_line(content)) continue;
       switch (state_) {
         case State::between_entries:
@@ -70,7 +77,11 @@ class XinetdTextParser {
           break;
       }
     }
-    finish();
+    block_offset_ += block.size();
+  }
+
+  XinetdFile finish() {
+    if (!stopped_) report_unfinished_entry();
     return std::move(result_);
   }
 
@@ -91,8 +102,16 @@ class XinetdTextParser {
     return "service " + section_.name;
   }
 
+  // The line's words, located in the file (line.offset counts from its start).
+  std::vector<LocatedWord> words_of(const TextLine& line) const {
+    TextLine in_block{line.offset - block_offset_, line.length, line.number};
+    std::vector<LocatedWord> words = split_located_words(block_, in_block);
+    for (LocatedWord& word : words) word.location.offset += block_offset_;
+    return words;
+  }
+
   void start_entry(const TextLine& line) {
-    std::vector<LocatedWord> words = split_located_words(text_, line);
+    std::vector<LocatedWord> words = words_of(line);
     std::string keyword = lower_case(words.front().text);
     bool named = keyword == "service" || keyword == "include" || keyword == "includedir";
     if (named && words.size() < 2) {
@@ -145,7 +164,7 @@ class XinetdTextParser {
       state_ = State::between_entries;
       return;
     }
-    std::vector<LocatedWord> words = split_located_words(text_, line);
+    std::vector<LocatedWord> words = words_of(line);
     std::optional<XinetdOperator> operation;
     if (words.size() >= 2) operation = operator_from_word(words[1].text);
     if (!operation) {
@@ -202,7 +221,7 @@ class XinetdTextParser {
     }
   }
 
-  void finish() {
+  void report_unfinished_entry() {
     if (state_ == State::expecting_open) {
       problem(section_.line, entry_label() + " is not followed by a `{` line; xinetd drops it");
     } else if (state_ == State::in_entry) {
@@ -216,10 +235,14 @@ class XinetdTextParser {
     }
   }
 
-  std::string_view text_;
-  const XinetdAttributeFilter& keep_;
-  const XinetdItemVisitor& visit_;
-  const XinetdProblemVisitor& report_;
+  std::string_view block_;        // the block being read
+  std::size_t block_offset_ = 0;  // of block_ in the file
+  int line_number_ = 0;           // of the last line read
+  bool stopped_ = false;          // a NUL byte was found
+  // Copies: a block parser outlives the call that made it.
+  XinetdAttributeFilter keep_;
+  XinetdItemVisitor visit_;
+  XinetdProblemVisitor report_;
   XinetdFile result_;
   State state_ = State::between_entries;
   XinetdSection section_;
@@ -230,13 +253,36 @@ class XinetdTextParser {
 
 XinetdFile parse_xinetd_text(const std::string& file, std::string_view text,
                              const XinetdAttributeFilter& keep) {
-  return XinetdTextParser(file, text, keep, {}, {}).parse();
+  XinetdTextParser parser(file, keep, {}, {});
+  parser.feed(text);
+  return parser.finish();
 }
 
 void parse_xinetd_text(const std::string& file, std::string_view text,
                        const XinetdAttributeFilter& keep, const XinetdItemVisitor& visit,
                        const XinetdProblemVisitor& report) {
-  XinetdTextParser(file, text, keep, visit, report).parse();
+  XinetdTextParser parser(file, keep, visit, report);
+  parser.feed(text);
+  parser.finish();
+}
+
+struct XinetdBlockParser::Parser : XinetdTextParser {
+  using XinetdTextParser::XinetdTextParser;
+};
+
+XinetdBlockParser::XinetdBlockParser(const std::string& file, const XinetdAttributeFilter& keep,
+                                     const XinetdItemVisitor& visit,
+                                     const XinetdProblemVisitor& report)
+    : parser_(std::make_unique<Parser>(file, keep, visit, report)) {}
+
+XinetdBlockParser::~XinetdBlockParser() = default;
+
+void XinetdBlockParser::feed(std::string_view block) {
+  parser_->feed(block);
+}
+
+void XinetdBlockParser::finish() {
+  parser_->finish();
 }
 
 }  // namespace qharden

@@ -90,6 +90,26 @@ void parse_xinetd_text(const std::string& file, std::string_view text,
                        const XinetdAttributeFilter& keep, const XinetdItemVisitor& visit,
                        const XinetdProblemVisitor& report);
 
+// The same parse fed a block of whole lines at a time (Host::read_file_in_blocks),
+// so that not even the file's text is held whole. The caller makes sure the
+// file holds no NUL byte first: xinetd cannot use such a file at all, but a
+// block parser has handed on what came before the NUL when it meets one.
+class XinetdBlockParser {
+ public:
+  XinetdBlockParser(const std::string& file, const XinetdAttributeFilter& keep,
+                    const XinetdItemVisitor& visit, const XinetdProblemVisitor& report);
+  ~XinetdBlockParser();
+  XinetdBlockParser(const XinetdBlockParser&) = delete;
+  XinetdBlockParser& operator=(const XinetdBlockParser&) = delete;
+
+  void feed(std::string_view block);  // whole lines; the last may lack its '\n'
+  void finish();                      // reports an entry the file leaves open
+
+ private:
+  struct Parser;
+  std::unique_ptr<Parser> parser_;
+};
+
 // The attributes that resolve_xinetd_services, resolve_xinetd_limits and the
 // inventory's passenv read. The inventory keeps only these: a file of 100,000
 // services parsed whole is the largest thing an audit holds (issue 15).
@@ -101,6 +121,15 @@ class XinetdFileSource {
  public:
   virtual ~XinetdFileSource() = default;
   virtual Expected<std::string> read_file(const std::string& path) const = 0;
+  // The file a block of whole lines at a time (Host::read_file_in_blocks);
+  // by default the whole file as one block.
+  using BlockVisitor = std::function<void(std::string_view block)>;
+  virtual Outcome read_file_in_blocks(const std::string& path, const BlockVisitor& each) const {
+    Expected<std::string> text = read_file(path);
+    if (!text) return Unexpected(text.error());
+    each(*text);
+    return Done{};
+  }
   // Entry names; the loader sorts them in strcmp order itself.
   virtual Expected<std::vector<std::string>> list_directory(const std::string& path) const = 0;
   // Follows symlinks, as xinetd's stat() does; a symlink loop is an error.
@@ -125,8 +154,10 @@ XinetdConfiguration load_xinetd_configuration(const std::string& main_file,
                                               const XinetdFileSource& source,
                                               const XinetdAttributeFilter& keep = {});
 // The same, handing each section to `visit` in reading order as it is parsed;
-// the returned `sections` stay empty. Only one file's text and one section are
-// held at a time (and the text of the files that include it).
+// the returned `sections` stay empty. Files are read a block at a time (see
+// XinetdFileSource::read_file_in_blocks), twice each: first for a NUL byte,
+// then to parse. One section and one block of each file being read (the
+// file and those that include it) are held at a time.
 using XinetdSectionVisitor = std::function<void(XinetdSection&& section)>;
 XinetdConfiguration visit_xinetd_configuration(const std::string& main_file,
                                                const XinetdFileSource& source,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "parsers/text_lines.h"
 #include "parsers/xinetd.h"
 
 namespace qharden {
@@ -85,19 +86,37 @@ class XinetdLoader {
               path + " is included a second time; xinetd would read its services twice");
       return;
     }
-    Expected<std::string> text = source_.read_file(path);
-    if (!text) {
+    // A block at a time, so that not even a file's text is held whole (issue
+    // 15: audit memory), and twice: a NUL byte anywhere makes the whole file
+    // unusable to xinetd, so the first reading looks for one before the
+    // second parses. The inventory's hash check catches a file that changes
+    // between the two.
+    int nul_line = 0;
+    int lines_before = 0;
+    Outcome scanned = source_.read_file_in_blocks(path, [&](std::string_view block) {
+      if (nul_line != 0) return;
+      if (int in_block = first_nul_line(block); in_block != 0) {
+        nul_line = lines_before + in_block;
+      } else {
+        lines_before += static_cast<int>(std::count(block.begin(), block.end(), '\n'));
+      }
+    });
+    if (!scanned) {
       // The file itself is at fault (unreadable, a loop), so it carries the problem.
-      record(XinetdProblem{path, 0, reason_only(text.error().message, path)});
+      record(XinetdProblem{path, 0, reason_only(scanned.error().message, path)});
       return;
     }
     configuration_.files_read.push_back(path);
+    if (nul_line != 0) {
+      record(XinetdProblem{path, nul_line, "binary file (NUL byte); xinetd cannot use it"});
+      return;
+    }
     reading_.insert(identity);
     // Each item is handled as the parser completes it, an include by reading
     // that file there and then, so sections and problems arrive in xinetd's
-    // reading order and no file is held parsed whole (issue 15: audit memory).
-    parse_xinetd_text(
-        path, *text, keep_,
+    // reading order and no file is held parsed whole.
+    XinetdBlockParser parser(
+        path, keep_,
         [&](XinetdItem&& item) {
           if (auto* section = std::get_if<XinetdSection>(&item)) {
             if (visit_) {
@@ -116,6 +135,15 @@ class XinetdLoader {
           }
         },
         [this](XinetdProblem&& problem) { record(std::move(problem)); });
+    Outcome parsed =
+        source_.read_file_in_blocks(path, [&](std::string_view block) { parser.feed(block); });
+    if (parsed) {
+      parser.finish();
+    } else {
+      // Failed part way, after what came before was handed on: the read error
+      // says why the rest is missing, so no "no closing `}`" beside it.
+      record(XinetdProblem{path, 0, reason_only(parsed.error().message, path)});
+    }
     reading_.erase(identity);
   }
 

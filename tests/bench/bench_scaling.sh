@@ -10,11 +10,11 @@
 # --no-reload, journal under the tree) runs last, on the same tree.
 #
 #   QHARDEN=build-release/agent/qharden tests/bench/bench_scaling.sh
-#   QHARDEN_SCALING_SIZES="500 1000 2000"   which N to measure (default up to 78,000 = 16 MiB)
+#   QHARDEN_SCALING_SIZES="500 1000 2000"   which N to measure (default up to 79,200: 16.0 MiB, the per-file cap)
 #   QHARDEN_SCALING_CAP=120                 seconds after which plan is cut off
 set -euo pipefail
 QHARDEN=${QHARDEN:?}
-sizes=${QHARDEN_SCALING_SIZES:-500 1000 2000 4000 16000 60000 78000}  # 78,000: just under the 16 MiB file cap
+sizes=${QHARDEN_SCALING_SIZES:-500 1000 2000 4000 16000 60000 79200}  # 79,200: 16,761,343 bytes, just under the 16 MiB cap
 cap=${QHARDEN_SCALING_CAP:-120}
 work=$(mktemp -d /tmp/qharden-bench-scaling.XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -14,11 +14,32 @@
 
 namespace {
 
-// Every path holds the input itself, so includes loop back into it.
+// Every path holds the input itself, so includes loop back into it. Read in
+// blocks of `lines_per_block` whole lines (0: the whole text as one), as
+// Host::read_file_in_blocks cuts a file.
 class SameTextSource final : public qharden::XinetdFileSource {
  public:
-  explicit SameTextSource(std::string text) : text_(std::move(text)) {}
+  SameTextSource(std::string text, std::size_t lines_per_block)
+      : text_(std::move(text)), lines_per_block_(lines_per_block) {}
   qharden::Expected<std::string> read_file(const std::string&) const override { return text_; }
+  qharden::Outcome read_file_in_blocks(const std::string&,
+                                       const BlockVisitor& each) const override {
+    if (lines_per_block_ == 0) {
+      each(text_);
+      return qharden::Done{};
+    }
+    std::size_t start = 0;
+    while (start < text_.size()) {
+      std::size_t end = start;
+      for (std::size_t line = 0; line < lines_per_block_ && end < text_.size(); ++line) {
+        std::size_t newline = text_.find('\n', end);
+        end = newline == std::string::npos ? text_.size() : newline + 1;
+      }
+      each(std::string_view(text_).substr(start, end - start));
+      start = end;
+    }
+    return qharden::Done{};
+  }
   qharden::Expected<std::vector<std::string>> list_directory(const std::string&) const override {
     return std::vector<std::string>{"smtp_psa", "smtp_psa.bak", "smtp_psa~", "z"};
   }
@@ -29,6 +50,7 @@ class SameTextSource final : public qharden::XinetdFileSource {
 
  private:
   std::string text_;
+  std::size_t lines_per_block_;
 };
 
 void check_location(std::string_view text, const qharden::WordLocation& location,
@@ -42,8 +64,12 @@ void check_location(std::string_view text, const qharden::WordLocation& location
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
+  // Parsed in blocks cut where the input says; every location below must
+  // still point into the whole text, and the whole-text parse further down
+  // must find the same sections and problems.
+  std::size_t lines_per_block = size == 0 ? 0 : 1 + data[0] % 4;
   qharden::XinetdConfiguration configuration =
-      qharden::load_xinetd_configuration("/etc/xinetd.conf", SameTextSource(text));
+      qharden::load_xinetd_configuration("/etc/xinetd.conf", SameTextSource(text, lines_per_block));
   for (const qharden::XinetdProblem& problem : configuration.problems) {
     if (problem.message.empty() || problem.file.empty()) __builtin_trap();
   }
@@ -80,11 +106,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   // The inventory parses with only the attributes it resolves kept: that must
-  // not change a resolved service or its burst limits.
+  // not change a resolved service or its burst limits. This parse reads the
+  // text whole, so it also checks the block parse above.
   qharden::XinetdConfiguration filtered = qharden::load_xinetd_configuration(
-      "/etc/xinetd.conf", SameTextSource(text), qharden::xinetd_attribute_is_resolved);
+      "/etc/xinetd.conf", SameTextSource(text, 0), qharden::xinetd_attribute_is_resolved);
   if (filtered.sections.size() != configuration.sections.size()) __builtin_trap();
   if (filtered.problems.size() != configuration.problems.size()) __builtin_trap();
+  for (std::size_t index = 0; index < filtered.sections.size(); ++index) {
+    const qharden::XinetdSection& left = configuration.sections[index];
+    const qharden::XinetdSection& right = filtered.sections[index];
+    if (left.line != right.line || left.closing_line != right.closing_line ||
+        left.closing_offset != right.closing_offset || left.name != right.name)
+      __builtin_trap();
+  }
+  for (std::size_t index = 0; index < filtered.problems.size(); ++index) {
+    if (configuration.problems[index].line != filtered.problems[index].line ||
+        configuration.problems[index].message != filtered.problems[index].message)
+      __builtin_trap();
+  }
   std::vector<qharden::XinetdService> whole =
       qharden::resolve_xinetd_services(configuration.sections);
   std::vector<qharden::XinetdService> kept = qharden::resolve_xinetd_services(filtered.sections);

@@ -313,19 +313,37 @@ TEST(TcpEnvFlags, AFileRewrittenBetweenThePassesIsReadAgain) {
   RootedHost rooted = *RootedHost::open(tree.root());
   const std::string one = "service smtp\n{\n\tid = a\n\tserver = /x/tcp-env\n}\n";
   const std::string two = one + "service smtp\n{\n\tid = b\n\tserver = /x/tcp-env\n}\n";
+  // Each pass reads a file twice (a look for NUL bytes, then the parse).
   // Pass one reads one service, pass two (Plesk has added one) two, then
   // both passes of the second reading agree.
-  RewritingHost host(rooted, "/etc/xinetd.d/smtp_psa", {one, two});
+  RewritingHost host(rooted, "/etc/xinetd.d/smtp_psa", {one, one, two});
   std::vector<Finding> findings = check_with(host);
-  EXPECT_EQ(host.reads, 4u);
+  EXPECT_EQ(host.reads, 8u);
   ASSERT_EQ(findings.size(), 2u);
   // Labelled by id: the name repeats in the file as it was judged.
   EXPECT_EQ(findings[0].subject, "/etc/xinetd.d/smtp_psa:a");
   EXPECT_EQ(findings[1].subject, "/etc/xinetd.d/smtp_psa:b");
 
-  RewritingHost restless(rooted, "/etc/xinetd.d/smtp_psa", {one, two, one, two, one, two});
+  // Rewritten between the look and the parse of the first pass.
+  RewritingHost between(rooted, "/etc/xinetd.d/smtp_psa", {one, two});
+  findings = check_with(between);
+  EXPECT_EQ(between.reads, 8u);
+  ASSERT_EQ(findings.size(), 2u);
+  EXPECT_EQ(findings[1].subject, "/etc/xinetd.d/smtp_psa:b");
+
+  // A NUL byte that appears after the look: the parse stops there, and the
+  // reading is done again.
+  RewritingHost binary(rooted, "/etc/xinetd.d/smtp_psa", {one, one + std::string(1, '\0'), one});
+  findings = check_with(binary);
+  EXPECT_EQ(binary.reads, 8u);
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].subject, "/etc/xinetd.d/smtp_psa:smtp");
+  EXPECT_NE(findings[0].status, Status::error) << findings[0].message;
+
+  RewritingHost restless(rooted, "/etc/xinetd.d/smtp_psa",
+                         {one, one, two, two, one, one, two, two, one, one, two, two});
   findings = check_with(restless);
-  EXPECT_EQ(restless.reads, 6u);
+  EXPECT_EQ(restless.reads, 12u);
   ASSERT_FALSE(findings.empty());
   EXPECT_EQ(findings[0].status, Status::error);
   EXPECT_NE(findings[0].message.find("changed while it was being read"), std::string::npos)
