@@ -221,12 +221,18 @@ Outcome RootedHost::read_file_in_blocks(const std::string& host_path,
   if (!opened) return Unexpected(opened.error());
   DescriptorCloser closer{opened->descriptor};
   // Bytes read but not yet handed on: at most a block and the line it cuts.
+  // Read into directly: an include is read inside the visitor of the file
+  // that includes it, 16 deep at most, so no buffer on the stack.
+  constexpr std::size_t kReadBytes = 65536;
   std::string pending;
-  pending.reserve(kFileBlockBytes + 65536);
+  pending.reserve(kFileBlockBytes + kReadBytes);
+  std::size_t last_newline = std::string::npos;  // in pending
   std::int64_t total = 0;
-  char buffer[65536];
   for (;;) {
-    ssize_t count = ::read(opened->descriptor, buffer, sizeof buffer);
+    std::size_t before = pending.size();
+    pending.resize(before + kReadBytes);
+    ssize_t count = ::read(opened->descriptor, pending.data() + before, kReadBytes);
+    pending.resize(before + static_cast<std::size_t>(std::max<ssize_t>(count, 0)));
     if (count < 0) {
       if (errno == EINTR) continue;
       return fail_with(describe_errno(host_path, errno));
@@ -234,12 +240,16 @@ Outcome RootedHost::read_file_in_blocks(const std::string& host_path,
     if (count == 0) break;
     total += count;
     if (total > kMaximumFileBytes) return fail_with(grew_message(host_path));
-    pending.append(buffer, static_cast<std::size_t>(count));
-    if (pending.size() < kFileBlockBytes) continue;
-    std::size_t last_newline = pending.rfind('\n');
-    if (last_newline == std::string::npos) continue;  // one long line: read on
+    // Only the bytes just read are searched: a long line must not be searched
+    // again for every read (quadratic on a 16 MiB file of one line).
+    const void* newline = ::memrchr(pending.data() + before, '\n', static_cast<std::size_t>(count));
+    if (newline != nullptr) {
+      last_newline = static_cast<std::size_t>(static_cast<const char*>(newline) - pending.data());
+    }
+    if (pending.size() < kFileBlockBytes || last_newline == std::string::npos) continue;
     each_block(std::string_view(pending).substr(0, last_newline + 1));
     pending.erase(0, last_newline + 1);
+    last_newline = std::string::npos;  // it was the last one
   }
   if (!pending.empty()) each_block(pending);
   return Done{};

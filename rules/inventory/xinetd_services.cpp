@@ -76,7 +76,7 @@ class RecordingFileSource final : public XinetdFileSource {
     Expected<std::string> text = inner_.read_file(path);
     TextHash hash;
     if (text) hash.add(*text);
-    reads_.emplace_back(path, text ? hash.value : 0);
+    remember(path, text ? hash.value : 0);
     return text;
   }
 
@@ -86,7 +86,7 @@ class RecordingFileSource final : public XinetdFileSource {
       hash.add(block);
       each(block);
     });
-    reads_.emplace_back(path, read ? hash.value : 0);
+    remember(path, read ? hash.value : 0);
     return read;
   }
   Expected<std::vector<std::string>> list_directory(const std::string& path) const override {
@@ -99,12 +99,27 @@ class RecordingFileSource final : public XinetdFileSource {
 
   // What this pass read, cleared for the next.
   std::vector<std::pair<std::string, std::uint64_t>> take_reads() const {
+    hash_in_this_pass_.clear();
+    changed_within_pass_ = false;
     return std::exchange(reads_, {});
   }
 
+  // Whether a file read twice in this pass (the loader's look for NUL bytes,
+  // then its parse) gave two texts: what was parsed was not what was looked
+  // at, even if the other pass saw the very same pair.
+  bool changed_within_pass() const { return changed_within_pass_; }
+
  private:
+  void remember(const std::string& path, std::uint64_t hash) const {
+    reads_.emplace_back(path, hash);
+    auto [known, inserted] = hash_in_this_pass_.emplace(path, hash);
+    if (!inserted && known->second != hash) changed_within_pass_ = true;
+  }
+
   const XinetdFileSource& inner_;
   mutable std::vector<std::pair<std::string, std::uint64_t>> reads_;
+  mutable std::map<std::string, std::uint64_t> hash_in_this_pass_;
+  mutable bool changed_within_pass_ = false;
 };
 
 // Debian's /etc/default/xinetd: INETD_COMPAT=Yes makes xinetd serve inetd.conf too.
@@ -198,6 +213,7 @@ bool read_xinetd_services(const Host& host, const std::string& main_file,
                                ++service_count;
                              });
 
+  bool first_pass_held_still = !source.changed_within_pass();
   std::vector<std::pair<std::string, std::uint64_t>> first_reads = source.take_reads();
 
   // The second pass turns each section into a command as it is parsed.
@@ -261,7 +277,8 @@ bool read_xinetd_services(const Host& host, const std::string& main_file,
   }
   // Plesk may rewrite a file between the passes: the defaults and the labels
   // of the first would then not be those of the second.
-  return source.take_reads() == first_reads;
+  bool second_pass_held_still = !source.changed_within_pass();
+  return source.take_reads() == first_reads && first_pass_held_still && second_pass_held_still;
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ctime>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -62,6 +64,37 @@ TEST(FileBlocks, BlocksAreTheFileCutAfterNewlines) {
     }
     for (const std::string& block : blocks) EXPECT_FALSE(block.empty());
   }
+}
+
+double best_cpu_seconds(const std::function<void()>& work) {
+  double best = 1e9;
+  for (int round = 0; round < 3; ++round) {
+    std::clock_t start = std::clock();
+    work();
+    best = std::min(best, static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC);
+  }
+  return best;
+}
+
+// One 16 MiB line was searched for its newline again after every 64 KiB read:
+// 0.7 s against 4 ms for read_file (review of f6abe03). Compared with
+// read_file in the same run, on CPU time, best of three.
+TEST(FileBlocks, ALongLineIsReadInLinearTime) {
+  testing::TemporaryTree tree;
+  std::string line(static_cast<std::size_t>(kMaximumFileBytes) - 1, 'x');
+  tree.write("/etc/one-line", line + "\n");
+  RootedHost host = *RootedHost::open(tree.root());
+  std::vector<std::string> blocks = blocks_of(host, "/etc/one-line");
+  ASSERT_EQ(blocks.size(), 1u);
+  EXPECT_EQ(blocks[0].size(), line.size() + 1);
+  double whole = best_cpu_seconds([&] { ASSERT_TRUE(host.read_file("/etc/one-line")); });
+  double in_blocks = best_cpu_seconds([&] {
+    std::size_t bytes = 0;
+    ASSERT_TRUE(host.read_file_in_blocks("/etc/one-line",
+                                         [&](std::string_view block) { bytes += block.size(); }));
+  });
+  EXPECT_LT(in_blocks, 20 * std::max(whole, 0.002))
+      << "read_file " << whole << " s, read_file_in_blocks " << in_blocks << " s";
 }
 
 TEST(FileBlocks, RefusesWhatReadFileRefuses) {

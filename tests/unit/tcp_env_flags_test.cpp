@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cctype>
 #include <memory>
 
@@ -339,6 +341,19 @@ TEST(TcpEnvFlags, AFileRewrittenBetweenThePassesIsReadAgain) {
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_EQ(findings[0].subject, "/etc/xinetd.d/smtp_psa:smtp");
   EXPECT_NE(findings[0].status, Status::error) << findings[0].message;
+
+  // Looked at without a NUL and parsed with one, in both passes alike: the
+  // passes agree, but neither parsed what it looked at (review of f6abe03).
+  const std::string binary_two = two + std::string(1, '\0');
+  RewritingHost flipping(rooted, "/etc/xinetd.d/smtp_psa",
+                         {one, binary_two, one, binary_two, one, binary_two, one, binary_two, one,
+                          binary_two, one, binary_two});
+  findings = check_with(flipping);
+  EXPECT_EQ(flipping.reads, 12u) << "each of the 3 readings is done";
+  EXPECT_TRUE(std::any_of(findings.begin(), findings.end(), [](const Finding& finding) {
+    return finding.status == Status::error &&
+           finding.message.find("changed while it was being read") != std::string::npos;
+  }));
 
   RewritingHost restless(rooted, "/etc/xinetd.d/smtp_psa",
                          {one, one, two, two, one, one, two, two, one, one, two, two});
