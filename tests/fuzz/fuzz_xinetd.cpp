@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "../unit/line_blocks.h"
 #include "inventory/inventory.h"
 #include "parsers/text_lines.h"
 #include "parsers/xinetd.h"
@@ -24,20 +25,7 @@ class SameTextSource final : public qharden::XinetdFileSource {
   qharden::Expected<std::string> read_file(const std::string&) const override { return text_; }
   qharden::Outcome read_file_in_blocks(const std::string&,
                                        const BlockVisitor& each) const override {
-    if (lines_per_block_ == 0) {
-      each(text_);
-      return qharden::Done{};
-    }
-    std::size_t start = 0;
-    while (start < text_.size()) {
-      std::size_t end = start;
-      for (std::size_t line = 0; line < lines_per_block_ && end < text_.size(); ++line) {
-        std::size_t newline = text_.find('\n', end);
-        end = newline == std::string::npos ? text_.size() : newline + 1;
-      }
-      each(std::string_view(text_).substr(start, end - start));
-      start = end;
-    }
+    qharden::testing::visit_line_blocks(text_, lines_per_block_, each);
     return qharden::Done{};
   }
   qharden::Expected<std::vector<std::string>> list_directory(const std::string&) const override {

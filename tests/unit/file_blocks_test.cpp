@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "host/host.h"
+#include "line_blocks.h"
 #include "parsers/xinetd.h"
 #include "temporary_tree.h"
 
@@ -128,16 +129,7 @@ class LineBlockSource final : public XinetdFileSource {
   }
   Outcome read_file_in_blocks(const std::string& path, const BlockVisitor& each) const override {
     if (path != path_) return fail_with(path + ": no such file");
-    std::size_t start = 0;
-    while (start < text_.size()) {
-      std::size_t end = start;
-      for (std::size_t line = 0; line < lines_per_block_ && end < text_.size(); ++line) {
-        std::size_t newline = text_.find('\n', end);
-        end = newline == std::string::npos ? text_.size() : newline + 1;
-      }
-      each(std::string_view(text_).substr(start, end - start));
-      start = end;
-    }
+    testing::visit_line_blocks(text_, lines_per_block_, each);
     return Done{};
   }
   Expected<std::vector<std::string>> list_directory(const std::string& path) const override {
