@@ -76,7 +76,7 @@ class RecordingFileSource final : public XinetdFileSource {
     Expected<std::string> text = inner_.read_file(path);
     TextHash hash;
     if (text) hash.add(*text);
-    remember(path, text ? hash.value : 0);
+    remember(path, text ? hash.value : kFailedRead);
     return text;
   }
 
@@ -86,7 +86,7 @@ class RecordingFileSource final : public XinetdFileSource {
       hash.add(block);
       each(block);
     });
-    remember(path, read ? hash.value : 0);
+    remember(path, read ? hash.value : kFailedRead);
     return read;
   }
   Expected<std::vector<std::string>> list_directory(const std::string& path) const override {
@@ -110,8 +110,15 @@ class RecordingFileSource final : public XinetdFileSource {
   bool changed_within_pass() const { return changed_within_pass_; }
 
  private:
+  // Stands for a reading that failed, even part way: its error is already a
+  // problem of the file. So a parse that fails after a whole look is not a
+  // change of the file (that would retry, then blame Plesk for an I/O error);
+  // a failure in one pass and not the other still is, and is read again.
+  static constexpr std::uint64_t kFailedRead = 0;
+
   void remember(const std::string& path, std::uint64_t hash) const {
     reads_.emplace_back(path, hash);
+    if (hash == kFailedRead) return;
     auto [known, inserted] = hash_in_this_pass_.emplace(path, hash);
     if (!inserted && known->second != hash) changed_within_pass_ = true;
   }

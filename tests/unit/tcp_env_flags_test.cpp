@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <cctype>
+#include <functional>
 #include <memory>
 
 #include "config/config.h"
@@ -363,6 +364,114 @@ TEST(TcpEnvFlags, AFileRewrittenBetweenThePassesIsReadAgain) {
   EXPECT_EQ(findings[0].status, Status::error);
   EXPECT_NE(findings[0].message.find("changed while it was being read"), std::string::npos)
       << findings[0].message;
+}
+
+// A read that fails part way through a file (an I/O error, a file that grows
+// past the size cap while being read): what was parsed before the failure is
+// judged, and the file carries an error, so no check is skipped silently.
+class FailingPartWayHost final : public Host {
+ public:
+  // Given a reading's number (from 1), whether it fails part way.
+  using FailingReadings = std::function<bool(std::size_t reading)>;
+  FailingPartWayHost(const Host& inner, std::string path, FailingReadings fails)
+      : inner_(inner), path_(std::move(path)), fails_(std::move(fails)) {}
+  const std::string& root() const override { return inner_.root(); }
+  Expected<std::string> read_file(const std::string& host_path) const override {
+    return inner_.read_file(host_path);
+  }
+  Outcome read_file_in_blocks(const std::string& host_path,
+                              const FileBlockVisitor& each_block) const override {
+    if (host_path != path_) return inner_.read_file_in_blocks(host_path, each_block);
+    ++readings;
+    Expected<std::string> text = inner_.read_file(host_path);
+    if (!text) return Unexpected(text.error());
+    if (!fails_(readings)) {
+      each_block(*text);
+      return Done{};
+    }
+    // The first service whole, then the error.
+    std::size_t cut = text->find("}\n") + 2;
+    each_block(std::string_view(*text).substr(0, cut));
+    return fail_with(host_path + ": Input/output error");
+  }
+  Expected<std::vector<std::string>> list_directory(const std::string& host_path) const override {
+    return inner_.list_directory(host_path);
+  }
+  Expected<FileStatus> status(const std::string& host_path, bool follow) const override {
+    return inner_.status(host_path, follow);
+  }
+  Expected<std::string> read_symlink(const std::string& host_path) const override {
+    return inner_.read_symlink(host_path);
+  }
+  Expected<std::string> read_runtime_sysctl(const std::string& slash_key) const override {
+    return inner_.read_runtime_sysctl(slash_key);
+  }
+  std::string runtime_sysctl_source() const override { return inner_.runtime_sysctl_source(); }
+  mutable std::size_t readings = 0;
+
+ private:
+  const Host& inner_;
+  std::string path_;
+  FailingReadings fails_;
+};
+
+TEST(TcpEnvFlags, AReadFailingPartWayThroughAFileIsAnErrorNamingIt) {
+  testing::TemporaryTree tree;
+  tree.write("/etc/xinetd.conf", "includedir /etc/xinetd.d\n");
+  tree.write("/etc/xinetd.d/smtp_psa",
+             "service smtp\n{\n\tid = a\n\tserver = /x/tcp-env\n}\n"
+             "service smtp\n{\n\tid = b\n\tserver = /x/tcp-env\n}\n");
+  RootedHost rooted = *RootedHost::open(tree.root());
+  auto error_naming_the_file = [](const std::vector<Finding>& findings) {
+    return std::any_of(findings.begin(), findings.end(), [](const Finding& finding) {
+      return finding.status == Status::error && finding.subject == "/etc/xinetd.d/smtp_psa" &&
+             finding.message == "/etc/xinetd.d/smtp_psa: Input/output error";
+    });
+  };
+  // Every reading: the look for NUL bytes never sees the whole file, so
+  // nothing in it is judged, and the file is the error.
+  FailingPartWayHost always(rooted, "/etc/xinetd.d/smtp_psa", [](std::size_t) { return true; });
+  std::vector<Finding> findings = check_with(always);
+  EXPECT_TRUE(error_naming_the_file(findings));
+  EXPECT_EQ(findings.size(), 1u);
+
+  // Every parse (the even readings): the service read before the failure is
+  // judged, the file is an error, and the section cut off is not reported as
+  // lacking its `}`.
+  FailingPartWayHost parses(rooted, "/etc/xinetd.d/smtp_psa",
+                            [](std::size_t reading) { return reading % 2 == 0; });
+  findings = check_with(parses);
+  EXPECT_TRUE(error_naming_the_file(findings));
+  // Only one `service smtp` was read, so it is labelled by its name.
+  EXPECT_EQ(std::count_if(findings.begin(), findings.end(),
+                          [](const Finding& finding) {
+                            return finding.subject == "/etc/xinetd.d/smtp_psa:smtp" &&
+                                   finding.status == Status::fail;
+                          }),
+            1);
+  EXPECT_EQ(findings.size(), 2u) << "the second service was never read";
+  for (const Finding& finding : findings) {
+    EXPECT_EQ(finding.message.find("closing"), std::string::npos) << finding.message;
+    EXPECT_EQ(finding.message.find("changed while"), std::string::npos)
+        << "an I/O error is not a rewrite: " << finding.message;
+  }
+  EXPECT_EQ(parses.readings, 4u) << "both passes agree, so one reading";
+
+  // Once only, in any of the four readings (the look for NUL bytes and the
+  // parse, in each pass): the two passes disagree, so the reading is done
+  // again, and the second reading sees the whole file.
+  for (std::size_t failing : {1u, 2u, 3u, 4u}) {
+    SCOPED_TRACE("failing reading " + std::to_string(failing));
+    FailingPartWayHost once(rooted, "/etc/xinetd.d/smtp_psa",
+                            [failing](std::size_t reading) { return reading == failing; });
+    findings = check_with(once);
+    EXPECT_EQ(once.readings, failing % 2 == 1 ? 7u : 8u)
+        << "a failed look for NUL bytes is not followed by a parse";
+    ASSERT_EQ(findings.size(), 2u);
+    EXPECT_EQ(findings[0].subject, "/etc/xinetd.d/smtp_psa:a");
+    EXPECT_EQ(findings[1].subject, "/etc/xinetd.d/smtp_psa:b");
+    EXPECT_EQ(findings[1].status, Status::fail);
+  }
 }
 
 // xinetd -inetd_compat reads /etc/inetd.conf only (the path is compiled in):
