@@ -1,13 +1,18 @@
 #include "firewall_ident_reject/reachability.h"
 
 #include <algorithm>
+#include <map>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 
 namespace qharden {
 namespace {
 
 constexpr int kMaximumDepth = 64;
-// Rules visited per base chain: chains that jump to each other repeatedly could
-// otherwise take exponential time on a hostile or broken ruleset.
+// Rules visited per base chain. Each chain is walked at most twice (from a
+// certain and from an uncertain point), so only a ruleset of this many rules
+// reaches it.
 constexpr int kMaximumSteps = 100000;
 constexpr std::size_t kMaximumListed = 16;
 
@@ -23,16 +28,38 @@ struct Walk {
   std::vector<std::string> returned_by;  // RETURNs that send every packet back
 };
 
-struct Walker {
-  const NetfilterTable& table;
-  mutable int steps = 0;
-
-  const NetfilterChain* find_chain(const std::string& name) const {
-    for (const NetfilterChain& chain : table.chains) {
-      if (chain.name == name) return &chain;
-    }
-    return nullptr;
+// Walks the chains of one table. A chain's walk depends only on the chain and
+// on whether every packet reaching it is certain to, so each is walked once and
+// remembered: chains that jump to each other repeatedly (3 jumps to the next of
+// 40 chains is 3^40 paths) are walked in time linear in the ruleset's size.
+class Walker {
+ public:
+  explicit Walker(const NetfilterTable& table) {
+    for (const NetfilterChain& chain : table.chains) chains_by_name_.emplace(chain.name, &chain);
   }
+
+  // The first chain of that name, as netfilter has only one.
+  const NetfilterChain* find_chain(const std::string& name) const {
+    auto found = chains_by_name_.find(name);
+    return found == chains_by_name_.end() ? nullptr : found->second;
+  }
+
+  Walk walk(const NetfilterChain& chain, bool certain, int depth) {
+    auto key = std::make_pair(&chain, certain);
+    if (auto known = walked_.find(key); known != walked_.end()) return known->second;
+    Walk result = walk_rules(chain, certain, depth);
+    // A walk cut short by depth or a loop is remembered too: it holds an
+    // unknown ending, which stays on the safe side wherever it is reused,
+    // and the kernel loads neither a loop nor such depth anyway.
+    walked_.emplace(key, result);
+    return result;
+  }
+
+ private:
+  std::unordered_map<std::string_view, const NetfilterChain*> chains_by_name_;
+  std::map<std::pair<const NetfilterChain*, bool>, Walk> walked_;
+  std::vector<const NetfilterChain*> in_progress_;
+  int steps_ = 0;
 
   static void merge_partials(Walk& into, const Walk& from) {
     auto append = [](std::vector<std::string>& to, const std::vector<std::string>& more) {
@@ -58,10 +85,17 @@ struct Walker {
     if (std::find(list->begin(), list->end(), text) == list->end()) list->push_back(text);
   }
 
-  Walk walk(const NetfilterChain& chain, bool certain, int depth) const {
+  Walk walk_rules(const NetfilterChain& chain, bool certain, int depth) {
+    in_progress_.push_back(&chain);
+    Walk result = walk_rules_in_progress(chain, certain, depth);
+    in_progress_.pop_back();
+    return result;
+  }
+
+  Walk walk_rules_in_progress(const NetfilterChain& chain, bool certain, int depth) {
     Walk result;
     for (const NetfilterRule& rule : chain.rules) {
-      if (++steps > kMaximumSteps) {
+      if (++steps_ > kMaximumSteps) {
         result.ending = Ending::unknown;
         result.rule = &rule;
         return result;
@@ -90,7 +124,9 @@ struct Walker {
         case VerdictKind::jump:
         case VerdictKind::go_to: {
           const NetfilterChain* target = find_chain(rule.target);
-          if (target == nullptr || depth >= kMaximumDepth) {
+          bool loops =
+              std::find(in_progress_.begin(), in_progress_.end(), target) != in_progress_.end();
+          if (target == nullptr || loops || depth >= kMaximumDepth) {
             ending = Ending::unknown;
             break;
           }
@@ -178,7 +214,7 @@ IdentVerdict evaluate_ident(const std::vector<NetfilterTable>& tables) {
   std::vector<std::string> accepted_by;       // certain ACCEPTs that end a base chain
   for (std::size_t index = 0; index < bases.size(); ++index) {
     const BaseChain& base = bases[index];
-    Walk walk = Walker{*base.table}.walk(*base.chain, true, 0);
+    Walk walk = Walker(*base.table).walk(*base.chain, true, 0);
     std::string where = describe(base);
     for (const std::string& rejecting : walk.partial_rejects) {
       verdict.partial_rejects.push_back(rejecting + " in " + where);
@@ -222,7 +258,7 @@ IdentVerdict evaluate_ident(const std::vector<NetfilterTable>& tables) {
     // Base chains of one priority run in an order netfilter does not promise.
     for (std::size_t other = index + 1; other < bases.size(); ++other) {
       if (bases[other].chain->priority != base.chain->priority) break;
-      Walk tied = Walker{*bases[other].table}.walk(*bases[other].chain, true, 0);
+      Walk tied = Walker(*bases[other].table).walk(*bases[other].chain, true, 0);
       bool drops = tied.ending == Ending::drop || !tied.partial_drops.empty() ||
                    ((tied.ending == Ending::none || tied.ending == Ending::back) &&
                     bases[other].chain->policy == VerdictKind::drop);
@@ -241,6 +277,7 @@ IdentVerdict evaluate_ident(const std::vector<NetfilterTable>& tables) {
   // Only chains that output base chains lead to count: INPUT's REJECTs do not.
   if (accepted_by.empty()) return verdict;
   for (const BaseChain& base : bases) {
+    Walker chains(*base.table);
     std::vector<const NetfilterChain*> reachable{base.chain};
     for (std::size_t next = 0; next < reachable.size() && reachable.size() < 256; ++next) {
       for (const NetfilterRule& rule : reachable[next]->rules) {
@@ -255,7 +292,7 @@ IdentVerdict evaluate_ident(const std::vector<NetfilterTable>& tables) {
           return verdict;
         }
         if (rule.verdict != VerdictKind::jump && rule.verdict != VerdictKind::go_to) continue;
-        const NetfilterChain* target = Walker{*base.table}.find_chain(rule.target);
+        const NetfilterChain* target = chains.find_chain(rule.target);
         if (target != nullptr &&
             std::find(reachable.begin(), reachable.end(), target) == reachable.end()) {
           reachable.push_back(target);
