@@ -1,5 +1,7 @@
 #include "host/sock_diag.h"
 
+#include <algorithm>
+
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -93,7 +95,9 @@ Expected<bool> parse_batch(const char* buffer, std::size_t length, std::uint32_t
 
 }  // namespace
 
-Expected<std::vector<DiagSocket>> dump_tcp_sockets(std::uint32_t state_mask, int netlink_protocol) {
+Expected<std::vector<DiagSocket>> dump_tcp_sockets(std::uint32_t state_mask,
+                                                   std::size_t expected_count,
+                                                   int netlink_protocol) {
   int protocol = netlink_protocol < 0 ? NETLINK_SOCK_DIAG : netlink_protocol;
   NetlinkSocket netlink(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol));
   if (netlink.get() < 0) return fail_with(errno_text("socket(AF_NETLINK)", errno));
@@ -118,6 +122,9 @@ Expected<std::vector<DiagSocket>> dump_tcp_sockets(std::uint32_t state_mask, int
   if (sent < 0) return fail_with(errno_text("send", errno));
 
   std::vector<DiagSocket> sockets;
+  // A hint, not a limit: capped, so that no sockstat figure reserves gigabytes.
+  constexpr std::size_t kLargestReservation = std::size_t{1} << 22;
+  sockets.reserve(std::min(expected_count, kLargestReservation));
   std::vector<char> buffer(256 * 1024);
   for (;;) {
     ssize_t received = ::recv(netlink.get(), buffer.data(), buffer.size(), 0);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bitset>
 #include <optional>
 #include <string>
 
@@ -128,9 +129,13 @@ void add_ports(std::vector<StateTally>& tallies, const std::vector<DiagSocket>& 
                std::uint32_t by_port_states) {
   if (by_port_states == 0) return;
   ListenerIndex listeners;
+  // Most sockets' local port has no listener (the client side of a
+  // connection): a bit per port answers those without a hash lookup.
+  std::bitset<65536> listened_ports;
   for (const DiagSocket& socket : sockets) {
     if (socket.state == static_cast<std::uint8_t>(TcpState::listen)) {
       listeners[listener_key(socket)].push_back(&socket);
+      listened_ports.set(socket.local_port);
     }
   }
   // Counted in flat arrays first: a map insert per socket costs more than the
@@ -140,10 +145,12 @@ void add_ports(std::vector<StateTally>& tallies, const std::vector<DiagSocket>& 
     int index = state_index(socket.state);
     if (index < 0 || (by_port_states & (std::uint32_t{1} << socket.state)) == 0) continue;
     bool local_is_service = false;
-    if (auto found = listeners.find(listener_key(socket)); found != listeners.end()) {
-      local_is_service =
-          std::any_of(found->second.begin(), found->second.end(),
-                      [&](const DiagSocket* listener) { return accepted_by(*listener, socket); });
+    if (listened_ports.test(socket.local_port)) {
+      if (auto found = listeners.find(listener_key(socket)); found != listeners.end()) {
+        local_is_service =
+            std::any_of(found->second.begin(), found->second.end(),
+                        [&](const DiagSocket* listener) { return accepted_by(*listener, socket); });
+      }
     }
     std::vector<std::int64_t>& counts = per_port[static_cast<std::size_t>(index)];
     if (counts.empty()) counts.resize(65536);
@@ -201,13 +208,21 @@ Expected<Census> census_of_dump(const Config::SocketsStuck& config,
 
 Expected<Census> take_census(const Config::SocketsStuck& config, const SocketDumper& dumper,
                              const SockstatReader& sockstat) {
+  // sockstat's inuse counts IPv4 sockets other than TIME_WAIT; IPv6 ones, if
+  // any, grow the vector past the hint.
+  auto expected = [](std::int64_t count) {
+    return count > 0 ? static_cast<std::size_t>(count) : std::size_t{0};
+  };
+  std::int64_t expected_full = 0;
   auto full = [&](std::string reason, std::int64_t time_wait_seen) {
-    Expected<Census> census = full_census(config, dumper(census_state_mask()), std::move(reason));
+    Expected<Census> census = full_census(
+        config, dumper(census_state_mask(), expected(expected_full)), std::move(reason));
     if (census) census->sockstat_time_wait = time_wait_seen;
     return census;
   };
   Expected<SockstatTcp> before = sockstat();
   if (!before) return full(before.error().message, -1);
+  expected_full = before->in_use + before->time_wait;
   // tw counts TIME_WAIT plus some FIN_WAIT_2, so it bounds TIME_WAIT from above.
   if (before->time_wait > config.time_wait_max) {
     return full("sockstat tw " + std::to_string(before->time_wait) +
@@ -215,7 +230,7 @@ Expected<Census> take_census(const Config::SocketsStuck& config, const SocketDum
                 before->time_wait);
   }
   std::uint32_t mask = census_state_mask() & ~state_bit(TcpState::time_wait);
-  Expected<std::vector<DiagSocket>> dump = dumper(mask);
+  Expected<std::vector<DiagSocket>> dump = dumper(mask, expected(before->in_use));
   if (!dump) return Unexpected(dump.error());
   // Read after the dump, so that mini-sockets created during it are in both.
   Expected<SockstatTcp> after = sockstat();

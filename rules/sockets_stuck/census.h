@@ -56,7 +56,10 @@ struct Census {
   std::int64_t fin_wait_2_timewait = 0;  // orphaned FIN_WAIT_2 mini-sockets taken off `tw`
 };
 
-using SocketDumper = std::function<Expected<std::vector<DiagSocket>>(std::uint32_t state_mask)>;
+// expected_count: how many sockets sockstat suggests the dump holds (room is
+// made for them at once); 0 when unknown.
+using SocketDumper = std::function<Expected<std::vector<DiagSocket>>(std::uint32_t state_mask,
+                                                                     std::size_t expected_count)>;
 using SockstatReader = std::function<Expected<SockstatTcp>()>;
 
 // The fast path when sockstat shows TIME_WAIT cannot be over its threshold;

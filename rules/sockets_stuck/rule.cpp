@@ -28,7 +28,11 @@ class SocketsStuckRule final : public Rule {
       return findings;
     }
     Expected<Census> census = take_census(
-        config, [](std::uint32_t mask) { return dump_tcp_sockets(mask); }, read_sockstat);
+        config,
+        [](std::uint32_t mask, std::size_t expected_count) {
+          return dump_tcp_sockets(mask, expected_count);
+        },
+        read_sockstat);
     return census_findings(info_, config, census,
                            [](const std::unordered_map<std::uint32_t, int>& inode_groups) {
                              return privileged_reader().scan_socket_owners(inode_groups);

@@ -186,7 +186,7 @@ TEST(SocketsCensus, OverThresholdFailsNamesTheOwnersAndScansOnlyOwnedStates) {
 
 TEST(SocketsCensus, ARefusedNetlinkSocketIsAnErrorFindingPerState) {
   // NETLINK protocol 31 does not exist: the kernel refuses the socket.
-  Expected<std::vector<DiagSocket>> dump = dump_tcp_sockets(census_state_mask(), 31);
+  Expected<std::vector<DiagSocket>> dump = dump_tcp_sockets(census_state_mask(), 0, 31);
   ASSERT_FALSE(dump);
   Config config = *load_builtin_config();
   std::vector<Finding> findings =

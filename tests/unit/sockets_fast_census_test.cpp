@@ -32,12 +32,16 @@ struct FakeKernel {
   std::vector<DiagSocket> sockets;
   std::vector<std::int64_t> time_wait_reads;
   std::vector<std::uint32_t> masks_asked;
+  std::vector<std::size_t> expected_counts;
+  std::int64_t in_use = 0;
   std::size_t reads = 0;
   bool sockstat_broken = false;
 
   SocketDumper dumper() {
-    return [this](std::uint32_t mask) -> Expected<std::vector<DiagSocket>> {
+    return [this](std::uint32_t mask,
+                  std::size_t expected_count) -> Expected<std::vector<DiagSocket>> {
       masks_asked.push_back(mask);
+      expected_counts.push_back(expected_count);
       std::vector<DiagSocket> shown;
       for (const DiagSocket& socket : sockets) {
         if ((mask & (std::uint32_t{1} << socket.state)) != 0) shown.push_back(socket);
@@ -49,6 +53,7 @@ struct FakeKernel {
     return [this]() -> Expected<SockstatTcp> {
       if (sockstat_broken) return fail_with("/proc/self/net/sockstat: Permission denied");
       SockstatTcp counts;
+      counts.in_use = in_use;
       counts.time_wait = time_wait_reads[std::min(reads, time_wait_reads.size() - 1)];
       ++reads;
       return counts;
@@ -74,6 +79,7 @@ FakeKernel busy_namespace() {
     kernel.sockets.push_back(make_socket(TcpState::close_wait, 25, 43000 + index, 0, 700 + index));
   }
   kernel.time_wait_reads = {70};
+  kernel.in_use = 9;  // the listener, 5 full FIN_WAIT_2, 3 CLOSE_WAIT
   return kernel;
 }
 
@@ -99,6 +105,8 @@ TEST(SocketsFastCensus, UnderThresholdTimeWaitComesFromSockstatMinusMiniSockets)
   EXPECT_EQ(census->fin_wait_2_timewait, 30);
   EXPECT_EQ(census->sockstat_time_wait, 70);
   for (const StateTally& tally : census->tallies) EXPECT_TRUE(tally.by_port.empty());
+  // Room for sockstat's inuse is made before the dump.
+  EXPECT_EQ(kernel.expected_counts, std::vector<std::size_t>{9});
 }
 
 TEST(SocketsFastCensus, ThePortBreakdownIsTakenOnlyForStatesOverThreshold) {
@@ -120,6 +128,7 @@ TEST(SocketsFastCensus, TimeWaitOverThresholdTakesOneFullDumpWithItsPorts) {
   EXPECT_EQ(kernel.masks_asked[0], census_state_mask());
   EXPECT_EQ(census->tallies[5].count, 40);
   EXPECT_EQ(census->tallies[5].by_port.at(443), 40);
+  EXPECT_EQ(kernel.expected_counts, std::vector<std::size_t>{79}) << "inuse 9 + tw 70";
 }
 
 TEST(SocketsFastCensus, SockstatCountsThatDisagreeWithTheDumpFallBackToAFullDump) {
