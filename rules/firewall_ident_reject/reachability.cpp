@@ -11,8 +11,8 @@ namespace {
 
 constexpr int kMaximumDepth = 64;
 // Rules visited per base chain. Each chain is walked at most twice (from a
-// certain and from an uncertain point), so only a ruleset of this many rules
-// reaches it.
+// certain and from an uncertain point), so only a ruleset of about this many
+// rules reaches it; what is left unwalked is then unknown.
 constexpr int kMaximumSteps = 100000;
 constexpr std::size_t kMaximumListed = 16;
 
@@ -96,8 +96,14 @@ class Walker {
     Walk result;
     for (const NetfilterRule& rule : chain.rules) {
       if (++steps_ > kMaximumSteps) {
-        result.ending = Ending::unknown;
-        result.rule = &rule;
+        // Out of budget: the rest decides nothing this reader knows of, for
+        // every packet here when it is certain to be here, else for some.
+        if (certain) {
+          result.ending = Ending::unknown;
+          result.rule = &rule;
+        } else {
+          record_partial(result, Ending::unknown, rule.text);
+        }
         return result;
       }
       if (rule.applies == Applies::never) continue;
@@ -262,9 +268,14 @@ IdentVerdict evaluate_ident(const std::vector<NetfilterTable>& tables) {
       bool drops = tied.ending == Ending::drop || !tied.partial_drops.empty() ||
                    ((tied.ending == Ending::none || tied.ending == Ending::back) &&
                     bases[other].chain->policy == VerdictKind::drop);
+      bool unknown = tied.ending == Ending::unknown || !tied.partial_unknowns.empty();
       if (drops) {
         earlier_problems.push_back("may drop it first: " + describe(bases[other]) +
                                    " runs at the same priority, in no promised order");
+      } else if (unknown) {
+        earlier_problems.push_back("may decide first: " + describe(bases[other]) +
+                                   " runs at the same priority, in no promised order, with a "
+                                   "verdict this reader does not model");
       }
     }
     verdict.shadows = earlier_problems;

@@ -66,6 +66,15 @@ struct TextHash {
   }
 };
 
+// One reading of a file: the hash of what was read, and whether the reading
+// failed (part way or at once) after that.
+struct FileReading {
+  std::string path;
+  std::uint64_t hash = 0;
+  bool failed = false;
+  bool operator==(const FileReading&) const = default;
+};
+
 // Remembers which files a pass read and a hash of each text, so that the two
 // passes can tell whether they read the same configuration.
 class RecordingFileSource final : public XinetdFileSource {
@@ -76,7 +85,7 @@ class RecordingFileSource final : public XinetdFileSource {
     Expected<std::string> text = inner_.read_file(path);
     TextHash hash;
     if (text) hash.add(*text);
-    remember(path, text ? hash.value : kFailedRead);
+    remember(FileReading{path, hash.value, !text});
     return text;
   }
 
@@ -86,7 +95,7 @@ class RecordingFileSource final : public XinetdFileSource {
       hash.add(block);
       each(block);
     });
-    remember(path, read ? hash.value : kFailedRead);
+    remember(FileReading{path, hash.value, !read});
     return read;
   }
   Expected<std::vector<std::string>> list_directory(const std::string& path) const override {
@@ -98,7 +107,7 @@ class RecordingFileSource final : public XinetdFileSource {
   std::string identity(const std::string& path) const override { return inner_.identity(path); }
 
   // What this pass read, cleared for the next.
-  std::vector<std::pair<std::string, std::uint64_t>> take_reads() const {
+  std::vector<FileReading> take_reads() const {
     hash_in_this_pass_.clear();
     changed_within_pass_ = false;
     return std::exchange(reads_, {});
@@ -110,21 +119,22 @@ class RecordingFileSource final : public XinetdFileSource {
   bool changed_within_pass() const { return changed_within_pass_; }
 
  private:
-  // Stands for a reading that failed, even part way: its error is already a
-  // problem of the file. So a parse that fails after a whole look is not a
-  // change of the file (that would retry, then blame Plesk for an I/O error);
-  // a failure in one pass and not the other still is, and is read again.
-  static constexpr std::uint64_t kFailedRead = 0;
-
-  void remember(const std::string& path, std::uint64_t hash) const {
-    reads_.emplace_back(path, hash);
-    if (hash == kFailedRead) return;
-    auto [known, inserted] = hash_in_this_pass_.emplace(path, hash);
-    if (!inserted && known->second != hash) changed_within_pass_ = true;
+  // A reading that failed, even part way, has its error as a problem of the
+  // file already: within a pass it is not compared, so a parse that fails
+  // after a whole look is not taken for a rewrite (that retried, then blamed
+  // Plesk for an I/O error). Between the passes it is compared whole, with
+  // what it read before failing: two passes cut at different points, or one
+  // failing and one not, are read again.
+  void remember(FileReading reading) const {
+    if (!reading.failed) {
+      auto [known, inserted] = hash_in_this_pass_.emplace(reading.path, reading.hash);
+      if (!inserted && known->second != reading.hash) changed_within_pass_ = true;
+    }
+    reads_.push_back(std::move(reading));
   }
 
   const XinetdFileSource& inner_;
-  mutable std::vector<std::pair<std::string, std::uint64_t>> reads_;
+  mutable std::vector<FileReading> reads_;
   mutable std::map<std::string, std::uint64_t> hash_in_this_pass_;
   mutable bool changed_within_pass_ = false;
 };
@@ -221,7 +231,7 @@ bool read_xinetd_services(const Host& host, const std::string& main_file,
                              });
 
   bool first_pass_held_still = !source.changed_within_pass();
-  std::vector<std::pair<std::string, std::uint64_t>> first_reads = source.take_reads();
+  std::vector<FileReading> first_reads = source.take_reads();
 
   // The second pass turns each section into a command as it is parsed.
   XinetdServiceResolver service_resolver(defaults_sections);

@@ -3,6 +3,8 @@
 // chains, and the verdict for an ident connect, table-driven.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "firewall_ident_reject/ident_fix.h"
 #include "firewall_ident_reject/reachability.h"
 #include "host/netfilter.h"
@@ -139,6 +141,28 @@ TEST(NetfilterIptables, ManyJumpsIntoOneLongChainAreDecided) {
   IdentVerdict verdict = verdict_of_iptables(text);
   EXPECT_EQ(to_string(verdict.fate), to_string(IdentFate::rejected)) << verdict.rule;
   EXPECT_EQ(verdict.reject_with, "tcp-reset");
+}
+
+// When the budget of rule visits runs out inside a jump that only some
+// packets take, those packets' fate is unknown: it must not be lost, or a
+// later base chain's REJECT passes for all (review of d93604b, older than it).
+TEST(NetfilterIptables, ABudgetSpentOnSomePacketsStillShadowsALaterReject) {
+  std::string text =
+      "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+      ":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:BIG - [0:0]\n"
+      "-A OUTPUT -d 10.0.0.1/32 -j BIG\n";
+  for (int rule = 0; rule < 100000; ++rule) text += "-A BIG -p udp -j ACCEPT\n";
+  text += "-A BIG -j DROP\nCOMMIT\n";
+  text += iptables_filter(
+      "ACCEPT", "-A OUTPUT -p tcp -m tcp --dport 113 -j REJECT --reject-with tcp-reset\n");
+  IdentVerdict verdict = verdict_of_iptables(text);
+  EXPECT_NE(to_string(verdict.fate), to_string(IdentFate::rejected))
+      << "packets to 10.0.0.1 meet BIG's DROP first";
+  EXPECT_TRUE(std::any_of(verdict.shadows.begin(), verdict.shadows.end(),
+                          [](const std::string& shadow) {
+                            return shadow.find("may decide first") != std::string::npos;
+                          }))
+      << verdict.shadows.size();
 }
 
 // The kernel refuses a loop, but a saved text may hold one: the walk stops
@@ -320,6 +344,26 @@ TEST(NetfilterNft, LowerPriorityDropWinsAndAcceptOnlyEndsItsOwnChain) {
   EXPECT_TRUE(accepted.owned);
   EXPECT_EQ(accepted.lowest_output_priority, -10);
   EXPECT_EQ(owned_nft_priority(with(R"({"accept": null})")), -11);
+}
+
+// Base chains of one priority run in no promised order: one that queues the
+// packet (a verdict this reader does not model) may decide before the REJECT
+// of the other (review of d93604b: only a DROP there was reported).
+TEST(NetfilterNft, AnUnknownVerdictAtTheSamePriorityShadowsTheReject) {
+  std::string text = R"({"nftables": [
+    {"table": {"family": "inet", "name": "a", "handle": 1}},
+    {"chain": {"family": "inet", "table": "a", "name": "out", "handle": 1, "type": "filter", "hook": "output", "prio": 0, "policy": "accept"}},
+    {"rule": {"family": "inet", "table": "a", "chain": "out", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 113}}, {"reject": {"type": "tcp reset"}}]}},
+    {"table": {"family": "inet", "name": "b", "handle": 2}},
+    {"chain": {"family": "inet", "table": "b", "name": "out", "handle": 1, "type": "filter", "hook": "output", "prio": 0, "policy": "accept"}},
+    {"rule": {"family": "inet", "table": "b", "chain": "out", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 113}}, {"queue": {"num": 1}}]}}]})";
+  Expected<std::vector<NetfilterTable>> tables = parse_nft_json(text, IpFamily::ipv4, {});
+  ASSERT_TRUE(tables) << tables.error().message;
+  IdentVerdict verdict = evaluate_ident(*tables);
+  EXPECT_EQ(to_string(verdict.fate), to_string(IdentFate::shadowed)) << verdict.rule;
+  ASSERT_EQ(verdict.shadows.size(), 1u);
+  EXPECT_NE(verdict.shadows[0].find("may decide first: nft inet b out"), std::string::npos)
+      << verdict.shadows[0];
 }
 
 TEST(NetfilterNft, TablesThatIptablesNftOwnsAreLeftOut) {

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "config/config.h"
 #include "engine/context.h"
@@ -371,8 +372,9 @@ TEST(TcpEnvFlags, AFileRewrittenBetweenThePassesIsReadAgain) {
 // judged, and the file carries an error, so no check is skipped silently.
 class FailingPartWayHost final : public Host {
  public:
-  // Given a reading's number (from 1), whether it fails part way.
-  using FailingReadings = std::function<bool(std::size_t reading)>;
+  // Given a reading's number (from 1): nothing when it reads the whole file,
+  // or how many whole services it hands on before it fails.
+  using FailingReadings = std::function<std::optional<int>(std::size_t reading)>;
   FailingPartWayHost(const Host& inner, std::string path, FailingReadings fails)
       : inner_(inner), path_(std::move(path)), fails_(std::move(fails)) {}
   const std::string& root() const override { return inner_.root(); }
@@ -385,12 +387,15 @@ class FailingPartWayHost final : public Host {
     ++readings;
     Expected<std::string> text = inner_.read_file(host_path);
     if (!text) return Unexpected(text.error());
-    if (!fails_(readings)) {
+    std::optional<int> services_before_failing = fails_(readings);
+    if (!services_before_failing) {
       each_block(*text);
       return Done{};
     }
-    // The first service whole, then the error.
-    std::size_t cut = text->find("}\n") + 2;
+    std::size_t cut = 0;
+    for (int service = 0; service < *services_before_failing; ++service) {
+      cut = text->find("}\n", cut) + 2;
+    }
     each_block(std::string_view(*text).substr(0, cut));
     return fail_with(host_path + ": Input/output error");
   }
@@ -430,7 +435,8 @@ TEST(TcpEnvFlags, AReadFailingPartWayThroughAFileIsAnErrorNamingIt) {
   };
   // Every reading: the look for NUL bytes never sees the whole file, so
   // nothing in it is judged, and the file is the error.
-  FailingPartWayHost always(rooted, "/etc/xinetd.d/smtp_psa", [](std::size_t) { return true; });
+  FailingPartWayHost always(rooted, "/etc/xinetd.d/smtp_psa",
+                            [](std::size_t) { return std::optional<int>(1); });
   std::vector<Finding> findings = check_with(always);
   EXPECT_TRUE(error_naming_the_file(findings));
   EXPECT_EQ(findings.size(), 1u);
@@ -438,8 +444,9 @@ TEST(TcpEnvFlags, AReadFailingPartWayThroughAFileIsAnErrorNamingIt) {
   // Every parse (the even readings): the service read before the failure is
   // judged, the file is an error, and the section cut off is not reported as
   // lacking its `}`.
-  FailingPartWayHost parses(rooted, "/etc/xinetd.d/smtp_psa",
-                            [](std::size_t reading) { return reading % 2 == 0; });
+  FailingPartWayHost parses(rooted, "/etc/xinetd.d/smtp_psa", [](std::size_t reading) {
+    return reading % 2 == 0 ? std::optional<int>(1) : std::nullopt;
+  });
   findings = check_with(parses);
   EXPECT_TRUE(error_naming_the_file(findings));
   // Only one `service smtp` was read, so it is labelled by its name.
@@ -462,8 +469,9 @@ TEST(TcpEnvFlags, AReadFailingPartWayThroughAFileIsAnErrorNamingIt) {
   // again, and the second reading sees the whole file.
   for (std::size_t failing : {1u, 2u, 3u, 4u}) {
     SCOPED_TRACE("failing reading " + std::to_string(failing));
-    FailingPartWayHost once(rooted, "/etc/xinetd.d/smtp_psa",
-                            [failing](std::size_t reading) { return reading == failing; });
+    FailingPartWayHost once(rooted, "/etc/xinetd.d/smtp_psa", [failing](std::size_t reading) {
+      return reading == failing ? std::optional<int>(1) : std::nullopt;
+    });
     findings = check_with(once);
     EXPECT_EQ(once.readings, failing % 2 == 1 ? 7u : 8u)
         << "a failed look for NUL bytes is not followed by a parse";
@@ -472,6 +480,33 @@ TEST(TcpEnvFlags, AReadFailingPartWayThroughAFileIsAnErrorNamingIt) {
     EXPECT_EQ(findings[1].subject, "/etc/xinetd.d/smtp_psa:b");
     EXPECT_EQ(findings[1].status, Status::fail);
   }
+}
+
+// Both passes fail part way, at different points: the first pass's labels
+// and defaults would not fit the second's services, so the reading is done
+// again (review of 495a3b5: a failed reading was one value, whatever it read).
+TEST(TcpEnvFlags, PassesFailingAtDifferentPointsAreReadAgain) {
+  testing::TemporaryTree tree;
+  tree.write("/etc/xinetd.conf", "includedir /etc/xinetd.d\n");
+  tree.write("/etc/xinetd.d/smtp_psa",
+             "service smtp\n{\n\tid = a\n\tserver = /x/tcp-env\n}\n"
+             "service smtp\n{\n\tid = b\n\tserver = /x/tcp-env\n}\n"
+             "service smtp\n{\n\tid = c\n\tserver = /x/tcp-env\n}\n");
+  RootedHost rooted = *RootedHost::open(tree.root());
+  // Parses (the even readings) fail after 1 service in the first pass, after
+  // 2 from then on.
+  FailingPartWayHost host(rooted, "/etc/xinetd.d/smtp_psa", [](std::size_t reading) {
+    if (reading % 2 == 1) return std::optional<int>();
+    return std::optional<int>(reading == 2 ? 1 : 2);
+  });
+  std::vector<Finding> findings = check_with(host);
+  EXPECT_EQ(host.readings, 8u) << "read again after the passes disagreed";
+  std::vector<std::string> subjects;
+  for (const Finding& finding : findings) subjects.push_back(finding.subject);
+  // Two services of one name were read: labelled by their ids.
+  EXPECT_EQ(subjects,
+            (std::vector<std::string>{"/etc/xinetd.d/smtp_psa", "/etc/xinetd.d/smtp_psa:a",
+                                      "/etc/xinetd.d/smtp_psa:b"}));
 }
 
 // xinetd -inetd_compat reads /etc/inetd.conf only (the path is compiled in):
