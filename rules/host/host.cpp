@@ -222,10 +222,11 @@ Outcome RootedHost::read_file_in_blocks(const std::string& host_path,
   DescriptorCloser closer{opened->descriptor};
   // Bytes read but not yet handed on: at most a block and the line it cuts.
   // Read into directly: an include is read inside the visitor of the file
-  // that includes it, 16 deep at most, so no buffer on the stack.
+  // that includes it, 16 deep at most, so no buffer on the stack, and no
+  // more room than the file needs (most xinetd files are a few KiB).
   constexpr std::size_t kReadBytes = 65536;
   std::string pending;
-  pending.reserve(kFileBlockBytes + kReadBytes);
+  pending.reserve(std::min(static_cast<std::size_t>(opened->size), kFileBlockBytes) + kReadBytes);
   std::size_t last_newline = std::string::npos;  // in pending
   std::int64_t total = 0;
   for (;;) {
