@@ -208,21 +208,20 @@ Expected<Census> census_of_dump(const Config::SocketsStuck& config,
 
 Expected<Census> take_census(const Config::SocketsStuck& config, const SocketDumper& dumper,
                              const SockstatReader& sockstat) {
-  // sockstat's inuse counts IPv4 sockets other than TIME_WAIT; IPv6 ones, if
-  // any, grow the vector past the hint.
-  auto expected = [](std::int64_t count) {
-    return count > 0 ? static_cast<std::size_t>(count) : std::size_t{0};
-  };
-  std::int64_t expected_full = 0;
+  // sockstat's tw (TIME_WAIT and FIN_WAIT_2 mini-sockets) is what makes a full
+  // dump large, so room is made for it. inuse is left out: it counts
+  // ESTABLISHED too, which no census dumps (a million of them would reserve
+  // 36 MB for a few records). The filtered dump, small, gets no hint.
+  std::size_t expected_full = 0;
   auto full = [&](std::string reason, std::int64_t time_wait_seen) {
-    Expected<Census> census = full_census(
-        config, dumper(census_state_mask(), expected(expected_full)), std::move(reason));
+    Expected<Census> census =
+        full_census(config, dumper(census_state_mask(), expected_full), std::move(reason));
     if (census) census->sockstat_time_wait = time_wait_seen;
     return census;
   };
   Expected<SockstatTcp> before = sockstat();
   if (!before) return full(before.error().message, -1);
-  expected_full = before->in_use + before->time_wait;
+  if (before->time_wait > 0) expected_full = static_cast<std::size_t>(before->time_wait);
   // tw counts TIME_WAIT plus some FIN_WAIT_2, so it bounds TIME_WAIT from above.
   if (before->time_wait > config.time_wait_max) {
     return full("sockstat tw " + std::to_string(before->time_wait) +
@@ -230,7 +229,7 @@ Expected<Census> take_census(const Config::SocketsStuck& config, const SocketDum
                 before->time_wait);
   }
   std::uint32_t mask = census_state_mask() & ~state_bit(TcpState::time_wait);
-  Expected<std::vector<DiagSocket>> dump = dumper(mask, expected(before->in_use));
+  Expected<std::vector<DiagSocket>> dump = dumper(mask, 0);
   if (!dump) return Unexpected(dump.error());
   // Read after the dump, so that mini-sockets created during it are in both.
   Expected<SockstatTcp> after = sockstat();
