@@ -208,10 +208,16 @@ Expected<Census> census_of_dump(const Config::SocketsStuck& config,
 
 Expected<Census> take_census(const Config::SocketsStuck& config, const SocketDumper& dumper,
                              const SockstatReader& sockstat) {
-  // sockstat's tw (TIME_WAIT and FIN_WAIT_2 mini-sockets) is what makes a full
-  // dump large, so room is made for it. inuse is left out: it counts
-  // ESTABLISHED too, which no census dumps (a million of them would reserve
-  // 36 MB for a few records). The filtered dump, small, gets no hint.
+  // Room for a full dump: sockstat's tw (TIME_WAIT and FIN_WAIT_2 mini-sockets)
+  // makes it large, and the listeners and rare states (in inuse) come on top;
+  // room made for tw alone was a little short, and the one doubling that
+  // followed cost what the room saved. inuse counts ESTABLISHED too, which no
+  // census dumps, so it adds at most tw again: never more than that doubling
+  // would have taken. The filtered dump, small, gets no hint.
+  static constexpr std::int64_t kLargestHint = std::int64_t{1} << 22;
+  auto clamped = [](std::int64_t count) {
+    return static_cast<std::size_t>(std::clamp<std::int64_t>(count, 0, kLargestHint));
+  };
   std::size_t expected_full = 0;
   auto full = [&](std::string reason, std::int64_t time_wait_seen) {
     Expected<Census> census =
@@ -221,7 +227,8 @@ Expected<Census> take_census(const Config::SocketsStuck& config, const SocketDum
   };
   Expected<SockstatTcp> before = sockstat();
   if (!before) return full(before.error().message, -1);
-  if (before->time_wait > 0) expected_full = static_cast<std::size_t>(before->time_wait);
+  expected_full =
+      clamped(before->time_wait) + std::min(clamped(before->in_use), clamped(before->time_wait));
   // tw counts TIME_WAIT plus some FIN_WAIT_2, so it bounds TIME_WAIT from above.
   if (before->time_wait > config.time_wait_max) {
     return full("sockstat tw " + std::to_string(before->time_wait) +

@@ -128,7 +128,17 @@ TEST(SocketsFastCensus, TimeWaitOverThresholdTakesOneFullDumpWithItsPorts) {
   EXPECT_EQ(kernel.masks_asked[0], census_state_mask());
   EXPECT_EQ(census->tallies[5].count, 40);
   EXPECT_EQ(census->tallies[5].by_port.at(443), 40);
-  EXPECT_EQ(kernel.expected_counts, std::vector<std::size_t>{70}) << "room for tw";
+  EXPECT_EQ(kernel.expected_counts, std::vector<std::size_t>{79}) << "room for tw and inuse";
+}
+
+// inuse counts ESTABLISHED too, which no census dumps: it adds at most tw
+// again to the room made for a full dump.
+TEST(SocketsFastCensus, RoomForAFullDumpIsAtMostTwiceTw) {
+  FakeKernel kernel = busy_namespace();
+  kernel.in_use = 1000000;
+  Expected<Census> census = take_census(thresholds(30, 1000), kernel.dumper(), kernel.reader());
+  ASSERT_TRUE(census) << census.error().message;
+  EXPECT_EQ(kernel.expected_counts, std::vector<std::size_t>{140});
 }
 
 TEST(SocketsFastCensus, SockstatCountsThatDisagreeWithTheDumpFallBackToAFullDump) {
