@@ -270,18 +270,15 @@ TEST(TcpEnvFlags, DefaultsReadAfterTheServicesStillApply) {
       << audit.findings[2].message;
 }
 
-// Plesk rewriting a file between the inventory's two passes: the labels and
-// defaults of the first pass would not match the services of the second, so
-// the reading is done again; a file that never holds still is an error.
-class RewritingHost final : public Host {
+// Hands every call to another host; the hosts below change one file's reads.
+// read_file_in_blocks is not forwarded: Host's own reads through read_file, so
+// a host that changes read_file changes both.
+class ForwardingHost : public Host {
  public:
-  RewritingHost(const Host& inner, std::string path, std::vector<std::string> texts)
-      : inner_(inner), path_(std::move(path)), texts_(std::move(texts)) {}
+  explicit ForwardingHost(const Host& inner) : inner_(inner) {}
   const std::string& root() const override { return inner_.root(); }
   Expected<std::string> read_file(const std::string& host_path) const override {
-    if (host_path != path_) return inner_.read_file(host_path);
-    ++reads;
-    return texts_[std::min(reads, texts_.size()) - 1];
+    return inner_.read_file(host_path);
   }
   Expected<std::vector<std::string>> list_directory(const std::string& host_path) const override {
     return inner_.list_directory(host_path);
@@ -296,10 +293,26 @@ class RewritingHost final : public Host {
     return inner_.read_runtime_sysctl(slash_key);
   }
   std::string runtime_sysctl_source() const override { return inner_.runtime_sysctl_source(); }
+
+ protected:
+  const Host& inner_;
+};
+
+// Plesk rewriting a file between the inventory's two passes: the labels and
+// defaults of the first pass would not match the services of the second, so
+// the reading is done again; a file that never holds still is an error.
+class RewritingHost final : public ForwardingHost {
+ public:
+  RewritingHost(const Host& inner, std::string path, std::vector<std::string> texts)
+      : ForwardingHost(inner), path_(std::move(path)), texts_(std::move(texts)) {}
+  Expected<std::string> read_file(const std::string& host_path) const override {
+    if (host_path != path_) return inner_.read_file(host_path);
+    ++reads;
+    return texts_[std::min(reads, texts_.size()) - 1];
+  }
   mutable std::size_t reads = 0;
 
  private:
-  const Host& inner_;
   std::string path_;
   std::vector<std::string> texts_;
 };
@@ -370,17 +383,13 @@ TEST(TcpEnvFlags, AFileRewrittenBetweenThePassesIsReadAgain) {
 // A read that fails part way through a file (an I/O error, a file that grows
 // past the size cap while being read): what was parsed before the failure is
 // judged, and the file carries an error, so no check is skipped silently.
-class FailingPartWayHost final : public Host {
+class FailingPartWayHost final : public ForwardingHost {
  public:
   // Given a reading's number (from 1): nothing when it reads the whole file,
   // or how many whole services it hands on before it fails.
   using FailingReadings = std::function<std::optional<int>(std::size_t reading)>;
   FailingPartWayHost(const Host& inner, std::string path, FailingReadings fails)
-      : inner_(inner), path_(std::move(path)), fails_(std::move(fails)) {}
-  const std::string& root() const override { return inner_.root(); }
-  Expected<std::string> read_file(const std::string& host_path) const override {
-    return inner_.read_file(host_path);
-  }
+      : ForwardingHost(inner), path_(std::move(path)), fails_(std::move(fails)) {}
   Outcome read_file_in_blocks(const std::string& host_path,
                               const FileBlockVisitor& each_block) const override {
     if (host_path != path_) return inner_.read_file_in_blocks(host_path, each_block);
@@ -399,23 +408,9 @@ class FailingPartWayHost final : public Host {
     each_block(std::string_view(*text).substr(0, cut));
     return fail_with(host_path + ": Input/output error");
   }
-  Expected<std::vector<std::string>> list_directory(const std::string& host_path) const override {
-    return inner_.list_directory(host_path);
-  }
-  Expected<FileStatus> status(const std::string& host_path, bool follow) const override {
-    return inner_.status(host_path, follow);
-  }
-  Expected<std::string> read_symlink(const std::string& host_path) const override {
-    return inner_.read_symlink(host_path);
-  }
-  Expected<std::string> read_runtime_sysctl(const std::string& slash_key) const override {
-    return inner_.read_runtime_sysctl(slash_key);
-  }
-  std::string runtime_sysctl_source() const override { return inner_.runtime_sysctl_source(); }
   mutable std::size_t readings = 0;
 
  private:
-  const Host& inner_;
   std::string path_;
   FailingReadings fails_;
 };
