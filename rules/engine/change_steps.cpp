@@ -249,9 +249,18 @@ Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& chan
     if (entry.existed) {
       Expected<std::string> backup = journal.load_bytes(change, entry.backup);
       if (!backup) return Unexpected(backup.error());
+      // Forced over a folder removed since (a drop-in folder, /etc/xinetd.d):
+      // the backup goes back where it was, so the folder is made again.
+      bool folder_made = false;
+      if (!snapshot->exists && folder_of_file_is_missing(host, entry.target)) {
+        Expected<bool> created = create_folder_for_file(host, entry.target);
+        if (!created) return Unexpected(created.error());
+        folder_made = *created;
+      }
       undone =
           write_file_atomically(host, entry.target, *backup, *snapshot,
                                 FileOwnership{entry.mode, entry.owner, entry.group}, &replaced);
+      if (!undone && folder_made) (void)remove_folder_if_empty(host, folder_of_file(entry.target));
     } else if (snapshot->exists) {
       undone =
           remove_file_checked(host, entry.target, force ? snapshot->sha256 : entry.after_sha256);

@@ -17,18 +17,20 @@ namespace {
 
 using testing::TemporaryTree;
 
-// Passes when /etc/demo.conf says "good"; its fix writes `fix_content`.
+// Passes when its file (/etc/demo.conf unless named) says "good"; its fix
+// writes `fix_content`.
 class DemoRule final : public Rule {
  public:
-  explicit DemoRule(std::string fix_content) : fix_content_(std::move(fix_content)) {
+  explicit DemoRule(std::string fix_content, std::string path = "/etc/demo.conf")
+      : fix_content_(std::move(fix_content)), path_(std::move(path)) {
     info_.id = "demo.rule";
     info_.severity = Severity::critical;
     info_.can_fix = true;
   }
   const RuleInfo& info() const override { return info_; }
   std::vector<Finding> check(AuditContext& context) const override {
-    Expected<std::string> content = context.host.read_file("/etc/demo.conf");
-    Finding finding = make_finding(info_, "/etc/demo.conf", Status::pass, "good");
+    Expected<std::string> content = context.host.read_file(path_);
+    Finding finding = make_finding(info_, path_, Status::pass, "good");
     if (!content || content->find("good") == std::string::npos) {
       finding.status = Status::fail;
       finding.fixable = true;
@@ -37,15 +39,16 @@ class DemoRule final : public Rule {
   }
   Expected<std::vector<PlannedChange>> plan(AuditContext& context,
                                             const std::vector<Finding>&) const override {
-    Expected<std::string> content = context.host.read_file("/etc/demo.conf");
+    Expected<std::string> content = context.host.read_file(path_);
     if (!content) return Unexpected(content.error());
-    return std::vector<PlannedChange>{{"demo.rule", "/etc/demo.conf", "rewrite",
-                                       FileReplacement{"/etc/demo.conf", *content, fix_content_}}};
+    return std::vector<PlannedChange>{
+        {"demo.rule", path_, "rewrite", FileReplacement{path_, *content, fix_content_}}};
   }
 
  private:
   RuleInfo info_;
   std::string fix_content_;
+  std::string path_;
 };
 
 struct Fixture {
@@ -111,6 +114,49 @@ TEST(FixEngine, RollbackRefusesAFileRewrittenSinceTheFixUnlessForced) {
   std::string change_folder = fixture.tree.real("/var/lib/qharden/changes/" + applied->change_id);
   std::string kept = TemporaryTree::listing_of(change_folder);
   EXPECT_NE(kept.find("overwritten-"), std::string::npos) << kept;
+}
+
+// The file qharden changed is gone since, or its whole folder is (a package
+// purge took /etc/xinetd.d): a plain rollback refuses by name, and --force
+// puts the backup back, making the folder again, with the file's mode.
+TEST(FixEngine, ForcedRollbackRestoresAFileWhoseFileOrFolderWasRemoved) {
+  struct Case {
+    const char* what;
+    bool remove_folder;
+  };
+  for (const Case& removal : {Case{"the file", false}, Case{"its folder", true}}) {
+    SCOPED_TRACE(removal.what);
+    Fixture fixture;
+    fixture.tree.write("/etc/demo.d/demo.conf", "bad\n", 0640);
+    DemoRule rule("good\n", "/etc/demo.d/demo.conf");
+    Expected<ApplyResult> applied =
+        apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
+    ASSERT_TRUE(applied && applied->all_succeeded);
+    std::filesystem::remove_all(
+        fixture.tree.real(removal.remove_folder ? "/etc/demo.d" : "/etc/demo.d/demo.conf"));
+
+    Expected<RollbackResult> refused =
+        rollback_change(fixture.host, fixture.config, applied->change_id, false);
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message.find("/etc/demo.d/demo.conf: removed since the change"),
+              std::string::npos)
+        << refused.error().message;
+    EXPECT_FALSE(std::filesystem::exists(fixture.tree.real("/etc/demo.d/demo.conf")));
+
+    Expected<RollbackResult> forced =
+        rollback_change(fixture.host, fixture.config, applied->change_id, true);
+    ASSERT_TRUE(forced) << forced.error().message;
+    EXPECT_EQ(fixture.tree.read("/etc/demo.d/demo.conf"), "bad\n");
+    struct stat details {};
+    ASSERT_EQ(::stat(fixture.tree.real("/etc/demo.d/demo.conf").c_str(), &details), 0);
+    EXPECT_EQ(details.st_mode & 07777, 0640u);
+    ASSERT_EQ(::stat(fixture.tree.real("/etc/demo.d").c_str(), &details), 0);
+    EXPECT_TRUE(S_ISDIR(details.st_mode));
+    EXPECT_EQ(details.st_mode & 07777, 0755u);
+    Expected<std::vector<JournalChange>> history = change_history(fixture.host, fixture.config);
+    ASSERT_TRUE(history && !history->empty());
+    EXPECT_EQ(history->front().status, "rolled-back");
+  }
 }
 
 TEST(FixEngine, AFixThatDoesNotPassIsRolledBackAndReported) {
