@@ -276,6 +276,10 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
   });
   std::string skipped = reload_skipped(selection.offline, options);
   std::map<std::string, std::string> not_loaded;
+  // Journaled before the signals go out: a run killed during verification
+  // is settled as interrupted, and its rollback must still reload them.
+  change.reloads.assign(daemons.begin(), daemons.end());
+  (void)journal.save(change);
   reload_all(host, config, daemons, skipped, drop_ins_written, result, &not_loaded);
 
   // Re-audit what was touched, from a fresh read: a fix that did not produce

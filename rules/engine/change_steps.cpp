@@ -31,7 +31,9 @@ Expected<std::string> read_sysctl_file(const std::string& path) {
 }
 
 Outcome write_sysctl_file(const std::string& path, const std::string& value) {
-  int descriptor = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  // O_TRUNC: /proc/sys ignores it, but a --root tree holds plain files, where
+  // "900" over "10800" would leave "900\n0\n".
+  int descriptor = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
   if (descriptor < 0) return fail_with(path + ": " + std::strerror(errno));
   std::string line = value + "\n";
   ssize_t count = ::write(descriptor, line.data(), line.size());

@@ -51,6 +51,37 @@ class DemoRule final : public Rule {
   std::string path_;
 };
 
+// Passes when the tree's runtime keepalive time is 900; its fix writes 900.
+class DemoSysctlRule final : public Rule {
+ public:
+  DemoSysctlRule() {
+    info_.id = "demo.sysctl";
+    info_.severity = Severity::warning;
+    info_.can_fix = true;
+  }
+  const RuleInfo& info() const override { return info_; }
+  std::vector<Finding> check(AuditContext& context) const override {
+    Expected<std::string> value = context.host.read_runtime_sysctl(kKey);
+    Finding finding = make_finding(info_, kKey, Status::pass, "900");
+    if (!value || *value != "900") {
+      finding.status = Status::fail;
+      finding.fixable = true;
+    }
+    return {finding};
+  }
+  Expected<std::vector<PlannedChange>> plan(AuditContext& context,
+                                            const std::vector<Finding>&) const override {
+    Expected<std::string> value = context.host.read_runtime_sysctl(kKey);
+    if (!value) return Unexpected(value.error());
+    return std::vector<PlannedChange>{
+        {"demo.sysctl", kKey, "set the keepalive time", SysctlWrite{kKey, *value, "900"}}};
+  }
+  static constexpr const char* kKey = "net/ipv4/tcp_keepalive_time";
+
+ private:
+  RuleInfo info_;
+};
+
 struct Fixture {
   TemporaryTree tree;
   Config config = *load_builtin_config();
@@ -157,6 +188,22 @@ TEST(FixEngine, ForcedRollbackRestoresAFileWhoseFileOrFolderWasRemoved) {
     ASSERT_TRUE(history && !history->empty());
     EXPECT_EQ(history->front().status, "rolled-back");
   }
+}
+
+// A --root tree's /proc/sys holds plain files: a shorter value replaces the
+// old one whole ("900" over "10800"), and rollback puts the old one back.
+TEST(FixEngine, ASysctlWriteUnderRootReplacesTheWholeValue) {
+  Fixture fixture;
+  fixture.tree.write("/proc/sys/net/ipv4/tcp_keepalive_time", "10800\n");
+  DemoSysctlRule rule;
+  Expected<ApplyResult> applied =
+      apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
+  ASSERT_TRUE(applied) << applied.error().message;
+  EXPECT_TRUE(applied->all_succeeded);
+  EXPECT_EQ(fixture.tree.read("/proc/sys/net/ipv4/tcp_keepalive_time"), "900\n");
+  Expected<RollbackResult> rolled = rollback_change(fixture.host, fixture.config, "", false);
+  ASSERT_TRUE(rolled) << rolled.error().message;
+  EXPECT_EQ(fixture.tree.read("/proc/sys/net/ipv4/tcp_keepalive_time"), "10800\n");
 }
 
 TEST(FixEngine, AFixThatDoesNotPassIsRolledBackAndReported) {
