@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "config/config.h"
 #include "engine/context.h"
@@ -204,6 +206,57 @@ TEST(FixEngine, ASysctlWriteUnderRootReplacesTheWholeValue) {
   Expected<RollbackResult> rolled = rollback_change(fixture.host, fixture.config, "", false);
   ASSERT_TRUE(rolled) << rolled.error().message;
   EXPECT_EQ(fixture.tree.read("/proc/sys/net/ipv4/tcp_keepalive_time"), "10800\n");
+}
+
+// What the journal says while the fix is verified: a run killed there is
+// settled as interrupted, and its rollback reloads what the manifest names.
+class ManifestWatchingRule final : public Rule {
+ public:
+  explicit ManifestWatchingRule(const TemporaryTree& tree) : tree_(tree) {
+    info_.id = "demo.watching";
+    info_.severity = Severity::critical;
+    info_.can_fix = true;
+  }
+  const RuleInfo& info() const override { return info_; }
+  std::vector<Finding> check(AuditContext& context) const override {
+    seen_manifests.clear();
+    std::error_code error;
+    for (const auto& folder :
+         std::filesystem::directory_iterator(tree_.real("/var/lib/qharden/changes"), error)) {
+      std::ifstream manifest(folder.path() / "manifest.json");
+      seen_manifests.append(std::istreambuf_iterator<char>(manifest), {});
+    }
+    Expected<std::string> content = context.host.read_file("/etc/xinetd.conf");
+    bool good = content && content->find("good") != std::string::npos;
+    Finding finding = make_finding(info_, "/etc/xinetd.conf", good ? Status::pass : Status::fail,
+                                   good ? "good" : "bad");
+    finding.fixable = !good;
+    return {finding};
+  }
+  Expected<std::vector<PlannedChange>> plan(AuditContext& context,
+                                            const std::vector<Finding>&) const override {
+    Expected<std::string> content = context.host.read_file("/etc/xinetd.conf");
+    if (!content) return Unexpected(content.error());
+    return std::vector<PlannedChange>{{"demo.watching", "/etc/xinetd.conf", "rewrite",
+                                       FileReplacement{"/etc/xinetd.conf", *content, "good\n"}}};
+  }
+  mutable std::string seen_manifests;
+
+ private:
+  const TemporaryTree& tree_;
+  RuleInfo info_;
+};
+
+TEST(FixEngine, TheDaemonsToReloadAreJournaledBeforeTheFixIsVerified) {
+  Fixture fixture;
+  fixture.tree.write("/etc/xinetd.conf", "bad\n");
+  ManifestWatchingRule rule(fixture.tree);
+  Expected<ApplyResult> applied =
+      apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
+  ASSERT_TRUE(applied && applied->all_succeeded);
+  // The last check is the verification's.
+  EXPECT_NE(rule.seen_manifests.find("\"reloads\""), std::string::npos) << rule.seen_manifests;
+  EXPECT_NE(rule.seen_manifests.find("\"xinetd\""), std::string::npos) << rule.seen_manifests;
 }
 
 TEST(FixEngine, AFixThatDoesNotPassIsRolledBackAndReported) {
