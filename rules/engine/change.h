@@ -24,10 +24,16 @@ struct SysctlWrite {
   std::string after;
 };
 
-// Run a command; undo_argv reverses it.
+// Run a command; undo_argv reverses it. What the command made can vanish
+// without qharden (a reboot or a firewall reload flushes the ruleset): when
+// `listing_argv` runs and no line of its output holds `present_marker` as a
+// word, it is gone, so a failed undo had nothing left to do and an apply cut
+// short can be told applied from not. Empty: nothing to list it by.
 struct CommandRun {
   std::vector<std::string> argv;
   std::vector<std::string> undo_argv;
+  std::vector<std::string> listing_argv;
+  std::string present_marker;
 };
 
 struct PlannedChange {

@@ -66,6 +66,34 @@ Expected<FileSnapshot> snapshot_of_target(const RootedHost& host, const std::str
   return snapshot_for_write(host, host_path);
 }
 
+// Whether `marker` stands in `text` as a word: bounded by the line's ends,
+// blanks or quotes (iptables quotes a comment holding ':'; nft lists
+// "table inet qharden"), so "table inet qharden2" is not it.
+bool holds_word(std::string_view text, std::string_view marker) {
+  auto boundary = [](char character) {
+    return character == ' ' || character == '\t' || character == '\n' || character == '"' ||
+           character == '{' || character == ';';
+  };
+  for (std::size_t at = text.find(marker); at != std::string_view::npos;
+       at = text.find(marker, at + 1)) {
+    std::size_t end = at + marker.size();
+    if ((at == 0 || boundary(text[at - 1])) && (end == text.size() || boundary(text[end])))
+      return true;
+  }
+  return false;
+}
+
+enum class Presence { present, absent, unknown };
+
+// Only a listing that ran can say "absent"; any doubt is unknown.
+Presence presence_of(const JournalEntry& entry) {
+  if (entry.listing_argv.empty() || entry.present_marker.empty()) return Presence::unknown;
+  Expected<CommandResult> listed = run_command(entry.listing_argv);
+  if (!listed) return Presence::unknown;
+  return holds_word(listed->standard_output, entry.present_marker) ? Presence::present
+                                                                   : Presence::absent;
+}
+
 StepOutcome failed(std::string message) {
   return {StepResult::failed, std::move(message)};
 }
@@ -173,6 +201,8 @@ StepOutcome apply_command(Journal& journal, JournalChange& change, JournalEntry 
   entry.target = describe_argv(command.argv);
   entry.argv = command.argv;
   entry.undo_argv = command.undo_argv;
+  entry.listing_argv = command.listing_argv;
+  entry.present_marker = command.present_marker;
   change.entries.push_back(entry);
   Outcome saved = journal.save(change);
   if (!saved) {
@@ -277,6 +307,13 @@ Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& chan
   } else if (entry.kind == "command") {
     Expected<CommandResult> ran = run_command(entry.undo_argv);
     if (!ran) undone = Unexpected(ran.error());
+    // Flushed since (a reboot, a firewall reload): nothing was left to undo,
+    // and the rollback goes on to the files.
+    if (!ran && presence_of(entry) == Presence::absent) {
+      undone = Done{};
+      entry.note = "already gone: " + describe_argv(entry.listing_argv) + " lists no " +
+                   entry.present_marker;
+    }
   }
   if (!undone && replaced) {
     entry.state = undone_state;
@@ -314,8 +351,17 @@ void settle_interrupted_changes(const RootedHost& host, Journal& journal) {
         } else {
           entry.state = "unknown";
         }
+      } else if (entry.kind == "sysctl") {
+        Expected<std::string> now = read_sysctl_file(entry.sysctl_source + "/" + entry.target);
+        entry.state = !now                         ? "unknown"
+                      : *now == entry.value_after  ? "applied"
+                      : *now == entry.value_before ? "not-applied"
+                                                   : "unknown";
       } else {
-        entry.state = "unknown";
+        Presence presence = presence_of(entry);
+        entry.state = presence == Presence::present  ? "applied"
+                      : presence == Presence::absent ? "not-applied"
+                                                     : "unknown";
       }
     }
     change.status = "interrupted";

@@ -83,6 +83,21 @@ Expected<RollbackResult> rollback_change(const RootedHost& host, const Config& c
   std::vector<DropInExpectation> drop_ins;
   for (auto entry = change.entries.rbegin(); entry != change.entries.rend(); ++entry) {
     if (entry->state != "applied") continue;
+    // Marked as the operator's opt-out, told apart from a fix its apply undid.
+    Outcome undone = undo_entry(host, journal, change, *entry, force, "rolled-back");
+    if (!undone) {
+      (void)journal.save(change);
+      // What is restored already is served as it is now: xinetd must not
+      // keep running the fix from a file that no longer says it.
+      std::string reloads;
+      if (!result.restored.empty()) {
+        for (const std::string& daemon : change.reloads)
+          reloads += "; " + reload_by_name(host, config, daemon, drop_ins).message;
+      }
+      return fail_with("rollback of " + change.id + " stopped at " + entry->target + ": " +
+                       undone.error().message +
+                       " (entries already restored are marked in `qharden history`)" + reloads);
+    }
     if (entry->kind == "file") {
       for (const std::string& folder : config.paths.systemd_unit_dirs) {
         // Created: systemd must stop listing it; restored: it lists it still.
@@ -90,16 +105,10 @@ Expected<RollbackResult> rollback_change(const RootedHost& host, const Config& c
           drop_ins.push_back({entry->rule, entry->target, entry->existed});
       }
     }
-    // Marked as the operator's opt-out, told apart from a fix its apply undid.
-    Outcome undone = undo_entry(host, journal, change, *entry, force, "rolled-back");
-    if (!undone) {
-      (void)journal.save(change);
-      return fail_with("rollback of " + change.id + " stopped at " + entry->target + ": " +
-                       undone.error().message +
-                       " (entries already restored are marked in `qharden history`)");
-    }
     std::string what = entry->target;
-    if (entry->kind == "command") {
+    if (!entry->note.empty()) {
+      what = entry->note;
+    } else if (entry->kind == "command") {
       // The target is the command that was applied; say what undid it.
       std::string undo;
       for (const std::string& word : entry->undo_argv) undo += (undo.empty() ? "" : " ") + word;

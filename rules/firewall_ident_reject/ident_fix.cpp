@@ -116,7 +116,9 @@ Expected<IdentFix> choose_ident_fix(const NetfilterSnapshot& snapshot) {
     remove_permanent.insert(remove_permanent.begin() + 1, "--permanent");
     IdentFix fix;
     fix.backend = "firewalld";
-    fix.commands = {{add, remove}, {add_permanent, remove_permanent}};
+    // firewall-cmd --remove-rule of a rule that is gone warns and exits 0:
+    // no listing is needed to undo it.
+    fix.commands = {{add, remove, {}, ""}, {add_permanent, remove_permanent, {}, ""}};
     fix.summary =
         "add a direct rule through firewalld (runtime and permanent, so a firewalld "
         "reload keeps it): REJECT TCP to port 113 with tcp-reset in OUTPUT (" +
@@ -151,7 +153,8 @@ Expected<IdentFix> choose_ident_fix(const NetfilterSnapshot& snapshot) {
     }
     IdentFix fix;
     fix.backend = "iptables";
-    fix.commands = {{insert, remove}};
+    fix.commands = {
+        {insert, remove, {snapshot.iptables_program, "-S", "OUTPUT"}, std::string(kOwnedComment)}};
     fix.summary = "insert at the top of OUTPUT (" + snapshot.iptables_program +
                   "): REJECT TCP to port 113 with tcp-reset, comment " +
                   std::string(kOwnedComment) + kSurvival;
@@ -178,7 +181,9 @@ Expected<IdentFix> choose_ident_fix(const NetfilterSnapshot& snapshot) {
     IdentFix fix;
     fix.backend = "nft";
     fix.commands = {{{"nft", nft_script(priority)},
-                     {"nft", "delete", "table", "inet", std::string(kOwnedNftTable)}}};
+                     {"nft", "delete", "table", "inet", std::string(kOwnedNftTable)},
+                     {"nft", "list", "tables"},
+                     "table inet " + std::string(kOwnedNftTable)}};
     fix.summary = "add the nft table inet " + std::string(kOwnedNftTable) +
                   " with an output chain at priority " + std::to_string(priority) +
                   " (before every other output chain) that REJECTs TCP to port 113 with tcp-reset "

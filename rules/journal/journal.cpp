@@ -40,6 +40,9 @@ json entry_to_json(const JournalEntry& entry) {
           {"sysctl_source", entry.sysctl_source},
           {"argv", entry.argv},
           {"undo_argv", entry.undo_argv},
+          {"listing_argv", entry.listing_argv},
+          {"present_marker", entry.present_marker},
+          {"note", entry.note},
           {"state", entry.state},
           {"error", entry.error}};
 }
@@ -64,6 +67,9 @@ JournalEntry entry_from_json(const json& value) {
   entry.sysctl_source = value.value("sysctl_source", "");
   entry.argv = value.value("argv", std::vector<std::string>{});
   entry.undo_argv = value.value("undo_argv", std::vector<std::string>{});
+  entry.listing_argv = value.value("listing_argv", std::vector<std::string>{});
+  entry.present_marker = value.value("present_marker", "");
+  entry.note = value.value("note", "");
   entry.state = value.value("state", "unknown");
   entry.error = value.value("error", "");
   return entry;

@@ -41,6 +41,10 @@ struct JournalEntry {
   // command
   std::vector<std::string> argv;
   std::vector<std::string> undo_argv;
+  std::vector<std::string> listing_argv;  // see CommandRun
+  std::string present_marker;
+  // What an undo found instead of undoing ("already gone: ..."), for history.
+  std::string note;
 
   // pending, applied, undone (by the apply itself: refused or failed to
   // verify), rolled-back, failed, not-applied, unknown

@@ -114,6 +114,15 @@ check "exactly one owned ipv6 rule" [ "$(ip netns exec "$ns" ip6tables-save | gr
 run_in "$ns" none -- "$QHARDEN" rollback --last --root "$tree" > /dev/null
 check "rollback removes the ipv4 rule" [ "$(ip netns exec "$ns" iptables-save | grep -c qharden:ident-reject)" -eq 0 ]
 check "rollback removes the ipv6 rule" [ "$(ip netns exec "$ns" ip6tables-save | grep -c qharden:ident-reject)" -eq 0 ]
+# A reboot or an iptables-restore flushes the rule without qharden: its undo
+# then fails, and the rollback still completes and removes the rest.
+run_in "$ns" none -- "$QHARDEN" apply --root "$tree" --rule firewall.ident-reject > /dev/null || true
+ip netns exec "$ns" iptables -F OUTPUT
+status=0
+out=$(run_in "$ns" none -- "$QHARDEN" rollback --last --root "$tree" 2>&1) || status=$?
+check "rollback after the ipv4 rule was flushed exits 0" [ "$status" -eq 0 ]
+check "  and says the rule was already gone" contains "$out" "already gone: iptables"
+check "  and still removes the ipv6 rule" [ "$(ip netns exec "$ns" ip6tables-save | grep -c qharden:ident-reject)" -eq 0 ]
 report=$(run_in "$ns" none -- "$QHARDEN" audit --offline --root "$tree" --rule firewall.ident-reject --json || true)
 check "--offline: ipv4 and ipv6 skip" [ "$(status_of "$report" ipv4)/$(status_of "$report" ipv6)" = "skip:-/skip:-" ]
 plan=$(run_in "$ns" none -- "$QHARDEN" plan --offline --root "$tree" --rule firewall.ident-reject)
@@ -177,6 +186,12 @@ check "nft: one owned table with one rule" [ "$(ip netns exec "$ns" nft list rul
 run_in "$ns" iptables -- "$QHARDEN" rollback --last --root "$tree" > /dev/null
 check "nft: rollback deletes the owned table" lacks "$(ip netns exec "$ns" nft list tables)" "qharden"
 check "nft: the operator's tables stay" contains "$(ip netns exec "$ns" nft list tables)" "table ip early"
+run_in "$ns" iptables -- "$QHARDEN" apply --root "$tree" --rule firewall.ident-reject > /dev/null || true
+ip netns exec "$ns" nft delete table inet qharden
+status=0
+out=$(run_in "$ns" iptables -- "$QHARDEN" rollback --last --root "$tree" 2>&1) || status=$?
+check "nft: rollback after the owned table was deleted exits 0" [ "$status" -eq 0 ]
+check "  and says it was already gone" contains "$out" "already gone: nft list tables"
 
 echo "== firewalld (a private system bus, firewalld in the namespace, its config copied)"
 if ! command -v firewalld > /dev/null || ! command -v dbus-daemon > /dev/null; then
@@ -232,7 +247,13 @@ BUS
   check "firewalld: the permanent config holds it" grep -q qharden:ident-reject "$bus_dir/firewalld-config/direct.xml"
   run_in "$ns" none -- "$QHARDEN" apply --root "$tree" --rule firewall.ident-reject > "$tree/apply2.out" || true
   check "firewalld: apply again changes nothing" contains "$(cat "$tree/apply2.out")" "nothing to do"
-  run_in "$ns" none -- "$QHARDEN" rollback --last --root "$tree" > /dev/null
+  # The runtime ipv4 rule removed by hand: firewall-cmd warns and the
+  # rollback goes on.
+  ip netns exec "$ns" firewall-cmd --direct --remove-rule ipv4 filter OUTPUT 0 -p tcp --dport 113 \
+    -m comment --comment qharden:ident-reject -j REJECT --reject-with tcp-reset > /dev/null
+  status=0
+  run_in "$ns" none -- "$QHARDEN" rollback --last --root "$tree" > /dev/null || status=$?
+  check "firewalld: rollback after a rule was removed by hand exits 0" [ "$status" -eq 0 ]
   check "firewalld: rollback removes the runtime rule" [ "$(ip netns exec "$ns" iptables-save | grep -c qharden:ident-reject)" -eq 0 ]
   check "firewalld: rollback removes the permanent rule" [ "$(grep -c qharden:ident-reject "$bus_dir/firewalld-config/direct.xml")" -eq 0 ]
   unset DBUS_SYSTEM_BUS_ADDRESS

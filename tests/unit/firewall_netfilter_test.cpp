@@ -396,6 +396,10 @@ TEST(FirewallIdentFix, IptablesOnAPlainHostWithExactArgvAndUndo) {
                                       "113", "-m", "comment", "--comment", "qharden:ident-reject",
                                       "-j", "REJECT", "--reject-with", "tcp-reset"}));
   EXPECT_EQ(fix->commands[0].undo_argv[1], "-D");
+  // What tells a flushed rule from one whose undo failed.
+  EXPECT_EQ(fix->commands[0].listing_argv,
+            (std::vector<std::string>{"iptables-nft", "-S", "OUTPUT"}));
+  EXPECT_EQ(fix->commands[0].present_marker, "qharden:ident-reject");
   EXPECT_NE(fix->summary.find("re-asserts it at start"), std::string::npos);
 }
 
@@ -411,6 +415,8 @@ TEST(FirewallIdentFix, NftTableBeforeAnEarlyDroppingChainAndRefusalWhenOwnedRule
       << fix->commands[0].argv[1];
   EXPECT_EQ(fix->commands[0].undo_argv,
             (std::vector<std::string>{"nft", "delete", "table", "inet", "qharden"}));
+  EXPECT_EQ(fix->commands[0].listing_argv, (std::vector<std::string>{"nft", "list", "tables"}));
+  EXPECT_EQ(fix->commands[0].present_marker, "table inet qharden");
 
   std::string shadowed = iptables_filter(
       "ACCEPT",

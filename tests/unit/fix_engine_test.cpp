@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "config/config.h"
+#include "engine/change_steps.h"
 #include "engine/context.h"
 #include "engine/fix.h"
 #include "engine/kept_changes.h"
@@ -257,6 +258,129 @@ TEST(FixEngine, TheDaemonsToReloadAreJournaledBeforeTheFixIsVerified) {
   // The last check is the verification's.
   EXPECT_NE(rule.seen_manifests.find("\"reloads\""), std::string::npos) << rule.seen_manifests;
   EXPECT_NE(rule.seen_manifests.find("\"xinetd\""), std::string::npos) << rule.seen_manifests;
+}
+
+// Passes once its command has made /run/demo-made; its undo always fails, as
+// `iptables -D` does when a reboot flushed the rule, and the listing says
+// whether what the command made is still there.
+class DemoCommandRule final : public Rule {
+ public:
+  DemoCommandRule(const TemporaryTree& tree, std::vector<std::string> listing, std::string marker)
+      : made_(tree.real("/run/demo-made")),
+        listing_(std::move(listing)),
+        marker_(std::move(marker)) {
+    info_.id = "demo.command";
+    info_.severity = Severity::critical;
+    info_.can_fix = true;
+  }
+  const RuleInfo& info() const override { return info_; }
+  std::vector<Finding> check(AuditContext&) const override {
+    bool made = std::filesystem::exists(made_);
+    Finding finding = make_finding(info_, "demo", made ? Status::pass : Status::fail, "demo");
+    finding.fixable = !made;
+    return {finding};
+  }
+  Expected<std::vector<PlannedChange>> plan(AuditContext&,
+                                            const std::vector<Finding>&) const override {
+    return std::vector<PlannedChange>{
+        {"demo.command", "demo", "make it",
+         CommandRun{{"/usr/bin/touch", made_}, {"/bin/false"}, listing_, marker_}}};
+  }
+
+ private:
+  std::string made_;
+  std::vector<std::string> listing_;
+  std::string marker_;
+  RuleInfo info_;
+};
+
+// A failed undo counts as done only when the listing ran and shows the
+// object gone; an object still listed, a listing that fails, or none at all
+// leave the undo's own error, and the change stays applied.
+TEST(FixEngine, AFailedUndoOfSomethingAlreadyGoneCompletesTheRollback) {
+  struct Case {
+    const char* what;
+    std::vector<std::string> listing;
+    bool rolled_back;
+  };
+  for (const Case& test_case : {
+           Case{"gone", {"/bin/echo", "table inet other"}, true},
+           Case{"a longer name is not it", {"/bin/echo", "table inet qharden2"}, true},
+           Case{"still listed", {"/bin/echo", "table inet qharden"}, false},
+           Case{"still listed, quoted", {"/bin/echo", "x \"table inet qharden\" y"}, false},
+           Case{"the listing fails", {"/bin/false"}, false},
+           Case{"no listing", {}, false},
+       }) {
+    SCOPED_TRACE(test_case.what);
+    Fixture fixture;
+    fixture.tree.write("/run/keep", "");
+    DemoCommandRule rule(fixture.tree, test_case.listing, "table inet qharden");
+    Expected<ApplyResult> applied =
+        apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
+    ASSERT_TRUE(applied) << applied.error().message;
+    ASSERT_TRUE(applied->all_succeeded);
+    Expected<RollbackResult> rolled = rollback_change(fixture.host, fixture.config, "", false);
+    EXPECT_EQ(bool(rolled), test_case.rolled_back) << (rolled ? "" : rolled.error().message);
+    Expected<std::vector<JournalChange>> history = change_history(fixture.host, fixture.config);
+    ASSERT_TRUE(history && history->size() == 1u);
+    if (test_case.rolled_back) {
+      ASSERT_EQ(rolled->restored.size(), 1u);
+      EXPECT_NE(rolled->restored.front().reason.find("already gone: "), std::string::npos)
+          << rolled->restored.front().reason;
+      EXPECT_EQ(history->front().status, "rolled-back");
+      EXPECT_NE(history->front().entries.front().note.find("lists no table inet qharden"),
+                std::string::npos);
+    } else {
+      EXPECT_NE(rolled.error().message.find("/bin/false"), std::string::npos)
+          << rolled.error().message;
+      EXPECT_EQ(history->front().entries.front().state, "applied");
+    }
+  }
+}
+
+// An apply killed while it ran commands or wrote sysctls: the next run looks
+// at each, rather than marking it unknown, so a rollback undoes what is there.
+TEST(FixEngine, PendingCommandsAndSysctlsAreSettledByWhatIsThere) {
+  Fixture fixture;
+  fixture.tree.write("/proc/sys/net/ipv4/a", "900\n");
+  fixture.tree.write("/proc/sys/net/ipv4/b", "60\n");
+  fixture.tree.write("/proc/sys/net/ipv4/c", "5\n");
+  Journal journal(state_directory(fixture.host, fixture.config));
+  Expected<JournalChange> killed = journal.begin_change(fixture.tree.path());
+  ASSERT_TRUE(killed) << killed.error().message;
+  auto command = [](std::vector<std::string> listing) {
+    JournalEntry entry;
+    entry.kind = "command";
+    entry.argv = {"/bin/true"};
+    entry.undo_argv = {"/bin/true"};
+    entry.listing_argv = std::move(listing);
+    entry.present_marker = "qharden:ident-reject";
+    return entry;
+  };
+  auto sysctl = [&fixture](const char* key) {
+    JournalEntry entry;
+    entry.kind = "sysctl";
+    entry.target = std::string("net/ipv4/") + key;
+    entry.sysctl_source = fixture.tree.real("/proc/sys");
+    entry.value_before = "60";
+    entry.value_after = "900";
+    return entry;
+  };
+  killed->entries = {command({"/bin/echo", "-A OUTPUT --comment qharden:ident-reject"}),
+                     command({"/bin/echo", "-A OUTPUT -j ACCEPT"}),
+                     command({}),
+                     sysctl("a"),
+                     sysctl("b"),
+                     sysctl("c")};
+  ASSERT_TRUE(journal.save(*killed));
+  settle_interrupted_changes(fixture.host, journal);
+  Expected<JournalChange> settled = journal.load(killed->id);
+  ASSERT_TRUE(settled);
+  EXPECT_EQ(settled->status, "interrupted");
+  std::vector<std::string> states;
+  for (const JournalEntry& entry : settled->entries) states.push_back(entry.state);
+  EXPECT_EQ(states, (std::vector<std::string>{"applied", "not-applied", "unknown", "applied",
+                                              "not-applied", "unknown"}));
 }
 
 TEST(FixEngine, AFixThatDoesNotPassIsRolledBackAndReported) {
