@@ -338,6 +338,28 @@ TEST(FixEngine, AFailedUndoOfSomethingAlreadyGoneCompletesTheRollback) {
   }
 }
 
+// A rollback that stops part-way still reloads for what it restored: xinetd
+// must not keep serving the fix from a file that no longer says it.
+TEST(FixEngine, ARollbackThatStopsReloadsForWhatItRestored) {
+  Fixture fixture;
+  fixture.tree.write("/run/keep", "");
+  fixture.tree.write("/etc/xinetd.conf", "bad\n");
+  DemoCommandRule command_rule(fixture.tree, {"/bin/echo", "table inet qharden"},
+                               "table inet qharden");
+  ManifestWatchingRule file_rule(fixture.tree);
+  Expected<ApplyResult> applied = apply_fixes(
+      fixture.host, fixture.config, FixSelection{{&command_rule, &file_rule}, true, true}, {});
+  ASSERT_TRUE(applied) << applied.error().message;
+  ASSERT_TRUE(applied->all_succeeded);
+  Expected<RollbackResult> rolled = rollback_change(fixture.host, fixture.config, "", false);
+  ASSERT_FALSE(rolled);
+  EXPECT_EQ(fixture.tree.read("/etc/xinetd.conf"), "bad\n");
+  EXPECT_NE(rolled.error().message.find("stopped at /usr/bin/touch"), std::string::npos)
+      << rolled.error().message;
+  EXPECT_NE(rolled.error().message.find("; xinetd is not running"), std::string::npos)
+      << rolled.error().message;
+}
+
 // An apply killed while it ran commands or wrote sysctls: the next run looks
 // at each, rather than marking it unknown, so a rollback undoes what is there.
 TEST(FixEngine, PendingCommandsAndSysctlsAreSettledByWhatIsThere) {
