@@ -94,6 +94,22 @@ Presence presence_of(const JournalEntry& entry) {
                                                                    : Presence::absent;
 }
 
+// The file holds the backup's bytes already: an earlier rollback wrote them
+// and was killed, or could not save the journal (a full state dir), before
+// it recorded that. Writing again would change nothing; only the record is
+// missing.
+bool already_restored(const JournalEntry& entry, const FileSnapshot& snapshot) {
+  return entry.existed && snapshot.exists && snapshot.sha256 == entry.before_sha256;
+}
+
+Outcome record_undone(Journal& journal, const JournalChange& change) {
+  Outcome saved = journal.save(change);
+  if (saved) return saved;
+  return fail_with("restored, but the journal could not record it (" + saved.error().message +
+                   "); run the rollback again once the state dir has room: it finds this "
+                   "restored and records it");
+}
+
 StepOutcome failed(std::string message) {
   return {StepResult::failed, std::move(message)};
 }
@@ -242,6 +258,7 @@ Outcome check_entry_undoable(const RootedHost& host, const JournalEntry& entry) 
     if (!snapshot->exists && entry.existed) {
       return fail_with(entry.target + ": removed since the change; use --force to restore it");
     }
+    if (already_restored(entry, *snapshot)) return Done{};
     if (snapshot->exists && snapshot->sha256 != entry.after_sha256) {
       return fail_with(entry.target + ": changed since qharden wrote it (sha256 " +
                        snapshot->sha256.substr(0, 12) + ", expected " +
@@ -252,7 +269,7 @@ Outcome check_entry_undoable(const RootedHost& host, const JournalEntry& entry) 
   } else if (entry.kind == "sysctl") {
     Expected<std::string> now = read_sysctl_file(entry.sysctl_source + "/" + entry.target);
     if (!now) return Unexpected(now.error());
-    if (*now != entry.value_after) {
+    if (*now != entry.value_after && *now != entry.value_before) {
       return fail_with(entry.sysctl_source + "/" + entry.target + ": is " + *now +
                        " now, not the " + entry.value_after + " qharden wrote; use --force");
     }
@@ -272,6 +289,10 @@ Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& chan
   if (entry.kind == "file") {
     Expected<FileSnapshot> snapshot = snapshot_of_target(host, entry.target);
     if (!snapshot) return Unexpected(snapshot.error());
+    if (already_restored(entry, *snapshot)) {
+      entry.state = undone_state;
+      return record_undone(journal, change);
+    }
     if (force && snapshot->exists && snapshot->sha256 != entry.after_sha256) {
       std::string keep = "overwritten-" + std::to_string(&entry - change.entries.data()) + "-" +
                          snapshot->sha256.substr(0, 12);
@@ -322,7 +343,7 @@ Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& chan
   }
   if (!undone) return undone;
   entry.state = undone_state;
-  return journal.save(change);
+  return record_undone(journal, change);
 }
 
 void settle_interrupted_changes(const RootedHost& host, Journal& journal) {

@@ -112,7 +112,7 @@ Outcome write_whole_file(const std::string& path, std::string_view bytes, mode_t
       ::close(descriptor);
       ::unlink(temporary.c_str());
       return fail_with(temporary + ": " + std::strerror(number) +
-                       (number == ENOSPC ? " (the state dir is full; nothing was changed)" : ""));
+                       (number == ENOSPC ? " (the state dir is full)" : ""));
     }
     written += static_cast<std::size_t>(count);
   }
