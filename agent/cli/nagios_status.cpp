@@ -56,7 +56,8 @@ int call_without_activation(sd_bus* bus, const char* interface, const char* memb
       (result = sd_bus_message_append(call.message, "ss", kInterface, property)) < 0) {
     return result;
   }
-  // Well inside a plugin's 10 s, and GetReport answers from memory.
+  // Well inside a plugin's 10 s: the agent answers GetReport and properties
+  // from its last report, also while an audit runs (agent/daemon/bus.cpp).
   return sd_bus_call(bus, call.message, 5 * 1000000ULL, &error.error, &reply.message);
 }
 

@@ -93,7 +93,10 @@ class Manager {
   // Used by the bus object. Rules are already validated; caller says who
   // asked, for the fixer's log.
   std::vector<Finding> audit(const std::vector<const Rule*>& rules);
+  // The last report, after an audit of every rule when there is none yet.
   std::string report_json_text();
+  // A report can be written without auditing: safe from a bus handler.
+  bool has_report() const { return !records_.empty(); }
   PlanResult plan(const std::vector<const Rule*>& rules, bool named);
   Expected<ApplyResult> apply(const std::vector<const Rule*>& rules, bool named,
                               const std::string& caller);

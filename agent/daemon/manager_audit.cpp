@@ -231,7 +231,7 @@ std::vector<Finding> Manager::audit(const std::vector<const Rule*>& requested) {
 }
 
 std::string Manager::report_json_text() {
-  if (records_.empty()) audit({});
+  if (!has_report()) audit({});
   AuditResult result;
   result.started_at = last_started_at_;
   result.duration_ms = last_duration_ms_;

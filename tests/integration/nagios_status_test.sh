@@ -7,6 +7,8 @@
 # - UNKNOWN (3) when the report is older than --max-age, when the agent has
 #   not finished its first audit (a silent nameserver holds it up), and when
 #   no agent runs;
+# - an audit in progress (a silent nameserver) does not delay the check: the
+#   last report is answered at once;
 # - a stopped agent is never started by the check: on a bus whose activation
 #   file would start it, the check leaves it stopped, while a plain call does
 #   start it (so the test can tell);
@@ -154,6 +156,25 @@ sleep 2.2
 nagios --max-age 1
 check "stale is UNKNOWN, exit 3 (got $status)" [ "$status" -eq 3 ]
 check "stale names --max-age" contains "$output" "more than --max-age 1 s"
+
+echo "-- an audit waiting on a silent nameserver does not hold the check up"
+# The nameserver's probe alone waits 15 s, well past the check's 5 s bus timeout.
+sed -i 's/^timeout_ms = 3000$/timeout_ms = 15000/' "$work/compliant/etc/qharden/qharden.toml"
+kill -HUP "$agent_pid"
+printf 'nameserver 127.0.0.13\noptions timeout:1 attempts:1\n' > "$work/compliant/etc/resolv.conf"
+sleep 2.2
+busctl --address="$address" --timeout=90 call org.qharden.Agent1 /org/qharden/Agent1 \
+  org.qharden.Agent1 Audit as 1 resolv.nameservers > /dev/null 2>&1 &
+busy_audit=$!
+sleep 1
+started=$(date +%s%N)
+nagios
+elapsed_ms=$((($(date +%s%N) - started) / 1000000))
+check "the busy agent's report is not UNKNOWN (got $status)" [ "$status" -eq 2 ]
+check "it is answered at once (${elapsed_ms} ms), not after the bus timeout" [ "$elapsed_ms" -lt 3000 ]
+check "the audit was still running meanwhile" kill -0 "$busy_audit"
+wait "$busy_audit" || true
+
 stop_agent
 
 echo "-- no agent"
