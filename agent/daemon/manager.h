@@ -96,7 +96,7 @@ class Manager {
   // The last report, after an audit of every rule when there is none yet.
   std::string report_json_text();
   // A report can be written without auditing: safe from a bus handler.
-  bool has_report() const { return !records_.empty(); }
+  bool has_report() const { return oldest_record() != nullptr; }
   PlanResult plan(const std::vector<const Rule*>& rules, bool named);
   Expected<ApplyResult> apply(const std::vector<const Rule*>& rules, bool named,
                               const std::string& caller);
@@ -117,7 +117,14 @@ class Manager {
     std::vector<Finding> findings;
     std::chrono::steady_clock::time_point audited_at{};
     bool fresh = false;
+    // Of the audit run that made these findings, for the report's header.
+    std::uint64_t finished_usec = 0;
+    std::string started_at;
+    double duration_ms = 0;
   };
+  // The report is as old as its oldest rule's findings: a drift check or a
+  // one-rule Audit refreshes only its rules. Null until every rule has findings.
+  const RuleRecord* oldest_record() const;
 
   // Runs the rules, records the findings, updates properties, emits
   // AuditCompleted; returns the (rule, subject) pairs that went pass -> fail.
@@ -199,10 +206,8 @@ class Manager {
   // (a file caught half-written, or deleted and recreated) keeps its status,
   // so its return in a failing state still counts as drift.
   std::map<std::pair<std::string, std::string>, Status> statuses_;
-  std::string last_started_at_;
-  double last_duration_ms_ = 0;
   bool compliant_ = false;
-  std::uint64_t last_audit_usec_ = 0;
+  std::uint64_t last_audit_usec_ = 0;  // the oldest record's: see oldest_record()
   std::vector<std::string> failing_rules_;
   std::uint32_t drift_events_ = 0;
 

@@ -49,6 +49,7 @@ std::vector<std::pair<std::string, std::string>> Manager::audit_now(
   // are recorded, announced or acted on.
   if (stopping()) return {};
   auto now = std::chrono::steady_clock::now();
+  std::uint64_t finished_usec = realtime_usec();
 
   std::vector<std::pair<std::string, std::string>> drifted;
   std::map<std::string, std::vector<Finding>> by_rule;
@@ -68,10 +69,10 @@ std::vector<std::pair<std::string, std::string>> Manager::audit_now(
     record.findings = std::move(findings);
     record.audited_at = now;
     record.fresh = true;
+    record.finished_usec = finished_usec;
+    record.started_at = result.started_at;
+    record.duration_ms = result.duration_ms;
   }
-  last_started_at_ = result.started_at;
-  last_duration_ms_ = result.duration_ms;
-  last_audit_usec_ = realtime_usec();
 
   files_read_ = context.inventory().files_read;
   if (config_.agent.watch) watcher_.update(host_->root(), watch_list(config_, files_read_));
@@ -85,7 +86,8 @@ std::vector<std::pair<std::string, std::string>> Manager::audit_now(
         std::count_if(record.findings.begin(), record.findings.end(),
                       [](const Finding& finding) { return finding.status == Status::fail; }));
   }
-  if (object_) object_->emitAuditCompleted(last_audit_usec_, compliant_, failures);
+  // This run's time, which a partial run does not make the report's.
+  if (object_) object_->emitAuditCompleted(finished_usec, compliant_, failures);
   // An audit's parse trees, command output and JSON are freed by now, but glibc
   // keeps the free pages below the heap's top; an agent idles for an hour
   // between audits, so give them back.
@@ -109,9 +111,13 @@ void Manager::refresh_properties() {
     }
     if (rule_fails) failing.emplace_back(rule->info().id);
   }
-  std::vector<std::string> changed{"LastAuditUsec"};
+  const RuleRecord* oldest = oldest_record();
+  std::uint64_t last_audit_usec = oldest != nullptr ? oldest->finished_usec : 0;
+  std::vector<std::string> changed;
+  if (last_audit_usec != last_audit_usec_) changed.emplace_back("LastAuditUsec");
   if (compliant != compliant_) changed.emplace_back("Compliant");
   if (failing != failing_rules_) changed.emplace_back("FailingRules");
+  last_audit_usec_ = last_audit_usec;
   compliant_ = compliant;
   failing_rules_ = std::move(failing);
   if (object_) object_->announce_properties(changed);
@@ -230,11 +236,26 @@ std::vector<Finding> Manager::audit(const std::vector<const Rule*>& requested) {
   return findings;
 }
 
+const Manager::RuleRecord* Manager::oldest_record() const {
+  const RuleRecord* oldest = nullptr;
+  for (const auto& rule : all_rules()) {
+    auto record = records_.find(std::string(rule->info().id));
+    if (record == records_.end()) return nullptr;
+    if (oldest == nullptr || record->second.finished_usec < oldest->finished_usec) {
+      oldest = &record->second;
+    }
+  }
+  return oldest;
+}
+
 std::string Manager::report_json_text() {
   if (!has_report()) audit({});
   AuditResult result;
-  result.started_at = last_started_at_;
-  result.duration_ms = last_duration_ms_;
+  // started_at and duration_ms are the oldest rule's run's, as LastAuditUsec is.
+  if (const RuleRecord* oldest = oldest_record()) {
+    result.started_at = oldest->started_at;
+    result.duration_ms = oldest->duration_ms;
+  }
   for (const auto& rule : all_rules()) {
     auto record = records_.find(std::string(rule->info().id));
     if (record == records_.end()) continue;

@@ -6,7 +6,7 @@
 #   CRITICAL when Plesk's smtp_psa loses -R, each with the audit's exit code;
 # - UNKNOWN (3) when the report is older than --max-age, when the agent has
 #   not finished its first audit (a silent nameserver holds it up), and when
-#   no agent runs;
+#   no agent runs; a one-rule audit does not make a stale report fresh;
 # - an audit in progress (a silent nameserver) does not delay the check: the
 #   last report is answered at once;
 # - a stopped agent is never started by the check: on a bus whose activation
@@ -175,6 +175,21 @@ check "it is answered at once (${elapsed_ms} ms), not after the bus timeout" [ "
 check "the audit was still running meanwhile" kill -0 "$busy_audit"
 wait "$busy_audit" || true
 
+echo "-- a partial audit does not make a stale report fresh"
+printf 'nameserver 127.0.0.10\noptions timeout:1 attempts:2\n' > "$work/compliant/etc/resolv.conf"
+reaudit
+last_audit() {
+  busctl --address="$address" get-property org.qharden.Agent1 /org/qharden/Agent1 \
+    org.qharden.Agent1 LastAuditUsec
+}
+full_audit=$(last_audit)
+sleep 2.2
+busctl --address="$address" --timeout=60 call org.qharden.Agent1 /org/qharden/Agent1 \
+  org.qharden.Agent1 Audit as 1 tcp-env.flags > /dev/null
+check "LastAuditUsec stays that of the full audit ($full_audit, now $(last_audit))" \
+  [ "$(last_audit)" = "$full_audit" ]
+nagios --max-age 1
+check "a one-rule audit leaves the report stale: UNKNOWN (got $status)" [ "$status" -eq 3 ]
 stop_agent
 
 echo "-- no agent"
