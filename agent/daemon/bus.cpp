@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/arguments.h"
+#include "daemon/bus_text.h"
 #include "daemon/manager.h"
 #include "daemon/sdbus_compat.h"
 #include "engine/fix_report.h"
@@ -58,10 +59,39 @@ AgentObject::~AgentObject() {
   unregisterAdaptor();
 }
 
+namespace {
+
+template <typename Emit>
+void emit_or_log(const char* signal, Emit&& emit) {
+  try {
+    emit();
+  } catch (const std::exception& exception) {
+    spdlog::error("could not emit {}: {}", signal, exception.what());
+  }
+}
+
+}  // namespace
+
 void AgentObject::announce_properties(const std::vector<std::string>& names) {
-  if (!names.empty())
+  if (names.empty()) return;
+  emit_or_log("PropertiesChanged", [&] {
     sdbus_compat::emit_properties_changed(*this, org::qharden::Agent1_adaptor::INTERFACE_NAME,
                                           names);
+  });
+}
+
+void AgentObject::audit_completed(std::uint64_t usec, bool compliant, std::uint32_t failures) {
+  emit_or_log("AuditCompleted", [&] { emitAuditCompleted(usec, compliant, failures); });
+}
+
+void AgentObject::drift_detected(const std::string& rule, const std::string& subject) {
+  emit_or_log("DriftDetected", [&] { emitDriftDetected(bus_text(rule), bus_text(subject)); });
+}
+
+void AgentObject::fix_applied(const std::string& change_id, const std::string& rule,
+                              const std::string& subject) {
+  emit_or_log("FixApplied",
+              [&] { emitFixApplied(bus_text(change_id), bus_text(rule), bus_text(subject)); });
 }
 
 template <typename... Results, typename Work>
@@ -150,8 +180,9 @@ void AgentObject::Audit(sdbus::Result<std::vector<FindingRow>>&& result,
   answer_later("Audit", shared_result(std::move(result)), [this, selected] {
     std::vector<FindingRow> rows;
     for (const Finding& finding : manager_.audit(selected)) {
-      rows.emplace_back(finding.rule, finding.subject, std::string(to_string(finding.status)),
-                        std::string(to_string(finding.severity)), finding.message, finding.fixable);
+      rows.emplace_back(
+          bus_text(finding.rule), bus_text(finding.subject), std::string(to_string(finding.status)),
+          std::string(to_string(finding.severity)), bus_text(finding.message), finding.fixable);
     }
     return std::tuple{std::move(rows)};
   });
@@ -181,7 +212,8 @@ void AgentObject::Plan(sdbus::Result<std::vector<ChangeRow>>&& result,
     PlanResult plan = manager_.plan(selected, named);
     std::vector<ChangeRow> rows;
     for (const PlannedChange& change : plan.changes) {
-      rows.emplace_back(change.rule, change.subject, describe_change(change));
+      rows.emplace_back(bus_text(change.rule), bus_text(change.subject),
+                        bus_text(describe_change(change)));
     }
     return std::tuple{std::move(rows)};
   });
@@ -196,9 +228,10 @@ void AgentObject::Apply(sdbus::Result<std::string, std::vector<ChangeRow>>&& res
     if (!applied) throw sdbus_compat::make_error(kFailed, applied.error().message);
     std::vector<ChangeRow> rows;
     for (const ChangeOutcome& outcome : applied->outcomes) {
-      rows.emplace_back(outcome.rule, outcome.subject, outcome.outcome);
+      rows.emplace_back(bus_text(outcome.rule), bus_text(outcome.subject),
+                        bus_text(outcome.outcome));
     }
-    return std::tuple{applied->change_id, std::move(rows)};
+    return std::tuple{bus_text(applied->change_id), std::move(rows)};
   });
 }
 
@@ -218,7 +251,7 @@ void AgentObject::Rollback(sdbus::Result<std::vector<RestoredRow>>&& result,
     if (!rolled) throw sdbus_compat::make_error(kFailed, rolled.error().message);
     std::vector<RestoredRow> rows;
     for (const ChangeOutcome& restored : rolled->restored) {
-      rows.emplace_back(restored.rule, restored.subject);
+      rows.emplace_back(bus_text(restored.rule), bus_text(restored.subject));
     }
     return std::tuple{std::move(rows)};
   });
@@ -234,7 +267,9 @@ std::uint64_t AgentObject::LastAuditUsec() {
   return manager_.last_audit_usec();
 }
 std::vector<std::string> AgentObject::FailingRules() {
-  return manager_.failing_rules();
+  std::vector<std::string> rule_ids;
+  for (const std::string& rule_id : manager_.failing_rules()) rule_ids.push_back(bus_text(rule_id));
+  return rule_ids;
 }
 std::uint32_t AgentObject::DriftEvents() {
   return manager_.drift_events();
@@ -242,7 +277,7 @@ std::uint32_t AgentObject::DriftEvents() {
 std::vector<AgentObject::ChangeRow> AgentObject::KeptChanges() {
   std::vector<ChangeRow> rows;
   for (const KeptChange& kept : manager_.kept_changes()) {
-    rows.emplace_back(kept.change_id, kept.rule, kept.subject);
+    rows.emplace_back(bus_text(kept.change_id), bus_text(kept.rule), bus_text(kept.subject));
   }
   return rows;
 }

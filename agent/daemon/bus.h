@@ -31,7 +31,14 @@ class AgentObject final
   AgentObject(const AgentObject&) = delete;
   AgentObject& operator=(const AgentObject&) = delete;
 
+  // Signals, with their strings made valid UTF-8 (daemon/bus_text.h). One
+  // that cannot be sent is logged and dropped: what it reports goes on (a
+  // re-apply after DriftDetected), since a signal has no caller to answer.
   void announce_properties(const std::vector<std::string>& names);
+  void audit_completed(std::uint64_t usec, bool compliant, std::uint32_t failures);
+  void drift_detected(const std::string& rule, const std::string& subject);
+  void fix_applied(const std::string& change_id, const std::string& rule,
+                   const std::string& subject);
 
  private:
   using FindingRow =

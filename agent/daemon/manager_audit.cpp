@@ -87,7 +87,7 @@ std::vector<std::pair<std::string, std::string>> Manager::audit_now(
                       [](const Finding& finding) { return finding.status == Status::fail; }));
   }
   // This run's time, which a partial run does not make the report's.
-  if (object_) object_->emitAuditCompleted(finished_usec, compliant_, failures);
+  if (object_) object_->audit_completed(finished_usec, compliant_, failures);
   // An audit's parse trees, command output and JSON are freed by now, but glibc
   // keeps the free pages below the heap's top; an agent idles for an hour
   // between audits, so give them back.
@@ -130,7 +130,7 @@ void Manager::handle_drift(const std::vector<std::pair<std::string, std::string>
   std::vector<std::string> to_reapply;
   for (const auto& [rule_id, subject] : drifted) {
     ++drift_events_;
-    if (object_) object_->emitDriftDetected(rule_id, subject);
+    if (object_) object_->drift_detected(rule_id, subject);
     const auto& reapply = config_.agent.reapply;
     bool listed = std::find(reapply.begin(), reapply.end(), rule_id) != reapply.end();
     bool kept = keeps_rule(rule_id);
@@ -179,7 +179,7 @@ void Manager::reapply(const Rule& rule) {
     spdlog::info("drift: re-applied {} {}: {} (change {})", outcome.rule, outcome.subject,
                  outcome.outcome, applied->change_id);
     if (outcome.result == "applied" && object_) {
-      object_->emitFixApplied(applied->change_id, outcome.rule, outcome.subject);
+      object_->fix_applied(applied->change_id, outcome.rule, outcome.subject);
     }
   }
   for (const std::string& note : applied->notes) spdlog::info("drift: {}", note);
@@ -298,7 +298,7 @@ Expected<ApplyResult> Manager::apply(const std::vector<const Rule*>& rules, bool
     spdlog::info("apply {}: {} {}: {}", applied->change_id, outcome.rule, outcome.subject,
                  outcome.outcome);
     if (outcome.result == "applied" && object_) {
-      object_->emitFixApplied(applied->change_id, outcome.rule, outcome.subject);
+      object_->fix_applied(applied->change_id, outcome.rule, outcome.subject);
     }
   }
   std::vector<const Rule*> touched = rules_touched(applied->outcomes);

@@ -14,6 +14,8 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include "daemon/bus_text.h"
+
 #ifndef QHARDEN_SDBUS_MAJOR
 #error "QHARDEN_SDBUS_MAJOR must be set by CMake (the found sdbus-c++'s major version)"
 #endif
@@ -21,11 +23,13 @@
 namespace qharden::agent::sdbus_compat {
 
 // 2.x made error names, service names and property names strong types.
-inline sdbus::Error make_error(const char* name, std::string message) {
+// The message quotes what failed, a file name too: made valid UTF-8, or the
+// error reply itself could not be sent.
+inline sdbus::Error make_error(const char* name, const std::string& message) {
 #if QHARDEN_SDBUS_MAJOR >= 2
-  return sdbus::Error(sdbus::Error::Name{name}, std::move(message));
+  return sdbus::Error(sdbus::Error::Name{name}, bus_text(message));
 #else
-  return sdbus::Error(name, std::move(message));
+  return sdbus::Error(name, bus_text(message));
 #endif
 }
 

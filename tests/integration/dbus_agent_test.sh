@@ -9,6 +9,8 @@
 # - root's Apply fixes the tree and FixApplied is emitted;
 # - Plesk overwriting smtp_psa is repaired and DriftDetected is emitted,
 #   until the re-apply rate limit stops the agent from fighting;
+# - a Latin-1 file name: Audit and Plan answer (U+FFFD in its place), and
+#   its DriftDetected does not stop the re-apply of a kept fix;
 # - `qharden status` reads the agent's properties;
 # - SIGHUP with a bad config keeps the old one; SIGTERM stops cleanly.
 source "$(dirname "$0")/lib.sh"
@@ -161,6 +163,27 @@ check "after reapply_limit re-applies the agent stops fighting" grep -q 'server_
 check "and says so in its log" grep -q 'stops re-applying it' "$work/agent.log"
 reply=$(call "$address" Apply array:string:tcp-env.flags)
 check "an explicit Apply still fixes it" grep -q 'server_args	= -Rt0' "$smtp_psa"
+
+echo "-- bytes that are not UTF-8: a Latin-1 file name"
+latin=$tree/etc/xinetd.d/$'smtp_\xe9x'
+cp "$work/smtp_psa.unfixed" "$latin"
+sleep 0.5
+audit=$(as_nobody busctl --address="$address" call org.qharden.Agent1 /org/qharden/Agent1 org.qharden.Agent1 Audit as 1 tcp-env.flags 2>&1 || true)
+check "Audit answers, with U+FFFD for the byte" contains "$audit" '"/etc/xinetd.d/smtp_\357\277\275x:smtp" "fail"'
+plan=$(call "$address" Plan array:string:tcp-env.flags)
+check "Plan answers, with U+FFFD in the diff" contains "$plan" $'+++ /etc/xinetd.d/smtp_\xef\xbf\xbdx\n'
+check "and is not refused" lacks "$plan" "org.freedesktop.DBus.Error"
+# Passing, then both files overwritten at once: one drift audit finds the
+# kept smtp_psa and the Latin-1 file failing, and DriftDetected for the
+# latter must not stop the re-apply of the former.
+sed 's/= \/usr\/sbin\/rblsmtpd/= -Rt0 \/usr\/sbin\/rblsmtpd/' "$work/smtp_psa.unfixed" > "$latin"
+sleep 0.5
+cat "$work/smtp_psa.unfixed" > "$latin"
+cat "$work/smtp_psa.unfixed" > "$smtp_psa"
+check "the kept fix is put back beside a Latin-1 drift" wait_fixed 5
+check "DriftDetected names the Latin-1 file with U+FFFD" grep -q $'smtp_\xef\xbf\xbdx:smtp' "$work/signals.log"
+rm -f "$latin"
+sleep 0.3
 
 echo "-- signals"
 printf '[agent]\nreapply_limit = "many"\n' > "$work/agent.toml"

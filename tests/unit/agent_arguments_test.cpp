@@ -1,7 +1,12 @@
-// What the agent answers with InvalidArgs: the message names the argument.
+// What the agent answers with InvalidArgs: the message names the argument; and
+// the strings it sends are valid UTF-8.
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "../../agent/daemon/arguments.h"
+#include "../../agent/daemon/bus_text.h"
+#include "engine/report.h"
 
 namespace qharden::agent {
 namespace {
@@ -42,6 +47,33 @@ TEST(AgentArguments, ChangeIdsAreCheckedForForm) {
   std::optional<std::string> too_long = invalid_change_id(std::string(300, '1'));
   ASSERT_TRUE(too_long.has_value());
   EXPECT_NE(too_long->find("300 bytes"), std::string::npos);
+}
+
+// sd-bus refuses a whole reply over one string that is not UTF-8.
+TEST(AgentBusText, InvalidSequencesBecomeTheReplacementCharacter) {
+  EXPECT_EQ(bus_text("/etc/xinetd.d/smtp_psa"), "/etc/xinetd.d/smtp_psa");
+  EXPECT_EQ(bus_text("Gr\xc3\xbc\xc3\x9f"
+                     "e \xe2\x82\xac"),
+            "Gr\xc3\xbc\xc3\x9f"
+            "e \xe2\x82\xac");
+  EXPECT_EQ(bus_text("/etc/xinetd.d/smtp_\xe9x"), "/etc/xinetd.d/smtp_\xef\xbf\xbdx");
+  EXPECT_EQ(bus_text("cut \xc3"), "cut \xef\xbf\xbd");
+  EXPECT_TRUE(is_valid_utf8(bus_text("\xff\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80")));
+}
+
+// The bus shows a name as GetReport's JSON does.
+TEST(AgentBusText, CleansAsGetReportDoes) {
+  Finding finding;
+  finding.rule = "tcp-env.flags";
+  finding.subject = "/etc/xinetd.d/smtp_\xe9\xc3x\xf0\x9f:smtp";
+  finding.message = "r\xe9glages";
+  AuditResult result;
+  result.findings.push_back(finding);
+  std::ostringstream report;
+  write_report_json(report, ReportHeader{"0.2.0", "mx.example", "/", false}, std::move(result), -1);
+  nlohmann::json parsed = nlohmann::json::parse(report.str());
+  EXPECT_EQ(parsed["findings"][0]["subject"], bus_text(finding.subject));
+  EXPECT_EQ(parsed["findings"][0]["message"], bus_text(finding.message));
 }
 
 }  // namespace
