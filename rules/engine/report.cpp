@@ -7,13 +7,26 @@
 #include <sstream>
 
 #include "engine/registry.h"
+#include "parsers/byte_text.h"
 
 namespace qharden {
 namespace {
 
+constexpr auto kReplaceInvalidUtf8 = nlohmann::json::error_handler_t::replace;
+
+// Label values must be UTF-8: over one file name that is not, promtool and
+// node_exporter reject the whole file. Invalid sequences become U+FFFD, as in
+// the JSON report, by the same replacement (kReplaceInvalidUtf8); a \xNN
+// would be no escape here, where a label value knows only \\, \" and \n.
+std::string valid_utf8(std::string_view text) {
+  if (is_valid_utf8(text)) return std::string(text);
+  std::string quoted = nlohmann::json(std::string(text)).dump(-1, ' ', false, kReplaceInvalidUtf8);
+  return nlohmann::json::parse(quoted).get<std::string>();
+}
+
 std::string escape_label(std::string_view text) {
   std::string escaped;
-  for (char character : text) {
+  for (char character : valid_utf8(text)) {
     if (character == '\\') {
       escaped += "\\\\";
     } else if (character == '"') {
@@ -51,8 +64,6 @@ Severity rule_severity(const Finding& finding) {
   const Rule* rule = find_rule(finding.rule);
   return rule != nullptr ? rule->info().severity : finding.severity;
 }
-
-constexpr auto kReplaceInvalidUtf8 = nlohmann::json::error_handler_t::replace;
 
 // Everything but the findings, which stay an empty array here.
 nlohmann::json report_json_head(const ReportHeader& header, const AuditSummary& summary) {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/report.h"
+#include "parsers/byte_text.h"
 
 namespace qharden {
 namespace {
@@ -93,6 +94,22 @@ TEST(ReportJson, TextThatIsNotUtf8IsReplacedNotThrown) {
   nlohmann::json parsed = nlohmann::json::parse(streamed.str());
   EXPECT_EQ(parsed["findings"][0]["subject"], "/etc/xinetd.d/sm\xef\xbf\xbd");
   EXPECT_EQ(parsed["counts"]["fail"], 1);
+}
+
+// promtool, and node_exporter with it, rejects the whole textfile over one
+// label value that is not UTF-8.
+TEST(ReportPrometheus, LabelValuesAreValidUtf8AndStillEscaped) {
+  ReportHeader header{"0.2.0", "mx.example", "/", false};
+  AuditResult result =
+      result_with({make("tcp-env.flags", "/etc/xinetd.d/smtp_\xe9x:smtp", Status::fail, {}),
+                   make("tcp-env.flags", "/etc/xinetd.d/cut\xc3", Status::fail, {}),
+                   make("tcp-env.flags", "/etc/xinetd.d/a\"b\\c\nd:smtp", Status::pass, {})});
+  std::string text = report_prometheus(header, result, 1.0);
+  EXPECT_TRUE(is_valid_utf8(text));
+  EXPECT_NE(text.find("subject=\"/etc/xinetd.d/smtp_\xef\xbf\xbdx:smtp\""), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("subject=\"/etc/xinetd.d/cut\xef\xbf\xbd\""), std::string::npos) << text;
+  EXPECT_NE(text.find("subject=\"/etc/xinetd.d/a\\\"b\\\\c\\nd:smtp\""), std::string::npos) << text;
 }
 
 }  // namespace
