@@ -3,7 +3,8 @@
 # in ExecStart; `systemd-analyze security --offline=true` rates the resident
 # qhardend.service at most 1.5 and the fixer, the reader and the audit at most
 # 3.0; the reader can write nothing; every
-# capability kept is justified; the D-Bus activation file names the unit; and
+# capability kept is justified; the D-Bus activation file names the unit;
+# qhardend.service is not restarted after exit 3 (bad usage or config); and
 # `qharden audit --textfile` (qharden-audit.service's command) writes the
 # Prometheus textfile into the configured folder.
 source "$(dirname "$0")/lib.sh"
@@ -75,6 +76,10 @@ check "the fixer's write paths are folders, each justified" bash -c "
   done"
 check "qhardend.service is Type=notify with a watchdog" \
   bash -c "grep -q '^Type=notify$' '$units/qhardend.service' && grep -q '^WatchdogSec=' '$units/qhardend.service'"
+# qhardend exits 3 for bad usage and a bad config: systemd must not retry those.
+check "qhardend.service is not restarted after exit 3" \
+  bash -c "grep -q '^Restart=on-failure$' '$units/qhardend.service' &&
+    grep -q '^RestartPreventExitStatus=3$' '$units/qhardend.service'"
 for helper in qharden-fixer@.service qharden-reader@.service; do
   check "each capability $helper keeps is justified in a comment" bash -c "
     for capability in \$(sed -n 's/^CapabilityBoundingSet=//p' '$units/$helper'); do
