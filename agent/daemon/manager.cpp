@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -41,6 +42,17 @@ void guarded(const char* what, const std::function<void()>& body) {
   }
 }
 
+// load_config reads a folder as an empty file, which would mean the built-in
+// defaults without a word; whoever named a path meant a file. A missing or
+// unreadable one is load_config's to report.
+Outcome check_config_file(const std::optional<std::string>& path) {
+  struct stat status {};
+  if (path && ::stat(path->c_str(), &status) == 0 && !S_ISREG(status.st_mode)) {
+    return fail_with(*path + ": not a regular file");
+  }
+  return Done{};
+}
+
 std::string current_host_name() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0) return "unknown";
@@ -70,6 +82,9 @@ Outcome Manager::initialize() {
   Expected<RootedHost> host = RootedHost::open(options_.root);
   if (!host) return fail_with(host.error().message);
   host_.emplace(std::move(*host));
+  if (Outcome file = check_config_file(options_.config_file); !file) {
+    return fail_with("config: " + file.error().message);
+  }
   Expected<Config> config = load_config(options_.config_file, *host_);
   if (!config) return fail_with("config: " + config.error().message);
   config_ = std::move(*config);
@@ -208,7 +223,9 @@ int Manager::on_signal(sd_event_source* /*source*/, const struct signalfd_siginf
 
 void Manager::reload_config() {
   sd_notify(0, "RELOADING=1");
-  Expected<Config> config = load_config(options_.config_file, *host_);
+  Outcome file = check_config_file(options_.config_file);
+  Expected<Config> config =
+      file ? load_config(options_.config_file, *host_) : Expected<Config>(Unexpected(file.error()));
   if (!config) {
     spdlog::error("config reload refused, keeping the running config: {}", config.error().message);
   } else {

@@ -11,6 +11,7 @@
 #   until the re-apply rate limit stops the agent from fighting;
 # - a Latin-1 file name: Audit and Plan answer (U+FFFD in its place), and
 #   its DriftDetected does not stop the re-apply of a kept fix;
+# - a folder as --config is refused (exit 3);
 # - `qharden status` reads the agent's properties;
 # - SIGHUP with a bad config keeps the old one; SIGTERM stops cleanly.
 source "$(dirname "$0")/lib.sh"
@@ -80,6 +81,13 @@ start_bus "$work/system.conf" "$socket"
 printf '[agent]\nreapply_limit = 2\nreapply_window_s = 600\naudit_interval_s = 3600\n' > "$work/agent.toml"
 dbus-monitor --address "$address" "type='signal',interface='org.qharden.Agent1'" > "$work/signals.log" 2>&1 &
 kill_later $!
+echo "-- a folder as --config"
+config_status=0
+unshare -n "$QHARDEND" --bus "unix:path=$work/no_bus_here" --root "$tree" --config "$work" \
+  > "$work/folder-config.log" 2>&1 || config_status=$?
+check "a folder as --config exits 3 ($config_status)" [ "$config_status" -eq 3 ]
+check "and is named as not a regular file" grep -q "$work: not a regular file" "$work/folder-config.log"
+
 start_agent "$address" "$tree" "$work/agent.log" --config "$work/agent.toml"
 before=$(tree_sha)
 
