@@ -11,22 +11,70 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "journal/lock.h"
+#include "parsers/byte_text.h"
 
 namespace qharden {
 namespace {
 
 using nlohmann::json;
 
+// JSON text holds only UTF-8, and file names and command lines are bytes: a
+// string that is not UTF-8 (a Latin-1 file name "smtp_\xe9") is kept byte for
+// byte as {"base64": ...}, as the fixer's messages carry it, so that rollback
+// finds the very file the apply wrote.
+json bytes_json(const std::string& bytes) {
+  if (is_valid_utf8(bytes)) return bytes;
+  return json{{"base64", base64_encode(bytes)}};
+}
+
+json bytes_list_json(const std::vector<std::string>& list) {
+  json array = json::array();
+  for (const std::string& bytes : list) array.push_back(bytes_json(bytes));
+  return array;
+}
+
+std::optional<std::string> bytes_of(const json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (!value.is_object()) return std::nullopt;
+  auto encoded = value.find("base64");
+  if (encoded == value.end() || !encoded->is_string()) return std::nullopt;
+  return base64_decode(encoded->get<std::string>());
+}
+
+// A field that is missing or of another type reads as `fallback`, so that
+// one odd manifest (edited by hand) cannot stop history or every rollback.
+std::string bytes_from(const json& object, const char* key, const std::string& fallback = "") {
+  auto found = object.find(key);
+  if (found == object.end()) return fallback;
+  return bytes_of(*found).value_or(fallback);
+}
+
+std::vector<std::string> bytes_list_from(const json& object, const char* key) {
+  std::vector<std::string> list;
+  auto found = object.find(key);
+  if (found == object.end() || !found->is_array()) return list;
+  for (const json& item : *found) list.push_back(bytes_of(item).value_or(""));
+  return list;
+}
+
+template <typename Number>
+Number number_from(const json& object, const char* key, Number fallback) {
+  auto found = object.find(key);
+  if (found == object.end() || !found->is_number_unsigned()) return fallback;
+  return found->get<Number>();
+}
+
 json entry_to_json(const JournalEntry& entry) {
-  return {{"rule", entry.rule},
-          {"subject", entry.subject},
-          {"summary", entry.summary},
+  return {{"rule", bytes_json(entry.rule)},
+          {"subject", bytes_json(entry.subject)},
+          {"summary", bytes_json(entry.summary)},
           {"kind", entry.kind},
-          {"target", entry.target},
+          {"target", bytes_json(entry.target)},
           {"existed", entry.existed},
           {"before_sha256", entry.before_sha256},
           {"after_sha256", entry.after_sha256},
@@ -34,44 +82,47 @@ json entry_to_json(const JournalEntry& entry) {
           {"owner", entry.owner},
           {"group", entry.group},
           {"backup", entry.backup},
-          {"created_folder", entry.created_folder},
-          {"value_before", entry.value_before},
-          {"value_after", entry.value_after},
-          {"sysctl_source", entry.sysctl_source},
-          {"argv", entry.argv},
-          {"undo_argv", entry.undo_argv},
-          {"listing_argv", entry.listing_argv},
-          {"present_marker", entry.present_marker},
-          {"note", entry.note},
+          {"created_folder", bytes_json(entry.created_folder)},
+          {"value_before", bytes_json(entry.value_before)},
+          {"value_after", bytes_json(entry.value_after)},
+          {"sysctl_source", bytes_json(entry.sysctl_source)},
+          {"argv", bytes_list_json(entry.argv)},
+          {"undo_argv", bytes_list_json(entry.undo_argv)},
+          {"listing_argv", bytes_list_json(entry.listing_argv)},
+          {"present_marker", bytes_json(entry.present_marker)},
+          {"note", bytes_json(entry.note)},
           {"state", entry.state},
-          {"error", entry.error}};
+          {"error", bytes_json(entry.error)}};
 }
 
 JournalEntry entry_from_json(const json& value) {
   JournalEntry entry;
-  entry.rule = value.value("rule", "");
-  entry.subject = value.value("subject", "");
-  entry.summary = value.value("summary", "");
-  entry.kind = value.value("kind", "");
-  entry.target = value.value("target", "");
-  entry.existed = value.value("existed", true);
-  entry.before_sha256 = value.value("before_sha256", "");
-  entry.after_sha256 = value.value("after_sha256", "");
-  entry.mode = value.value("mode", 0u);
-  entry.owner = value.value("owner", 0u);
-  entry.group = value.value("group", 0u);
-  entry.backup = value.value("backup", "");
-  entry.created_folder = value.value("created_folder", "");
-  entry.value_before = value.value("value_before", "");
-  entry.value_after = value.value("value_after", "");
-  entry.sysctl_source = value.value("sysctl_source", "");
-  entry.argv = value.value("argv", std::vector<std::string>{});
-  entry.undo_argv = value.value("undo_argv", std::vector<std::string>{});
-  entry.listing_argv = value.value("listing_argv", std::vector<std::string>{});
-  entry.present_marker = value.value("present_marker", "");
-  entry.note = value.value("note", "");
-  entry.state = value.value("state", "unknown");
-  entry.error = value.value("error", "");
+  entry.state = "unknown";
+  if (!value.is_object()) return entry;
+  entry.rule = bytes_from(value, "rule");
+  entry.subject = bytes_from(value, "subject");
+  entry.summary = bytes_from(value, "summary");
+  entry.kind = bytes_from(value, "kind");
+  entry.target = bytes_from(value, "target");
+  auto existed = value.find("existed");
+  entry.existed = existed == value.end() || !existed->is_boolean() || existed->get<bool>();
+  entry.before_sha256 = bytes_from(value, "before_sha256");
+  entry.after_sha256 = bytes_from(value, "after_sha256");
+  entry.mode = number_from<mode_t>(value, "mode", 0);
+  entry.owner = number_from<uid_t>(value, "owner", 0);
+  entry.group = number_from<gid_t>(value, "group", 0);
+  entry.backup = bytes_from(value, "backup");
+  entry.created_folder = bytes_from(value, "created_folder");
+  entry.value_before = bytes_from(value, "value_before");
+  entry.value_after = bytes_from(value, "value_after");
+  entry.sysctl_source = bytes_from(value, "sysctl_source");
+  entry.argv = bytes_list_from(value, "argv");
+  entry.undo_argv = bytes_list_from(value, "undo_argv");
+  entry.listing_argv = bytes_list_from(value, "listing_argv");
+  entry.present_marker = bytes_from(value, "present_marker");
+  entry.note = bytes_from(value, "note");
+  entry.state = bytes_from(value, "state", "unknown");
+  entry.error = bytes_from(value, "error");
   return entry;
 }
 
@@ -261,7 +312,7 @@ Outcome Journal::save(const JournalChange& change) const {
                    {"id", change.id},
                    {"created_at", change.created_at},
                    {"status", change.status},
-                   {"root", change.root},
+                   {"root", bytes_json(change.root)},
                    {"reloads", change.reloads},
                    {"rolled_back_at", change.rolled_back_at},
                    {"rolled_back_after", change.rolled_back_after},
@@ -293,13 +344,13 @@ Expected<JournalChange> Journal::load(const std::string& change_id) const {
     return fail_with(path + ": the manifest is not valid JSON");
   }
   JournalChange change;
-  change.id = manifest.value("id", change_id);
-  change.created_at = manifest.value("created_at", "");
-  change.status = manifest.value("status", "unknown");
-  change.root = manifest.value("root", "");
-  change.reloads = manifest.value("reloads", std::vector<std::string>{});
-  change.rolled_back_at = manifest.value("rolled_back_at", "");
-  change.rolled_back_after = manifest.value("rolled_back_after", "");
+  change.id = bytes_from(manifest, "id", change_id);
+  change.created_at = bytes_from(manifest, "created_at");
+  change.status = bytes_from(manifest, "status", "unknown");
+  change.root = bytes_from(manifest, "root");
+  change.reloads = bytes_list_from(manifest, "reloads");
+  change.rolled_back_at = bytes_from(manifest, "rolled_back_at");
+  change.rolled_back_after = bytes_from(manifest, "rolled_back_after");
   if (manifest.contains("entries") && manifest["entries"].is_array()) {
     for (const json& entry : manifest["entries"]) change.entries.push_back(entry_from_json(entry));
   }

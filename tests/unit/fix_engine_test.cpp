@@ -405,6 +405,53 @@ TEST(FixEngine, PendingCommandsAndSysctlsAreSettledByWhatIsThere) {
                                               "not-applied", "unknown"}));
 }
 
+// File names are bytes: a Latin-1 one ("demo_\xe9.conf") is journaled byte
+// for byte, so apply completes (it threw on the journal's JSON before, half
+// way through) and rollback restores that very file.
+TEST(FixEngine, AFileNameThatIsNotUtf8IsJournaledAndRolledBack) {
+  Fixture fixture;
+  const std::string path = "/etc/demo_\xe9.conf";
+  fixture.tree.write(path, "bad\n");
+  DemoRule rule("good\n", path);
+  Expected<ApplyResult> applied =
+      apply_fixes(fixture.host, fixture.config, fixture.select(rule), {});
+  ASSERT_TRUE(applied) << applied.error().message;
+  EXPECT_TRUE(applied->all_succeeded);
+  EXPECT_EQ(fixture.tree.read(path), "good\n");
+  Expected<std::vector<JournalChange>> history = change_history(fixture.host, fixture.config);
+  ASSERT_TRUE(history && history->size() == 1u);
+  EXPECT_EQ(history->front().status, "applied");
+  EXPECT_EQ(history->front().entries.front().target, path);
+  Expected<RollbackResult> rolled = rollback_change(fixture.host, fixture.config, "", false);
+  ASSERT_TRUE(rolled) << rolled.error().message;
+  EXPECT_EQ(fixture.tree.read(path), "bad\n");
+}
+
+// A manifest edited by hand, with fields of the wrong type, loads with those
+// fields at their defaults instead of throwing out of history and rollback.
+TEST(FixEngine, AManifestWithFieldsOfTheWrongTypeStillLoads) {
+  Fixture fixture;
+  Journal journal(state_directory(fixture.host, fixture.config));
+  Expected<JournalChange> change = journal.begin_change(fixture.tree.path());
+  ASSERT_TRUE(change) << change.error().message;
+  std::string manifest = "/var/lib/qharden/changes/" + change->id + "/manifest.json";
+  fixture.tree.write(manifest,
+                     R"({"schema": 1, "id": 7, "status": ["applied"], "reloads": "xinetd",
+                         "entries": [{"target": 3, "mode": "0644", "existed": "no",
+                                      "argv": [1, "x"]}, 5]})");
+  Expected<JournalChange> loaded = journal.load(change->id);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_EQ(loaded->id, change->id);
+  EXPECT_EQ(loaded->status, "unknown");
+  EXPECT_TRUE(loaded->reloads.empty());
+  ASSERT_EQ(loaded->entries.size(), 2u);
+  EXPECT_EQ(loaded->entries[0].target, "");
+  EXPECT_EQ(loaded->entries[0].mode, 0u);
+  EXPECT_TRUE(loaded->entries[0].existed);
+  EXPECT_EQ(loaded->entries[0].argv, (std::vector<std::string>{"", "x"}));
+  EXPECT_EQ(loaded->entries[1].state, "unknown");
+}
+
 TEST(FixEngine, AFixThatDoesNotPassIsRolledBackAndReported) {
   Fixture fixture;
   fixture.tree.write("/etc/demo.conf", "bad\n");
