@@ -1,5 +1,6 @@
 #include "cli/command_setup.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -8,7 +9,19 @@
 
 namespace qharden {
 
+std::optional<std::string> config_file_problem(const std::string& path) {
+  struct stat details {};
+  if (::stat(path.c_str(), &details) != 0 || S_ISREG(details.st_mode)) return std::nullopt;
+  return path + ": not a regular file";
+}
+
 std::optional<CommandSetup> prepare_command(const CommonOptions& options) {
+  if (options.config_file) {
+    if (std::optional<std::string> problem = config_file_problem(*options.config_file)) {
+      std::cerr << "qharden: config: --config " << *problem << '\n';
+      return std::nullopt;
+    }
+  }
   Expected<RootedHost> host = RootedHost::open(options.root);
   if (!host) {
     std::cerr << "qharden: " << host.error().message << '\n';

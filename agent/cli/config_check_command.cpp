@@ -5,12 +5,17 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/command_setup.h"
 #include "cli/commands.h"
 #include "config/config.h"
 
 namespace qharden {
 
 int run_config_check_command(const std::string& file) {
+  if (std::optional<std::string> problem = config_file_problem(file)) {
+    std::cerr << "qharden: config check: " << *problem << '\n';
+    return 3;
+  }
   std::ifstream stream(file, std::ios::binary);
   if (!stream) {
     std::cerr << "qharden: config check: " << file << ": cannot be read\n";

@@ -6,6 +6,7 @@
 #include "engine/fix_report.h"
 #include "engine/registry.h"
 #include "host/host.h"
+#include "journal/journal.h"
 
 namespace qharden {
 namespace {
@@ -77,6 +78,12 @@ int run_apply_command(const CommonOptions& options, bool reload, const FixOutput
 }
 
 int run_rollback_command(const CommonOptions& options, const std::string& change_id, bool force) {
+  // Bad usage, as over D-Bus (InvalidArgs): the id could never name a change.
+  if (!change_id.empty() && !is_valid_change_id(change_id)) {
+    std::cerr << "qharden: rollback: " << change_id
+              << ": not a change id (see `qharden history`)\n";
+    return 3;
+  }
   std::optional<CommandSetup> setup = prepare_command(options);
   if (!setup) return 3;
   Expected<RollbackResult> rolled = rollback_change(setup->host, setup->config, change_id, force);

@@ -68,5 +68,23 @@ TEST(CliUsage, BadConfigFileExitsThreeNamingFileLineColumn) {
       << result.standard_error;
 }
 
+// A folder given as the config was read as an empty file, so the built-in
+// defaults were used unasked; and a rollback id that could never name a change
+// is bad usage, as it is over D-Bus.
+TEST(CliUsage, AFolderAsConfigAndAMalformedChangeIdAreBadUsage) {
+  RunResult audit = run_qharden({"audit", "--offline", "--config", "/tmp"});
+  EXPECT_EQ(audit.exit_code, 3);
+  EXPECT_NE(audit.standard_error.find("--config /tmp: not a regular file"), std::string::npos)
+      << audit.standard_error;
+  RunResult check = run_qharden({"config", "check", "/tmp"});
+  EXPECT_EQ(check.exit_code, 3);
+  EXPECT_NE(check.standard_error.find("/tmp: not a regular file"), std::string::npos)
+      << check.standard_error;
+  RunResult rollback = run_qharden({"rollback", "../../etc", "--root", "/nonexistent/qharden"});
+  EXPECT_EQ(rollback.exit_code, 3);
+  EXPECT_NE(rollback.standard_error.find("../../etc: not a change id"), std::string::npos)
+      << rollback.standard_error;
+}
+
 }  // namespace
 }  // namespace qharden::testing
