@@ -54,17 +54,31 @@ std::set<std::string> daemons_serving(AuditContext& context, const std::string& 
 }
 
 ChangeOutcome outcome_of(const PlannedChange& planned, const StepOutcome& step) {
+  ChangeOutcome outcome;
   switch (step.result) {
     case StepResult::applied:
-      return make_outcome(planned.rule, planned.subject, "applied");
+      outcome = make_outcome(planned.rule, planned.subject, "applied");
+      break;
     case StepResult::unchanged:
-      return make_outcome(planned.rule, planned.subject, "unchanged");
+      outcome = make_outcome(planned.rule, planned.subject, "unchanged");
+      break;
     case StepResult::refused:
-      return make_outcome(planned.rule, planned.subject, "refused", step.message);
+      outcome = make_outcome(planned.rule, planned.subject, "refused", step.message);
+      break;
     case StepResult::failed:
+      outcome = make_outcome(planned.rule, planned.subject, "failed", step.message);
       break;
   }
-  return make_outcome(planned.rule, planned.subject, "failed", step.message);
+  outcome.change = std::make_shared<const PlannedChange>(planned);
+  return outcome;
+}
+
+// The same change with a new result: what was planned stays with it.
+ChangeOutcome relabeled(const ChangeOutcome& outcome, std::string result, std::string reason) {
+  ChangeOutcome changed =
+      make_outcome(outcome.rule, outcome.subject, std::move(result), std::move(reason));
+  changed.change = outcome.change;
+  return changed;
 }
 
 // Undoes the rule's entries of this change, newest first.
@@ -232,7 +246,7 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
                               (step.result == StepResult::refused ? "refused" : "not written");
         for (ChangeOutcome& earlier : outcomes) {
           if (earlier.result == "applied") {
-            earlier = make_outcome(earlier.rule, earlier.subject, "undone", because);
+            earlier = relabeled(earlier, "undone", because);
           }
         }
         break;
@@ -301,10 +315,10 @@ Expected<ApplyResult> apply_fixes(const RootedHost& host, const Config& config,
                            const std::string& result_if_undone, const std::string& reason) {
     for (ChangeOutcome& outcome : result.outcomes) {
       if (outcome.rule != rule || outcome.result != "applied") continue;
-      outcome = problems.empty()
-                    ? make_outcome(outcome.rule, outcome.subject, result_if_undone, reason)
-                    : make_outcome(
-                          outcome.rule, outcome.subject, "failed",
+      outcome =
+          problems.empty()
+              ? relabeled(outcome, result_if_undone, reason)
+              : relabeled(outcome, "failed",
                           reason + "; the undo failed, so the fix is still in place: " + problems);
     }
   };

@@ -3,6 +3,7 @@
 // the host happens here, journaled, under the state lock.
 #pragma once
 
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -54,6 +55,9 @@ struct ChangeOutcome {
   // rolled-back (apply), restored (rollback); reason says why, empty when applied.
   std::string result;
   std::string reason;
+  // What was planned (path, bytes before and after, or argv), for apply --json;
+  // empty for a refusal of the whole rule.
+  std::shared_ptr<const PlannedChange> change = nullptr;
 };
 
 // Builds the outcome and its operator line from the result word and the reason.

@@ -106,10 +106,14 @@ json apply_json(const ReportHeader& header, const ApplyResult& applied) {
   result["changed"] = applied.changed_anything;
   json outcomes = json::array();
   for (const ChangeOutcome& outcome : applied.outcomes) {
-    outcomes.push_back({{"rule", outcome.rule},
-                        {"subject", outcome.subject},
-                        {"result", outcome.result},
-                        {"reason", outcome.reason}});
+    // The plan's entry for the change (kind, path, bytes or argv), then how
+    // it went; a refusal of the whole rule has only the outcome.
+    json entry = outcome.change ? change_json(*outcome.change) : json::object();
+    entry["rule"] = outcome.rule;
+    entry["subject"] = outcome.subject;
+    entry["result"] = outcome.result;
+    entry["reason"] = outcome.reason;
+    outcomes.push_back(std::move(entry));
   }
   result["outcomes"] = std::move(outcomes);
   result["notes"] = applied.notes;

@@ -135,6 +135,12 @@ TEST(ApplyJson, AppliesThenHasNothingToDoThenPlanIsClean) {
   ASSERT_EQ(applied["outcomes"].size(), 2u) << first.standard_output;
   for (const nlohmann::json& outcome : applied["outcomes"]) {
     EXPECT_EQ(outcome["result"], "applied") << outcome.dump();
+    // The contract: per change the path and the bytes before and after.
+    EXPECT_EQ(outcome["kind"], "file") << outcome.dump();
+    EXPECT_EQ(outcome["path"], outcome["subject"]) << outcome.dump();
+    EXPECT_EQ(outcome["encoding"], "utf-8") << outcome.dump();
+    EXPECT_EQ(outcome["before"].get<std::string>().find("-Rt0"), std::string::npos);
+    EXPECT_EQ(outcome["after"], host.tree.read(outcome["path"].get<std::string>()));
   }
   EXPECT_NE(host.tree.read(kSmtp).find("-Rt0"), std::string::npos);
 
@@ -168,6 +174,7 @@ TEST(ApplyJson, AnotherFileRefusedUndoesTheRulesEarlierFileAndSaysWhy) {
     by_subject[outcome["subject"]] = outcome;
   ASSERT_TRUE(by_subject.count(kSmtp)) << json_run.standard_output;
   EXPECT_EQ(by_subject[kSmtp]["result"], "undone");
+  EXPECT_EQ(by_subject[kSmtp]["path"], kSmtp) << "an undone change still says what it was";
   EXPECT_EQ(by_subject[kSmtp]["reason"], std::string("because ") + kSubmission + " was refused");
   EXPECT_EQ(by_subject[kSubmission]["result"], "refused");
   EXPECT_NE(by_subject[kSubmission]["reason"].get<std::string>().find("symlink"),
