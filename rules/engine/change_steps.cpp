@@ -110,6 +110,23 @@ Outcome record_undone(Journal& journal, const JournalChange& change) {
                    "restored and records it");
 }
 
+// Judged on the snapshot the undo then writes against, so a rewrite between
+// a check and the write cannot slip through unkept.
+Outcome check_file_undoable(const JournalEntry& entry, const FileSnapshot& snapshot) {
+  if (!snapshot.exists && entry.existed) {
+    return fail_with(entry.target + ": removed since the change; use --force to restore it");
+  }
+  if (already_restored(entry, snapshot)) return Done{};
+  if (snapshot.exists && snapshot.sha256 != entry.after_sha256) {
+    return fail_with(entry.target + ": changed since qharden wrote it (sha256 " +
+                     snapshot.sha256.substr(0, 12) + ", expected " +
+                     entry.after_sha256.substr(0, 12) +
+                     "); rolling back would lose that newer content. Use --force to restore "
+                     "the backup anyway (the current content is kept in the journal)");
+  }
+  return Done{};
+}
+
 StepOutcome failed(std::string message) {
   return {StepResult::failed, std::move(message)};
 }
@@ -255,17 +272,7 @@ Outcome check_entry_undoable(const RootedHost& host, const JournalEntry& entry) 
   if (entry.kind == "file") {
     Expected<FileSnapshot> snapshot = snapshot_of_target(host, entry.target);
     if (!snapshot) return Unexpected(snapshot.error());
-    if (!snapshot->exists && entry.existed) {
-      return fail_with(entry.target + ": removed since the change; use --force to restore it");
-    }
-    if (already_restored(entry, *snapshot)) return Done{};
-    if (snapshot->exists && snapshot->sha256 != entry.after_sha256) {
-      return fail_with(entry.target + ": changed since qharden wrote it (sha256 " +
-                       snapshot->sha256.substr(0, 12) + ", expected " +
-                       entry.after_sha256.substr(0, 12) +
-                       "); rolling back would lose that newer content. Use --force to restore "
-                       "the backup anyway (the current content is kept in the journal)");
-    }
+    return check_file_undoable(entry, *snapshot);
   } else if (entry.kind == "sysctl") {
     Expected<std::string> now = read_sysctl_file(entry.sysctl_source + "/" + entry.target);
     if (!now) return Unexpected(now.error());
@@ -289,6 +296,10 @@ Outcome undo_entry(const RootedHost& host, Journal& journal, JournalChange& chan
   if (entry.kind == "file") {
     Expected<FileSnapshot> snapshot = snapshot_of_target(host, entry.target);
     if (!snapshot) return Unexpected(snapshot.error());
+    if (!force) {
+      Outcome undoable = check_file_undoable(entry, *snapshot);
+      if (!undoable) return undoable;
+    }
     if (already_restored(entry, *snapshot)) {
       entry.state = undone_state;
       return record_undone(journal, change);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -269,9 +270,23 @@ Outcome write_file_atomically(const RootedHost& host, const std::string& host_pa
     ::unlinkat(folder.get(), temporary_name.c_str(), 0);
     return unchanged;
   }
-  if (::renameat(folder.get(), temporary_name.c_str(), folder.get(), split->name.c_str()) != 0) {
+  // A new file must not replace one that appeared after that check (another
+  // program's drop-in): RENAME_NOREPLACE makes the kernel refuse. A file
+  // system without it (EINVAL) keeps the plain rename, checked just above.
+  int renamed = -1;
+  if (!expected.exists) {
+    renamed = ::renameat2(folder.get(), temporary_name.c_str(), folder.get(), split->name.c_str(),
+                          RENAME_NOREPLACE);
+  }
+  if (expected.exists || (renamed != 0 && errno == EINVAL)) {
+    renamed = ::renameat(folder.get(), temporary_name.c_str(), folder.get(), split->name.c_str());
+  }
+  if (renamed != 0) {
     int number = errno;
     ::unlinkat(folder.get(), temporary_name.c_str(), 0);
+    if (number == EEXIST && !expected.exists) {
+      return fail_with(host_path + ": created by another program meanwhile; left as it is");
+    }
     if (number == EBUSY) {
       return fail_with(host_path +
                        ": rename failed with EBUSY: it is a mount point; left as it is");
