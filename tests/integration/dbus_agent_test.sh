@@ -9,8 +9,8 @@
 # - root's Apply fixes the tree and FixApplied is emitted;
 # - Plesk overwriting smtp_psa is repaired and DriftDetected is emitted,
 #   until the re-apply rate limit stops the agent from fighting;
-# - a Latin-1 file name: Audit and Plan answer (U+FFFD in its place), and
-#   its DriftDetected does not stop the re-apply of a kept fix;
+# - a Latin-1 file name: Audit, Plan and Apply answer (U+FFFD in its place),
+#   and its DriftDetected does not stop the re-apply of a kept fix;
 # - a folder as --config is refused (exit 3);
 # - `qharden status` reads the agent's properties;
 # - SIGHUP with a bad config keeps the old one; SIGTERM stops cleanly.
@@ -181,9 +181,13 @@ check "Audit answers, with U+FFFD for the byte" contains "$audit" '"/etc/xinetd.
 plan=$(call "$address" Plan array:string:tcp-env.flags)
 check "Plan answers, with U+FFFD in the diff" contains "$plan" $'+++ /etc/xinetd.d/smtp_\xef\xbf\xbdx\n'
 check "and is not refused" lacks "$plan" "org.freedesktop.DBus.Error"
-# Passing, then both files overwritten at once: one drift audit finds the
-# kept smtp_psa and the Latin-1 file failing, and DriftDetected for the
-# latter must not stop the re-apply of the former.
+reply=$(call "$address" Apply array:string:tcp-env.flags)
+check "Apply answers, with U+FFFD for the byte" contains "$reply" $'string "/etc/xinetd.d/smtp_\xef\xbf\xbdx"'
+check "and fixes the Latin-1 file" grep -q 'server_args	= -Rt0' "$latin"
+# Passing (written here too, so this part does not depend on Apply), then both
+# files overwritten at once: one drift audit finds the kept smtp_psa and the
+# Latin-1 file failing, and DriftDetected for the latter must not stop the
+# re-apply.
 sed 's/= \/usr\/sbin\/rblsmtpd/= -Rt0 \/usr\/sbin\/rblsmtpd/' "$work/smtp_psa.unfixed" > "$latin"
 sleep 0.5
 cat "$work/smtp_psa.unfixed" > "$latin"
