@@ -117,6 +117,7 @@ int run_history_command(const CommonOptions& options) {
       std::cout << "  " << entry.state << "  " << entry.rule << "  " << entry.kind << "  "
                 << entry.target;
       if (!entry.error.empty()) std::cout << "  (" << entry.error << ")";
+      if (!entry.note.empty()) std::cout << "  (" << entry.note << ")";
       std::cout << '\n';
     }
   }

@@ -82,6 +82,13 @@ Expected<RollbackResult> rollback_change(const RootedHost& host, const Config& c
   change.rolled_back_after = changes->empty() ? change.id : changes->back().id;
   std::vector<DropInExpectation> drop_ins;
   for (auto entry = change.entries.rbegin(); entry != change.entries.rend(); ++entry) {
+    if (entry->state == "unknown" || entry->state == "pending") {
+      // Never undone on a guess (an apply killed with nothing to tell, or a
+      // journal entry edited by hand), and never passed over in silence.
+      result.notes.push_back(entry->target + ": not restored, its state is unknown" +
+                             (entry->error.empty() ? "" : " (" + entry->error + ")") +
+                             "; check it by hand");
+    }
     if (entry->state != "applied") continue;
     // Marked as the operator's opt-out, told apart from a fix its apply undid.
     Outcome undone = undo_entry(host, journal, change, *entry, force, "rolled-back");
@@ -89,8 +96,10 @@ Expected<RollbackResult> rollback_change(const RootedHost& host, const Config& c
       (void)journal.save(change);
       // What is restored already is served as it is now: xinetd must not
       // keep running the fix from a file that no longer says it.
+      // The entry it stopped at may be written, its record not (a full state
+      // dir): that counts as restored too.
       std::string reloads;
-      if (!result.restored.empty()) {
+      if (!result.restored.empty() || entry->state == "rolled-back") {
         for (const std::string& daemon : change.reloads)
           reloads += "; " + reload_by_name(host, config, daemon, drop_ins).message;
       }

@@ -271,21 +271,25 @@ Outcome write_file_atomically(const RootedHost& host, const std::string& host_pa
     return unchanged;
   }
   // A new file must not replace one that appeared after that check (another
-  // program's drop-in): RENAME_NOREPLACE makes the kernel refuse. A file
-  // system without it (EINVAL) keeps the plain rename, checked just above.
+  // program's drop-in): RENAME_NOREPLACE makes the kernel refuse. Without it,
+  // the plain rename, checked just above.
   int renamed = -1;
   if (!expected.exists) {
     renamed = ::renameat2(folder.get(), temporary_name.c_str(), folder.get(), split->name.c_str(),
                           RENAME_NOREPLACE);
   }
-  if (expected.exists || (renamed != 0 && errno == EINVAL)) {
+  // EINVAL: the file system lacks it; ENOSYS or EPERM: a kernel or seccomp
+  // filter that predates renameat2.
+  if (expected.exists || (renamed != 0 && (errno == EINVAL || errno == ENOSYS || errno == EPERM))) {
     renamed = ::renameat(folder.get(), temporary_name.c_str(), folder.get(), split->name.c_str());
   }
   if (renamed != 0) {
     int number = errno;
     ::unlinkat(folder.get(), temporary_name.c_str(), 0);
     if (number == EEXIST && !expected.exists) {
-      return fail_with(host_path + ": created by another program meanwhile; left as it is");
+      return fail_with(host_path +
+                       ": changed since it was planned (another program created it); left as it "
+                       "is");
     }
     if (number == EBUSY) {
       return fail_with(host_path +

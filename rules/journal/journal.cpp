@@ -46,28 +46,60 @@ std::optional<std::string> bytes_of(const json& value) {
   return base64_decode(encoded->get<std::string>());
 }
 
-// A field that is missing or of another type reads as `fallback`, so that
-// one odd manifest (edited by hand) cannot stop history or every rollback.
-std::string bytes_from(const json& object, const char* key, const std::string& fallback = "") {
-  auto found = object.find(key);
-  if (found == object.end()) return fallback;
-  return bytes_of(*found).value_or(fallback);
-}
+// Reads a manifest's fields. A missing one takes its default (an older
+// journal). One of the wrong type (a manifest edited by hand) is noted in
+// `wrong`: for the fields an undo acts on, a made-up value would restore a
+// file with mode 0 or run a changed command line, so such an entry is not
+// undone (see entry_from_json).
+struct FieldReader {
+  const json& object;
+  std::vector<std::string> wrong;
 
-std::vector<std::string> bytes_list_from(const json& object, const char* key) {
-  std::vector<std::string> list;
-  auto found = object.find(key);
-  if (found == object.end() || !found->is_array()) return list;
-  for (const json& item : *found) list.push_back(bytes_of(item).value_or(""));
-  return list;
-}
-
-template <typename Number>
-Number number_from(const json& object, const char* key, Number fallback) {
-  auto found = object.find(key);
-  if (found == object.end() || !found->is_number_unsigned()) return fallback;
-  return found->get<Number>();
-}
+  std::string text(const char* key, const std::string& fallback = "") {
+    auto found = object.find(key);
+    if (found == object.end()) return fallback;
+    std::optional<std::string> bytes = bytes_of(*found);
+    if (!bytes) wrong.emplace_back(key);
+    return bytes.value_or(fallback);
+  }
+  std::vector<std::string> list(const char* key) {
+    std::vector<std::string> items;
+    auto found = object.find(key);
+    if (found == object.end()) return items;
+    if (!found->is_array()) {
+      wrong.emplace_back(key);
+      return items;
+    }
+    for (const json& item : *found) {
+      std::optional<std::string> bytes = bytes_of(item);
+      if (!bytes) {
+        wrong.emplace_back(key);
+        return {};
+      }
+      items.push_back(std::move(*bytes));
+    }
+    return items;
+  }
+  template <typename Number>
+  Number number(const char* key, Number fallback) {
+    auto found = object.find(key);
+    if (found == object.end()) return fallback;
+    if (!found->is_number_unsigned()) {
+      wrong.emplace_back(key);
+      return fallback;
+    }
+    return found->get<Number>();
+  }
+  bool flag(const char* key, bool fallback) {
+    auto found = object.find(key);
+    if (found == object.end()) return fallback;
+    if (!found->is_boolean()) {
+      wrong.emplace_back(key);
+      return fallback;
+    }
+    return found->get<bool>();
+  }
+};
 
 json entry_to_json(const JournalEntry& entry) {
   return {{"rule", bytes_json(entry.rule)},
@@ -98,31 +130,40 @@ json entry_to_json(const JournalEntry& entry) {
 JournalEntry entry_from_json(const json& value) {
   JournalEntry entry;
   entry.state = "unknown";
-  if (!value.is_object()) return entry;
-  entry.rule = bytes_from(value, "rule");
-  entry.subject = bytes_from(value, "subject");
-  entry.summary = bytes_from(value, "summary");
-  entry.kind = bytes_from(value, "kind");
-  entry.target = bytes_from(value, "target");
-  auto existed = value.find("existed");
-  entry.existed = existed == value.end() || !existed->is_boolean() || existed->get<bool>();
-  entry.before_sha256 = bytes_from(value, "before_sha256");
-  entry.after_sha256 = bytes_from(value, "after_sha256");
-  entry.mode = number_from<mode_t>(value, "mode", 0);
-  entry.owner = number_from<uid_t>(value, "owner", 0);
-  entry.group = number_from<gid_t>(value, "group", 0);
-  entry.backup = bytes_from(value, "backup");
-  entry.created_folder = bytes_from(value, "created_folder");
-  entry.value_before = bytes_from(value, "value_before");
-  entry.value_after = bytes_from(value, "value_after");
-  entry.sysctl_source = bytes_from(value, "sysctl_source");
-  entry.argv = bytes_list_from(value, "argv");
-  entry.undo_argv = bytes_list_from(value, "undo_argv");
-  entry.listing_argv = bytes_list_from(value, "listing_argv");
-  entry.present_marker = bytes_from(value, "present_marker");
-  entry.note = bytes_from(value, "note");
-  entry.state = bytes_from(value, "state", "unknown");
-  entry.error = bytes_from(value, "error");
+  if (!value.is_object()) {
+    entry.error = "the journal entry is not an object; not undone";
+    return entry;
+  }
+  FieldReader field{value, {}};
+  entry.rule = field.text("rule");
+  entry.subject = field.text("subject");
+  entry.summary = field.text("summary");
+  entry.kind = field.text("kind");
+  entry.target = field.text("target");
+  entry.existed = field.flag("existed", true);
+  entry.before_sha256 = field.text("before_sha256");
+  entry.after_sha256 = field.text("after_sha256");
+  entry.mode = field.number<mode_t>("mode", 0);
+  entry.owner = field.number<uid_t>("owner", 0);
+  entry.group = field.number<gid_t>("group", 0);
+  entry.backup = field.text("backup");
+  entry.created_folder = field.text("created_folder");
+  entry.value_before = field.text("value_before");
+  entry.value_after = field.text("value_after");
+  entry.sysctl_source = field.text("sysctl_source");
+  entry.argv = field.list("argv");
+  entry.undo_argv = field.list("undo_argv");
+  entry.listing_argv = field.list("listing_argv");
+  entry.present_marker = field.text("present_marker");
+  entry.note = field.text("note");
+  entry.state = field.text("state", "unknown");
+  entry.error = field.text("error");
+  if (!field.wrong.empty()) {
+    std::string names;
+    for (const std::string& name : field.wrong) names += (names.empty() ? "" : ", ") + name;
+    entry.state = "unknown";
+    entry.error = "the journal gives " + names + " with the wrong type; not undone";
+  }
   return entry;
 }
 
@@ -344,13 +385,16 @@ Expected<JournalChange> Journal::load(const std::string& change_id) const {
     return fail_with(path + ": the manifest is not valid JSON");
   }
   JournalChange change;
-  change.id = bytes_from(manifest, "id", change_id);
-  change.created_at = bytes_from(manifest, "created_at");
-  change.status = bytes_from(manifest, "status", "unknown");
-  change.root = bytes_from(manifest, "root");
-  change.reloads = bytes_list_from(manifest, "reloads");
-  change.rolled_back_at = bytes_from(manifest, "rolled_back_at");
-  change.rolled_back_after = bytes_from(manifest, "rolled_back_after");
+  FieldReader field{manifest, {}};
+  change.created_at = field.text("created_at");
+  change.status = field.text("status", "unknown");
+  change.root = field.text("root");
+  change.reloads = field.list("reloads");
+  change.rolled_back_at = field.text("rolled_back_at");
+  change.rolled_back_after = field.text("rolled_back_after");
+  // The folder it was read from names it, whatever the file says: saving
+  // under another id would write into another change's folder.
+  change.id = change_id;
   if (manifest.contains("entries") && manifest["entries"].is_array()) {
     for (const json& entry : manifest["entries"]) change.entries.push_back(entry_from_json(entry));
   }

@@ -136,6 +136,7 @@ check "full state dir: rollback exits 1" [ "$status" -eq 1 ]
 check "full state dir: the error says the file was restored but not recorded ($output)" \
   contains "$output" "restored, but the journal could not record it"
 check "full state dir: the original bytes are back" [ "$(cat "$tree/etc/xinetd.d/smtp_psa")" = "$original" ]
+check "full state dir: xinetd is reloaded for the restored file" contains "$output" "xinetd is not running (no live process"
 rm -f "$state/filler.bin"
 status=0
 output=$("$QHARDEN" rollback --last --root "$tree" 2>&1) || status=$?
