@@ -1,23 +1,17 @@
 #include "cli/command_setup.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <iostream>
 
+#include "engine/config_path.h"
 #include "engine/registry.h"
 
 namespace qharden {
 
-std::optional<std::string> config_file_problem(const std::string& path) {
-  struct stat details {};
-  if (::stat(path.c_str(), &details) != 0 || S_ISREG(details.st_mode)) return std::nullopt;
-  return path + ": not a regular file";
-}
-
 std::optional<CommandSetup> prepare_command(const CommonOptions& options) {
   if (options.config_file) {
-    if (std::optional<std::string> problem = config_file_problem(*options.config_file)) {
+    if (std::optional<std::string> problem = config_path_problem(*options.config_file)) {
       std::cerr << "qharden: config: --config " << *problem << '\n';
       return std::nullopt;
     }

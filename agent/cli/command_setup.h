@@ -23,11 +23,6 @@ struct CommandSetup {
 // exits 3.
 std::optional<CommandSetup> prepare_command(const CommonOptions& options);
 
-// Why PATH cannot be a config file ("not a regular file" for a folder, which
-// an ifstream opens and reads as empty, so defaults were used unasked), or
-// nullopt when it can be; a missing file is left to the reader's message.
-std::optional<std::string> config_file_problem(const std::string& path);
-
 std::string local_host_name();
 
 }  // namespace qharden

@@ -5,14 +5,14 @@
 #include <iostream>
 #include <sstream>
 
-#include "cli/command_setup.h"
 #include "cli/commands.h"
 #include "config/config.h"
+#include "engine/config_path.h"
 
 namespace qharden {
 
 int run_config_check_command(const std::string& file) {
-  if (std::optional<std::string> problem = config_file_problem(file)) {
+  if (std::optional<std::string> problem = config_path_problem(file)) {
     std::cerr << "qharden: config check: " << *problem << '\n';
     return 3;
   }

@@ -8,19 +8,13 @@
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
-
 #include "parsers/byte_text.h"
 
 namespace qharden::agent {
 
-// Invalid sequences become U+FFFD, by the same code that cleans GetReport's
-// JSON (nlohmann's error_handler_t::replace), so both show a name alike.
+// Invalid sequences become U+FFFD, as GetReport's JSON shows them.
 inline std::string bus_text(std::string_view text) {
-  if (is_valid_utf8(text)) return std::string(text);
-  std::string quoted = nlohmann::json(std::string(text))
-                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return nlohmann::json::parse(quoted).get<std::string>();
+  return with_invalid_utf8_replaced(text);
 }
 
 }  // namespace qharden::agent

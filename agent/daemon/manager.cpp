@@ -2,7 +2,6 @@
 
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include "daemon/bus.h"
 #include "daemon/event_loop_waiter.h"
 #include "daemon/sdbus_compat.h"
+#include "engine/config_path.h"
 #include "engine/registry.h"
 
 namespace qharden::agent {
@@ -42,14 +42,10 @@ void guarded(const char* what, const std::function<void()>& body) {
   }
 }
 
-// load_config reads a folder as an empty file, which would mean the built-in
-// defaults without a word; whoever named a path meant a file. A missing or
-// unreadable one is load_config's to report.
 Outcome check_config_file(const std::optional<std::string>& path) {
-  struct stat status {};
-  if (path && ::stat(path->c_str(), &status) == 0 && !S_ISREG(status.st_mode)) {
-    return fail_with(*path + ": not a regular file");
-  }
+  if (!path) return Done{};
+  std::optional<std::string> problem = config_path_problem(*path);
+  if (problem) return fail_with(*problem);
   return Done{};
 }
 

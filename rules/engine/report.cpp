@@ -16,17 +16,11 @@ constexpr auto kReplaceInvalidUtf8 = nlohmann::json::error_handler_t::replace;
 
 // Label values must be UTF-8: over one file name that is not, promtool and
 // node_exporter reject the whole file. Invalid sequences become U+FFFD, as in
-// the JSON report, by the same replacement (kReplaceInvalidUtf8); a \xNN
-// would be no escape here, where a label value knows only \\, \" and \n.
-std::string valid_utf8(std::string_view text) {
-  if (is_valid_utf8(text)) return std::string(text);
-  std::string quoted = nlohmann::json(std::string(text)).dump(-1, ' ', false, kReplaceInvalidUtf8);
-  return nlohmann::json::parse(quoted).get<std::string>();
-}
-
+// the JSON report; a \xNN would be no escape here, where a label value knows
+// only \\, \" and \n.
 std::string escape_label(std::string_view text) {
   std::string escaped;
-  for (char character : valid_utf8(text)) {
+  for (char character : with_invalid_utf8_replaced(text)) {
     if (character == '\\') {
       escaped += "\\\\";
     } else if (character == '"') {

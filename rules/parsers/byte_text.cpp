@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdint>
 
+#include <nlohmann/json.hpp>
+
 namespace qharden {
 namespace {
 
@@ -110,6 +112,13 @@ std::optional<std::string> base64_decode(std::string_view text) {
   // has one encoding.
   if (base64_encode(bytes) != text) return std::nullopt;
   return bytes;
+}
+
+std::string with_invalid_utf8_replaced(std::string_view bytes) {
+  if (is_valid_utf8(bytes)) return std::string(bytes);
+  std::string quoted = nlohmann::json(std::string(bytes))
+                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json::parse(quoted).get<std::string>();
 }
 
 }  // namespace qharden

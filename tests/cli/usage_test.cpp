@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include "run_qharden.h"
 
 namespace qharden::testing {
@@ -74,13 +78,19 @@ TEST(CliUsage, BadConfigFileExitsThreeNamingFileLineColumn) {
 TEST(CliUsage, AFolderAsConfigAndAMalformedChangeIdAreBadUsage) {
   RunResult audit = run_qharden({"audit", "--offline", "--config", "/tmp"});
   EXPECT_EQ(audit.exit_code, 3);
-  EXPECT_NE(audit.standard_error.find("--config /tmp: not a regular file"), std::string::npos)
+  EXPECT_NE(audit.standard_error.find("--config /tmp: is a folder, not a config file"),
+            std::string::npos)
       << audit.standard_error;
   RunResult check = run_qharden({"config", "check", "/tmp"});
   EXPECT_EQ(check.exit_code, 3);
-  EXPECT_NE(check.standard_error.find("/tmp: not a regular file"), std::string::npos)
+  EXPECT_NE(check.standard_error.find("/tmp: is a folder, not a config file"), std::string::npos)
       << check.standard_error;
-  RunResult rollback = run_qharden({"rollback", "../../etc", "--root", "/nonexistent/qharden"});
+  // /dev/null is an empty config: the built-in defaults, on purpose.
+  EXPECT_EQ(run_qharden({"config", "check", "/dev/null"}).exit_code, 0);
+  char root[] = "/tmp/qharden-rollback-root-XXXXXX";
+  ASSERT_NE(::mkdtemp(root), nullptr);
+  RunResult rollback = run_qharden({"rollback", "../../etc", "--root", root});
+  ::rmdir(root);
   EXPECT_EQ(rollback.exit_code, 3);
   EXPECT_NE(rollback.standard_error.find("../../etc: not a change id"), std::string::npos)
       << rollback.standard_error;

@@ -86,7 +86,7 @@ config_status=0
 unshare -n "$QHARDEND" --bus "unix:path=$work/no_bus_here" --root "$tree" --config "$work" \
   > "$work/folder-config.log" 2>&1 || config_status=$?
 check "a folder as --config exits 3 ($config_status)" [ "$config_status" -eq 3 ]
-check "and is named as not a regular file" grep -q "$work: not a regular file" "$work/folder-config.log"
+check "and is named as a folder" grep -q "$work: is a folder, not a config file" "$work/folder-config.log"
 
 start_agent "$address" "$tree" "$work/agent.log" --config "$work/agent.toml"
 before=$(tree_sha)
