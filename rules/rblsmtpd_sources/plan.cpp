@@ -126,6 +126,15 @@ Expected<std::vector<PlannedChange>> plan_dead_zone_removal(AuditContext& contex
     }
     bool no_lists = std::none_of(options.begin(), options.end(),
                                  [](const OptionWords& option) { return option.option == 'r'; });
+    // Options from a variable ("rblsmtpd $BLACKLIST qmail-smtpd") may hold the
+    // only -r zones: dropping rblsmtpd and what is written of its options
+    // would leave "$BLACKLIST qmail-smtpd", and tcpserver would run "-r".
+    bool options_from_variable = options_end < command.argv.size() &&
+                                 command.argv[options_end].find_first_of("$`") != std::string::npos;
+    if (options_from_variable) {
+      no_lists = false;
+      remaining_lists = std::max(remaining_lists, 1);
+    }
     bool implicit_dead = no_lists && dead.count("rbl.maps.vix.com") != 0;
     if (dropped.empty() && !implicit_dead) continue;
     // Never an edit of a unit file: the finding says so. A zone that an xinetd

@@ -158,7 +158,9 @@ class RblsmtpdSourcesRule final : public Rule {
     }
     static const std::vector<DnsblZoneData> kNoZoneData;
     const std::vector<DnsblZoneData>& known_zones = zone_data ? *zone_data : kNoZoneData;
-    std::map<std::string, std::vector<std::string>> resolvers = zone_resolvers(context, groups);
+    std::map<std::string, std::vector<std::string>> first_resolvers;
+    std::map<std::string, std::vector<std::string>> resolvers =
+        zone_resolvers(context, groups, first_resolvers);
     std::map<std::string, ZoneVerdict> verdicts;
     if (!context.offline) {
       Outcome probed = probe_live(context, groups, defunct_zones, resolvers, verdicts);
@@ -170,7 +172,8 @@ class RblsmtpdSourcesRule final : public Rule {
       auto verdict = verdicts.find(group.zone);
       Finding finding = judge(context, group, defunct_zones,
                               verdict == verdicts.end() ? nullptr : &verdict->second);
-      judge_public_resolvers(context, group, known_zones, resolvers[group.zone], finding);
+      judge_public_resolvers(context, group, known_zones, first_resolvers[group.zone],
+                             resolvers[group.zone], finding);
       findings.push_back(std::move(finding));
     }
     refuse_systemd_fixes(context.inventory(), findings);
@@ -219,9 +222,12 @@ class RblsmtpdSourcesRule final : public Rule {
 
   // The resolvers every command line that queries a zone uses (djbdns's choice:
   // DNSCACHEIP, else resolv.conf), in order and without repeats. A file read,
-  // so it works --offline too.
+  // so it works --offline too. `first` gets each command line's first one:
+  // djbdns asks the next only after a timeout or an error, so a public
+  // resolver behind a working local one is never asked.
   static std::map<std::string, std::vector<std::string>> zone_resolvers(
-      AuditContext& context, const std::vector<ZoneGroup>& groups) {
+      AuditContext& context, const std::vector<ZoneGroup>& groups,
+      std::map<std::string, std::vector<std::string>>& first) {
     std::string resolv_text;
     if (context.host.exists(context.config.paths.resolv_conf)) {
       Expected<std::string> text = context.host.read_file(context.config.paths.resolv_conf);
@@ -236,9 +242,14 @@ class RblsmtpdSourcesRule final : public Rule {
       for (const std::string& subject : group.subjects(Uses::queried)) {
         auto command = by_subject.find(subject);
         if (command == by_subject.end()) continue;
-        for (const std::string& resolver : rblsmtpd_resolvers(*command->second, resolv_text)) {
+        std::vector<std::string> in_order = rblsmtpd_resolvers(*command->second, resolv_text);
+        for (const std::string& resolver : in_order) {
           if (std::find(list.begin(), list.end(), resolver) == list.end()) list.push_back(resolver);
         }
+        std::vector<std::string>& firsts = first[group.zone];
+        if (!in_order.empty() &&
+            std::find(firsts.begin(), firsts.end(), in_order.front()) == firsts.end())
+          firsts.push_back(in_order.front());
       }
     }
     return resolvers;
@@ -246,15 +257,17 @@ class RblsmtpdSourcesRule final : public Rule {
 
   // Spamhaus answers 127.255.255.254 (TXT "Error: open resolver") to public
   // resolvers, which rblsmtpd -r turns into a 451 for every client. Known
-  // from the files alone, so this also holds --offline.
+  // from the files alone, so this also holds --offline. Only a command line's
+  // first resolver is judged: a public fallback behind it is not asked.
   void judge_public_resolvers(const AuditContext& context, const ZoneGroup& group,
                               const std::vector<DnsblZoneData>& known_zones,
+                              const std::vector<std::string>& first_resolvers,
                               const std::vector<std::string>& resolvers, Finding& finding) const {
     const DnsblZoneData* data = find_dnsbl_zone_data(known_zones, group.zone);
     if (data == nullptr || !data->blocks_public_resolvers) return;
     if (finding.evidence["verdict"] == "defunct" || group.subjects(Uses::queried).empty()) return;
     std::vector<std::string> public_ones;
-    for (const std::string& resolver : resolvers) {
+    for (const std::string& resolver : first_resolvers) {
       const std::vector<std::string>& known = context.config.rblsmtpd_sources.public_resolvers;
       if (std::find(known.begin(), known.end(), resolver) != known.end())
         public_ones.push_back(resolver);

@@ -84,7 +84,11 @@ void collect_from_command(const ServiceCommand& command, RblsmtpdZones& zones) {
       }
     }
     bool runs_program = !parsed.error && parsed.first_operand < words.size();
-    if (!any_listing_zone && runs_program) {
+    // "rblsmtpd $BLACKLIST qmail-smtpd": getopt stops at the variable, which
+    // holds the options at run time, so no -r written here does not mean none.
+    bool options_from_variable =
+        runs_program && words[parsed.first_operand].find_first_of("$`") != std::string::npos;
+    if (!any_listing_zone && runs_program && !options_from_variable) {
       // Upstream adds its default after the options, with the flags in effect then.
       state.option = 'r';
       state.written = std::string(kRblsmtpdDefaultZone);

@@ -14,6 +14,7 @@
 #include "host/host.h"
 #include "parsers/getopt.h"
 #include "rblsmtpd_sources/zones.h"
+#include "temporary_tree.h"
 
 namespace qharden {
 namespace {
@@ -41,7 +42,7 @@ struct ZoneNameCase {
   bool valid;
 };
 
-class RblsmtpdZoneNames : public testing::TestWithParam<ZoneNameCase> {};
+class RblsmtpdZoneNames : public ::testing::TestWithParam<ZoneNameCase> {};
 
 TEST_P(RblsmtpdZoneNames, ValidDnsNames) {
   EXPECT_EQ(!dns_zone_problem(GetParam().zone).has_value(), GetParam().valid) << GetParam().zone;
@@ -49,14 +50,14 @@ TEST_P(RblsmtpdZoneNames, ValidDnsNames) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, RblsmtpdZoneNames,
-    testing::Values(ZoneNameCase{"zen.spamhaus.org", true}, ZoneNameCase{"zen.spamhaus.org.", true},
-                    ZoneNameCase{"bl_1.example", true}, ZoneNameCase{"localbl", true},
-                    ZoneNameCase{"", false}, ZoneNameCase{".", false},
-                    ZoneNameCase{"bad zone.example", false}, ZoneNameCase{"a..example", false},
-                    ZoneNameCase{"-a.example", false}, ZoneNameCase{"a-.example", false},
-                    ZoneNameCase{"$RBL", false}, ZoneNameCase{"127.0.0.2", false},
-                    ZoneNameCase{"a/b.example", false}),
-    [](const testing::TestParamInfo<ZoneNameCase>& parameter) {
+    ::testing::Values(ZoneNameCase{"zen.spamhaus.org", true},
+                      ZoneNameCase{"zen.spamhaus.org.", true}, ZoneNameCase{"bl_1.example", true},
+                      ZoneNameCase{"localbl", true}, ZoneNameCase{"", false},
+                      ZoneNameCase{".", false}, ZoneNameCase{"bad zone.example", false},
+                      ZoneNameCase{"a..example", false}, ZoneNameCase{"-a.example", false},
+                      ZoneNameCase{"a-.example", false}, ZoneNameCase{"$RBL", false},
+                      ZoneNameCase{"127.0.0.2", false}, ZoneNameCase{"a/b.example", false}),
+    [](const ::testing::TestParamInfo<ZoneNameCase>& parameter) {
       return test_name(std::string("zone_") + parameter.param.zone) + "_" +
              std::to_string(parameter.index);
     });
@@ -100,7 +101,7 @@ struct CollectCase {
   std::size_t option_errors;
 };
 
-class RblsmtpdCollect : public testing::TestWithParam<CollectCase> {};
+class RblsmtpdCollect : public ::testing::TestWithParam<CollectCase> {};
 
 TEST_P(RblsmtpdCollect, ReadsOptionsInOrder) {
   RblsmtpdZones zones = collect_rblsmtpd_zones({command("s", GetParam().line)});
@@ -118,23 +119,24 @@ TEST_P(RblsmtpdCollect, ReadsOptionsInOrder) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, RblsmtpdCollect,
-    testing::Values(CollectCase{"plesk",
-                                "/var/qmail/bin/tcp-env /usr/sbin/rblsmtpd -r sbl-xbl.spamhaus.org "
-                                "/var/qmail/bin/relaylock /var/qmail/bin/qmail-smtpd",
-                                "r:sbl-xbl.spamhaus.org", 0},
-                    CollectCase{"flags affect later zones",
-                                "rblsmtpd -r A.example. -c -b -r b.example -C -a c.example q",
-                                "r:a.example r:b.example:c:b a:c.example:b", 0},
-                    CollectCase{"bundled flags", "rblsmtpd -cbr x.example q", "r:x.example:c:b", 0},
-                    CollectCase{"no -r means the upstream default", "rblsmtpd -a ok.example -c q",
-                                "a:ok.example r:rbl.maps.vix.com:c:d", 0},
-                    CollectCase{"unknown option stops", "rblsmtpd -r a.example -x -r b.example q",
-                                "r:a.example", 1},
-                    CollectCase{"no program", "rblsmtpd -r a.example", "r:a.example", 1},
-                    CollectCase{"no rblsmtpd", "tcpserver -R 0 25 qmail-smtpd", "", 0},
-                    CollectCase{"two in a chain", "rblsmtpd -r a.example rblsmtpd -r b.example q",
-                                "r:a.example r:b.example", 0}),
-    [](const testing::TestParamInfo<CollectCase>& parameter) {
+    ::testing::Values(
+        CollectCase{"plesk",
+                    "/var/qmail/bin/tcp-env /usr/sbin/rblsmtpd -r sbl-xbl.spamhaus.org "
+                    "/var/qmail/bin/relaylock /var/qmail/bin/qmail-smtpd",
+                    "r:sbl-xbl.spamhaus.org", 0},
+        CollectCase{"flags affect later zones",
+                    "rblsmtpd -r A.example. -c -b -r b.example -C -a c.example q",
+                    "r:a.example r:b.example:c:b a:c.example:b", 0},
+        CollectCase{"bundled flags", "rblsmtpd -cbr x.example q", "r:x.example:c:b", 0},
+        CollectCase{"no -r means the upstream default", "rblsmtpd -a ok.example -c q",
+                    "a:ok.example r:rbl.maps.vix.com:c:d", 0},
+        CollectCase{"unknown option stops", "rblsmtpd -r a.example -x -r b.example q",
+                    "r:a.example", 1},
+        CollectCase{"no program", "rblsmtpd -r a.example", "r:a.example", 1},
+        CollectCase{"no rblsmtpd", "tcpserver -R 0 25 qmail-smtpd", "", 0},
+        CollectCase{"two in a chain", "rblsmtpd -r a.example rblsmtpd -r b.example q",
+                    "r:a.example r:b.example", 0}),
+    [](const ::testing::TestParamInfo<CollectCase>& parameter) {
       return test_name(parameter.param.name);
     });
 
@@ -150,7 +152,7 @@ TEST(RblsmtpdCollectCommands, DisabledServicesAndRblsmtpdVariable) {
   EXPECT_EQ(zones.rblsmtpd_command_lines, 1);
 }
 
-class RblsmtpdSourcesRule : public testing::Test {
+class RblsmtpdSourcesRule : public ::testing::Test {
  protected:
   std::vector<Finding> check(const std::string& root, bool offline) {
     Expected<RootedHost> host = RootedHost::open(root);
@@ -293,7 +295,7 @@ struct LiveCase {
   bool unlisted_without_text = false;  // 1.0.0.127 answers A only
 };
 
-class RblsmtpdLiveVerdicts : public testing::TestWithParam<LiveCase> {};
+class RblsmtpdLiveVerdicts : public ::testing::TestWithParam<LiveCase> {};
 
 TEST_P(RblsmtpdLiveVerdicts, Verdict) {
   const LiveCase& test_case = GetParam();
@@ -330,7 +332,7 @@ const DnsResult kNone = canned(DnsOutcome::nxdomain);
 
 INSTANTIATE_TEST_SUITE_P(
     Verdicts, RblsmtpdLiveVerdicts,
-    testing::Values(
+    ::testing::Values(
         LiveCase{"ok", kText, kAddress, kNone, "ok", Status::pass, "answers its test points"},
         LiveCase{"timeout", canned(DnsOutcome::timeout, {}, 2000), kAddress, kNone, "timeout",
                  Status::fail,
@@ -365,7 +367,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "resolver-blocked", Status::fail, "127.255.255.254"},
         LiveCase{"slow", canned(DnsOutcome::answer, {"listed"}, 900), kAddress, kNone, "slow",
                  Status::fail, "max_latency_ms 500"}),
-    [](const testing::TestParamInfo<LiveCase>& param) { return std::string(param.param.name); });
+    [](const ::testing::TestParamInfo<LiveCase>& param) { return std::string(param.param.name); });
 
 TEST(RblsmtpdDefunctZones, EveryEntryNamesItsSourceAndTheNewDeadZonesAreThere) {
   Expected<std::vector<DefunctZone>> zones =
@@ -447,6 +449,57 @@ TEST_F(RblsmtpdSourcesRule, PlanDropsDeadZonesAndLoneRblsmtpd) {
             "#!/bin/sh\n# rblsmtpd without -r: upstream 0.88 falls back to rbl.maps.vix.com\n"
             "exec tcpserver -R 0 26 qmail-smtpd\n");
   EXPECT_EQ(after.count("/service/submission/run"), 0u);
+}
+
+// "rblsmtpd $BLACKLIST qmail-smtpd" (the zones in a control file): getopt
+// stops at the variable, which holds the -r options at run time. No implicit
+// rbl.maps.vix.com is assumed for it, and a fix of another service's implicit
+// zone leaves this line alone: dropping rblsmtpd there would leave tcpserver
+// running "-r" for every connection.
+TEST_F(RblsmtpdSourcesRule, OptionsFromAVariableAreNeitherDefaultedNorCut) {
+  RblsmtpdZones zones =
+      collect_rblsmtpd_zones({command("var", "rblsmtpd $BLACKLIST $SMTPD /usr/bin/true")});
+  EXPECT_TRUE(zones.uses.empty());
+
+  testing::TemporaryTree tree;
+  tree.write("/service/plain/run", "#!/bin/sh\nexec tcpserver -R 0 26 rblsmtpd qmail-smtpd\n",
+             0755);
+  const std::string variable_run =
+      "#!/bin/sh\nBLACKLIST=`cat /var/qmail/control/blacklists`\n"
+      "exec tcpserver -R 0 25 rblsmtpd $BLACKLIST qmail-smtpd\n";
+  tree.write("/service/smtpd/run", variable_run, 0755);
+  Expected<RootedHost> host = RootedHost::open(tree.root());
+  ASSERT_TRUE(host);
+  AuditContext context(*host, config_, true);
+  std::vector<Finding> failing;
+  for (Finding& finding : rule_->check(context)) {
+    if (finding.status == Status::fail && finding.fixable) failing.push_back(finding);
+  }
+  Expected<std::vector<PlannedChange>> changes = rule_->plan(context, failing);
+  ASSERT_TRUE(changes) << changes.error().message;
+  for (const PlannedChange& change : *changes) {
+    EXPECT_NE(std::get<FileReplacement>(change.action).host_path, "/service/smtpd/run")
+        << std::get<FileReplacement>(change.action).after;
+  }
+}
+
+// djbdns asks the next resolver only after a timeout or an error: Spamhaus
+// behind a working local resolver with a public fallback is not blocked; the
+// public resolver first is.
+TEST_F(RblsmtpdSourcesRule, OnlyTheFirstResolverDecidesAPublicResolverBlock) {
+  for (bool public_first : {false, true}) {
+    SCOPED_TRACE(public_first ? "8.8.8.8 first" : "127.0.0.1 first");
+    testing::TemporaryTree tree;
+    tree.write("/etc/resolv.conf", public_first ? "nameserver 8.8.8.8\nnameserver 127.0.0.1\n"
+                                                : "nameserver 127.0.0.1\nnameserver 8.8.8.8\n");
+    tree.write("/service/smtpd/run",
+               "#!/bin/sh\nexec tcpserver -R 0 25 rblsmtpd -r zen.spamhaus.org qmail-smtpd\n",
+               0755);
+    std::vector<Finding> findings = check(tree.root(), true);
+    const Finding* zen = find(findings, "zen.spamhaus.org");
+    ASSERT_NE(zen, nullptr);
+    EXPECT_EQ(zen->status, public_first ? Status::fail : Status::skip) << zen->message;
+  }
 }
 
 TEST_F(RblsmtpdSourcesRule, NoRblsmtpdIsOneSkip) {
