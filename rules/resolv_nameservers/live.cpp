@@ -174,8 +174,12 @@ Expected<std::string> rewrite_resolv_conf(
                       (line[10] == ' ' || line[10] == '\t');
     if (nameserver) {
       if (!nameservers_at) nameservers_at = kept.size();
+      // The findings name the address as the parser writes it ("::1" for a
+      // line saying 0:0:0:0:0:0:0:1), so the line is read the same way.
+      ResolvConf read = parse_resolv_conf(line);
+      std::string address = read.nameservers.empty() ? value : read.nameservers.front().address;
       auto reason = std::find_if(dead.begin(), dead.end(),
-                                 [&](const auto& entry) { return entry.first == value; });
+                                 [&](const auto& entry) { return entry.first == address; });
       if (reason == dead.end()) {
         healthy_lines.push_back(line);
       } else {
@@ -205,7 +209,8 @@ Expected<std::string> rewrite_resolv_conf(
   block.insert(block.end(), disabled_lines.begin(), disabled_lines.end());
   kept.insert(kept.begin() + static_cast<long>(nameservers_at.value_or(kept.size())), block.begin(),
               block.end());
-  kept.push_back("options " + policy_options);
+  // fix_options set empty: the servers are reordered, and no bare "options".
+  if (!policy_options.empty()) kept.push_back("options " + policy_options);
   std::string result;
   for (const std::string& line : kept) result += line + "\n";
   return result;

@@ -9,6 +9,7 @@
 #include "engine/context.h"
 #include "engine/registry.h"
 #include "host/host.h"
+#include "resolv_nameservers/live.h"
 
 namespace qharden {
 namespace {
@@ -338,6 +339,19 @@ TEST(ResolvNameservers, PlanPutsHealthyFirstAndCommentsOutTheDead) {
             "nameserver 192.0.2.2\nnameserver 192.0.2.3\nnameserver 192.0.2.4\n"
             "# qharden: timeout on the probes: nameserver 192.0.2.1\n"
             "options timeout:1 attempts:2\n");
+}
+
+// The findings name ::1 as the parser writes it; a line that spells it out
+// in full (or in upper case) is still the dead one, and is commented out.
+TEST(ResolvNameservers, ADeadServerWrittenInAnotherFormIsCommentedOut) {
+  for (const char* written : {"0:0:0:0:0:0:0:1", "0000::0001", "::1"}) {
+    SCOPED_TRACE(written);
+    std::string text = std::string("nameserver ") + written + "\nnameserver 192.0.2.2\n";
+    Expected<std::string> rewritten = rewrite_resolv_conf(text, {{"::1", "timeout"}}, "");
+    ASSERT_TRUE(rewritten) << rewritten.error().message;
+    EXPECT_EQ(*rewritten, std::string("nameserver 192.0.2.2\n# qharden: timeout: nameserver ") +
+                              written + "\n");
+  }
 }
 
 TEST(ResolvNameservers, PlanNeverLeavesZeroNameservers) {

@@ -56,7 +56,11 @@ INSTANTIATE_TEST_SUITE_P(
         OptionsCase{"R after operands is an argument", "0 25 q -R", false, 26, false, false, -1},
         OptionsCase{"unknown option", "-Z -R 0 25 q", true, 26, true, false, 1},
         OptionsCase{"options from a variable", "$TCPOPTS 0 25 q", false, 26, false, true, -1},
-        OptionsCase{"argument from a variable", "-R -c $MAX 0 25 q", true, 26, false, true, 2}),
+        OptionsCase{"argument from a variable", "-R -c $MAX 0 25 q", true, 26, false, true, 2},
+        // Debian's ucspi-tcp-ipv6 options: -4, -6 and -I with an interface.
+        OptionsCase{"ipv6 only", "-6 -R 0 25 q", true, 26, false, false, 1},
+        OptionsCase{"interface before R", "-I eth0 -R 0 25 q", true, 26, false, false, 2},
+        OptionsCase{"bundled 4 and R", "-4vR 0 25 q", true, 26, false, false, 0}),
     [](const testing::TestParamInfo<OptionsCase>& parameter) {
       std::string name = parameter.param.name;
       for (char& character : name) {
