@@ -56,6 +56,10 @@ install_missing() {
   # tests start their own copies inside network namespaces.
   local own_policy=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
+    # Removed however apt-get ends (a dropped ssh session too): left behind,
+    # it would stop every later upgrade from restarting its services.
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    trap 'rm -f /usr/sbin/policy-rc.d; exit 130' INT TERM HUP
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
     chmod 755 /usr/sbin/policy-rc.d
     own_policy=1
@@ -63,7 +67,10 @@ install_missing() {
   local status=0
   { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } || status=$?
-  [ $own_policy -eq 1 ] && rm -f /usr/sbin/policy-rc.d
+  if [ $own_policy -eq 1 ]; then
+    rm -f /usr/sbin/policy-rc.d
+    trap - EXIT INT TERM HUP
+  fi
   if [ $status -ne 0 ]; then
     log "apt-get failed ($status)"
     exit 3

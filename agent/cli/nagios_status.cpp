@@ -189,9 +189,11 @@ int run_nagios_status(const std::string& bus_name, std::int64_t max_age_seconds)
   }
   summary << " (audit " << static_cast<long long>(age) << " s ago)";
 
+  // A plugin threshold N alerts above N: one critical finding must cross the
+  // critical threshold, as it makes the state CRITICAL, so it is 0, not 1.
   std::cout << "QHARDEN " << kStates[exit_code] << " - " << summary.str()
-            << " | critical=" << tally.critical << ";;1;0 warning=" << tally.warning
-            << ";1;;0 info=" << tally.info << ";;;0 errors=" << tally.errors
+            << " | critical=" << tally.critical << ";;0;0 warning=" << tally.warning
+            << ";0;;0 info=" << tally.info << ";;;0 errors=" << tally.errors
             << ";;;0 age=" << static_cast<long long>(age) << "s;;";
   if (max_age_seconds > 0) std::cout << max_age_seconds;
   std::cout << ";0" << greeting_perfdata.str() << '\n' << long_output.str();

@@ -80,7 +80,15 @@ check "qhardend.service is Type=notify with a watchdog" \
 check "qhardend.service is not restarted after exit 3" \
   bash -c "grep -q '^Restart=on-failure$' '$units/qhardend.service' &&
     grep -q '^RestartPreventExitStatus=3$' '$units/qhardend.service'"
-for helper in qharden-fixer@.service qharden-reader@.service; do
+# iptables-legacy-save reads /proc/net/ip_tables_names and a raw socket: with
+# either hidden it prints nothing and exits 0, and legacy rules look absent.
+check "the reader can run iptables-legacy-save" bash -c "
+  ! grep -q '^ProcSubset=pid' '$units/qharden-reader@.service' &&
+  grep -q '^RestrictAddressFamilies=.*AF_INET .*AF_INET6' '$units/qharden-reader@.service'"
+check "the hourly audit keeps the reads the CLI makes itself" bash -c "
+  grep -q '^CapabilityBoundingSet=.*CAP_SYS_PTRACE' '$units/qharden-audit.service' &&
+  grep -q '^CapabilityBoundingSet=.*CAP_DAC_READ_SEARCH' '$units/qharden-audit.service'"
+for helper in qharden-fixer@.service qharden-reader@.service qharden-audit.service; do
   check "each capability $helper keeps is justified in a comment" bash -c "
     for capability in \$(sed -n 's/^CapabilityBoundingSet=//p' '$units/$helper'); do
       grep -q \"^# .*\$capability\" '$units/$helper' || exit 1
