@@ -7,9 +7,10 @@
 namespace qharden {
 
 // Why PATH cannot be a config file: a folder, which an ifstream opens and
-// reads as empty, so the built-in defaults would be used unasked. nullopt
-// otherwise: a missing file is left to the reader's message, and /dev/null
-// or a pipe (`qharden config check <(generate)`) are read as files.
+// reads as empty, so the built-in defaults would be used unasked, or a device
+// such as /dev/zero, read without end. nullopt otherwise: a missing file is
+// left to the reader's message, and /dev/null or a pipe
+// (`qharden config check <(generate)`) are read as files.
 std::optional<std::string> config_path_problem(const std::string& path);
 
 }  // namespace qharden

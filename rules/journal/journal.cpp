@@ -395,8 +395,17 @@ Expected<JournalChange> Journal::load(const std::string& change_id) const {
   // The folder it was read from names it, whatever the file says: saving
   // under another id would write into another change's folder.
   change.id = change_id;
-  if (manifest.contains("entries") && manifest["entries"].is_array()) {
-    for (const json& entry : manifest["entries"]) change.entries.push_back(entry_from_json(entry));
+  auto entries = manifest.find("entries");
+  if (entries != manifest.end() && !entries->is_array()) field.wrong.emplace_back("entries");
+  // Read on, a rollback would restore nothing, skip the reloads, and save the
+  // manifest without its entries: the change is refused by name instead.
+  if (!field.wrong.empty()) {
+    std::string names;
+    for (const std::string& name : field.wrong) names += (names.empty() ? "" : ", ") + name;
+    return fail_with(path + ": the manifest gives " + names + " with the wrong type");
+  }
+  if (entries != manifest.end()) {
+    for (const json& entry : *entries) change.entries.push_back(entry_from_json(entry));
   }
   return change;
 }

@@ -7,6 +7,7 @@
 
 #include "host/host.h"
 #include "inventory/systemd_units.h"
+#include "rblsmtpd_sources/zones.h"
 
 namespace qharden {
 namespace {
@@ -129,8 +130,7 @@ Expected<std::vector<PlannedChange>> plan_dead_zone_removal(AuditContext& contex
     // Options from a variable ("rblsmtpd $BLACKLIST qmail-smtpd") may hold the
     // only -r zones: dropping rblsmtpd and what is written of its options
     // would leave "$BLACKLIST qmail-smtpd", and tcpserver would run "-r".
-    bool options_from_variable = options_end < command.argv.size() &&
-                                 command.argv[options_end].find_first_of("$`") != std::string::npos;
+    bool options_from_variable = holds_options_at_run_time(command, options_end);
     if (options_from_variable) {
       no_lists = false;
       remaining_lists = std::max(remaining_lists, 1);

@@ -129,6 +129,11 @@ class RblsmtpdSourcesRule final : public Rule {
       finding.evidence = {{"used_by", {error.subject}}, {"verdict", nullptr}};
       findings.push_back(std::move(finding));
     }
+    for (const RblsmtpdOptionError& unknown : zones.options_unknown) {
+      Finding finding = make_finding(info_, unknown.subject, Status::skip, unknown.message);
+      finding.evidence = {{"used_by", {unknown.subject}}, {"verdict", nullptr}};
+      findings.push_back(std::move(finding));
+    }
     if (zones.rblsmtpd_command_lines == 0) {
       findings.push_back(make_finding(info_, std::string(info_.id), Status::skip,
                                       "no xinetd, inetd, run-script or systemd command line "

@@ -87,7 +87,13 @@ void collect_from_command(const ServiceCommand& command, RblsmtpdZones& zones) {
     // "rblsmtpd $BLACKLIST qmail-smtpd": getopt stops at the variable, which
     // holds the options at run time, so no -r written here does not mean none.
     bool options_from_variable =
-        runs_program && words[parsed.first_operand].find_first_of("$`") != std::string::npos;
+        runs_program && holds_options_at_run_time(command, *index + 1 + parsed.first_operand);
+    if (options_from_variable) {
+      zones.options_unknown.push_back(
+          {command.subject, "rblsmtpd's options continue in " + words[parsed.first_operand] +
+                                ", which qharden does not expand: the zones in it are not "
+                                "checked"});
+    }
     if (!any_listing_zone && runs_program && !options_from_variable) {
       // Upstream adds its default after the options, with the flags in effect then.
       state.option = 'r';
@@ -101,6 +107,23 @@ void collect_from_command(const ServiceCommand& command, RblsmtpdZones& zones) {
 }
 
 }  // namespace
+
+bool holds_options_at_run_time(const ServiceCommand& command, std::size_t word_index) {
+  if (command.source != LaunchSource::run_script || word_index + 1 >= command.argv.size())
+    return false;
+  std::string_view word = command.argv[word_index];
+  if (word.size() >= 2 && (word.front() == '`' || word.substr(0, 2) == "$(")) return true;
+  if (word.size() < 2 || word.front() != '$') return false;
+  std::string_view name = word.substr(1);
+  if (name.front() == '{') {
+    if (name.back() != '}') return false;
+    name = name.substr(1, name.size() - 2);
+  }
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
+  return std::all_of(name.begin(), name.end(), [](char character) {
+    return std::isalnum(static_cast<unsigned char>(character)) || character == '_';
+  });
+}
 
 RblsmtpdZones collect_rblsmtpd_zones(const std::vector<ServiceCommand>& commands) {
   RblsmtpdZones zones;

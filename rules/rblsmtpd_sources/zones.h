@@ -37,8 +37,17 @@ struct RblsmtpdOptionError {
 struct RblsmtpdZones {
   std::vector<ZoneUse> uses;  // in the order of the inventory and the command lines
   std::vector<RblsmtpdOptionError> option_errors;
+  // Command lines whose options stop at a shell variable: their zones are
+  // known only at run time, which the finding says rather than skip them.
+  std::vector<RblsmtpdOptionError> options_unknown;
   int rblsmtpd_command_lines = 0;
 };
+
+// A run script's word that is a whole shell variable ("$BLACKLIST",
+// "${BLACKLIST}") or command substitution, followed by more words: at run
+// time it may be rblsmtpd's options. xinetd and systemd expand no shell
+// variables, and "$QMAIL/bin/qmail-smtpd" is a program path.
+bool holds_options_at_run_time(const ServiceCommand& command, std::size_t word_index);
 
 // Enabled commands only: a disabled service runs no lookups.
 RblsmtpdZones collect_rblsmtpd_zones(const std::vector<ServiceCommand>& commands);

@@ -1,9 +1,6 @@
 // tcpserver's command line as ucspi-tcp 0.88 reads it: sgetopt with
 // "dDvqQhHrR1UXx:t:u:g:l:b:B:c:pPoO", so "-vRHl0" is -v -R -H -l 0 and a later
 // -r undoes an earlier -R. Ident (RFC 1413) is on by default (-r), with -t26.
-// Debian's ucspi-tcp-ipv6 (the IPv6 patch) adds -4, -6 and -I interface; they
-// are read too, since a plain 0.88 build is rare beside it, and reading "-I
-// eth0" as the host would hide every option after it.
 #pragma once
 
 #include <cstddef>
@@ -14,7 +11,7 @@
 
 namespace qharden {
 
-inline constexpr std::string_view kTcpserverOptstring = "46dDvqQhHrR1UXx:t:u:g:l:b:B:c:I:pPoO";
+inline constexpr std::string_view kTcpserverOptstring = "dDvqQhHrR1UXx:t:u:g:l:b:B:c:pPoO";
 inline constexpr int kTcpserverDefaultIdentTimeoutSeconds = 26;
 
 struct TcpserverOptions {

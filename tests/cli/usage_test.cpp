@@ -85,8 +85,14 @@ TEST(CliUsage, AFolderAsConfigAndAMalformedChangeIdAreBadUsage) {
   EXPECT_EQ(check.exit_code, 3);
   EXPECT_NE(check.standard_error.find("/tmp: is a folder, not a config file"), std::string::npos)
       << check.standard_error;
-  // /dev/null is an empty config: the built-in defaults, on purpose.
+  // /dev/null is an empty config: the built-in defaults, on purpose; /dev/zero
+  // would be read until memory runs out.
   EXPECT_EQ(run_qharden({"config", "check", "/dev/null"}).exit_code, 0);
+  RunResult device = run_qharden({"config", "check", "/dev/zero"});
+  EXPECT_EQ(device.exit_code, 3);
+  EXPECT_NE(device.standard_error.find("/dev/zero: is a device, not a config file"),
+            std::string::npos)
+      << device.standard_error;
   char root[] = "/tmp/qharden-rollback-root-XXXXXX";
   ASSERT_NE(::mkdtemp(root), nullptr);
   RunResult rollback = run_qharden({"rollback", "../../etc", "--root", root});

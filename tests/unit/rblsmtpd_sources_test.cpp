@@ -457,9 +457,25 @@ TEST_F(RblsmtpdSourcesRule, PlanDropsDeadZonesAndLoneRblsmtpd) {
 // zone leaves this line alone: dropping rblsmtpd there would leave tcpserver
 // running "-r" for every connection.
 TEST_F(RblsmtpdSourcesRule, OptionsFromAVariableAreNeitherDefaultedNorCut) {
+  auto run_script = [](const std::string& line) {
+    ServiceCommand result = command("run", line);
+    result.source = LaunchSource::run_script;
+    return result;
+  };
   RblsmtpdZones zones =
-      collect_rblsmtpd_zones({command("var", "rblsmtpd $BLACKLIST $SMTPD /usr/bin/true")});
+      collect_rblsmtpd_zones({run_script("rblsmtpd $BLACKLIST $SMTPD /usr/bin/true")});
   EXPECT_TRUE(zones.uses.empty());
+  ASSERT_EQ(zones.options_unknown.size(), 1u) << "said, not skipped in silence";
+  EXPECT_NE(zones.options_unknown[0].message.find("$BLACKLIST"), std::string::npos);
+  // Not a variable holding options: a program path, the last word, or a
+  // service xinetd starts (it expands no shell variable). The default stays.
+  for (const ServiceCommand& other :
+       {run_script("rblsmtpd -b \"$QMAIL/bin/qmail-smtpd\""), run_script("rblsmtpd $SMTPD"),
+        command("xinetd", "rblsmtpd $BLACKLIST qmail-smtpd")}) {
+    RblsmtpdZones defaulted = collect_rblsmtpd_zones({other});
+    ASSERT_EQ(defaulted.uses.size(), 1u) << other.argv.back();
+    EXPECT_TRUE(defaulted.uses[0].implicit_default);
+  }
 
   testing::TemporaryTree tree;
   tree.write("/service/plain/run", "#!/bin/sh\nexec tcpserver -R 0 26 rblsmtpd qmail-smtpd\n",
@@ -481,6 +497,12 @@ TEST_F(RblsmtpdSourcesRule, OptionsFromAVariableAreNeitherDefaultedNorCut) {
     EXPECT_NE(std::get<FileReplacement>(change.action).host_path, "/service/smtpd/run")
         << std::get<FileReplacement>(change.action).after;
   }
+  bool said = false;
+  for (const Finding& finding : rule_->check(context)) {
+    if (finding.status == Status::skip && finding.message.find("$BLACKLIST") != std::string::npos)
+      said = true;
+  }
+  EXPECT_TRUE(said) << "the variable's zones are not checked, and the audit says so";
 }
 
 // djbdns asks the next resolver only after a timeout or an error: Spamhaus

@@ -57,10 +57,9 @@ INSTANTIATE_TEST_SUITE_P(
         OptionsCase{"unknown option", "-Z -R 0 25 q", true, 26, true, false, 1},
         OptionsCase{"options from a variable", "$TCPOPTS 0 25 q", false, 26, false, true, -1},
         OptionsCase{"argument from a variable", "-R -c $MAX 0 25 q", true, 26, false, true, 2},
-        // Debian's ucspi-tcp-ipv6 options: -4, -6 and -I with an interface.
-        OptionsCase{"ipv6 only", "-6 -R 0 25 q", true, 26, false, false, 1},
-        OptionsCase{"interface before R", "-I eth0 -R 0 25 q", true, 26, false, false, 2},
-        OptionsCase{"bundled 4 and R", "-4vR 0 25 q", true, 26, false, false, 0}),
+        // Debian 12's ucspi-tcp 0.88-7 exits 100 at -4 ("illegal option");
+        // only ucspi-tcp-ipv6 takes -4, -6 and -I, which is not told apart yet.
+        OptionsCase{"ipv6 option of another build", "-6 -R 0 25 q", true, 26, true, false, 1}),
     [](const testing::TestParamInfo<OptionsCase>& parameter) {
       std::string name = parameter.param.name;
       for (char& character : name) {
