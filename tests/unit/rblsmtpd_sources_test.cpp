@@ -168,6 +168,15 @@ class RblsmtpdSourcesRule : public ::testing::Test {
     return nullptr;
   }
 
+  // The plan for every fixable failure the audit finds, as `apply` makes it.
+  Expected<std::vector<PlannedChange>> plan_fixable(AuditContext& context) {
+    std::vector<Finding> failing;
+    for (Finding& finding : rule_->check(context)) {
+      if (finding.status == Status::fail && finding.fixable) failing.push_back(finding);
+    }
+    return rule_->plan(context, failing);
+  }
+
   Config config_ = *load_builtin_config();
   const Rule* rule_ = find_rule("rblsmtpd.sources");
 };
@@ -430,11 +439,7 @@ TEST_F(RblsmtpdSourcesRule, PlanDropsDeadZonesAndLoneRblsmtpd) {
   Expected<RootedHost> host = RootedHost::open(fixture("rbl-defunct"));
   ASSERT_TRUE(host);
   AuditContext context(*host, config_, true);
-  std::vector<Finding> failing;
-  for (Finding& finding : rule_->check(context)) {
-    if (finding.status == Status::fail && finding.fixable) failing.push_back(finding);
-  }
-  Expected<std::vector<PlannedChange>> changes = rule_->plan(context, failing);
+  Expected<std::vector<PlannedChange>> changes = plan_fixable(context);
   ASSERT_TRUE(changes) << changes.error().message;
   std::map<std::string, std::string> after;
   for (const PlannedChange& change : *changes) {
@@ -487,11 +492,7 @@ TEST_F(RblsmtpdSourcesRule, OptionsFromAVariableAreNeitherDefaultedNorCut) {
   Expected<RootedHost> host = RootedHost::open(tree.root());
   ASSERT_TRUE(host);
   AuditContext context(*host, config_, true);
-  std::vector<Finding> failing;
-  for (Finding& finding : rule_->check(context)) {
-    if (finding.status == Status::fail && finding.fixable) failing.push_back(finding);
-  }
-  Expected<std::vector<PlannedChange>> changes = rule_->plan(context, failing);
+  Expected<std::vector<PlannedChange>> changes = plan_fixable(context);
   ASSERT_TRUE(changes) << changes.error().message;
   for (const PlannedChange& change : *changes) {
     EXPECT_NE(std::get<FileReplacement>(change.action).host_path, "/service/smtpd/run")
