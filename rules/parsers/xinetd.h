@@ -185,8 +185,12 @@ struct XinetdService {
   // Effective values, upper case, after defaults and the service's =, += and -=.
   std::set<std::string> log_on_success;
   std::set<std::string> log_on_failure;
-  // "log_on_success"/"log_on_failure" when its effective value holds USERID:
-  // xinetd then does an ident lookup itself for every connection.
+  // A valid log_type, the service's or defaults': without one xinetd logs
+  // nothing, USERID included.
+  bool logs = false;
+  // "log_on_success"/"log_on_failure" when the service logs and its effective
+  // value holds USERID: xinetd then does an ident lookup itself, before the
+  // server starts (success) or for a refused connection (failure).
   std::vector<std::string> ident_attributes;
   std::size_t closing_offset = 0;     // first byte of the `}` line
   std::string attribute_indentation;  // of the last attribute line, for inserted lines

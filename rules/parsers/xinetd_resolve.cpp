@@ -42,9 +42,34 @@ void apply_to_set(std::set<std::string>& target, XinetdOperator operation,
   }
 }
 
+// xinetd's log_type_parser: FILE path [soft [hard]], or SYSLOG facility [level]
+// with the names of its nvlists.c. Anything else is a parse error.
+bool is_valid_log_type(const std::vector<std::string>& values) {
+  if (values.empty()) return false;
+  if (values.front() == "FILE") return values.size() >= 2 && values.size() <= 4;
+  if (values.front() != "SYSLOG" || values.size() < 2 || values.size() > 3) return false;
+  static constexpr std::string_view kFacilities[] = {
+      "daemon", "auth",   "authpriv", "user",   "mail",   "lpr",    "news",   "uucp",  "ftp",
+      "local0", "local1", "local2",   "local3", "local4", "local5", "local6", "local7"};
+  static constexpr std::string_view kLevels[] = {"emerg",   "alert",  "crit", "err",
+                                                 "warning", "notice", "info", "debug"};
+  auto listed = [](std::string_view value, const auto& names) {
+    return std::find(std::begin(names), std::end(names), value) != std::end(names);
+  };
+  return listed(values[1], kFacilities) && (values.size() == 2 || listed(values[2], kLevels));
+}
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string text;
+  for (const std::string& word : words) text += (text.empty() ? "" : " ") + word;
+  return text;
+}
+
 struct DefaultsState {
   std::optional<std::set<std::string>> log_on_success;
   std::optional<std::set<std::string>> log_on_failure;
+  // The first log_type line; xinetd ignores later ones ("attribute already set").
+  std::optional<bool> log_type_valid;
   std::set<std::string> enabled;  // ids; empty = every service
   std::set<std::string> disabled;
 
@@ -55,6 +80,12 @@ struct DefaultsState {
     std::optional<std::set<std::string>>* target = nullptr;
     if (attribute.name == "log_on_success") target = &log_on_success;
     if (attribute.name == "log_on_failure") target = &log_on_failure;
+    if (attribute.name == "log_type") {
+      if (!log_type_valid && attribute.operation == XinetdOperator::assign) {
+        log_type_valid = is_valid_log_type(attribute.values);
+      }
+      return;
+    }
     if (target != nullptr) {
       if (!target->has_value()) target->emplace();
       apply_to_set(**target, operation, attribute.values);
@@ -99,6 +130,16 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
     service.server_args_end = attribute.content_end;
     return true;
   }
+  if (name == "log_type") {
+    if (is_valid_log_type(values)) {
+      service.logs = true;
+      return true;
+    }
+    // xinetd disables the service and, not having recorded the attribute,
+    // still parses a later log_type line.
+    disable(service, "log_type = " + joined(values) + " is not a log type xinetd accepts");
+    return false;
+  }
   if (name == "flags") {
     for (const std::string& flag : values) {
       if (equals_ignoring_case(flag, "NAMEINARGS")) service.name_in_args = true;
@@ -141,7 +182,10 @@ void apply_environment(XinetdService& service, const XinetdAttribute& attribute)
   }
 }
 
-XinetdService resolve_service(const XinetdSection& section, const DefaultsState& defaults) {
+// `defaults_log`: whether defaults give a valid log_type. xinetd copies it at
+// the end of reading (service_fill), so every defaults section counts.
+XinetdService resolve_service(const XinetdSection& section, const DefaultsState& defaults,
+                              bool defaults_log) {
   XinetdService service;
   service.file = section.file;
   service.line = section.line;
@@ -165,6 +209,9 @@ XinetdService resolve_service(const XinetdSection& section, const DefaultsState&
     }
   }
   if (service.id.empty()) service.id = service.name;
+  if (specified.count("log_type") == 0) service.logs = defaults_log;
+  // Without a log, xinetd does no USERID lookup at all (SVC_LOGS_USERID_ON_*).
+  if (!service.logs) return service;
   if (service.log_on_success.count("USERID") != 0) {
     service.ident_attributes.push_back("log_on_success");
   }
@@ -200,8 +247,9 @@ std::optional<XinetdService> XinetdServiceResolver::resolve(const XinetdSection&
     }
     return std::nullopt;
   }
-  XinetdService service = resolve_service(section, state_->defaults_so_far);
   const DefaultsState& every = state_->every_defaults;
+  XinetdService service =
+      resolve_service(section, state_->defaults_so_far, every.log_type_valid.value_or(false));
   if (every.disabled.count(service.id) != 0) {
     disable(service, "listed in `disabled` of defaults");
   } else if (!every.enabled.empty() && every.enabled.count(service.id) == 0) {
@@ -213,9 +261,10 @@ std::optional<XinetdService> XinetdServiceResolver::resolve(const XinetdSection&
 bool xinetd_attribute_is_resolved(std::string_view name) {
   // resolve_service and DefaultsState; resolve_xinetd_limits; the inventory's passenv.
   static constexpr std::string_view kResolved[] = {
-      "log_on_success", "log_on_failure", "env", "passenv",   "server_args",
-      "flags",          "server",         "id",  "port",      "disable",
-      "enabled",        "disabled",       "cps", "instances", "per_source"};
+      "log_on_success", "log_on_failure", "log_type", "env", "passenv",
+      "server_args",    "flags",          "server",   "id",  "port",
+      "disable",        "enabled",        "disabled", "cps", "instances",
+      "per_source"};
   return std::find(std::begin(kResolved), std::end(kResolved), name) != std::end(kResolved);
 }
 

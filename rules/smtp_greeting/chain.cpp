@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "smtp_greeting/chain.h"
 
 #include "parsers/getopt.h"
@@ -76,13 +78,12 @@ void read_rblsmtpd(const ServiceCommand& command, ChainFacts& facts) {
 
 ChainFacts analyse_chain(const ServiceCommand& command) {
   ChainFacts facts;
-  if (!command.details->xinetd_ident_attributes.empty()) {
-    std::string attributes;
-    for (const std::string& attribute : command.details->xinetd_ident_attributes) {
-      attributes += (attributes.empty() ? "" : " and ") + attribute;
-    }
+  // USERID in log_on_failure is looked up for refused connections only, which
+  // get no greeting: only log_on_success delays a 220.
+  const std::vector<std::string>& userid = command.details->xinetd_ident_attributes;
+  if (std::find(userid.begin(), userid.end(), "log_on_success") != userid.end()) {
     facts.ident_waits.push_back(
-        {"xinetd", kXinetdIdentTimeoutSeconds, "USERID in " + attributes, "tcp-env.flags"});
+        {"xinetd", kXinetdIdentTimeoutSeconds, "USERID in log_on_success", "tcp-env.flags"});
   }
   read_tcpserver(command.argv, facts);
   read_tcp_env(command.argv, facts);

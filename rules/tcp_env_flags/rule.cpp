@@ -1,7 +1,8 @@
 // tcp-env.flags: qmail's tcp-env does an RFC 1413 ident lookup for every
-// connection unless it gets -R, and xinetd does one itself when USERID is in
-// log_on_success/log_on_failure. A client whose firewall drops port 113 then
-// waits up to 30 s for the 220 greeting.
+// connection unless it gets -R, and xinetd does one itself when a service with
+// a log_type has USERID in log_on_success (log_on_failure: refused connections
+// only). A client whose firewall drops port 113 then waits up to 30 s for the
+// 220 greeting.
 #include <memory>
 
 #include "engine/context.h"
@@ -19,7 +20,12 @@ constexpr std::string_view kExplanation =
     "is \"rRt:\", so a later -r undoes an earlier -R (\"-Rr\" leaves ident on), and the "
     "default wait is 30 s (-t). When the client's firewall drops port 113, every connection "
     "stalls for that long. xinetd does the same lookup itself when USERID is in a service's "
-    "effective log_on_success or log_on_failure (from `defaults` and the service).\n"
+    "effective log_on_success (from `defaults` and the service), with the same 30 s wait; "
+    "USERID in log_on_failure makes it look up only the connections it refuses for a limit "
+    "(instances, per_source, cps, access_times), which delays no greeting but holds a "
+    "logging process for up to 30 s each. xinetd logs nothing, USERID "
+    "included, when neither the service nor `defaults` sets a valid log_type (Debian's "
+    "stock xinetd.conf sets none).\n"
     "The rule checks every enabled xinetd service (xinetd.conf, its include and includedir "
     "files) and every inetd.conf line, tcpd-wrapped ones included, whose command runs "
     "tcp-env. Disabled services are skipped with the reason; lines switched off with "
@@ -75,12 +81,23 @@ std::string tcp_env_problem(const TcpEnvOptions& options) {
 }
 
 std::string userid_problem(const std::vector<std::string>& attributes) {
-  std::string names;
+  std::vector<std::string> parts;
   for (const std::string& attribute : attributes) {
-    names += (names.empty() ? "" : " and ") + attribute;
+    if (attribute == "log_on_success") {
+      parts.push_back(
+          "USERID in log_on_success: each connection can wait up to 30 s for an "
+          "ident reply before 220");
+    } else {
+      parts.push_back("USERID in " + attribute +
+                      ": each connection it refuses for instances, per_source, cps or "
+                      "access_times holds a logging process up to 30 s for an ident reply");
+    }
   }
-  return "xinetd itself does an ident lookup (USERID in " + names +
-         "): each connection can wait for an ident reply before 220";
+  std::string text = "xinetd itself does an ident lookup (";
+  for (std::size_t index = 0; index < parts.size(); ++index) {
+    text += (index == 0 ? "" : "; ") + parts[index];
+  }
+  return text + ")";
 }
 
 Finding check_command(const RuleInfo& info, const ServiceCommand& command, std::size_t tcp_env,

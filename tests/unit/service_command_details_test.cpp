@@ -49,7 +49,8 @@ TEST(ServiceCommandDetails, XinetdStoresThemOnlyForServicesThatHaveThem) {
              "service smtp\n{\n\tsocket_type = stream\n\twait = no\n\tuser = root\n"
              "\tserver = /var/qmail/bin/tcp-env\n}\n"
              "service submission\n{\n\tsocket_type = stream\n\twait = no\n\tuser = root\n"
-             "\tenv = RELAYCLIENT=\n\tpassenv = PATH\n\tlog_on_failure = USERID\n"
+             "\tenv = RELAYCLIENT=\n\tpassenv = PATH\n\tlog_type = SYSLOG daemon\n"
+             "\tlog_on_failure = USERID\n"
              "\tserver = /var/qmail/bin/tcp-env\n}\n"
              "service smtps\n{\n\tdisable = yes\n\tsocket_type = stream\n\twait = no\n"
              "\tuser = root\n\tserver = /var/qmail/bin/tcp-env\n}\n");

@@ -517,11 +517,49 @@ TEST(TcpEnvFlags, InetdCompatCoversOnlyEtcInetdConf) {
   EXPECT_EQ(audit.findings[0].evidence["served_by"], "inetd");
 }
 
+// Debian's stock xinetd.conf sets no log_type: xinetd then logs nothing and
+// does no USERID lookup, so only tcp-env's own options count.
+TEST(TcpEnvFlags, UseridWithoutALogTypeDoesNoIdent) {
+  testing::TemporaryTree tree;
+  std::string text =
+      "defaults\n{\n  log_on_success = HOST USERID\n  log_on_failure = USERID\n}\n"
+      "service smtp\n{\n  server = /var/qmail/bin/tcp-env\n  server_args = -Rt0 qmail-smtpd\n}\n";
+  tree.write("/etc/xinetd.conf", text);
+  Audit audit = audit_root(tree.root());
+  expect_findings(audit.findings, {{"/etc/xinetd.conf:smtp", Status::pass, 8}});
+  EXPECT_EQ(audit.findings[0].evidence["xinetd_userid"], nlohmann::json::array());
+  EXPECT_EQ(audit.findings[0].evidence["ident"], false);
+  ASSERT_TRUE(audit.changes);
+  EXPECT_TRUE(audit.changes->empty());
+
+  tree.write("/etc/xinetd.conf",
+             "defaults\n{\n  log_type = SYSLOG daemon info\n" + text.substr(11));
+  Audit logging = audit_root(tree.root());
+  expect_findings(logging.findings, {{"/etc/xinetd.conf:smtp", Status::fail, 9}});
+}
+
+TEST(TcpEnvFlags, UseridOnFailureOnlySaysItDelaysNoGreeting) {
+  testing::TemporaryTree tree;
+  tree.write("/etc/xinetd.conf",
+             "defaults\n{\n  log_type = SYSLOG daemon info\n  log_on_failure = HOST USERID\n}\n"
+             "service smtp\n{\n  server = /var/qmail/bin/tcp-env\n"
+             "  server_args = -Rt0 qmail-smtpd\n}\n");
+  Audit audit = audit_root(tree.root());
+  expect_findings(audit.findings, {{"/etc/xinetd.conf:smtp", Status::fail, 8}});
+  const std::string& message = audit.findings[0].message;
+  EXPECT_NE(message.find("USERID in log_on_failure: each connection it refuses for instances, "
+                         "per_source, cps or access_times holds a logging process up to 30 s"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(message.find("before 220"), std::string::npos) << message;
+}
+
 TEST(TcpEnvFlags, SeveralFixesInOneXinetdFileAreOneReplacementAndThenPass) {
   testing::TemporaryTree tree;
   std::string before =
       "# mail services\n"
-      "defaults\n{\n  log_on_success = HOST USERID\n  log_on_failure = USERID\n}\n\n"
+      "defaults\n{\n  log_type = SYSLOG daemon info\n"
+      "  log_on_success = HOST USERID\n  log_on_failure = USERID\n}\n\n"
       "service smtp\n{\n  server      = /var/qmail/bin/tcp-env\n"
       "  server_args = -r  -t 30\t/var/qmail/bin/qmail-smtpd  # keep\n}\n\n"
       "service smtps\n{\n\tflags = NAMEINARGS\n\tserver = /usr/sbin/tcpd\n"
@@ -529,16 +567,17 @@ TEST(TcpEnvFlags, SeveralFixesInOneXinetdFileAreOneReplacementAndThenPass) {
       "service bare\n{\n\tserver = /var/qmail/bin/tcp-env\n}\n";
   tree.write("/etc/xinetd.conf", before);
   Audit audit = audit_root(tree.root());
-  expect_findings(audit.findings, {{"/etc/xinetd.conf:smtp", Status::fail, 10},
-                                   {"/etc/xinetd.conf:smtps", Status::fail, 18},
-                                   {"/etc/xinetd.conf:bare", Status::fail, 22}});
+  expect_findings(audit.findings, {{"/etc/xinetd.conf:smtp", Status::fail, 11},
+                                   {"/etc/xinetd.conf:smtps", Status::fail, 19},
+                                   {"/etc/xinetd.conf:bare", Status::fail, 23}});
   EXPECT_EQ(audit.findings[0].evidence["xinetd_userid"],
             nlohmann::json::array({"log_on_success", "log_on_failure"}));
   ASSERT_TRUE(audit.changes) << audit.changes.error().message;
   ASSERT_EQ(audit.changes->size(), 1u);
   std::string expected =
       "# mail services\n"
-      "defaults\n{\n  log_on_success = HOST USERID\n  log_on_failure = USERID\n}\n\n"
+      "defaults\n{\n  log_type = SYSLOG daemon info\n"
+      "  log_on_success = HOST USERID\n  log_on_failure = USERID\n}\n\n"
       "service smtp\n{\n  server      = /var/qmail/bin/tcp-env\n"
       "  server_args = -Rt0\t/var/qmail/bin/qmail-smtpd  # keep\n"
       "  log_on_success -= USERID\n  log_on_failure -= USERID\n}\n\n"
@@ -552,9 +591,9 @@ TEST(TcpEnvFlags, SeveralFixesInOneXinetdFileAreOneReplacementAndThenPass) {
 
   tree.write("/etc/xinetd.conf", expected);
   Audit again = audit_root(tree.root());
-  expect_findings(again.findings, {{"/etc/xinetd.conf:smtp", Status::pass, 10},
-                                   {"/etc/xinetd.conf:smtps", Status::pass, 20},
-                                   {"/etc/xinetd.conf:bare", Status::pass, 26}});
+  expect_findings(again.findings, {{"/etc/xinetd.conf:smtp", Status::pass, 11},
+                                   {"/etc/xinetd.conf:smtps", Status::pass, 21},
+                                   {"/etc/xinetd.conf:bare", Status::pass, 27}});
   ASSERT_TRUE(again.changes);
   EXPECT_TRUE(again.changes->empty());
 }

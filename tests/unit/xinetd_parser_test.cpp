@@ -185,7 +185,8 @@ TEST(XinetdParser, HundredKilobyteLineIsParsed) {
 TEST(XinetdResolve, DefaultsReachOnlyServicesReadAfterThem) {
   std::vector<XinetdService> services = services_of(
       "service early\n{\n}\n"
-      "defaults\n{\n\tlog_on_success = HOST\n\tlog_on_success = USERID\n}\n"
+      "defaults\n{\n\tlog_type = SYSLOG daemon info\n\tlog_on_success = HOST\n"
+      "\tlog_on_success = USERID\n}\n"
       "service late\n{\n}\n");
   ASSERT_EQ(services.size(), 2u);
   EXPECT_TRUE(services[0].ident_attributes.empty());
@@ -198,24 +199,41 @@ struct IdentCase {
   const char* name;
   const char* service_lines;
   std::vector<std::string> ident_attributes;
+  const char* defaults_log_type = "\tlog_type = SYSLOG daemon info\n";
 };
 
 class XinetdIdent : public ::testing::TestWithParam<IdentCase> {};
 
 TEST_P(XinetdIdent, EffectiveLogSettingsDecide) {
-  std::string text = std::string(
-                         "defaults\n{\n\tlog_on_success = PID HOST USERID\n\tlog_on_failure = "
-                         "HOST\n}\nservice smtp\n{\n") +
+  std::string text = std::string("defaults\n{\n") + GetParam().defaults_log_type +
+                     "\tlog_on_success = PID HOST USERID\n\tlog_on_failure = HOST\n}\n"
+                     "service smtp\n{\n" +
                      GetParam().service_lines + "}\n";
   std::vector<XinetdService> services = services_of(text);
   ASSERT_EQ(services.size(), 1u);
   EXPECT_EQ(services[0].ident_attributes, GetParam().ident_attributes);
+  EXPECT_TRUE(services[0].enabled) << services[0].disabled_reason;
 }
 
+// xinetd logs nothing, USERID included, without a valid log_type (logctl.c
+// log_start: L_NONE gives no log; service.h SVC_LOGS_USERID_ON_*).
 INSTANTIATE_TEST_SUITE_P(
     Table, XinetdIdent,
     ::testing::Values(
         IdentCase{"inherited_from_defaults", "", {"log_on_success"}},
+        IdentCase{"no_log_type_anywhere", "", {}, ""},
+        IdentCase{"log_type_only_in_the_service",
+                  "\tlog_type = FILE /var/log/smtp.log\n",
+                  {"log_on_success"},
+                  ""},
+        IdentCase{"log_type_plus_equals_is_ignored", "\tlog_type += SYSLOG mail\n", {}, ""},
+        IdentCase{
+            "defaults_log_type_with_an_unknown_facility", "", {}, "\tlog_type = SYSLOG mial\n"},
+        IdentCase{"defaults_log_type_with_a_level",
+                  "",
+                  {"log_on_success"},
+                  "\tlog_type = SYSLOG local3 warning\n"},
+        IdentCase{"defaults_log_type_is_case_sensitive", "", {}, "\tlog_type = syslog daemon\n"},
         IdentCase{"removed_by_minus_equals", "\tlog_on_success -= USERID\n", {}},
         IdentCase{"replaced_by_equals", "\tlog_on_success = PID HOST\n", {}},
         IdentCase{"added_by_plus_equals",
@@ -264,8 +282,25 @@ INSTANTIATE_TEST_SUITE_P(
         EnableCase{"defaults_enabled_lists_others", "\tenabled = ftp\n", "", false,
                    "not listed in `enabled` of defaults"},
         EnableCase{"defaults_enabled_lists_it", "\tenabled = ftp smtp-main\n", "", true, ""},
-        EnableCase{"bad_port", "", "\tport = smtp\n", false, "port = smtp is not a port number"}),
+        EnableCase{"bad_port", "", "\tport = smtp\n", false, "port = smtp is not a port number"},
+        // identify_attribute: "Error parsing attribute log_type - DISABLING SERVICE".
+        EnableCase{"log_type_without_facility", "", "\tlog_type = SYSLOG\n", false,
+                   "log_type = SYSLOG is not a log type xinetd accepts"},
+        EnableCase{"log_type_unknown", "", "\tlog_type = NONE\n", false,
+                   "log_type = NONE is not a log type xinetd accepts"},
+        EnableCase{"log_type_file", "", "\tlog_type = FILE /var/log/x 10K 20K\n", true, ""}),
     [](const ::testing::TestParamInfo<EnableCase>& parameter) { return parameter.param.name; });
+
+// xinetd copies defaults' log_type when it has read every file (service_fill),
+// unlike log_on_success, which reaches only the services read after it.
+TEST(XinetdResolve, DefaultsLogTypeReachesServicesReadBeforeIt) {
+  std::vector<XinetdService> services = services_of(
+      "service early\n{\n\tlog_on_success = USERID\n}\n"
+      "defaults\n{\n\tlog_type = SYSLOG daemon info\n\tlog_type = NONE\n}\n");
+  ASSERT_EQ(services.size(), 1u);
+  EXPECT_TRUE(services[0].logs);
+  EXPECT_EQ(services[0].ident_attributes, std::vector<std::string>{"log_on_success"});
+}
 
 TEST(XinetdResolve, SingleValuedAttributesTakeTheFirstAssignment) {
   std::vector<XinetdService> services = services_of(
