@@ -186,8 +186,10 @@ class TcpserverFlagsRule final : public Rule {
       finding.status = Status::fail;
       finding.fixable = true;
       finding.message =
-          std::string(options.has_ident_enabling_option ? "a later -r undoes tcpserver's -R: "
-                                                        : "tcpserver runs without -R: ") +
+          std::string(options.r_undoes_capital_r ? "a later -r undoes tcpserver's -R: "
+                      : options.has_ident_enabling_option
+                          ? "tcpserver runs with -r and without -R: "
+                          : "tcpserver runs without -R: ") +
           describe_ident_wait(options) + variables_note;
     }
     return finding;

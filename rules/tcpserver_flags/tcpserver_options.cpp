@@ -45,8 +45,12 @@ TcpserverOptions read_tcpserver_options(const std::vector<std::string>& words_af
     if (!result.last_option_word || *result.last_option_word < last_word) {
       result.last_option_word = last_word;
     }
-    if (option.letter == 'R') result.ident_disabled = true;
+    if (option.letter == 'R') {
+      result.ident_disabled = true;
+      result.r_undoes_capital_r = false;
+    }
     if (option.letter == 'r') {
+      result.r_undoes_capital_r = result.r_undoes_capital_r || result.ident_disabled;
       result.ident_disabled = false;
       result.has_ident_enabling_option = true;
     }

@@ -18,6 +18,7 @@ struct TcpserverOptions {
   std::vector<std::string> words;          // the option words as written, before the host
   bool ident_disabled = false;             // -R is in effect
   bool has_ident_enabling_option = false;  // an explicit -r appears
+  bool r_undoes_capital_r = false;         // that -r comes after a -R
   int ident_timeout_seconds = kTcpserverDefaultIdentTimeoutSeconds;
   std::optional<std::string> error;  // tcpserver would print its usage and exit
   // A word among the options, or where the host should be, comes from a shell

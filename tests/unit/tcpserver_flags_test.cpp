@@ -27,6 +27,7 @@ struct OptionsCase {
   bool error;
   bool from_variables;
   int last_option_word;  // -1: none
+  bool r_undoes_capital_r = false;
 };
 
 class TcpserverOptionsTable : public testing::TestWithParam<OptionsCase> {};
@@ -40,6 +41,7 @@ TEST_P(TcpserverOptionsTable, ReadsLikeTcpserver) {
   EXPECT_EQ(options.options_from_variables, test_case.from_variables);
   EXPECT_EQ(options.last_option_word ? static_cast<int>(*options.last_option_word) : -1,
             test_case.last_option_word);
+  EXPECT_EQ(options.r_undoes_capital_r, test_case.r_undoes_capital_r);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -47,9 +49,11 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         OptionsCase{"bundled", "-vRHl0 -x f.cdb 0 25 q", true, 26, false, false, 2},
         OptionsCase{"none", "0 25 q", false, 26, false, false, -1},
-        OptionsCase{"later r undoes R", "-R -v -r 0 25 q", false, 26, false, false, 2},
+        OptionsCase{"later r undoes R", "-R -v -r 0 25 q", false, 26, false, false, 2, true},
+        OptionsCase{"r without any R", "-r 0 25 q", false, 26, false, false, 0, false},
+        OptionsCase{"R r R r", "-R -r -R -r 0 25 q", false, 26, false, false, 3, true},
         OptionsCase{"later R wins", "-r -R 0 25 q", true, 26, false, false, 1},
-        OptionsCase{"bundled r after R", "-Rr 0 25 q", false, 26, false, false, 0},
+        OptionsCase{"bundled r after R", "-Rr 0 25 q", false, 26, false, false, 0, true},
         OptionsCase{"timeout separate", "-t 5 -v 0 25 q", false, 5, false, false, 2},
         OptionsCase{"timeout attached", "-vt0 0 25 q", false, 0, false, false, 0},
         OptionsCase{"double dash", "-R -- 0 25 q", true, 26, false, false, 0},
@@ -130,12 +134,29 @@ TEST_F(TcpserverFlagsRule, FailureCarriesEvidenceAndExplainsTheWait) {
             nlohmann::json({"-v", "-U", "-x", "/etc/tcp.smtp.cdb"}));
   const Finding* undone = find(findings, "/service/qmail-smtpd-undone/run");
   ASSERT_NE(undone, nullptr);
-  EXPECT_NE(undone->message.find("later -r"), std::string::npos) << undone->message;
+  EXPECT_EQ(undone->message.rfind("a later -r undoes tcpserver's -R: ", 0), 0u) << undone->message;
+  EXPECT_EQ(bad->message.rfind("tcpserver runs without -R: ", 0), 0u) << bad->message;
   const Finding* good = find(findings, "/service/smtpd/run");
   ASSERT_NE(good, nullptr);
   EXPECT_EQ(good->evidence["tcpserver_options"],
             nlohmann::json({"-vRHl0", "-x", "/etc/tcp.smtp.cdb", "-c", "$MAXSMTPD", "-u",
                             "$QMAILDUID", "-g", "$NOFILESGID"}));
+}
+
+// An explicit -r with no -R before it undoes nothing: the message must not say it does.
+TEST_F(TcpserverFlagsRule, DashRAloneIsNotCalledAnUndoneCapitalR) {
+  namespace fs = std::filesystem;
+  fs::path root = fs::temp_directory_path() / ("qharden-tcpserver-r-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "service/smtpd");
+  std::ofstream(root / "service/smtpd/run") << "#!/bin/sh\nexec tcpserver -r -v 0 25 qmail-smtpd\n";
+  std::vector<Finding> findings = check(root.string());
+  const Finding* finding = find(findings, "/service/smtpd/run");
+  ASSERT_NE(finding, nullptr);
+  EXPECT_EQ(finding->status, Status::fail);
+  EXPECT_EQ(finding->message.rfind("tcpserver runs with -r and without -R: ", 0), 0u)
+      << finding->message;
+  fs::remove_all(root);
 }
 
 TEST_F(TcpserverFlagsRule, NoRunScriptsIsOneSkipNamingTheGlobs) {
