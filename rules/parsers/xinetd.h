@@ -174,6 +174,9 @@ struct XinetdService {
   std::string id;  // the name unless `id` is set
   bool enabled = true;
   std::string disabled_reason;
+  // Off by a line xinetd could not parse (a bad flag, log_type or port),
+  // which defaults' `enabled` list overrides, unlike `disable = yes`.
+  bool disabled_by_parse_error = false;
   std::string server;
   std::optional<WordLocation> server_location;
   std::vector<std::string> server_args;

@@ -114,10 +114,32 @@ std::optional<int> parse_port(std::string_view text) {
   return port;
 }
 
-void disable(XinetdService& service, std::string reason) {
-  if (!service.enabled) return;  // keep the first reason: that is the one to change
+// Debian 12's xinetd 2.3.15.3, checked against the binary: `disable = yes`
+// (or a bad value) keeps a service off even when defaults' `enabled` lists
+// it, but that list turns back on a service that a parse error disabled
+// ("Error parsing attribute ... - DISABLING SERVICE").
+enum class DisableCause { disable_attribute, parse_error };
+
+void disable(XinetdService& service, std::string reason,
+             DisableCause cause = DisableCause::disable_attribute) {
+  // Keep the first reason, the one to change, unless it is a parse error
+  // that an `enabled` list would clear while this one would stay.
+  if (!service.enabled &&
+      !(service.disabled_by_parse_error && cause == DisableCause::disable_attribute)) {
+    return;
+  }
   service.enabled = false;
   service.disabled_reason = std::move(reason);
+  service.disabled_by_parse_error = cause == DisableCause::parse_error;
+}
+
+// xinetd's service_flags (nvlists.c), compared without case as it does.
+bool is_known_flag(std::string_view flag) {
+  static constexpr std::string_view kFlags[] = {"REUSE",      "INTERCEPT", "NORETRY",   "IDONLY",
+                                                "NAMEINARGS", "NODELAY",   "KEEPALIVE", "NOLIBWRAP",
+                                                "SENSOR",     "IPV4",      "IPV6",      "LABELED"};
+  std::string upper = upper_case(flag);
+  return std::find(std::begin(kFlags), std::end(kFlags), upper) != std::end(kFlags);
 }
 
 // False when xinetd ignores the line, so that a later line may still set it.
@@ -137,15 +159,25 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
     }
     // xinetd disables the service and, not having recorded the attribute,
     // still parses a later log_type line.
-    disable(service, "log_type = " + joined(values) + " is not a log type xinetd accepts");
+    disable(service, "log_type = " + joined(values) + " is not a log type xinetd accepts",
+            DisableCause::parse_error);
     return false;
   }
   if (name == "flags") {
+    bool parsed = true;
     for (const std::string& flag : values) {
       if (equals_ignoring_case(flag, "NAMEINARGS")) service.name_in_args = true;
-      if (equals_ignoring_case(flag, "DISABLE")) disable(service, "flags = DISABLE");
+      if (is_known_flag(flag)) continue;
+      // xinetd 2.3.15 has no DISABLE flag, whatever its manual says: like
+      // any unknown flag it is a parse error that disables the service.
+      disable(service,
+              equals_ignoring_case(flag, "DISABLE")
+                  ? "flags = DISABLE"
+                  : "flags = " + joined(values) + ": xinetd knows no flag " + flag,
+              DisableCause::parse_error);
+      parsed = false;
     }
-    return true;
+    return parsed;
   }
   // The rest take exactly one value; xinetd ignores the line otherwise.
   if (values.size() != 1) return false;
@@ -157,7 +189,9 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
     service.id = value;
   } else if (name == "port") {
     service.port = parse_port(value);
-    if (!service.port) disable(service, "port = " + value + " is not a port number");
+    if (!service.port) {
+      disable(service, "port = " + value + " is not a port number", DisableCause::parse_error);
+    }
   } else if (name == "disable") {
     if (equals_ignoring_case(value, "yes")) {
       disable(service, "disable = " + value);
@@ -254,6 +288,10 @@ std::optional<XinetdService> XinetdServiceResolver::resolve(const XinetdSection&
     disable(service, "listed in `disabled` of defaults");
   } else if (!every.enabled.empty() && every.enabled.count(service.id) == 0) {
     disable(service, "not listed in `enabled` of defaults");
+  } else if (!every.enabled.empty() && service.disabled_by_parse_error) {
+    service.enabled = true;
+    service.disabled_reason.clear();
+    service.disabled_by_parse_error = false;
   }
   return service;
 }

@@ -288,7 +288,26 @@ INSTANTIATE_TEST_SUITE_P(
                    "log_type = SYSLOG is not a log type xinetd accepts"},
         EnableCase{"log_type_unknown", "", "\tlog_type = NONE\n", false,
                    "log_type = NONE is not a log type xinetd accepts"},
-        EnableCase{"log_type_file", "", "\tlog_type = FILE /var/log/x 10K 20K\n", true, ""}),
+        EnableCase{"log_type_file", "", "\tlog_type = FILE /var/log/x 10K 20K\n", true, ""},
+        EnableCase{"flags_unknown", "", "\tflags = REUSE FOO\n", false,
+                   "flags = REUSE FOO: xinetd knows no flag FOO"},
+        EnableCase{"flags_any_case", "", "\tflags = ipv4 Reuse\n", true, ""},
+        // Checked against Debian 12's xinetd binary: defaults' `enabled` list
+        // turns back on a service a parse error disabled, never `disable = yes`.
+        EnableCase{"enabled_list_clears_flags_disable", "\tenabled = smtp-main\n",
+                   "\tflags = DISABLE\n", true, ""},
+        EnableCase{"enabled_list_clears_a_bad_log_type", "\tenabled = smtp-main\n",
+                   "\tlog_type = SYSLOG\n", true, ""},
+        EnableCase{"enabled_list_clears_a_bad_port", "\tenabled = smtp-main\n", "\tport = 99999\n",
+                   true, ""},
+        EnableCase{"enabled_list_keeps_disable_yes", "\tenabled = smtp-main\n", "\tdisable = yes\n",
+                   false, "disable = yes"},
+        EnableCase{"enabled_list_keeps_a_bad_disable_value", "\tenabled = smtp-main\n",
+                   "\tdisable = maybe\n", false, "disable = maybe is neither yes nor no"},
+        EnableCase{"disable_yes_after_a_parse_error_is_the_reason", "\tenabled = smtp-main\n",
+                   "\tflags = DISABLE\n\tdisable = yes\n", false, "disable = yes"},
+        EnableCase{"enabled_list_not_naming_it", "\tenabled = other\n", "\tflags = DISABLE\n",
+                   false, "not listed in `enabled` of defaults"}),
     [](const ::testing::TestParamInfo<EnableCase>& parameter) { return parameter.param.name; });
 
 // xinetd copies defaults' log_type when it has read every file (service_fill),

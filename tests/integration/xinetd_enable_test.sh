@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Which xinetd services are live, by the real daemon, and qharden must judge
+# exactly those (a skipped service that xinetd serves is a check silently
+# lost; a judged one it does not serve is a false alarm):
+#
+#   service    line                  defaults: no list   enabled = (all five)
+#   plain      -                     served              served
+#   flagged    flags = DISABLE       off (parse error)   served
+#   badlog     log_type = SYSLOG     off (parse error)   served
+#   disabled   disable = yes         off                 off
+#   unknown    flags = REUSE FOO     off (parse error)   served
+#
+# and a sixth service, not in the list, is off under it. Each service runs
+# tcp-env without -R, so a judged one fails and a skipped one says why.
+source "$(dirname "$0")/lib.sh"
+require_root
+require_program xinetd
+
+tree=$(make_tree)
+namespace=qh-enable-$$
+make_namespace "$namespace"
+stand_in=$tree/var/qmail/bin/tcp-env
+write_tcp_env_stand_in "$stand_in"
+mkdir -p "$tree/etc/xinetd.d" "$tree/run"
+
+# write_service NAME PORT EXTRA_LINE
+write_service() {
+  printf 'service %s\n{\n\tsocket_type = stream\n\tprotocol = tcp\n\twait = no\n\tuser = root\n\ttype = UNLISTED\n\tport = %s\n\tserver = %s\n\tserver_args = /var/qmail/bin/qmail-smtpd\n%s\n}\n' \
+    "$1" "$2" "$stand_in" "$3" > "$tree/etc/xinetd.d/$1"
+}
+write_service plain 2701 ""
+write_service flagged 2702 "	flags = DISABLE"
+write_service badlog 2703 "	log_type = SYSLOG"
+write_service disabled 2704 "	disable = yes"
+write_service unknown 2705 "	flags = REUSE FOO"
+write_service unlisted 2706 ""
+names=(plain flagged badlog disabled unknown unlisted)
+
+xinetd_pid=
+# start_xinetd DEFAULTS_LINES: the tree's xinetd.conf for qharden, and a copy
+# naming the same service files by their real path for the daemon.
+start_xinetd() {
+  printf 'defaults\n{\n%s}\nincludedir /etc/xinetd.d\n' "$1" > "$tree/etc/xinetd.conf"
+  printf 'defaults\n{\n%s}\nincludedir %s/etc/xinetd.d\n' "$1" "$tree" > "$tree/xinetd-daemon.conf"
+  if [ -n "$xinetd_pid" ]; then kill "$xinetd_pid"; wait "$xinetd_pid" 2>/dev/null || true; fi
+  ip netns exec "$namespace" xinetd -f "$tree/xinetd-daemon.conf" -pidfile "$tree/run/xinetd.pid" \
+    -filelog "$tree/xinetd.log" -dontfork &
+  xinetd_pid=$!
+  kill_later $xinetd_pid
+  wait_for_port "$namespace" 2701
+}
+
+# served_and_judged: for each service, "name:served/off:status" where status
+# is qharden's (fail when judged, skip when it holds the service off).
+served_and_judged() {
+  local port=2700 name served status
+  "$QHARDEN" audit --root "$tree" --rule tcp-env.flags --json > "$tree/audit.json" || true
+  for name in "${names[@]}"; do
+    port=$((port + 1))
+    served=off
+    ip netns exec "$namespace" ss -Hltn "sport = :$port" | grep -q . && served=served
+    status=$(python3 -c 'import json,sys
+print(next((f["status"] for f in json.load(open(sys.argv[1]))["findings"]
+            if f["subject"].endswith(":" + sys.argv[2])), "missing"))' "$tree/audit.json" "$name")
+    printf '%s:%s:%s ' "$name" "$served" "$status"
+  done
+}
+
+start_xinetd ""
+check "no enabled list: xinetd serves plain only, and qharden judges exactly that one" \
+  equals "$(served_and_judged)" \
+  "plain:served:fail flagged:off:skip badlog:off:skip disabled:off:skip unknown:off:skip unlisted:served:fail "
+check "the skip names the parse error" \
+  contains "$(cat "$tree/audit.json")" "service is disabled (flags = REUSE FOO: xinetd knows no flag FOO)"
+
+start_xinetd "	enabled = plain flagged badlog disabled unknown
+"
+check "enabled list: it turns parse errors back on, never disable = yes, and qharden agrees" \
+  equals "$(served_and_judged)" \
+  "plain:served:fail flagged:served:fail badlog:served:fail disabled:off:skip unknown:served:fail unlisted:off:skip "
+finish
