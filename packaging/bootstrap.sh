@@ -77,20 +77,28 @@ install_missing() {
   fi
 }
 
-# openbsd-inetd conflicts with xinetd as a package, so the inetd tests run the
-# binary unpacked from its .deb into a cache folder, never installed.
-unpack_openbsd_inetd() {
-  local target=/var/cache/qharden-tests/openbsd-inetd
-  [ -x "$target/usr/sbin/inetd" ] && return 0
+# unpack_uninstalled PACKAGE FILE: PACKAGE's .deb unpacked into a cache
+# folder of its name, never installed, unless FILE is already there. For
+# packages that conflict with one the tests install: openbsd-inetd with
+# xinetd, ucspi-tcp-ipv6 with ucspi-tcp.
+unpack_uninstalled() {
+  local package=$1 file=$2
+  local target=/var/cache/qharden-tests/$package
+  [ -x "$target/$file" ] && return 0
   local download
   download=$(mktemp -d)
-  log "unpacking openbsd-inetd into $target"
-  (cd "$download" && apt-get download -qq openbsd-inetd 2>/dev/null) || {
-    apt-get update -qq && (cd "$download" && apt-get download -qq openbsd-inetd)
-  } || { log "could not download openbsd-inetd"; exit 3; }
+  log "unpacking $package into $target"
+  (cd "$download" && apt-get download -qq "$package" 2>/dev/null) || {
+    apt-get update -qq && (cd "$download" && apt-get download -qq "$package")
+  } || { log "could not download $package"; exit 3; }
   mkdir -p "$target"
-  dpkg -x "$download"/openbsd-inetd_*.deb "$target"
+  dpkg -x "$download"/"${package}"_*.deb "$target"
   rm -rf "$download"
+}
+
+unpack_uninstalled_test_packages() {
+  unpack_uninstalled openbsd-inetd usr/sbin/inetd
+  unpack_uninstalled ucspi-tcp-ipv6 usr/bin/tcpserver
 }
 
 configure_and_build() {
@@ -114,7 +122,7 @@ case "$command" in
     ;;
   test)
     install_missing "${build_packages[@]}" "${test_packages[@]}"
-    unpack_openbsd_inetd
+    unpack_uninstalled_test_packages
     "$source_dir/tests/lint/unpack-prometheus.sh" || exit 3
     exec "$source_dir/tests/run-all.sh"
     ;;
@@ -129,13 +137,13 @@ case "$command" in
     ;;
   release-check)
     install_missing "${build_packages[@]}" "${test_packages[@]}" "${release_packages[@]}"
-    unpack_openbsd_inetd
+    unpack_uninstalled_test_packages
     "$source_dir/tests/lint/unpack-prometheus.sh" || exit 3
     exec "$source_dir/tests/release-check.sh"
     ;;
   test-under-load)
     install_missing "${build_packages[@]}" "${test_packages[@]}" "${release_packages[@]}"
-    unpack_openbsd_inetd
+    unpack_uninstalled_test_packages
     "$source_dir/tests/lint/unpack-prometheus.sh" || exit 3
     configure_and_build "$build_dir" -DQHARDEN_TESTS=ON -DQHARDEN_SANITIZE=OFF -DQHARDEN_FUZZ=OFF
     exec "$source_dir/tests/test-under-load.sh" "$build_dir"

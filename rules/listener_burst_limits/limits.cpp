@@ -240,7 +240,7 @@ ListenerLimits judge_systemd_limits(const ServiceCommand& command,
 std::optional<std::string> tcpserver_port_word(const std::vector<std::string>& argv,
                                                std::size_t tcpserver_index) {
   std::vector<std::string> after(argv.begin() + static_cast<long>(tcpserver_index) + 1, argv.end());
-  GetoptResult parsed = parse_options(after, kTcpserverOptstring);
+  GetoptResult parsed = parse_options(after, kTcpserverIpv6Optstring);
   if (parsed.first_operand + 1 >= after.size()) return std::nullopt;
   return after[parsed.first_operand + 1];
 }
@@ -251,7 +251,7 @@ ListenerLimits judge_tcpserver_limits(const ServiceCommand& command, std::size_t
   result.kind = "tcpserver";
   std::vector<std::string> after(command.argv.begin() + static_cast<long>(tcpserver_index) + 1,
                                  command.argv.end());
-  GetoptResult parsed = parse_options(after, kTcpserverOptstring);
+  GetoptResult parsed = parse_options(after, kTcpserverIpv6Optstring);
   BurstLimitSetting setting{"c", {}, "built-in", "", 0, {}};
   std::string written = "-c " + std::to_string(kTcpserverBuiltInConcurrency);
   std::optional<std::int64_t> value = kTcpserverBuiltInConcurrency;

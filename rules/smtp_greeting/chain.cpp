@@ -43,13 +43,13 @@ void read_tcpserver(const std::vector<std::string>& argv, ChainFacts& facts) {
   if (!word) return;
   facts.programs.push_back("tcpserver");
   std::vector<std::string> after = words_after(argv, *word);
-  TcpserverOptions options = read_tcpserver_options(after);
+  TcpserverOptions options = read_tcpserver_options(after, TcpserverBuild::ipv6);
   if (!options.ident_disabled) {
     facts.ident_waits.push_back({"tcpserver", options.ident_timeout_seconds,
                                  "no -R, -t" + std::to_string(options.ident_timeout_seconds),
                                  "tcpserver.flags"});
   }
-  GetoptResult parsed = parse_options(after, kTcpserverOptstring);
+  GetoptResult parsed = parse_options(after, kTcpserverIpv6Optstring);
   // -h is the default and -H turns it off; the last of them wins.
   bool names_client = true;
   for (const ParsedOption& option : parsed.options) {

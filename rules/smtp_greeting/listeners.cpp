@@ -162,7 +162,7 @@ std::optional<int> tcpserver_port(const AuditContext& context, const ServiceComm
   if (!word) return std::nullopt;
   std::vector<std::string> after(command.argv.begin() + static_cast<long>(*word) + 1,
                                  command.argv.end());
-  GetoptResult parsed = parse_options(after, kTcpserverOptstring);
+  GetoptResult parsed = parse_options(after, kTcpserverIpv6Optstring);
   if (parsed.error || parsed.first_operand + 1 >= after.size()) return std::nullopt;
   return ServicePorts(context.host).find(after[parsed.first_operand + 1]);
 }

@@ -26,7 +26,7 @@ struct TcpserverSettings {
 TcpserverSettings read_tcpserver(const std::vector<std::string>& argv, std::size_t program) {
   TcpserverSettings settings;
   std::vector<std::string> words(argv.begin() + static_cast<long>(program) + 1, argv.end());
-  GetoptResult parsed = parse_options(words, kTcpserverOptstring);
+  GetoptResult parsed = parse_options(words, kTcpserverIpv6Optstring);
   for (const ParsedOption& option : parsed.options) {
     switch (option.letter) {
       case 'x':

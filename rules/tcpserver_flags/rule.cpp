@@ -10,6 +10,7 @@
 #include "engine/rule.h"
 #include "host/host.h"
 #include "parsers/shell_words.h"
+#include "tcpserver_flags/tcpserver_build.h"
 #include "tcpserver_flags/tcpserver_options.h"
 
 namespace qharden {
@@ -45,6 +46,7 @@ struct TcpserverUse {
   const ServiceCommand* command = nullptr;
   std::size_t program_index = 0;
   TcpserverOptions options;
+  TcpserverBuildFound build;
 };
 
 std::vector<std::string> words_after(const std::vector<std::string>& argv, std::size_t index) {
@@ -63,9 +65,12 @@ class TcpserverFlagsRule final : public Rule {
         "firewall drops port 113: the client sees no 220 greeting for that long. The rule "
         "parses each run script matched by paths.run_scripts like /bin/sh (continuations, "
         "quotes, exec, envdir/softlimit/setuidgid/chpst wrappers) and reads tcpserver's "
-        "options with its own getopt, so -vRHl0 counts and a later -r undoes -R. The fix "
+        "options with its own getopt, so -vRHl0 counts and a later -r undoes -R; -4, -6 and -I "
+        "count only where the installed tcpserver is ucspi-tcp-ipv6's build. The fix "
         "adds -R as its own word; restarting the service is left to the operator.";
-    info_.touches = "reads the run scripts matched by paths.run_scripts; writes the same file";
+    info_.touches =
+        "reads the run scripts matched by paths.run_scripts and the tcpserver binary they "
+        "start (to tell ucspi-tcp from ucspi-tcp-ipv6); writes the same run script";
     info_.can_fix = true;
   }
 
@@ -86,6 +91,7 @@ class TcpserverFlagsRule final : public Rule {
       return findings;
     }
     std::map<std::string, std::vector<TcpserverUse>> uses_by_script;
+    TcpserverBuilds builds(context.host);
     // Run scripts only: a socket-activated systemd service runs no tcpserver
     // (systemd accepts), and plain services running tcpserver are not in the
     // inventory yet.
@@ -93,8 +99,10 @@ class TcpserverFlagsRule final : public Rule {
       if (command.source != LaunchSource::run_script) continue;
       std::optional<std::size_t> index = find_program_word(command.argv, "tcpserver");
       if (!index) continue;
+      const TcpserverBuildFound& build = builds.of(command.argv[*index]);
       uses_by_script[command.subject].push_back(
-          {&command, *index, read_tcpserver_options(words_after(command.argv, *index))});
+          {&command, *index, read_tcpserver_options(words_after(command.argv, *index), build.build),
+           build});
     }
     for (const auto& [script, uses] : uses_by_script) {
       findings.push_back(judge(script, uses, inventory));
@@ -109,6 +117,7 @@ class TcpserverFlagsRule final : public Rule {
     // Run scripts by subject, built once: a scan per finding is quadratic on
     // hosts with many services (issue 15). The first one wins, as a scan would.
     std::unordered_map<std::string_view, const ServiceCommand*> scripts;
+    TcpserverBuilds builds(context.host);
     // Only run scripts are edited: a systemd unit never is.
     for (const ServiceCommand& each : context.inventory().commands) {
       if (each.source == LaunchSource::run_script) scripts.emplace(each.subject, &each);
@@ -119,7 +128,7 @@ class TcpserverFlagsRule final : public Rule {
       const ServiceCommand* command = found->second;
       Expected<std::string> before = context.host.read_file(finding.subject);
       if (!before) return Unexpected(before.error());
-      Expected<std::string> after = add_ident_off_option(finding.subject, *before);
+      Expected<std::string> after = add_ident_off_option(finding.subject, *before, builds);
       if (!after) return Unexpected(after.error());
       if (*after == *before) continue;
       PlannedChange change;
@@ -154,6 +163,8 @@ class TcpserverFlagsRule final : public Rule {
                         {"line", location ? location->line : command.line},
                         {"tcpserver_options", options.words},
                         {"ident_timeout_s", options.ident_timeout_seconds},
+                        {"tcpserver_build", to_string(shown->build.build)},
+                        {"tcpserver_binary", shown->build.path},
                         {"service", command.service},
                         {"supervisor", command.details->supervisor},
                         {"wrappers", command.details->wrappers}};
@@ -223,7 +234,8 @@ class TcpserverFlagsRule final : public Rule {
   // Inserts " -R" after the tcpserver word, or after tcpserver's last option
   // when an explicit -r would otherwise undo it. No other byte changes.
   static Expected<std::string> add_ident_off_option(const std::string& file,
-                                                    const std::string& before) {
+                                                    const std::string& before,
+                                                    TcpserverBuilds& builds) {
     std::vector<std::size_t> insert_at;
     for (const ProgramCommand& program :
          resolve_programs(parse_shell_script(file, before)).commands) {
@@ -231,7 +243,8 @@ class TcpserverFlagsRule final : public Rule {
       for (const ShellWord& word : program.argv) texts.push_back(word.text);
       std::optional<std::size_t> index = find_program_word(texts, "tcpserver");
       if (!index) continue;
-      TcpserverOptions options = read_tcpserver_options(words_after(texts, *index));
+      TcpserverOptions options =
+          read_tcpserver_options(words_after(texts, *index), builds.of(texts[*index]).build);
       if (options.error || options.ident_disabled) continue;
       std::size_t anchor = *index;
       if (options.has_ident_enabling_option && options.last_option_word) {
@@ -249,7 +262,8 @@ class TcpserverFlagsRule final : public Rule {
       for (const ShellWord& word : program.argv) texts.push_back(word.text);
       std::optional<std::size_t> index = find_program_word(texts, "tcpserver");
       if (!index) continue;
-      TcpserverOptions options = read_tcpserver_options(words_after(texts, *index));
+      TcpserverOptions options =
+          read_tcpserver_options(words_after(texts, *index), builds.of(texts[*index]).build);
       if (!options.error && !options.ident_disabled) {
         return fail_with(file + ": adding -R did not turn ident off on line " +
                          std::to_string(program.line) + "; edit it by hand");

@@ -12,6 +12,13 @@
 namespace qharden {
 
 inline constexpr std::string_view kTcpserverOptstring = "dDvqQhHrR1UXx:t:u:g:l:b:B:c:pPoO";
+// ucspi-tcp-ipv6's tcpserver (Debian's package of that name) adds -4, -6 and
+// -I interface; checked against its binary. Rules that read only tcpserver's
+// operands, limits or ident use this wider one whatever is installed:
+// tcpserver.flags alone says when the installed build would reject an option.
+inline constexpr std::string_view kTcpserverIpv6Optstring = "46dDvqQhHrR1UXx:t:u:g:l:b:B:c:I:pPoO";
+
+enum class TcpserverBuild { plain, ipv6, unknown };
 inline constexpr int kTcpserverDefaultIdentTimeoutSeconds = 26;
 
 struct TcpserverOptions {
@@ -29,7 +36,9 @@ struct TcpserverOptions {
   std::optional<std::size_t> last_option_word;
 };
 
-// words_after_program: the words after the tcpserver word.
-TcpserverOptions read_tcpserver_options(const std::vector<std::string>& words_after_program);
+// words_after_program: the words after the tcpserver word. With a build other
+// than ipv6, -4, -6 and -I are an error whose text says which build takes them.
+TcpserverOptions read_tcpserver_options(const std::vector<std::string>& words_after_program,
+                                        TcpserverBuild build = TcpserverBuild::plain);
 
 }  // namespace qharden

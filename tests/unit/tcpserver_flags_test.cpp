@@ -10,6 +10,7 @@
 #include "engine/registry.h"
 #include "host/host.h"
 #include "parsers/getopt.h"
+#include "tcpserver_flags/tcpserver_build.h"
 #include "tcpserver_flags/tcpserver_options.h"
 
 namespace qharden {
@@ -62,7 +63,7 @@ INSTANTIATE_TEST_SUITE_P(
         OptionsCase{"options from a variable", "$TCPOPTS 0 25 q", false, 26, false, true, -1},
         OptionsCase{"argument from a variable", "-R -c $MAX 0 25 q", true, 26, false, true, 2},
         // Debian 12's ucspi-tcp 0.88-7 exits 100 at -4 ("illegal option");
-        // only ucspi-tcp-ipv6 takes -4, -6 and -I, which is not told apart yet.
+        // only ucspi-tcp-ipv6 takes -4, -6 and -I (TcpserverBuildOptions below).
         OptionsCase{"ipv6 option of another build", "-6 -R 0 25 q", true, 26, true, false, 1}),
     [](const testing::TestParamInfo<OptionsCase>& parameter) {
       std::string name = parameter.param.name;
@@ -71,6 +72,79 @@ INSTANTIATE_TEST_SUITE_P(
       }
       return name;
     });
+
+// The usage texts compiled into Debian 12's two tcpserver binaries.
+constexpr std::string_view kPlainUsage =
+    "tcpserver: usage: tcpserver [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner "
+    "] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] host port program";
+constexpr std::string_view kIpv6Usage =
+    "tcpserver: usage: tcpserver [ -461UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B "
+    "banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] [ -I "
+    "interface ] host port program";
+
+std::string binary_with(std::string_view usage) {
+  return std::string(
+             "\x7f"
+             "ELF\0\0junk\0",
+             11) +
+         std::string(usage) + std::string("\0more\0", 6);
+}
+
+TEST(TcpserverBuild, ToldApartByTheUsageInTheBinary) {
+  EXPECT_EQ(tcpserver_build_of_binary(binary_with(kPlainUsage)), TcpserverBuild::plain);
+  EXPECT_EQ(tcpserver_build_of_binary(binary_with(kIpv6Usage)), TcpserverBuild::ipv6);
+  EXPECT_EQ(tcpserver_build_of_binary("#!/bin/sh\nexec /usr/bin/tcpserver \"$@\"\n"),
+            TcpserverBuild::unknown);
+  EXPECT_EQ(tcpserver_build_of_binary(""), TcpserverBuild::unknown);
+}
+
+struct BuildOptionsCase {
+  const char* name;
+  const char* words;
+  TcpserverBuild build;
+  bool ident_disabled;
+  const char* error_part;  // "" when there is no error
+};
+
+class TcpserverBuildOptions : public testing::TestWithParam<BuildOptionsCase> {};
+
+TEST_P(TcpserverBuildOptions, OnlyTheIpv6BuildTakesItsOptions) {
+  const BuildOptionsCase& test_case = GetParam();
+  TcpserverOptions options = read_tcpserver_options(split_words(test_case.words), test_case.build);
+  EXPECT_EQ(options.ident_disabled, test_case.ident_disabled);
+  if (std::string_view(test_case.error_part).empty()) {
+    EXPECT_FALSE(options.error) << *options.error;
+  } else {
+    ASSERT_TRUE(options.error);
+    EXPECT_NE(options.error->find(test_case.error_part), std::string::npos) << *options.error;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, TcpserverBuildOptions,
+    testing::Values(
+        BuildOptionsCase{"six_on_ipv6", "-6 -R 0 25 q", TcpserverBuild::ipv6, true, ""},
+        BuildOptionsCase{"interface_on_ipv6", "-I eth0 -vR 0 25 q", TcpserverBuild::ipv6, true, ""},
+        BuildOptionsCase{"bundled_on_ipv6", "-4vRI lo 0 25 q", TcpserverBuild::ipv6, true, ""},
+        BuildOptionsCase{"six_on_plain", "-6 -R 0 25 q", TcpserverBuild::plain, true,
+                         "unknown option -6, which only ucspi-tcp-ipv6's tcpserver takes, and the "
+                         "one installed is the plain ucspi-tcp build"},
+        BuildOptionsCase{"six_on_unknown", "-6 -R 0 25 q", TcpserverBuild::unknown, true,
+                         "no tcpserver binary was found"},
+        BuildOptionsCase{"unknown_letter_on_plain_says_nothing_of_ipv6", "-Z -R 0 25 q",
+                         TcpserverBuild::plain, true, "unknown option -Z"},
+        BuildOptionsCase{"unknown_letter_on_ipv6", "-Z 0 25 q", TcpserverBuild::ipv6, false,
+                         "unknown option -Z"}),
+    [](const testing::TestParamInfo<BuildOptionsCase>& parameter) {
+      return std::string(parameter.param.name);
+    });
+
+TEST(TcpserverBuild, UnknownLetterOnPlainDoesNotBlameTheBuild) {
+  TcpserverOptions options =
+      read_tcpserver_options(split_words("-Z 0 25 q"), TcpserverBuild::plain);
+  ASSERT_TRUE(options.error);
+  EXPECT_EQ(*options.error, "unknown option -Z");
+}
 
 class TcpserverFlagsRule : public testing::Test {
  protected:
@@ -156,6 +230,40 @@ TEST_F(TcpserverFlagsRule, DashRAloneIsNotCalledAnUndoneCapitalR) {
   EXPECT_EQ(finding->status, Status::fail);
   EXPECT_EQ(finding->message.rfind("tcpserver runs with -r and without -R: ", 0), 0u)
       << finding->message;
+  fs::remove_all(root);
+}
+
+// ucspi-tcp-ipv6's -6 is judged like any option where that build is
+// installed, and is the error it is where the plain build is.
+TEST_F(TcpserverFlagsRule, IpOptionsAreJudgedByTheInstalledBuild) {
+  namespace fs = std::filesystem;
+  fs::path root = fs::temp_directory_path() / ("qharden-tcpserver-6-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "service/smtpd");
+  fs::create_directories(root / "usr/bin");
+  std::ofstream(root / "service/smtpd/run") << "#!/bin/sh\nexec tcpserver -6 -v 0 25 qmail-smtpd\n";
+  std::ofstream(root / "usr/bin/tcpserver", std::ios::binary) << binary_with(kIpv6Usage);
+  std::vector<Finding> findings = check(root.string());
+  const Finding* finding = find(findings, "/service/smtpd/run");
+  ASSERT_NE(finding, nullptr);
+  EXPECT_EQ(finding->status, Status::fail) << finding->message;
+  EXPECT_EQ(finding->evidence["tcpserver_build"], "ucspi-tcp-ipv6");
+  EXPECT_EQ(finding->evidence["tcpserver_binary"], "/usr/bin/tcpserver");
+  Expected<std::vector<PlannedChange>> changes = rule_->plan(*context_, {*finding});
+  ASSERT_TRUE(changes) << changes.error().message;
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ(std::get<FileReplacement>((*changes)[0].action).after,
+            "#!/bin/sh\nexec tcpserver -R -6 -v 0 25 qmail-smtpd\n");
+
+  std::ofstream(root / "usr/bin/tcpserver", std::ios::binary) << binary_with(kPlainUsage);
+  findings = check(root.string());
+  finding = find(findings, "/service/smtpd/run");
+  ASSERT_NE(finding, nullptr);
+  EXPECT_EQ(finding->status, Status::error);
+  EXPECT_NE(finding->message.find("the one installed is the plain ucspi-tcp build"),
+            std::string::npos)
+      << finding->message;
+  EXPECT_EQ(finding->evidence["tcpserver_build"], "ucspi-tcp");
   fs::remove_all(root);
 }
 
