@@ -285,6 +285,10 @@ bool read_xinetd_services(const Host& host, const std::string& main_file,
     inventory.problems.push_back(InventoryProblem{LaunchSource::xinetd, std::move(problem.file),
                                                   problem.line, std::move(problem.message)});
   }
+  for (const XinetdProblem& problem : service_resolver.problems()) {
+    inventory.problems.push_back(
+        InventoryProblem{LaunchSource::xinetd, problem.file, problem.line, problem.message});
+  }
   for (const XinetdProblem& problem : limits_resolver.problems()) {
     inventory.problems.push_back(
         InventoryProblem{LaunchSource::xinetd, problem.file, problem.line, problem.message});

@@ -199,9 +199,10 @@ struct XinetdService {
   std::string attribute_indentation;  // of the last attribute line, for inserted lines
 };
 
-// Services in reading order. `defaults` log settings reach only the services
-// read after them (xinetd copies them when it starts a service); `enabled` and
-// `disabled` apply to every service by id.
+// Services in reading order. A service's own log_on_* lines start from the
+// `defaults` read before it; a service with none, and log_type, take the
+// defaults as they are once every file is read; `enabled` and `disabled`
+// apply to every service by id, without case.
 std::vector<XinetdService> resolve_xinetd_services(const std::vector<XinetdSection>& sections);
 
 // The same, one section at a time, so that a caller walking 100,000 services
@@ -210,17 +211,21 @@ class XinetdServiceResolver {
  public:
   // Reads every `defaults` first: its `enabled` and `disabled` reach every service.
   explicit XinetdServiceResolver(const std::vector<XinetdSection>& sections);
+  // A log_type in `defaults` that stops xinetd: rejected, or a second one.
+  const std::vector<XinetdProblem>& problems() const { return problems_; }
   ~XinetdServiceResolver();
   XinetdServiceResolver(const XinetdServiceResolver&) = delete;
   XinetdServiceResolver& operator=(const XinetdServiceResolver&) = delete;
 
-  // Give it every section, defaults included, in reading order: defaults' log
-  // settings reach only the services after them. Nothing for a defaults section.
+  // Give it every section, defaults included, in reading order (see
+  // resolve_xinetd_services for what the order decides). Nothing for a
+  // defaults section.
   std::optional<XinetdService> resolve(const XinetdSection& section);
 
  private:
   struct State;
   std::unique_ptr<State> state_;
+  std::vector<XinetdProblem> problems_;
 };
 
 struct XinetdCommandLine {

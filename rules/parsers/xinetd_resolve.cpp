@@ -8,6 +8,7 @@
 
 #include "parsers/text_lines.h"
 #include "parsers/xinetd.h"
+#include "parsers/xinetd_log_type.h"
 
 namespace qharden {
 namespace {
@@ -42,23 +43,6 @@ void apply_to_set(std::set<std::string>& target, XinetdOperator operation,
   }
 }
 
-// xinetd's log_type_parser: FILE path [soft [hard]], or SYSLOG facility [level]
-// with the names of its nvlists.c. Anything else is a parse error.
-bool is_valid_log_type(const std::vector<std::string>& values) {
-  if (values.empty()) return false;
-  if (values.front() == "FILE") return values.size() >= 2 && values.size() <= 4;
-  if (values.front() != "SYSLOG" || values.size() < 2 || values.size() > 3) return false;
-  static constexpr std::string_view kFacilities[] = {
-      "daemon", "auth",   "authpriv", "user",   "mail",   "lpr",    "news",   "uucp",  "ftp",
-      "local0", "local1", "local2",   "local3", "local4", "local5", "local6", "local7"};
-  static constexpr std::string_view kLevels[] = {"emerg",   "alert",  "crit", "err",
-                                                 "warning", "notice", "info", "debug"};
-  auto listed = [](std::string_view value, const auto& names) {
-    return std::find(std::begin(names), std::end(names), value) != std::end(names);
-  };
-  return listed(values[1], kFacilities) && (values.size() == 2 || listed(values[2], kLevels));
-}
-
 std::string joined(const std::vector<std::string>& words) {
   std::string text;
   for (const std::string& word : words) text += (text.empty() ? "" : " ") + word;
@@ -68,9 +52,11 @@ std::string joined(const std::vector<std::string>& words) {
 struct DefaultsState {
   std::optional<std::set<std::string>> log_on_success;
   std::optional<std::set<std::string>> log_on_failure;
-  // The first log_type line; xinetd ignores later ones ("attribute already set").
-  std::optional<bool> log_type_valid;
-  std::set<std::string> enabled;  // ids; empty = every service
+  // log_type is modifiable in defaults, so any operator sets it; a second one
+  // stops xinetd ("Cannot set more than one log_type attribute").
+  int log_type_lines = 0;
+  bool logs = false;              // the first log_type was accepted
+  std::set<std::string> enabled;  // upper-case ids; empty = every service
   std::set<std::string> disabled;
 
   void apply(const XinetdAttribute& attribute) {
@@ -81,9 +67,7 @@ struct DefaultsState {
     if (attribute.name == "log_on_success") target = &log_on_success;
     if (attribute.name == "log_on_failure") target = &log_on_failure;
     if (attribute.name == "log_type") {
-      if (!log_type_valid && attribute.operation == XinetdOperator::assign) {
-        log_type_valid = is_valid_log_type(attribute.values);
-      }
+      if (++log_type_lines == 1) logs = !xinetd_log_type_problem(attribute.values);
       return;
     }
     if (target != nullptr) {
@@ -95,11 +79,12 @@ struct DefaultsState {
                                   : attribute.name == "disabled" ? &disabled
                                                                  : nullptr;
     if (list == nullptr) return;
+    // remove_disabled_services compares ids with EQ, which ignores case.
     for (const std::string& id : attribute.values) {
       if (operation == XinetdOperator::remove) {
-        list->erase(id);
+        list->erase(upper_case(id));
       } else {
-        list->insert(id);
+        list->insert(upper_case(id));
       }
     }
   }
@@ -153,31 +138,32 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
     return true;
   }
   if (name == "log_type") {
-    if (is_valid_log_type(values)) {
+    std::optional<std::string> problem = xinetd_log_type_problem(values);
+    if (!problem) {
       service.logs = true;
       return true;
     }
     // xinetd disables the service and, not having recorded the attribute,
     // still parses a later log_type line.
-    disable(service, "log_type = " + joined(values) + " is not a log type xinetd accepts",
-            DisableCause::parse_error);
+    disable(service, "log_type = " + joined(values) + ": " + *problem, DisableCause::parse_error);
     return false;
   }
   if (name == "flags") {
-    bool parsed = true;
     for (const std::string& flag : values) {
+      // xinetd 2.3.15 has no DISABLE flag, whatever its manual says: like any
+      // unknown flag it is a parse error that disables the service, and the
+      // flags after it are not read.
+      if (!is_known_flag(flag)) {
+        disable(service,
+                equals_ignoring_case(flag, "DISABLE")
+                    ? "flags = DISABLE"
+                    : "flags = " + joined(values) + ": xinetd knows no flag " + flag,
+                DisableCause::parse_error);
+        return false;
+      }
       if (equals_ignoring_case(flag, "NAMEINARGS")) service.name_in_args = true;
-      if (is_known_flag(flag)) continue;
-      // xinetd 2.3.15 has no DISABLE flag, whatever its manual says: like
-      // any unknown flag it is a parse error that disables the service.
-      disable(service,
-              equals_ignoring_case(flag, "DISABLE")
-                  ? "flags = DISABLE"
-                  : "flags = " + joined(values) + ": xinetd knows no flag " + flag,
-              DisableCause::parse_error);
-      parsed = false;
     }
-    return parsed;
+    return true;
   }
   // The rest take exactly one value; xinetd ignores the line otherwise.
   if (values.size() != 1) return false;
@@ -197,6 +183,11 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
       disable(service, "disable = " + value);
     } else if (!equals_ignoring_case(value, "no")) {
       disable(service, "disable = " + value + " is neither yes nor no");
+    } else if (service.disabled_by_parse_error) {
+      // svcdisable_parser's SC_ENABLE clears what an earlier parse error set.
+      service.enabled = true;
+      service.disabled_reason.clear();
+      service.disabled_by_parse_error = false;
     }
   }
   return true;
@@ -216,17 +207,25 @@ void apply_environment(XinetdService& service, const XinetdAttribute& attribute)
   }
 }
 
-// `defaults_log`: whether defaults give a valid log_type. xinetd copies it at
-// the end of reading (service_fill), so every defaults section counts.
-XinetdService resolve_service(const XinetdSection& section, const DefaultsState& defaults,
-                              bool defaults_log) {
+bool mentions(const XinetdSection& section, std::string_view name) {
+  return std::any_of(section.attributes.begin(), section.attributes.end(),
+                     [&](const XinetdAttribute& attribute) { return attribute.name == name; });
+}
+
+// A service that writes log_on_* starts from the defaults read before it
+// (get_service_entry's fill_attribute); one that never does takes them as
+// they are once every file is read (service_fill), and so does log_type.
+XinetdService resolve_service(const XinetdSection& section, const DefaultsState& so_far,
+                              const DefaultsState& every) {
   XinetdService service;
   service.file = section.file;
   service.line = section.line;
   service.name = section.name;
   service.closing_offset = section.closing_offset;
-  service.log_on_success = defaults.log_on_success.value_or(std::set<std::string>{});
-  service.log_on_failure = defaults.log_on_failure.value_or(std::set<std::string>{});
+  const DefaultsState& success_from = mentions(section, "log_on_success") ? so_far : every;
+  const DefaultsState& failure_from = mentions(section, "log_on_failure") ? so_far : every;
+  service.log_on_success = success_from.log_on_success.value_or(std::set<std::string>{});
+  service.log_on_failure = failure_from.log_on_failure.value_or(std::set<std::string>{});
   std::set<std::string> specified;
   for (const XinetdAttribute& attribute : section.attributes) {
     service.attribute_indentation = attribute.indentation;
@@ -243,7 +242,7 @@ XinetdService resolve_service(const XinetdSection& section, const DefaultsState&
     }
   }
   if (service.id.empty()) service.id = service.name;
-  if (specified.count("log_type") == 0) service.logs = defaults_log;
+  if (specified.count("log_type") == 0) service.logs = every.logs;
   // Without a log, xinetd does no USERID lookup at all (SVC_LOGS_USERID_ON_*).
   if (!service.logs) return service;
   if (service.log_on_success.count("USERID") != 0) {
@@ -264,10 +263,23 @@ struct XinetdServiceResolver::State {
 
 XinetdServiceResolver::XinetdServiceResolver(const std::vector<XinetdSection>& sections)
     : state_(std::make_unique<State>()) {
+  DefaultsState& every = state_->every_defaults;
   for (const XinetdSection& section : sections) {
     if (section.kind != XinetdSectionKind::defaults) continue;
     for (const XinetdAttribute& attribute : section.attributes) {
-      state_->every_defaults.apply(attribute);
+      every.apply(attribute);
+      if (attribute.name != "log_type") continue;
+      // Either stops xinetd while it reads `defaults`: "xinetd will exit".
+      std::optional<std::string> problem = xinetd_log_type_problem(attribute.values);
+      if (every.log_type_lines > 1) {
+        problems_.push_back({section.file, attribute.line,
+                             "defaults: a second log_type (\"Cannot set more than one log_type "
+                             "attribute\"); xinetd exits at start"});
+      } else if (problem) {
+        problems_.push_back({section.file, attribute.line,
+                             "defaults: log_type = " + joined(attribute.values) + ": " + *problem +
+                                 "; xinetd exits at start"});
+      }
     }
   }
 }
@@ -282,11 +294,11 @@ std::optional<XinetdService> XinetdServiceResolver::resolve(const XinetdSection&
     return std::nullopt;
   }
   const DefaultsState& every = state_->every_defaults;
-  XinetdService service =
-      resolve_service(section, state_->defaults_so_far, every.log_type_valid.value_or(false));
-  if (every.disabled.count(service.id) != 0) {
+  XinetdService service = resolve_service(section, state_->defaults_so_far, every);
+  std::string id = upper_case(service.id);
+  if (every.disabled.count(id) != 0) {
     disable(service, "listed in `disabled` of defaults");
-  } else if (!every.enabled.empty() && every.enabled.count(service.id) == 0) {
+  } else if (!every.enabled.empty() && every.enabled.count(id) == 0) {
     disable(service, "not listed in `enabled` of defaults");
   } else if (!every.enabled.empty() && service.disabled_by_parse_error) {
     service.enabled = true;

@@ -124,7 +124,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         left.server_args != right.server_args || left.port != right.port ||
         left.environment != right.environment || left.log_on_success != right.log_on_success ||
         left.log_on_failure != right.log_on_failure ||
-        left.ident_attributes != right.ident_attributes || left.name_in_args != right.name_in_args)
+        left.ident_attributes != right.ident_attributes ||
+        left.name_in_args != right.name_in_args || left.logs != right.logs ||
+        left.disabled_by_parse_error != right.disabled_by_parse_error)
+      __builtin_trap();
+    // A service that is off says why, and only an off one can be off by a parse error.
+    if (left.enabled == left.disabled_reason.empty()) __builtin_trap();
+    if (left.disabled_by_parse_error && left.enabled) __builtin_trap();
+    if (!left.logs && !left.ident_attributes.empty()) __builtin_trap();
+  }
+  qharden::XinetdServiceResolver whole_resolver(configuration.sections);
+  qharden::XinetdServiceResolver kept_resolver(filtered.sections);
+  if (whole_resolver.problems().size() != kept_resolver.problems().size()) __builtin_trap();
+  for (std::size_t index = 0; index < whole_resolver.problems().size(); ++index) {
+    if (whole_resolver.problems()[index].message != kept_resolver.problems()[index].message)
       __builtin_trap();
   }
   qharden::XinetdLimits whole_limits = qharden::resolve_xinetd_limits(configuration.sections);

@@ -182,17 +182,25 @@ TEST(XinetdParser, HundredKilobyteLineIsParsed) {
   EXPECT_EQ(last.offset + last.length, text.size() - 3);
 }
 
-TEST(XinetdResolve, DefaultsReachOnlyServicesReadAfterThem) {
+// A service's own log_on_* lines start from the defaults read before it; a
+// service without any takes the defaults as they are after every file
+// (xinetd's service_fill), checked against Debian 12's xinetd.
+TEST(XinetdResolve, OwnLogLinesStartFromEarlierDefaultsOthersTakeTheFinalOnes) {
   std::vector<XinetdService> services = services_of(
       "service early\n{\n}\n"
+      "service early_own\n{\n\tlog_on_success += PID\n}\n"
       "defaults\n{\n\tlog_type = SYSLOG daemon info\n\tlog_on_success = HOST\n"
       "\tlog_on_success = USERID\n}\n"
-      "service late\n{\n}\n");
-  ASSERT_EQ(services.size(), 2u);
-  EXPECT_TRUE(services[0].ident_attributes.empty());
+      "service late\n{\n}\n"
+      "service late_own\n{\n\tlog_on_success += PID\n}\n");
+  ASSERT_EQ(services.size(), 4u);
+  EXPECT_EQ(services[0].ident_attributes, std::vector<std::string>{"log_on_success"});
+  EXPECT_EQ(services[1].log_on_success, std::set<std::string>{"PID"});
+  EXPECT_TRUE(services[1].ident_attributes.empty());
   // In defaults `=` adds, so both lines count.
-  EXPECT_EQ(services[1].log_on_success, (std::set<std::string>{"HOST", "USERID"}));
-  EXPECT_EQ(services[1].ident_attributes, std::vector<std::string>{"log_on_success"});
+  EXPECT_EQ(services[2].log_on_success, (std::set<std::string>{"HOST", "USERID"}));
+  EXPECT_EQ(services[2].ident_attributes, std::vector<std::string>{"log_on_success"});
+  EXPECT_EQ(services[3].log_on_success, (std::set<std::string>{"HOST", "PID", "USERID"}));
 }
 
 struct IdentCase {
@@ -233,7 +241,18 @@ INSTANTIATE_TEST_SUITE_P(
                   "",
                   {"log_on_success"},
                   "\tlog_type = SYSLOG local3 warning\n"},
-        IdentCase{"defaults_log_type_is_case_sensitive", "", {}, "\tlog_type = syslog daemon\n"},
+        IdentCase{"defaults_log_type_ignores_case",
+                  "",
+                  {"log_on_success"},
+                  "\tlog_type = syslog DAEMON Info\n"},
+        IdentCase{"defaults_log_type_plus_equals_counts",
+                  "",
+                  {"log_on_success"},
+                  "\tlog_type += SYSLOG daemon\n"},
+        IdentCase{"service_log_type_file_lower_case",
+                  "\tlog_type = file /var/log/x 1k 2M\n",
+                  {"log_on_success"},
+                  ""},
         IdentCase{"removed_by_minus_equals", "\tlog_on_success -= USERID\n", {}},
         IdentCase{"replaced_by_equals", "\tlog_on_success = PID HOST\n", {}},
         IdentCase{"added_by_plus_equals",
@@ -285,9 +304,21 @@ INSTANTIATE_TEST_SUITE_P(
         EnableCase{"bad_port", "", "\tport = smtp\n", false, "port = smtp is not a port number"},
         // identify_attribute: "Error parsing attribute log_type - DISABLING SERVICE".
         EnableCase{"log_type_without_facility", "", "\tlog_type = SYSLOG\n", false,
-                   "log_type = SYSLOG is not a log type xinetd accepts"},
+                   "log_type = SYSLOG: SYSLOG takes a facility and at most a level"},
         EnableCase{"log_type_unknown", "", "\tlog_type = NONE\n", false,
-                   "log_type = NONE is not a log type xinetd accepts"},
+                   "log_type = NONE: unknown log type NONE"},
+        EnableCase{"log_type_bad_soft_limit", "", "\tlog_type = FILE /x 10x\n", false,
+                   "log_type = FILE /x 10x: soft limit 10x is invalid"},
+        EnableCase{"log_type_hard_below_soft", "", "\tlog_type = FILE /y 20K 10K\n", false,
+                   "log_type = FILE /y 20K 10K: the hard limit is less than the soft limit"},
+        // svcdisable_parser's SC_ENABLE undoes an earlier parse error, not a later one.
+        EnableCase{"disable_no_after_a_parse_error", "", "\tflags = FOO\n\tdisable = no\n", true,
+                   ""},
+        EnableCase{"disable_no_before_a_parse_error", "", "\tdisable = no\n\tflags = FOO\n", false,
+                   "flags = FOO: xinetd knows no flag FOO"},
+        EnableCase{"enabled_list_ignores_case", "\tenabled = SMTP-Main\n", "", true, ""},
+        EnableCase{"disabled_list_ignores_case", "\tdisabled = SMTP-MAIN\n", "", false,
+                   "listed in `disabled` of defaults"},
         EnableCase{"log_type_file", "", "\tlog_type = FILE /var/log/x 10K 20K\n", true, ""},
         EnableCase{"flags_unknown", "", "\tflags = REUSE FOO\n", false,
                    "flags = REUSE FOO: xinetd knows no flag FOO"},
@@ -315,10 +346,38 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(XinetdResolve, DefaultsLogTypeReachesServicesReadBeforeIt) {
   std::vector<XinetdService> services = services_of(
       "service early\n{\n\tlog_on_success = USERID\n}\n"
-      "defaults\n{\n\tlog_type = SYSLOG daemon info\n\tlog_type = NONE\n}\n");
+      "defaults\n{\n\tlog_type = SYSLOG daemon info\n}\n");
   ASSERT_EQ(services.size(), 1u);
   EXPECT_TRUE(services[0].logs);
   EXPECT_EQ(services[0].ident_attributes, std::vector<std::string>{"log_on_success"});
+}
+
+// Debian 12's xinetd exits while reading defaults for either of these.
+TEST(XinetdResolve, DefaultsLogTypeThatStopsXinetdIsAProblem) {
+  XinetdServiceResolver twice(
+      sections_of("defaults\n{\n\tlog_type = SYSLOG daemon\n\tlog_type += FILE /x\n}\n"));
+  ASSERT_EQ(twice.problems().size(), 1u);
+  EXPECT_EQ(twice.problems()[0].line, 4);
+  EXPECT_NE(twice.problems()[0].message.find("a second log_type"), std::string::npos);
+  EXPECT_NE(twice.problems()[0].message.find("xinetd exits at start"), std::string::npos);
+
+  XinetdServiceResolver rejected(sections_of("defaults\n{\n\tlog_type = SYSLOG bogus\n}\n"));
+  ASSERT_EQ(rejected.problems().size(), 1u);
+  EXPECT_EQ(rejected.problems()[0].message,
+            "defaults: log_type = SYSLOG bogus: unknown syslog facility bogus; xinetd exits at "
+            "start");
+  XinetdServiceResolver fine(sections_of("defaults\n{\n\tlog_type = FILE /var/log/x\n}\n"));
+  EXPECT_TRUE(fine.problems().empty());
+}
+
+TEST(XinetdResolve, FlagsAfterAnUnknownOneAreNotRead) {
+  std::vector<XinetdService> services = services_of(
+      "defaults\n{\n\tenabled = a b\n}\n"
+      "service a\n{\n\tflags = FOO NAMEINARGS\n}\nservice b\n{\n\tflags = NAMEINARGS FOO\n}\n");
+  ASSERT_EQ(services.size(), 2u);
+  EXPECT_TRUE(services[0].enabled);
+  EXPECT_FALSE(services[0].name_in_args);
+  EXPECT_TRUE(services[1].name_in_args);
 }
 
 TEST(XinetdResolve, SingleValuedAttributesTakeTheFirstAssignment) {
