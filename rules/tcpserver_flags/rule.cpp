@@ -99,7 +99,7 @@ class TcpserverFlagsRule final : public Rule {
       if (command.source != LaunchSource::run_script) continue;
       std::optional<std::size_t> index = find_program_word(command.argv, "tcpserver");
       if (!index) continue;
-      const TcpserverBuildFound& build = builds.of(command.argv[*index]);
+      const TcpserverBuildFound& build = builds.of(command.argv[*index], command.file);
       uses_by_script[command.subject].push_back(
           {&command, *index, read_tcpserver_options(words_after(command.argv, *index), build.build),
            build});
@@ -181,7 +181,14 @@ class TcpserverFlagsRule final : public Rule {
             : "";
     if (options.error) {
       finding.status = Status::error;
-      finding.message = "tcpserver would reject its options (" + *options.error +
+      std::string why = *options.error;
+      if (options.only_ipv6_build_takes_them) {
+        why += ", which only ucspi-tcp-ipv6's tcpserver takes, and " +
+               (shown->build.build == TcpserverBuild::plain
+                    ? shown->build.path + " is the plain ucspi-tcp build"
+                    : shown->build.unknown);
+      }
+      finding.message = "tcpserver would reject its options (" + why +
                         ") and exit at once, so ident cannot be judged";
     } else if (options.ident_disabled && !parse_problems.empty()) {
       // The options are right, but /bin/sh may never get that far.
@@ -244,7 +251,7 @@ class TcpserverFlagsRule final : public Rule {
       std::optional<std::size_t> index = find_program_word(texts, "tcpserver");
       if (!index) continue;
       TcpserverOptions options =
-          read_tcpserver_options(words_after(texts, *index), builds.of(texts[*index]).build);
+          read_tcpserver_options(words_after(texts, *index), builds.of(texts[*index], file).build);
       if (options.error || options.ident_disabled) continue;
       std::size_t anchor = *index;
       if (options.has_ident_enabling_option && options.last_option_word) {
@@ -263,7 +270,7 @@ class TcpserverFlagsRule final : public Rule {
       std::optional<std::size_t> index = find_program_word(texts, "tcpserver");
       if (!index) continue;
       TcpserverOptions options =
-          read_tcpserver_options(words_after(texts, *index), builds.of(texts[*index]).build);
+          read_tcpserver_options(words_after(texts, *index), builds.of(texts[*index], file).build);
       if (!options.error && !options.ident_disabled) {
         return fail_with(file + ": adding -R did not turn ident off on line " +
                          std::to_string(program.line) + "; edit it by hand");

@@ -4,6 +4,19 @@
 #include <vector>
 
 namespace qharden {
+namespace {
+
+std::string folder_of(std::string_view file) {
+  std::size_t slash = file.rfind('/');
+  return slash == std::string_view::npos || slash == 0 ? "/" : std::string(file.substr(0, slash));
+}
+
+bool is_executable_file(const Host& host, const std::string& path) {
+  Expected<FileStatus> status = host.status(path, true);
+  return status && status->kind == FileKind::regular && (status->mode & 0111) != 0;
+}
+
+}  // namespace
 
 TcpserverBuild tcpserver_build_of_binary(std::string_view bytes) {
   constexpr std::string_view kUsage = "tcpserver: usage: tcpserver [ -";
@@ -19,26 +32,52 @@ TcpserverBuild tcpserver_build_of_binary(std::string_view bytes) {
   return takes_family || takes_interface ? TcpserverBuild::ipv6 : TcpserverBuild::plain;
 }
 
-TcpserverBuildFound find_tcpserver_build(const Host& host, std::string_view program_word) {
-  std::vector<std::string> candidates;
-  if (program_word.find('/') != std::string_view::npos) {
-    candidates.emplace_back(program_word);
+TcpserverBuildFound find_tcpserver_build(const Host& host, std::string_view program_word,
+                                         std::string_view script_folder) {
+  TcpserverBuildFound found;
+  std::string path;
+  if (!program_word.empty() && program_word.front() == '/') {
+    path = program_word;
+  } else if (program_word.find('/') != std::string_view::npos) {
+    path =
+        std::string(script_folder) + (script_folder == "/" ? "" : "/") + std::string(program_word);
   } else {
-    for (const char* folder : {"/usr/local/bin/", "/usr/bin/", "/bin/", "/command/"}) {
-      candidates.push_back(folder + std::string(program_word));
+    std::string looked;
+    for (const char* folder : {"/command/", "/usr/local/bin/", "/usr/bin/", "/bin/"}) {
+      std::string candidate = folder + std::string(program_word);
+      looked += (looked.empty() ? "" : ", ") + candidate;
+      if (is_executable_file(host, candidate)) {
+        path = candidate;
+        break;
+      }
+    }
+    if (path.empty()) {
+      found.unknown = "no executable " + std::string(program_word) + " was found at " + looked +
+                      " to tell which build is installed";
+      return found;
     }
   }
-  for (const std::string& path : candidates) {
-    Expected<std::string> bytes = host.read_file(path);
-    if (!bytes) continue;
-    return {tcpserver_build_of_binary(*bytes), path};
+  found.path = path;
+  Expected<std::string> bytes = host.read_file(path);
+  if (!bytes) {
+    found.unknown =
+        path + " could not be read to tell which build it is (" + bytes.error().message + ")";
+    return found;
   }
-  return {};
+  found.build = tcpserver_build_of_binary(*bytes);
+  if (found.build == TcpserverBuild::unknown) {
+    found.unknown = path + " holds no tcpserver usage text, so which build it runs is unknown";
+  }
+  return found;
 }
 
-const TcpserverBuildFound& TcpserverBuilds::of(const std::string& program_word) {
-  auto [entry, inserted] = found_.try_emplace(program_word);
-  if (inserted) entry->second = find_tcpserver_build(host_, program_word);
+const TcpserverBuildFound& TcpserverBuilds::of(const std::string& program_word,
+                                               const std::string& script_file) {
+  bool relative = !program_word.empty() && program_word.front() != '/' &&
+                  program_word.find('/') != std::string::npos;
+  std::string folder = relative ? folder_of(script_file) : "";
+  auto [entry, inserted] = found_.try_emplace(folder + "\n" + program_word);
+  if (inserted) entry->second = find_tcpserver_build(host_, program_word, folder);
   return entry->second;
 }
 

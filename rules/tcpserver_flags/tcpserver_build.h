@@ -15,23 +15,27 @@ namespace qharden {
 
 struct TcpserverBuildFound {
   TcpserverBuild build = TcpserverBuild::unknown;
-  std::string path;  // the binary read; empty when none was found
+  std::string path;     // the binary read; empty when none was found
+  std::string unknown;  // when build is unknown: why, naming what was looked at
 };
 
-// program_word: the tcpserver word of a command line. A path is read as it
-// stands; a bare name is looked for where run scripts find it (/usr/local/bin,
-// /usr/bin, /bin, /command).
-TcpserverBuildFound find_tcpserver_build(const Host& host, std::string_view program_word);
+// program_word: the tcpserver word of a run script's command line. An
+// absolute path is read as it stands and a relative one from the script's
+// folder (supervise and runsv run ./run there); a bare name is looked for as
+// svscanboot's and runit's PATH would find it (/command, /usr/local/bin,
+// /usr/bin, /bin), skipping files that are not executable, as execvp does.
+TcpserverBuildFound find_tcpserver_build(const Host& host, std::string_view program_word,
+                                         std::string_view script_folder);
 
 // From the binary's bytes: ipv6 when its usage names -I or -4/-6, plain when
 // its usage names neither, unknown without a tcpserver usage text.
 TcpserverBuild tcpserver_build_of_binary(std::string_view bytes);
 
-// find_tcpserver_build once per program word, for one audit or plan.
+// find_tcpserver_build once per program word and folder, for one audit or plan.
 class TcpserverBuilds {
  public:
   explicit TcpserverBuilds(const Host& host) : host_(host) {}
-  const TcpserverBuildFound& of(const std::string& program_word);
+  const TcpserverBuildFound& of(const std::string& program_word, const std::string& script_file);
 
  private:
   const Host& host_;

@@ -29,14 +29,9 @@ TcpserverOptions read_tcpserver_options(const std::vector<std::string>& words_af
       parse_options(words_after_program,
                     build == TcpserverBuild::ipv6 ? kTcpserverIpv6Optstring : kTcpserverOptstring);
   result.error = parsed.error;
-  if (parsed.error && build != TcpserverBuild::ipv6 &&
-      !parse_options(words_after_program, kTcpserverIpv6Optstring).error) {
-    *result.error += build == TcpserverBuild::plain
-                         ? ", which only ucspi-tcp-ipv6's tcpserver takes, and the one "
-                           "installed is the plain ucspi-tcp build"
-                         : ", which only ucspi-tcp-ipv6's tcpserver takes, and no tcpserver "
-                           "binary was found to tell which build is installed";
-  }
+  result.only_ipv6_build_takes_them =
+      parsed.error && build != TcpserverBuild::ipv6 &&
+      !parse_options(words_after_program, kTcpserverIpv6Optstring).error;
   for (std::size_t index = 0; index < parsed.first_operand; ++index) {
     result.words.push_back(words_after_program[index]);
     if (looks_like_variable(words_after_program[index])) result.options_from_variables = true;

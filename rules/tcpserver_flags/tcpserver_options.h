@@ -28,6 +28,8 @@ struct TcpserverOptions {
   bool r_undoes_capital_r = false;         // that -r comes after a -R
   int ident_timeout_seconds = kTcpserverDefaultIdentTimeoutSeconds;
   std::optional<std::string> error;  // tcpserver would print its usage and exit
+  // The error is a -4, -6 or -I that ucspi-tcp-ipv6's tcpserver would take.
+  bool only_ipv6_build_takes_them = false;
   // A word among the options, or where the host should be, comes from a shell
   // variable: its options at run time may differ from what is written.
   bool options_from_variables = false;
@@ -37,7 +39,7 @@ struct TcpserverOptions {
 };
 
 // words_after_program: the words after the tcpserver word. With a build other
-// than ipv6, -4, -6 and -I are an error whose text says which build takes them.
+// than ipv6, -4, -6 and -I are an error, marked only_ipv6_build_takes_them.
 TcpserverOptions read_tcpserver_options(const std::vector<std::string>& words_after_program,
                                         TcpserverBuild build = TcpserverBuild::plain);
 

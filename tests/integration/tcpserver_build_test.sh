@@ -45,7 +45,7 @@ plain_tree=$(make_tree)
 make_host "$plain_tree" "$plain"
 plain_verdict=$(verdict "$plain_tree")
 check "plain build: -6 is an error naming the build ($plain_verdict)" \
-  contains "$plain_verdict" "error ucspi-tcp | tcpserver would reject its options (unknown option -6, which only ucspi-tcp-ipv6's tcpserver takes, and the one installed is the plain ucspi-tcp build)"
+  contains "$plain_verdict" "error ucspi-tcp | tcpserver would reject its options (unknown option -6, which only ucspi-tcp-ipv6's tcpserver takes, and /usr/bin/tcpserver is the plain ucspi-tcp build)"
 
 ipv6_tree=$(make_tree)
 make_host "$ipv6_tree" "$ipv6"

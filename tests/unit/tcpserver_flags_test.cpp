@@ -103,7 +103,8 @@ struct BuildOptionsCase {
   const char* words;
   TcpserverBuild build;
   bool ident_disabled;
-  const char* error_part;  // "" when there is no error
+  bool error;
+  bool only_ipv6_build_takes_them;
 };
 
 class TcpserverBuildOptions : public testing::TestWithParam<BuildOptionsCase> {};
@@ -112,39 +113,28 @@ TEST_P(TcpserverBuildOptions, OnlyTheIpv6BuildTakesItsOptions) {
   const BuildOptionsCase& test_case = GetParam();
   TcpserverOptions options = read_tcpserver_options(split_words(test_case.words), test_case.build);
   EXPECT_EQ(options.ident_disabled, test_case.ident_disabled);
-  if (std::string_view(test_case.error_part).empty()) {
-    EXPECT_FALSE(options.error) << *options.error;
-  } else {
-    ASSERT_TRUE(options.error);
-    EXPECT_NE(options.error->find(test_case.error_part), std::string::npos) << *options.error;
-  }
+  EXPECT_EQ(options.error.has_value(), test_case.error);
+  EXPECT_EQ(options.only_ipv6_build_takes_them, test_case.only_ipv6_build_takes_them);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Table, TcpserverBuildOptions,
     testing::Values(
-        BuildOptionsCase{"six_on_ipv6", "-6 -R 0 25 q", TcpserverBuild::ipv6, true, ""},
-        BuildOptionsCase{"interface_on_ipv6", "-I eth0 -vR 0 25 q", TcpserverBuild::ipv6, true, ""},
-        BuildOptionsCase{"bundled_on_ipv6", "-4vRI lo 0 25 q", TcpserverBuild::ipv6, true, ""},
-        BuildOptionsCase{"six_on_plain", "-6 -R 0 25 q", TcpserverBuild::plain, true,
-                         "unknown option -6, which only ucspi-tcp-ipv6's tcpserver takes, and the "
-                         "one installed is the plain ucspi-tcp build"},
-        BuildOptionsCase{"six_on_unknown", "-6 -R 0 25 q", TcpserverBuild::unknown, true,
-                         "no tcpserver binary was found"},
-        BuildOptionsCase{"unknown_letter_on_plain_says_nothing_of_ipv6", "-Z -R 0 25 q",
-                         TcpserverBuild::plain, true, "unknown option -Z"},
-        BuildOptionsCase{"unknown_letter_on_ipv6", "-Z 0 25 q", TcpserverBuild::ipv6, false,
-                         "unknown option -Z"}),
+        BuildOptionsCase{"six_on_ipv6", "-6 -R 0 25 q", TcpserverBuild::ipv6, true, false, false},
+        BuildOptionsCase{"interface_on_ipv6", "-I eth0 -vR 0 25 q", TcpserverBuild::ipv6, true,
+                         false, false},
+        BuildOptionsCase{"bundled_on_ipv6", "-4vRI lo 0 25 q", TcpserverBuild::ipv6, true, false,
+                         false},
+        BuildOptionsCase{"six_on_plain", "-6 -R 0 25 q", TcpserverBuild::plain, true, true, true},
+        BuildOptionsCase{"six_on_unknown", "-6 -R 0 25 q", TcpserverBuild::unknown, true, true,
+                         true},
+        BuildOptionsCase{"unknown_letter_on_plain", "-Z -R 0 25 q", TcpserverBuild::plain, true,
+                         true, false},
+        BuildOptionsCase{"unknown_letter_on_ipv6", "-Z 0 25 q", TcpserverBuild::ipv6, false, true,
+                         false}),
     [](const testing::TestParamInfo<BuildOptionsCase>& parameter) {
       return std::string(parameter.param.name);
     });
-
-TEST(TcpserverBuild, UnknownLetterOnPlainDoesNotBlameTheBuild) {
-  TcpserverOptions options =
-      read_tcpserver_options(split_words("-Z 0 25 q"), TcpserverBuild::plain);
-  ASSERT_TRUE(options.error);
-  EXPECT_EQ(*options.error, "unknown option -Z");
-}
 
 class TcpserverFlagsRule : public testing::Test {
  protected:
@@ -233,39 +223,137 @@ TEST_F(TcpserverFlagsRule, DashRAloneIsNotCalledAnUndoneCapitalR) {
   fs::remove_all(root);
 }
 
-// ucspi-tcp-ipv6's -6 is judged like any option where that build is
-// installed, and is the error it is where the plain build is.
-TEST_F(TcpserverFlagsRule, IpOptionsAreJudgedByTheInstalledBuild) {
+// ucspi-tcp-ipv6's -6 is judged like any option where that build is the
+// tcpserver the script starts, and is the error it is anywhere else.
+struct HostBinary {
+  const char* path;
+  std::string_view bytes;
+  bool executable = true;
+};
+
+struct BuildHostCase {
+  const char* name;
+  const char* script_line;
+  std::vector<HostBinary> binaries;
+  Status status;
+  const char* build;
+  const char* binary;
+  const char* message_part;
+};
+
+class TcpserverBuildHost : public TcpserverFlagsRule,
+                           public testing::WithParamInterface<BuildHostCase> {};
+
+constexpr std::string_view kWrapperScript = "#!/bin/sh\nexec /opt/ucspi/tcpserver \"$@\"\n";
+
+TEST_P(TcpserverBuildHost, JudgesTheBinaryTheScriptStarts) {
   namespace fs = std::filesystem;
-  fs::path root = fs::temp_directory_path() / ("qharden-tcpserver-6-" + std::to_string(::getpid()));
+  const BuildHostCase& test_case = GetParam();
+  fs::path root = fs::temp_directory_path() /
+                  ("qharden-tcpserver-build-" + std::to_string(::getpid()) + test_case.name);
   fs::remove_all(root);
   fs::create_directories(root / "service/smtpd");
-  fs::create_directories(root / "usr/bin");
-  std::ofstream(root / "service/smtpd/run") << "#!/bin/sh\nexec tcpserver -6 -v 0 25 qmail-smtpd\n";
-  std::ofstream(root / "usr/bin/tcpserver", std::ios::binary) << binary_with(kIpv6Usage);
+  std::ofstream(root / "service/smtpd/run") << "#!/bin/sh\n" << test_case.script_line << "\n";
+  for (const HostBinary& binary : test_case.binaries) {
+    fs::path path = root / (binary.path + 1);
+    fs::create_directories(path.parent_path());
+    std::ofstream(path, std::ios::binary) << binary.bytes;
+    fs::permissions(path, binary.executable ? fs::perms(0755) : fs::perms(0644));
+  }
   std::vector<Finding> findings = check(root.string());
   const Finding* finding = find(findings, "/service/smtpd/run");
   ASSERT_NE(finding, nullptr);
-  EXPECT_EQ(finding->status, Status::fail) << finding->message;
-  EXPECT_EQ(finding->evidence["tcpserver_build"], "ucspi-tcp-ipv6");
-  EXPECT_EQ(finding->evidence["tcpserver_binary"], "/usr/bin/tcpserver");
-  Expected<std::vector<PlannedChange>> changes = rule_->plan(*context_, {*finding});
-  ASSERT_TRUE(changes) << changes.error().message;
-  ASSERT_EQ(changes->size(), 1u);
-  EXPECT_EQ(std::get<FileReplacement>((*changes)[0].action).after,
-            "#!/bin/sh\nexec tcpserver -R -6 -v 0 25 qmail-smtpd\n");
-
-  std::ofstream(root / "usr/bin/tcpserver", std::ios::binary) << binary_with(kPlainUsage);
-  findings = check(root.string());
-  finding = find(findings, "/service/smtpd/run");
-  ASSERT_NE(finding, nullptr);
-  EXPECT_EQ(finding->status, Status::error);
-  EXPECT_NE(finding->message.find("the one installed is the plain ucspi-tcp build"),
-            std::string::npos)
-      << finding->message;
-  EXPECT_EQ(finding->evidence["tcpserver_build"], "ucspi-tcp");
+  EXPECT_EQ(finding->status, test_case.status) << finding->message;
+  EXPECT_EQ(finding->evidence["tcpserver_build"], test_case.build);
+  EXPECT_EQ(finding->evidence["tcpserver_binary"], test_case.binary);
+  EXPECT_NE(finding->message.find(test_case.message_part), std::string::npos) << finding->message;
+  if (test_case.status == Status::fail) {
+    Expected<std::vector<PlannedChange>> changes = rule_->plan(*context_, {*finding});
+    ASSERT_TRUE(changes) << changes.error().message;
+    ASSERT_EQ(changes->size(), 1u) << "the plan reads the same build";
+  }
   fs::remove_all(root);
 }
+
+const std::string kIpv6Binary = binary_with(kIpv6Usage);
+const std::string kPlainBinary = binary_with(kPlainUsage);
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, TcpserverBuildHost,
+    testing::Values(
+        BuildHostCase{"ipv6_in_usr_bin",
+                      "exec tcpserver -6 -v 0 25 qmail-smtpd",
+                      {{"/usr/bin/tcpserver", kIpv6Binary}},
+                      Status::fail,
+                      "ucspi-tcp-ipv6",
+                      "/usr/bin/tcpserver",
+                      "tcpserver runs without -R"},
+        BuildHostCase{"plain_in_usr_bin",
+                      "exec tcpserver -6 -v 0 25 qmail-smtpd",
+                      {{"/usr/bin/tcpserver", kPlainBinary}},
+                      Status::error,
+                      "ucspi-tcp",
+                      "/usr/bin/tcpserver",
+                      "(unknown option -6, which only ucspi-tcp-ipv6's tcpserver takes, and "
+                      "/usr/bin/tcpserver is the plain ucspi-tcp build)"},
+        // svscanboot's and runit's PATH start with /command.
+        BuildHostCase{"command_comes_first",
+                      "exec tcpserver -6 -v 0 25 qmail-smtpd",
+                      {{"/command/tcpserver", kIpv6Binary}, {"/usr/bin/tcpserver", kPlainBinary}},
+                      Status::fail,
+                      "ucspi-tcp-ipv6",
+                      "/command/tcpserver",
+                      "without -R"},
+        BuildHostCase{"a_file_that_is_not_executable_is_passed_over",
+                      "exec tcpserver -6 -v 0 25 qmail-smtpd",
+                      {{"/usr/local/bin/tcpserver", kPlainBinary, false},
+                       {"/usr/bin/tcpserver", kIpv6Binary}},
+                      Status::fail,
+                      "ucspi-tcp-ipv6",
+                      "/usr/bin/tcpserver",
+                      "without -R"},
+        BuildHostCase{
+            "relative_to_the_script_folder",
+            "exec bin/tcpserver -6 -v 0 25 qmail-smtpd",
+            {{"/service/smtpd/bin/tcpserver", kIpv6Binary}, {"/bin/tcpserver", kPlainBinary}},
+            Status::fail,
+            "ucspi-tcp-ipv6",
+            "/service/smtpd/bin/tcpserver",
+            "without -R"},
+        BuildHostCase{"absolute_path",
+                      "exec /opt/ucspi/tcpserver -6 -v 0 25 qmail-smtpd",
+                      {{"/opt/ucspi/tcpserver", kIpv6Binary}, {"/usr/bin/tcpserver", kPlainBinary}},
+                      Status::fail,
+                      "ucspi-tcp-ipv6",
+                      "/opt/ucspi/tcpserver",
+                      "without -R"},
+        BuildHostCase{"a_wrapper_script_is_not_recognised",
+                      "exec tcpserver -6 -v 0 25 qmail-smtpd",
+                      {{"/usr/local/bin/tcpserver", kWrapperScript}},
+                      Status::error,
+                      "unknown",
+                      "/usr/local/bin/tcpserver",
+                      "and /usr/local/bin/tcpserver holds no tcpserver usage text, so which build "
+                      "it runs is unknown)"},
+        BuildHostCase{"none_found",
+                      "exec tcpserver -6 -v 0 25 qmail-smtpd",
+                      {},
+                      Status::error,
+                      "unknown",
+                      "",
+                      "and no executable tcpserver was found at /command/tcpserver, "
+                      "/usr/local/bin/tcpserver, /usr/bin/tcpserver, /bin/tcpserver to tell which "
+                      "build is installed)"},
+        BuildHostCase{"plain_options_need_no_binary",
+                      "exec tcpserver -v 0 25 qmail-smtpd",
+                      {},
+                      Status::fail,
+                      "unknown",
+                      "",
+                      "tcpserver runs without -R"}),
+    [](const testing::TestParamInfo<BuildHostCase>& parameter) {
+      return std::string(parameter.param.name);
+    });
 
 TEST_F(TcpserverFlagsRule, NoRunScriptsIsOneSkipNamingTheGlobs) {
   std::vector<Finding> findings = check(fixture("resolv-missing"));
