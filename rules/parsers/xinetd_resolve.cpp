@@ -31,16 +31,30 @@ bool is_modifiable(std::string_view name) {
          name == "enabled";
 }
 
-void apply_to_set(std::set<std::string>& target, XinetdOperator operation,
-                  const std::vector<std::string>& values) {
+// parse_log_flags: `=` clears first, then each word, without case, must be one
+// of the attribute's names (nvlists.c); the first that is not ends the line
+// there, as a parse error. Returns that word.
+std::optional<std::string> apply_log_flags(std::set<std::string>& target, std::string_view name,
+                                           XinetdOperator operation,
+                                           const std::vector<std::string>& values) {
+  static constexpr std::string_view kSuccess[] = {"HOST", "DURATION", "EXIT",
+                                                  "PID",  "USERID",   "TRAFFIC"};
+  static constexpr std::string_view kFailure[] = {"HOST", "ATTEMPT", "USERID"};
   if (operation == XinetdOperator::assign) target.clear();
   for (const std::string& value : values) {
+    std::string word = upper_case(value);
+    bool known =
+        name == "log_on_success"
+            ? std::find(std::begin(kSuccess), std::end(kSuccess), word) != std::end(kSuccess)
+            : std::find(std::begin(kFailure), std::end(kFailure), word) != std::end(kFailure);
+    if (!known) return value;
     if (operation == XinetdOperator::remove) {
-      target.erase(upper_case(value));
+      target.erase(word);
     } else {
-      target.insert(upper_case(value));
+      target.insert(word);
     }
   }
+  return std::nullopt;
 }
 
 std::string joined(const std::vector<std::string>& words) {
@@ -55,11 +69,14 @@ struct DefaultsState {
   // log_type is modifiable in defaults, so any operator sets it; a second one
   // stops xinetd ("Cannot set more than one log_type attribute").
   int log_type_lines = 0;
-  bool logs = false;              // the first log_type was accepted
-  std::set<std::string> enabled;  // upper-case ids; empty = every service
+  bool logs = false;  // the first log_type was accepted
+  // Upper-case ids. enabled_parser and disabled_parser add their words
+  // whatever the operator; an `enabled` line, even an empty one, makes a list.
+  std::optional<std::set<std::string>> enabled;
   std::set<std::string> disabled;
 
-  void apply(const XinetdAttribute& attribute) {
+  // What about this line stops xinetd, if anything (all in defaults does).
+  std::optional<std::string> apply(const XinetdAttribute& attribute) {
     // In defaults, xinetd treats `=` on a modifiable attribute as `+=`.
     XinetdOperator operation =
         attribute.operation == XinetdOperator::assign ? XinetdOperator::add : attribute.operation;
@@ -67,26 +84,30 @@ struct DefaultsState {
     if (attribute.name == "log_on_success") target = &log_on_success;
     if (attribute.name == "log_on_failure") target = &log_on_failure;
     if (attribute.name == "log_type") {
-      if (++log_type_lines == 1) logs = !xinetd_log_type_problem(attribute.values);
-      return;
+      std::optional<std::string> problem = xinetd_log_type_problem(attribute.values);
+      if (++log_type_lines == 1) logs = !problem;
+      if (log_type_lines > 1) {
+        return "a second log_type (\"Cannot set more than one log_type attribute\")";
+      }
+      if (problem) return "log_type = " + joined(attribute.values) + ": " + *problem;
+      return std::nullopt;
     }
     if (target != nullptr) {
       if (!target->has_value()) target->emplace();
-      apply_to_set(**target, operation, attribute.values);
-      return;
-    }
-    std::set<std::string>* list = attribute.name == "enabled"    ? &enabled
-                                  : attribute.name == "disabled" ? &disabled
-                                                                 : nullptr;
-    if (list == nullptr) return;
-    // remove_disabled_services compares ids with EQ, which ignores case.
-    for (const std::string& id : attribute.values) {
-      if (operation == XinetdOperator::remove) {
-        list->erase(upper_case(id));
-      } else {
-        list->insert(upper_case(id));
+      if (std::optional<std::string> bad =
+              apply_log_flags(**target, attribute.name, operation, attribute.values)) {
+        return attribute.name + ": xinetd knows no " + attribute.name + " word " + *bad;
       }
+      return std::nullopt;
     }
+    std::set<std::string>* list = nullptr;
+    if (attribute.name == "enabled")
+      list = &enabled.emplace(enabled.value_or(std::set<std::string>{}));
+    if (attribute.name == "disabled") list = &disabled;
+    if (list == nullptr) return std::nullopt;
+    // remove_disabled_services compares ids with EQ, which ignores case.
+    for (const std::string& id : attribute.values) list->insert(upper_case(id));
+    return std::nullopt;
   }
 };
 
@@ -149,6 +170,10 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
     return false;
   }
   if (name == "flags") {
+    if (values.empty()) {
+      disable(service, "flags has no value", DisableCause::parse_error);
+      return false;
+    }
     for (const std::string& flag : values) {
       // xinetd 2.3.15 has no DISABLE flag, whatever its manual says: like any
       // unknown flag it is a parse error that disables the service, and the
@@ -207,14 +232,10 @@ void apply_environment(XinetdService& service, const XinetdAttribute& attribute)
   }
 }
 
-bool mentions(const XinetdSection& section, std::string_view name) {
-  return std::any_of(section.attributes.begin(), section.attributes.end(),
-                     [&](const XinetdAttribute& attribute) { return attribute.name == name; });
-}
-
-// A service that writes log_on_* starts from the defaults read before it
-// (get_service_entry's fill_attribute); one that never does takes them as
-// they are once every file is read (service_fill), and so does log_type.
+// log_on_* starts from the defaults read before the service
+// (get_service_entry's fill_attribute); when none of the service's own lines
+// for it parsed, the defaults as they are once every file is read replace it
+// (service_fill), and log_type likewise.
 XinetdService resolve_service(const XinetdSection& section, const DefaultsState& so_far,
                               const DefaultsState& every) {
   XinetdService service;
@@ -222,18 +243,27 @@ XinetdService resolve_service(const XinetdSection& section, const DefaultsState&
   service.line = section.line;
   service.name = section.name;
   service.closing_offset = section.closing_offset;
-  const DefaultsState& success_from = mentions(section, "log_on_success") ? so_far : every;
-  const DefaultsState& failure_from = mentions(section, "log_on_failure") ? so_far : every;
-  service.log_on_success = success_from.log_on_success.value_or(std::set<std::string>{});
-  service.log_on_failure = failure_from.log_on_failure.value_or(std::set<std::string>{});
+  service.log_on_success = so_far.log_on_success.value_or(std::set<std::string>{});
+  service.log_on_failure = so_far.log_on_failure.value_or(std::set<std::string>{});
   std::set<std::string> specified;
+  bool success_set = false;  // by a line of the service's own that parsed
+  bool failure_set = false;
   for (const XinetdAttribute& attribute : section.attributes) {
     service.attribute_indentation = attribute.indentation;
     const std::string& name = attribute.name;
-    if (name == "log_on_success") {
-      apply_to_set(service.log_on_success, attribute.operation, attribute.values);
-    } else if (name == "log_on_failure") {
-      apply_to_set(service.log_on_failure, attribute.operation, attribute.values);
+    if (name == "log_on_success" || name == "log_on_failure") {
+      bool success = name == "log_on_success";
+      std::optional<std::string> bad =
+          apply_log_flags(success ? service.log_on_success : service.log_on_failure, name,
+                          attribute.operation, attribute.values);
+      if (!bad) {
+        (success ? success_set : failure_set) = true;
+      } else {
+        disable(
+            service,
+            name + " = " + joined(attribute.values) + ": xinetd knows no " + name + " word " + *bad,
+            DisableCause::parse_error);
+      }
     } else if (name == "env") {
       apply_environment(service, attribute);
     } else if (!is_modifiable(name) && attribute.operation == XinetdOperator::assign &&
@@ -242,6 +272,8 @@ XinetdService resolve_service(const XinetdSection& section, const DefaultsState&
     }
   }
   if (service.id.empty()) service.id = service.name;
+  if (!success_set && every.log_on_success) service.log_on_success = *every.log_on_success;
+  if (!failure_set && every.log_on_failure) service.log_on_failure = *every.log_on_failure;
   if (specified.count("log_type") == 0) service.logs = every.logs;
   // Without a log, xinetd does no USERID lookup at all (SVC_LOGS_USERID_ON_*).
   if (!service.logs) return service;
@@ -263,22 +295,13 @@ struct XinetdServiceResolver::State {
 
 XinetdServiceResolver::XinetdServiceResolver(const std::vector<XinetdSection>& sections)
     : state_(std::make_unique<State>()) {
-  DefaultsState& every = state_->every_defaults;
   for (const XinetdSection& section : sections) {
     if (section.kind != XinetdSectionKind::defaults) continue;
     for (const XinetdAttribute& attribute : section.attributes) {
-      every.apply(attribute);
-      if (attribute.name != "log_type") continue;
-      // Either stops xinetd while it reads `defaults`: "xinetd will exit".
-      std::optional<std::string> problem = xinetd_log_type_problem(attribute.values);
-      if (every.log_type_lines > 1) {
-        problems_.push_back({section.file, attribute.line,
-                             "defaults: a second log_type (\"Cannot set more than one log_type "
-                             "attribute\"); xinetd exits at start"});
-      } else if (problem) {
-        problems_.push_back({section.file, attribute.line,
-                             "defaults: log_type = " + joined(attribute.values) + ": " + *problem +
-                                 "; xinetd exits at start"});
+      // xinetd stops at any of these while it reads `defaults`: "xinetd will exit".
+      if (std::optional<std::string> problem = state_->every_defaults.apply(attribute)) {
+        problems_.push_back(
+            {section.file, attribute.line, "defaults: " + *problem + "; xinetd exits at start"});
       }
     }
   }
@@ -298,9 +321,9 @@ std::optional<XinetdService> XinetdServiceResolver::resolve(const XinetdSection&
   std::string id = upper_case(service.id);
   if (every.disabled.count(id) != 0) {
     disable(service, "listed in `disabled` of defaults");
-  } else if (!every.enabled.empty() && every.enabled.count(id) == 0) {
+  } else if (every.enabled && every.enabled->count(id) == 0) {
     disable(service, "not listed in `enabled` of defaults");
-  } else if (!every.enabled.empty() && service.disabled_by_parse_error) {
+  } else if (every.enabled && service.disabled_by_parse_error) {
     service.enabled = true;
     service.disabled_reason.clear();
     service.disabled_by_parse_error = false;

@@ -129,7 +129,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         left.disabled_by_parse_error != right.disabled_by_parse_error)
       __builtin_trap();
     // A service that is off says why, and only an off one can be off by a parse error.
-    if (left.enabled == left.disabled_reason.empty()) __builtin_trap();
+    if (left.enabled != left.disabled_reason.empty()) __builtin_trap();
     if (left.disabled_by_parse_error && left.enabled) __builtin_trap();
     if (!left.logs && !left.ident_attributes.empty()) __builtin_trap();
   }

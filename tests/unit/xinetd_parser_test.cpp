@@ -254,6 +254,15 @@ INSTANTIATE_TEST_SUITE_P(
                   {"log_on_success"},
                   ""},
         IdentCase{"removed_by_minus_equals", "\tlog_on_success -= USERID\n", {}},
+        // A line that fails to parse does not count as the service's own: the
+        // defaults replace it, unless an earlier line parsed; the words before
+        // the bad one apply (parse_value_list). disable = no turns it back on.
+        IdentCase{"a_bad_line_leaves_the_defaults",
+                  "\tlog_on_success = BOGUS\n\tdisable = no\n",
+                  {"log_on_success"}},
+        IdentCase{"words_before_a_bad_one_still_apply",
+                  "\tlog_on_success = PID\n\tlog_on_success += USERID BOGUS\n\tdisable = no\n",
+                  {"log_on_success"}},
         IdentCase{"replaced_by_equals", "\tlog_on_success = PID HOST\n", {}},
         IdentCase{"added_by_plus_equals",
                   "\tlog_on_failure += USERID\n",
@@ -317,6 +326,20 @@ INSTANTIATE_TEST_SUITE_P(
         EnableCase{"disable_no_before_a_parse_error", "", "\tdisable = no\n\tflags = FOO\n", false,
                    "flags = FOO: xinetd knows no flag FOO"},
         EnableCase{"enabled_list_ignores_case", "\tenabled = SMTP-Main\n", "", true, ""},
+        // enabled_parser and disabled_parser add whatever the operator.
+        EnableCase{"enabled_minus_equals_adds", "\tenabled = other\n\tenabled -= smtp-main\n", "",
+                   true, ""},
+        EnableCase{"disabled_minus_equals_adds", "\tdisabled -= smtp-main\n", "", false,
+                   "listed in `disabled` of defaults"},
+        EnableCase{"an_empty_enabled_list_enables_nothing", "\tenabled =\n", "", false,
+                   "not listed in `enabled` of defaults"},
+        EnableCase{"log_on_success_unknown_word", "", "\tlog_on_success += USERID BOGUS\n", false,
+                   "log_on_success = USERID BOGUS: xinetd knows no log_on_success word BOGUS"},
+        EnableCase{"log_on_failure_takes_no_success_word", "", "\tlog_on_failure = HOST DURATION\n",
+                   false,
+                   "log_on_failure = HOST DURATION: xinetd knows no log_on_failure word DURATION"},
+        EnableCase{"flags_without_a_value", "", "\tflags =\n\tflags = REUSE\n", false,
+                   "flags has no value"},
         EnableCase{"disabled_list_ignores_case", "\tdisabled = SMTP-MAIN\n", "", false,
                    "listed in `disabled` of defaults"},
         EnableCase{"log_type_file", "", "\tlog_type = FILE /var/log/x 10K 20K\n", true, ""},
@@ -368,6 +391,11 @@ TEST(XinetdResolve, DefaultsLogTypeThatStopsXinetdIsAProblem) {
             "start");
   XinetdServiceResolver fine(sections_of("defaults\n{\n\tlog_type = FILE /var/log/x\n}\n"));
   EXPECT_TRUE(fine.problems().empty());
+  XinetdServiceResolver bad_word(sections_of("defaults\n{\n\tlog_on_success = USERID TRAFIC\n}\n"));
+  ASSERT_EQ(bad_word.problems().size(), 1u);
+  EXPECT_EQ(bad_word.problems()[0].message,
+            "defaults: log_on_success: xinetd knows no log_on_success word TRAFIC; xinetd exits "
+            "at start");
 }
 
 TEST(XinetdResolve, FlagsAfterAnUnknownOneAreNotRead) {
