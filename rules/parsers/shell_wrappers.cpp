@@ -39,7 +39,9 @@ bool apply_state_command(const ShellCommand& command, ScriptState& state) {
   if (command.words.empty()) {
     for (const ShellAssignment& assignment : command.assignments) {
       state.variables[assignment.name] = assignment.value;
-      if (state.export_all) state.exported.insert(assignment.name);
+      // PATH comes from the environment the script starts with, and sh keeps
+      // an inherited variable exported when it is assigned.
+      if (state.export_all || assignment.name == "PATH") state.exported.insert(assignment.name);
     }
     return true;
   }

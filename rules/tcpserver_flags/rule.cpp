@@ -49,6 +49,14 @@ struct TcpserverUse {
   TcpserverBuildFound build;
 };
 
+// The PATH the run script gives tcpserver's lookup, when it sets one.
+std::optional<std::string> path_variable(const ServiceCommand& command) {
+  const std::map<std::string, std::string>& environment = command.details->environment;
+  auto path = environment.find("PATH");
+  if (path == environment.end()) return std::nullopt;
+  return path->second;
+}
+
 std::vector<std::string> words_after(const std::vector<std::string>& argv, std::size_t index) {
   return {argv.begin() + static_cast<std::ptrdiff_t>(index + 1), argv.end()};
 }
@@ -99,7 +107,8 @@ class TcpserverFlagsRule final : public Rule {
       if (command.source != LaunchSource::run_script) continue;
       std::optional<std::size_t> index = find_program_word(command.argv, "tcpserver");
       if (!index) continue;
-      const TcpserverBuildFound& build = builds.of(command.argv[*index], command.file);
+      const TcpserverBuildFound& build =
+          builds.of(command.argv[*index], command.file, path_variable(command));
       uses_by_script[command.subject].push_back(
           {&command, *index, read_tcpserver_options(words_after(command.argv, *index), build.build),
            build});
@@ -128,7 +137,9 @@ class TcpserverFlagsRule final : public Rule {
       const ServiceCommand* command = found->second;
       Expected<std::string> before = context.host.read_file(finding.subject);
       if (!before) return Unexpected(before.error());
-      Expected<std::string> after = add_ident_off_option(finding.subject, *before, builds);
+      // The script's PATH as the inventory read it, envdir included.
+      Expected<std::string> after =
+          add_ident_off_option(finding.subject, *before, builds, path_variable(*command));
       if (!after) return Unexpected(after.error());
       if (*after == *before) continue;
       PlannedChange change;
@@ -242,7 +253,8 @@ class TcpserverFlagsRule final : public Rule {
   // when an explicit -r would otherwise undo it. No other byte changes.
   static Expected<std::string> add_ident_off_option(const std::string& file,
                                                     const std::string& before,
-                                                    TcpserverBuilds& builds) {
+                                                    TcpserverBuilds& builds,
+                                                    const std::optional<std::string>& search_path) {
     std::vector<std::size_t> insert_at;
     for (const ProgramCommand& program :
          resolve_programs(parse_shell_script(file, before)).commands) {
@@ -250,8 +262,8 @@ class TcpserverFlagsRule final : public Rule {
       for (const ShellWord& word : program.argv) texts.push_back(word.text);
       std::optional<std::size_t> index = find_program_word(texts, "tcpserver");
       if (!index) continue;
-      TcpserverOptions options =
-          read_tcpserver_options(words_after(texts, *index), builds.of(texts[*index], file).build);
+      TcpserverOptions options = read_tcpserver_options(
+          words_after(texts, *index), builds.of(texts[*index], file, search_path).build);
       if (options.error || options.ident_disabled) continue;
       std::size_t anchor = *index;
       if (options.has_ident_enabling_option && options.last_option_word) {
@@ -269,8 +281,8 @@ class TcpserverFlagsRule final : public Rule {
       for (const ShellWord& word : program.argv) texts.push_back(word.text);
       std::optional<std::size_t> index = find_program_word(texts, "tcpserver");
       if (!index) continue;
-      TcpserverOptions options =
-          read_tcpserver_options(words_after(texts, *index), builds.of(texts[*index], file).build);
+      TcpserverOptions options = read_tcpserver_options(
+          words_after(texts, *index), builds.of(texts[*index], file, search_path).build);
       if (!options.error && !options.ident_disabled) {
         return fail_with(file + ": adding -R did not turn ident off on line " +
                          std::to_string(program.line) + "; edit it by hand");

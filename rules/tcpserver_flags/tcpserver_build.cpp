@@ -1,5 +1,6 @@
 #include "tcpserver_flags/tcpserver_build.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -33,26 +34,55 @@ TcpserverBuild tcpserver_build_of_binary(std::string_view bytes) {
 }
 
 TcpserverBuildFound find_tcpserver_build(const Host& host, std::string_view program_word,
-                                         std::string_view script_folder) {
+                                         std::string_view script_folder,
+                                         const std::optional<std::string>& path_variable) {
   TcpserverBuildFound found;
+  auto from_script_folder = [&](std::string_view relative) {
+    return std::string(script_folder) + (script_folder == "/" ? "" : "/") + std::string(relative);
+  };
   std::string path;
   if (!program_word.empty() && program_word.front() == '/') {
     path = program_word;
   } else if (program_word.find('/') != std::string_view::npos) {
-    path =
-        std::string(script_folder) + (script_folder == "/" ? "" : "/") + std::string(program_word);
+    path = from_script_folder(program_word);
   } else {
+    std::string search = path_variable ? *path_variable : std::string(kSupervisorPath);
     std::string looked;
-    for (const char* folder : {"/command/", "/usr/local/bin/", "/usr/bin/", "/bin/"}) {
-      std::string candidate = folder + std::string(program_word);
-      looked += (looked.empty() ? "" : ", ") + candidate;
-      if (is_executable_file(host, candidate)) {
-        path = candidate;
-        break;
+    std::string passed_over;
+    std::size_t start = 0;
+    while (path.empty() && start <= search.size()) {
+      std::size_t colon = std::min(search.find(':', start), search.size());
+      std::string folder = search.substr(start, colon - start);
+      start = colon + 1;
+      if (folder == "$PATH" || folder == "${PATH}") {
+        // The inherited PATH, one level deep: a script sets it once.
+        TcpserverBuildFound inherited =
+            find_tcpserver_build(host, program_word, script_folder, std::nullopt);
+        if (!inherited.path.empty()) return inherited;
+        looked += (looked.empty() ? "" : ", ") + std::string("$PATH (") +
+                  std::string(kSupervisorPath) + ")";
+        continue;
       }
+      if (folder.find_first_of("$`") != std::string::npos) {
+        passed_over += (passed_over.empty() ? "" : ", ") + folder;
+        continue;
+      }
+      std::string candidate = folder.empty() || folder.front() != '/'
+                                  ? from_script_folder(folder.empty() ? "." : folder)
+                                  : folder;
+      candidate += "/" + std::string(program_word);
+      looked += (looked.empty() ? "" : ", ") + candidate;
+      if (is_executable_file(host, candidate)) path = candidate;
+    }
+    if (path.empty() && looked.empty()) {
+      found.unknown = "the script's PATH (" + search +
+                      ") comes from variables qharden does not expand, so which build it starts "
+                      "is unknown";
+      return found;
     }
     if (path.empty()) {
       found.unknown = "no executable " + std::string(program_word) + " was found at " + looked +
+                      (passed_over.empty() ? "" : " (not expanded: " + passed_over + ")") +
                       " to tell which build is installed";
       return found;
     }
@@ -72,12 +102,12 @@ TcpserverBuildFound find_tcpserver_build(const Host& host, std::string_view prog
 }
 
 const TcpserverBuildFound& TcpserverBuilds::of(const std::string& program_word,
-                                               const std::string& script_file) {
-  bool relative = !program_word.empty() && program_word.front() != '/' &&
-                  program_word.find('/') != std::string::npos;
-  std::string folder = relative ? folder_of(script_file) : "";
-  auto [entry, inserted] = found_.try_emplace(folder + "\n" + program_word);
-  if (inserted) entry->second = find_tcpserver_build(host_, program_word, folder);
+                                               const std::string& script_file,
+                                               const std::optional<std::string>& path_variable) {
+  std::string folder = folder_of(script_file);
+  std::string key = folder + '\0' + program_word + '\0' + path_variable.value_or("\n");
+  auto [entry, inserted] = found_.try_emplace(key);
+  if (inserted) entry->second = find_tcpserver_build(host_, program_word, folder, path_variable);
   return entry->second;
 }
 

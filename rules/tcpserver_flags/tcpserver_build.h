@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,13 +20,19 @@ struct TcpserverBuildFound {
   std::string unknown;  // when build is unknown: why, naming what was looked at
 };
 
+// svscanboot's and runit's PATH, which a run script inherits.
+inline constexpr std::string_view kSupervisorPath =
+    "/command:/usr/local/bin:/usr/local/sbin:/bin:/sbin:/usr/bin:/usr/sbin";
+
 // program_word: the tcpserver word of a run script's command line. An
 // absolute path is read as it stands and a relative one from the script's
-// folder (supervise and runsv run ./run there); a bare name is looked for as
-// svscanboot's and runit's PATH would find it (/command, /usr/local/bin,
-// /usr/bin, /bin), skipping files that are not executable, as execvp does.
+// folder (supervise and runsv run ./run there); a bare name is looked for in
+// the PATH the script sets (path_variable), else in kSupervisorPath, skipping
+// files that are not executable, as execvp does. In a PATH the script sets,
+// $PATH stands for kSupervisorPath and other expansions are passed over.
 TcpserverBuildFound find_tcpserver_build(const Host& host, std::string_view program_word,
-                                         std::string_view script_folder);
+                                         std::string_view script_folder,
+                                         const std::optional<std::string>& path_variable);
 
 // From the binary's bytes: ipv6 when its usage names -I or -4/-6, plain when
 // its usage names neither, unknown without a tcpserver usage text.
@@ -35,7 +42,8 @@ TcpserverBuild tcpserver_build_of_binary(std::string_view bytes);
 class TcpserverBuilds {
  public:
   explicit TcpserverBuilds(const Host& host) : host_(host) {}
-  const TcpserverBuildFound& of(const std::string& program_word, const std::string& script_file);
+  const TcpserverBuildFound& of(const std::string& program_word, const std::string& script_file,
+                                const std::optional<std::string>& path_variable);
 
  private:
   const Host& host_;

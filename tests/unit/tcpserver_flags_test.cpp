@@ -342,8 +342,50 @@ INSTANTIATE_TEST_SUITE_P(
                       "unknown",
                       "",
                       "and no executable tcpserver was found at /command/tcpserver, "
-                      "/usr/local/bin/tcpserver, /usr/bin/tcpserver, /bin/tcpserver to tell which "
+                      "/usr/local/bin/tcpserver, /usr/local/sbin/tcpserver, /bin/tcpserver, "
+                      "/sbin/tcpserver, /usr/bin/tcpserver, /usr/sbin/tcpserver to tell which "
                       "build is installed)"},
+        // svscanboot's PATH has /bin before /usr/bin.
+        BuildHostCase{"bin_before_usr_bin",
+                      "exec tcpserver -6 -v 0 25 qmail-smtpd",
+                      {{"/bin/tcpserver", kIpv6Binary}, {"/usr/bin/tcpserver", kPlainBinary}},
+                      Status::fail,
+                      "ucspi-tcp-ipv6",
+                      "/bin/tcpserver",
+                      "without -R"},
+        BuildHostCase{
+            "path_set_and_exported_by_the_script",
+            "PATH=/opt/ucspi/bin:/usr/bin:/bin; export PATH; exec tcpserver -6 -v 0 25 x",
+            {{"/opt/ucspi/bin/tcpserver", kIpv6Binary}, {"/usr/bin/tcpserver", kPlainBinary}},
+            Status::fail,
+            "ucspi-tcp-ipv6",
+            "/opt/ucspi/bin/tcpserver",
+            "without -R"},
+        // PATH is inherited, so sh keeps it exported when it is assigned.
+        BuildHostCase{
+            "path_assigned_without_export",
+            "PATH=/opt/ucspi/bin:$PATH\nexec tcpserver -6 -v 0 25 x",
+            {{"/opt/ucspi/bin/tcpserver", kIpv6Binary}, {"/usr/bin/tcpserver", kPlainBinary}},
+            Status::fail,
+            "ucspi-tcp-ipv6",
+            "/opt/ucspi/bin/tcpserver",
+            "without -R"},
+        BuildHostCase{"inherited_path_within_the_scripts",
+                      "PATH=/nothing:${PATH} exec tcpserver -6 -v 0 25 x",
+                      {{"/usr/bin/tcpserver", kIpv6Binary}},
+                      Status::fail,
+                      "ucspi-tcp-ipv6",
+                      "/usr/bin/tcpserver",
+                      "without -R"},
+        BuildHostCase{
+            "path_from_another_variable",
+            "PATH=$MYPATH exec tcpserver -6 -v 0 25 x",
+            {{"/usr/bin/tcpserver", kIpv6Binary}},
+            Status::error,
+            "unknown",
+            "",
+            "and the script's PATH ($MYPATH) comes from variables qharden does not expand, "
+            "so which build it starts is unknown)"},
         BuildHostCase{"plain_options_need_no_binary",
                       "exec tcpserver -v 0 25 qmail-smtpd",
                       {},
