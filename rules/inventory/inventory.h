@@ -141,6 +141,10 @@ struct ServiceCommandDetails {
   // point to ("daemontools", "runit", or "" when they do not tell).
   std::vector<std::string> wrappers;
   std::string supervisor;
+  // Run scripts only: the PATH argv[0] is looked up in, when the script sets
+  // one. envdir and chpst -e search with the PATH they were started with,
+  // not the one they read, so an innermost envdir's PATH does not count.
+  std::optional<std::string> search_path;
   // systemd: how many ExecStart= are in effect. Type=oneshot may have several,
   // run in order; argv is the last, and a drop-in that gives one line again
   // would drop the others.

@@ -86,9 +86,28 @@ class RunScriptReader {
     }
     command.details->wrappers = program.wrappers;
     command.details->supervisor = guess_supervisor(host_, path_, program.wrappers);
+    std::map<std::string, std::string>& environment = command.details->environment;
+    auto current_path = [&]() -> std::optional<std::string> {
+      auto path = environment.find("PATH");
+      if (path == environment.end()) return std::nullopt;
+      return path->second;
+    };
+    std::optional<std::string> path_before_last_directory;
+    bool read_a_directory = false;
     for (const EnvironmentChange& change : program.environment) {
-      apply(change, program.line, command.details->environment);
+      if (change.kind == EnvironmentChange::Kind::read_directory) {
+        path_before_last_directory = current_path();
+        read_a_directory = true;
+      }
+      apply(change, program.line, environment);
     }
+    // pathexec_run finds the program with the PATH of the wrapper that runs
+    // it: for an innermost envdir or chpst -e, the one before it read its folder.
+    bool innermost_reads_a_directory =
+        read_a_directory && !program.wrappers.empty() &&
+        (program.wrappers.back() == "envdir" || program.wrappers.back() == "chpst");
+    command.details->search_path =
+        innermost_reads_a_directory ? path_before_last_directory : current_path();
     inventory_.commands.push_back(std::move(command));
   }
 

@@ -1,6 +1,7 @@
 // The second half of shell_words.h: following the script's variables from line
 // to line and unwrapping the programs that only set something up and then exec
 // their arguments (daemontools, runit and coreutils wrappers).
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <optional>
@@ -33,12 +34,30 @@ struct ScriptState {
   bool export_all = false;  // set -a
 };
 
+// PATH=/opt/bin:$PATH after the script set PATH itself: $PATH is that value,
+// not the inherited one. Other expansions stay as written.
+std::string with_own_path(const std::string& name, const std::string& value,
+                          const ScriptState& state) {
+  auto previous = state.variables.find("PATH");
+  if (name != "PATH" || previous == state.variables.end()) return value;
+  std::string result;
+  std::size_t start = 0;
+  while (start <= value.size()) {
+    std::size_t colon = std::min(value.find(':', start), value.size());
+    std::string part = value.substr(start, colon - start);
+    if (part == "$PATH" || part == "${PATH}") part = previous->second;
+    result += (start == 0 ? "" : ":") + part;
+    start = colon + 1;
+  }
+  return result;
+}
+
 // Built-ins that only change the script's own state: `export`, `unset`,
 // `set -a`, and lines that are nothing but assignments. True when handled.
 bool apply_state_command(const ShellCommand& command, ScriptState& state) {
   if (command.words.empty()) {
     for (const ShellAssignment& assignment : command.assignments) {
-      state.variables[assignment.name] = assignment.value;
+      state.variables[assignment.name] = with_own_path(assignment.name, assignment.value, state);
       // PATH comes from the environment the script starts with, and sh keeps
       // an inherited variable exported when it is assigned.
       if (state.export_all || assignment.name == "PATH") state.exported.insert(assignment.name);
@@ -54,7 +73,9 @@ bool apply_state_command(const ShellCommand& command, ScriptState& state) {
       std::size_t equals = word.find('=');
       std::string name = word.substr(0, equals);
       if (!is_variable_name(name)) continue;
-      if (equals != std::string::npos) state.variables[name] = word.substr(equals + 1);
+      if (equals != std::string::npos) {
+        state.variables[name] = with_own_path(name, word.substr(equals + 1), state);
+      }
       if (exporting) state.exported.insert(name);
     }
     return true;
@@ -262,8 +283,8 @@ ResolvedScript resolve_programs(const ShellScript& script) {
       program.environment.push_back({EnvironmentChange::Kind::set, name, variable->second});
     }
     for (const ShellAssignment& assignment : command.assignments) {
-      program.environment.push_back(
-          {EnvironmentChange::Kind::set, assignment.name, assignment.value});
+      program.environment.push_back({EnvironmentChange::Kind::set, assignment.name,
+                                     with_own_path(assignment.name, assignment.value, state)});
     }
     Unwrapper(command.words, program, resolved.problems).run();
     if (!program.argv.empty()) resolved.commands.push_back(std::move(program));

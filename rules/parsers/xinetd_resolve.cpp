@@ -57,6 +57,18 @@ std::optional<std::string> apply_log_flags(std::set<std::string>& target, std::s
   return std::nullopt;
 }
 
+const char* operator_text(XinetdOperator operation) {
+  switch (operation) {
+    case XinetdOperator::add:
+      return " += ";
+    case XinetdOperator::remove:
+      return " -= ";
+    case XinetdOperator::assign:
+      break;
+  }
+  return " = ";
+}
+
 std::string joined(const std::vector<std::string>& words) {
   std::string text;
   for (const std::string& word : words) text += (text.empty() ? "" : " ") + word;
@@ -101,8 +113,10 @@ struct DefaultsState {
       return std::nullopt;
     }
     std::set<std::string>* list = nullptr;
-    if (attribute.name == "enabled")
-      list = &enabled.emplace(enabled.value_or(std::set<std::string>{}));
+    if (attribute.name == "enabled") {
+      if (!enabled) enabled.emplace();
+      list = &*enabled;
+    }
     if (attribute.name == "disabled") list = &disabled;
     if (list == nullptr) return std::nullopt;
     // remove_disabled_services compares ids with EQ, which ignores case.
@@ -259,10 +273,10 @@ XinetdService resolve_service(const XinetdSection& section, const DefaultsState&
       if (!bad) {
         (success ? success_set : failure_set) = true;
       } else {
-        disable(
-            service,
-            name + " = " + joined(attribute.values) + ": xinetd knows no " + name + " word " + *bad,
-            DisableCause::parse_error);
+        disable(service,
+                name + operator_text(attribute.operation) + joined(attribute.values) +
+                    ": xinetd knows no " + name + " word " + *bad,
+                DisableCause::parse_error);
       }
     } else if (name == "env") {
       apply_environment(service, attribute);

@@ -51,10 +51,7 @@ struct TcpserverUse {
 
 // The PATH the run script gives tcpserver's lookup, when it sets one.
 std::optional<std::string> path_variable(const ServiceCommand& command) {
-  const std::map<std::string, std::string>& environment = command.details->environment;
-  auto path = environment.find("PATH");
-  if (path == environment.end()) return std::nullopt;
-  return path->second;
+  return command.details->search_path;
 }
 
 std::vector<std::string> words_after(const std::vector<std::string>& argv, std::size_t index) {

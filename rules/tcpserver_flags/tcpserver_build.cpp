@@ -41,6 +41,7 @@ TcpserverBuildFound find_tcpserver_build(const Host& host, std::string_view prog
     return std::string(script_folder) + (script_folder == "/" ? "" : "/") + std::string(relative);
   };
   std::string path;
+  std::string passed_over_before;  // expansions ahead of the match
   if (!program_word.empty() && program_word.front() == '/') {
     path = program_word;
   } else if (program_word.find('/') != std::string_view::npos) {
@@ -55,10 +56,14 @@ TcpserverBuildFound find_tcpserver_build(const Host& host, std::string_view prog
       std::string folder = search.substr(start, colon - start);
       start = colon + 1;
       if (folder == "$PATH" || folder == "${PATH}") {
-        // The inherited PATH, one level deep: a script sets it once.
+        // The PATH the script started with: the reader has already put the
+        // script's own earlier value in place of a $PATH it set itself.
         TcpserverBuildFound inherited =
             find_tcpserver_build(host, program_word, script_folder, std::nullopt);
-        if (!inherited.path.empty()) return inherited;
+        if (!inherited.path.empty()) {
+          path = inherited.path;
+          continue;
+        }
         looked += (looked.empty() ? "" : ", ") + std::string("$PATH (") +
                   std::string(kSupervisorPath) + ")";
         continue;
@@ -80,6 +85,7 @@ TcpserverBuildFound find_tcpserver_build(const Host& host, std::string_view prog
                       "is unknown";
       return found;
     }
+    if (!path.empty()) passed_over_before = passed_over;
     if (path.empty()) {
       found.unknown = "no executable " + std::string(program_word) + " was found at " + looked +
                       (passed_over.empty() ? "" : " (not expanded: " + passed_over + ")") +
@@ -88,6 +94,11 @@ TcpserverBuildFound find_tcpserver_build(const Host& host, std::string_view prog
     }
   }
   found.path = path;
+  if (!passed_over_before.empty()) {
+    found.unknown = "the script's PATH has " + passed_over_before + " before " + path +
+                    ", which qharden does not expand, so which tcpserver it starts is unknown";
+    return found;
+  }
   Expected<std::string> bytes = host.read_file(path);
   if (!bytes) {
     found.unknown =

@@ -334,7 +334,7 @@ INSTANTIATE_TEST_SUITE_P(
         EnableCase{"an_empty_enabled_list_enables_nothing", "\tenabled =\n", "", false,
                    "not listed in `enabled` of defaults"},
         EnableCase{"log_on_success_unknown_word", "", "\tlog_on_success += USERID BOGUS\n", false,
-                   "log_on_success = USERID BOGUS: xinetd knows no log_on_success word BOGUS"},
+                   "log_on_success += USERID BOGUS: xinetd knows no log_on_success word BOGUS"},
         EnableCase{"log_on_failure_takes_no_success_word", "", "\tlog_on_failure = HOST DURATION\n",
                    false,
                    "log_on_failure = HOST DURATION: xinetd knows no log_on_failure word DURATION"},
