@@ -62,17 +62,24 @@ parser_sources() {
   esac
 }
 
-# total NAME: executions recorded for NAME since the last commit that changed
-# its fuzz target or its parser. Both sides are UTC timestamps to the second:
-# comparing days counted a morning's sittings on the old harness after an
-# afternoon's change.
+# total NAME: executions recorded for NAME in sittings that started after the
+# last commit that changed its fuzz target or its parser. A line is written
+# when its sitting ends, so the start is its date less its seconds: a sitting
+# that began on the old code and ended after the change does not count.
+# Timestamps are UTC to the second.
 total() {
-  local name=$1 since
+  local name=$1 since since_epoch sum=0 date commit target executions seconds result
   # shellcheck disable=SC2046 # the sources are words on purpose
   since=$(TZ=UTC git -C "$source_dir" log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ \
     -- "tests/fuzz/$name.cpp" $(parser_sources "$name") 2>/dev/null)
-  awk -F'\t' -v name="$name" -v since="${since:-0000-00-00T00:00:00Z}" \
-    'NR > 1 && $3 == name && ($6 == "ok" || $6 == "starved") && $1 >= since {sum += $4} END {print sum + 0}' "$ledger"
+  since_epoch=$(date -u -d "${since:-1970-01-01T00:00:00Z}" +%s)
+  while IFS=$'\t' read -r date commit target executions seconds result; do
+    [ "$target" = "$name" ] || continue
+    [ "$result" = ok ] || [ "$result" = starved ] || continue
+    [ $(($(date -u -d "$date" +%s) - seconds)) -ge "$since_epoch" ] || continue
+    sum=$((sum + executions))
+  done < <(tail -n +2 "$ledger")
+  echo "$sum"
 }
 
 status=0
