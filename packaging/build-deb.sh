@@ -46,7 +46,17 @@ for program in mmdebstrap systemd-nspawn git; do
   command -v "$program" > /dev/null || die "$program is missing (packaging/bootstrap.sh test installs it)"
 done
 
-version=$(dpkg-parsechangelog -l "$source_dir/packaging/debian/changelog" -S Version)
+changelog=$source_dir/packaging/debian/changelog
+upstream_version=$(dpkg-parsechangelog -l "$changelog" -S Version)
+# Each release's build has its own version, 0.2.0+deb12 and 0.2.0+deb13: an
+# apt repository serving both suites keeps both .debs in one pool, where
+# reprepro and aptly refuse a second, different file of the same name and
+# version, and bookworm's sorts below trixie's, so a dist-upgrade takes the
+# trixie build.
+case "$release" in
+  bookworm) version=$upstream_version+deb12 ;;
+  trixie) version=$upstream_version+deb13 ;;
+esac
 # Keyed by the build dependencies only: editing a description needs no new root.
 control_hash=$(sed -n '/^Build-Depends:/,/^[^ ]/{/^Build-Depends:/p;/^ /p}' \
   "$source_dir/packaging/debian/control" | sha256sum | cut -c1-16)
@@ -114,6 +124,18 @@ else
     tar --null -T - -cf -) | tar -C "$package_source" -xf -
 fi
 cp -a "$source_dir/packaging/debian" "$package_source/debian"
+# The release's entry goes on top, dated by the commit so that two builds of
+# one commit are the same; lintian wants it later than the entry below it.
+changelog_epoch=$(date -d "$(dpkg-parsechangelog -l "$changelog" -S Date)" +%s)
+entry_epoch=$(git -C "$source_dir" log -1 --format=%ct 2> /dev/null || echo 0)
+[ "$entry_epoch" -gt "$changelog_epoch" ] || entry_epoch=$((changelog_epoch + 1))
+{
+  printf 'qharden (%s) %s; urgency=medium\n\n' "$version" "$release"
+  printf '  * Built for %s from qharden %s.\n\n' "$release" "$upstream_version"
+  printf ' -- %s  %s\n\n' "$(dpkg-parsechangelog -l "$changelog" -S Maintainer)" \
+    "$(LC_ALL=C date -u -R -d "@$entry_epoch")"
+  cat "$changelog"
+} > "$package_source/debian/changelog"
 
 # No machined needed (--register=no); where systemd is not this machine's init
 # there is no bus to ask for a scope, so the container stays in ours.
