@@ -133,6 +133,10 @@ struct ServiceCommandDetails {
   // xinetd only: the attributes whose effective value holds USERID, so xinetd
   // itself does an ident lookup ("log_on_success", "log_on_failure").
   std::vector<std::string> xinetd_ident_attributes;
+  // xinetd only: the same attributes when the service has no log_type, so
+  // xinetd logs nothing and does no lookup yet: a log_type added later (for
+  // fail2ban, say) would start one.
+  std::vector<std::string> xinetd_latent_ident_attributes;
   // xinetd only: the effective `passenv` names (defaults, then the service's
   // =, += and -=): variables of xinetd's own environment the server gets.
   std::vector<std::string> passenv;

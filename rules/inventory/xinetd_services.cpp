@@ -269,6 +269,12 @@ bool read_xinetd_services(const Host& host, const std::string& main_file,
     if (!service->ident_attributes.empty()) {
       command.details->xinetd_ident_attributes = std::move(service->ident_attributes);
     }
+    if (!service->logs) {
+      std::vector<std::string> latent;
+      if (service->log_on_success.count("USERID") != 0) latent.push_back("log_on_success");
+      if (service->log_on_failure.count("USERID") != 0) latent.push_back("log_on_failure");
+      if (!latent.empty()) command.details->xinetd_latent_ident_attributes = std::move(latent);
+    }
     if (!passenv_names.empty()) command.details->passenv = std::move(passenv_names);
     command.port = service->port ? service->port : service_ports.find(service->name);
     command.burst_limits = std::move(limits.settings);

@@ -9,10 +9,10 @@
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <set>
 #include <unordered_map>
 
 #include "engine/context.h"
+#include "inventory/failing_commands.h"
 #include "inventory/systemd_drop_in.h"
 #include "inventory/systemd_units.h"
 #include "listener_burst_limits/limits.h"
@@ -108,19 +108,6 @@ std::string indentation_of(const XinetdSection& section) {
     if (!attribute->indentation.empty()) return attribute->indentation;
   }
   return "\t";
-}
-
-// Commands by subject, built once; the first one in inventory order wins, as a
-// scan would find it. Run scripts are not this planner's business; systemd
-// sockets stay in, so that a finding about one is refused by name.
-std::unordered_map<std::string_view, const ServiceCommand*> commands_by_subject(
-    const ServiceInventory& inventory) {
-  std::unordered_map<std::string_view, const ServiceCommand*> index;
-  for (const ServiceCommand& command : inventory.commands) {
-    if (command.source == LaunchSource::run_script) continue;
-    index.emplace(command.subject, &command);
-  }
-  return index;
 }
 
 }  // namespace
@@ -244,34 +231,15 @@ Expected<std::vector<PlannedChange>> plan_burst_limit_fixes(AuditContext& contex
                                                             const std::vector<Finding>& failing) {
   const ServiceInventory& inventory = context.inventory();
   const Config::ListenerBurstLimits& bounds = context.config.listener_burst_limits;
-  std::vector<std::string> files;  // in the order the findings name them
-  std::map<std::string, std::vector<const ServiceCommand*>> commands_per_file;
-  std::unordered_map<std::string_view, const ServiceCommand*> by_subject =
-      commands_by_subject(inventory);
-  std::set<const ServiceCommand*> seen;
-  std::vector<const ServiceCommand*> systemd_commands;
-  for (const Finding& finding : failing) {
-    if (finding.rule != info.id || finding.status != Status::fail || !finding.fixable) continue;
-    auto found = by_subject.find(finding.subject);
-    if (found == by_subject.end()) continue;
-    const ServiceCommand* command = found->second;
-    // Never an edit of a unit file: a drop-in of the socket's, planned below.
-    if (command->source == LaunchSource::systemd) {
-      if (seen.insert(command).second) systemd_commands.push_back(command);
-      continue;
-    }
-    auto& commands = commands_per_file[command->file];
-    if (commands.empty()) files.push_back(command->file);
-    if (seen.insert(command).second) commands.push_back(command);
-  }
+  FailingCommands failing_commands = find_failing_commands(inventory, info, failing);
   std::vector<PlannedChange> changes;
-  for (const std::string& file : files) {
+  for (const std::string& file : failing_commands.files) {
     Expected<std::string> before = context.host.read_file(file);
     if (!before) return Unexpected(before.error());
     const std::string& text = *before;
     std::string summary;
     // Summaries bottom up, as the services were once edited one at a time.
-    std::vector<const ServiceCommand*>& commands = commands_per_file[file];
+    std::vector<const ServiceCommand*>& commands = failing_commands.per_file[file];
     std::stable_sort(commands.begin(), commands.end(),
                      [](const ServiceCommand* left, const ServiceCommand* right) {
                        return left->line > right->line;
@@ -338,7 +306,7 @@ Expected<std::vector<PlannedChange>> plan_burst_limit_fixes(AuditContext& contex
     change.action = FileReplacement{file, std::move(*before), std::move(*after), false};
     changes.push_back(std::move(change));
   }
-  for (const ServiceCommand* command : systemd_commands) {
+  for (const ServiceCommand* command : failing_commands.systemd) {
     Expected<std::optional<PlannedChange>> drop_in = plan_socket_drop_in(context, info, *command);
     if (!drop_in) return Unexpected(drop_in.error());
     if (*drop_in) changes.push_back(std::move(**drop_in));

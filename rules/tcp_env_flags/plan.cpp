@@ -9,10 +9,10 @@
 #include <cctype>
 #include <map>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "config/config.h"
 #include "engine/context.h"
+#include "inventory/failing_commands.h"
 #include "inventory/systemd_drop_in.h"
 #include "inventory/systemd_units.h"
 #include "parsers/inetd.h"
@@ -241,24 +241,6 @@ Expected<std::optional<PlannedChange>> plan_tcp_env_drop_in(AuditContext& contex
                                   ") through a drop-in; the unit file is left as it is");
 }
 
-namespace {
-
-// Commands by subject; the first one in inventory order wins, as a scan would
-// find it. Run scripts are tcpserver.flags' business. systemd commands stay in,
-// so that a finding about one is refused by name rather than skipped.
-std::unordered_map<std::string_view, const ServiceCommand*> commands_by_subject(
-    const ServiceInventory& inventory) {
-  std::unordered_map<std::string_view, const ServiceCommand*> index;
-  index.reserve(inventory.commands.size());
-  for (const ServiceCommand& command : inventory.commands) {
-    if (command.source == LaunchSource::run_script) continue;
-    index.emplace(command.subject, &command);
-  }
-  return index;
-}
-
-}  // namespace
-
 Expected<std::string> apply_text_edits(std::string_view text, std::vector<TextEdit> edits) {
   std::stable_sort(edits.begin(), edits.end(), [](const TextEdit& left, const TextEdit& right) {
     return left.offset < right.offset;
@@ -308,35 +290,16 @@ Expected<std::vector<PlannedChange>> plan_tcp_env_fixes(AuditContext& context, c
                                                         const std::vector<Finding>& failing) {
   const ServiceInventory& inventory = context.inventory();
   const std::string& options_text = context.config.tcp_env_flags.options;
-  // One entry per file, in the order the findings name them.
-  std::vector<std::string> files;
-  std::map<std::string, std::vector<const ServiceCommand*>> commands_per_file;
-  std::unordered_map<std::string_view, const ServiceCommand*> by_subject =
-      commands_by_subject(inventory);
-  std::unordered_set<const ServiceCommand*> seen;
-  std::vector<const ServiceCommand*> systemd_commands;
-  for (const Finding& finding : failing) {
-    if (finding.rule != info.id || finding.status != Status::fail || !finding.fixable) continue;
-    auto found = by_subject.find(finding.subject);
-    if (found == by_subject.end()) continue;
-    const ServiceCommand* command = found->second;
-    if (command->source == LaunchSource::systemd) {
-      if (seen.insert(command).second) systemd_commands.push_back(command);
-      continue;
-    }
-    auto& commands = commands_per_file[command->file];
-    if (commands.empty()) files.push_back(command->file);
-    if (seen.insert(command).second) commands.push_back(command);
-  }
+  FailingCommands failing_commands = find_failing_commands(inventory, info, failing);
 
   std::vector<PlannedChange> changes;
-  for (const std::string& file : files) {
+  for (const std::string& file : failing_commands.files) {
     Expected<std::string> text = context.host.read_file(file);
     if (!text) return Unexpected(text.error());
     std::vector<TextEdit> edits;
     std::string summary;
     ParsedFile parsed(file, *text);
-    for (const ServiceCommand* command : commands_per_file[file]) {
+    for (const ServiceCommand* command : failing_commands.per_file[file]) {
       Expected<LocatedCommand> located = parsed.locate(*command, options_text);
       if (!located) return Unexpected(located.error());
       if (located->argv != command->argv) return fail_with(changed_file_message(file));
@@ -365,7 +328,7 @@ Expected<std::vector<PlannedChange>> plan_tcp_env_fixes(AuditContext& context, c
     change.action = FileReplacement{file, std::move(*text), std::move(*after), false};
     changes.push_back(std::move(change));
   }
-  for (const ServiceCommand* command : systemd_commands) {
+  for (const ServiceCommand* command : failing_commands.systemd) {
     Expected<std::optional<PlannedChange>> drop_in =
         plan_tcp_env_drop_in(context, info, tcp_env_drop_in_source(*command), options_text);
     if (!drop_in) return Unexpected(drop_in.error());

@@ -80,6 +80,14 @@ std::string tcp_env_problem(const TcpEnvOptions& options) {
   return "tcp-env runs without -R: " + wait;
 }
 
+std::string joined_with_and(const std::vector<std::string>& words) {
+  std::string text;
+  for (std::size_t index = 0; index < words.size(); ++index) {
+    text += (index == 0 ? "" : index + 1 == words.size() ? " and " : ", ") + words[index];
+  }
+  return text;
+}
+
 std::string userid_problem(const std::vector<std::string>& attributes) {
   std::vector<std::string> parts;
   for (const std::string& attribute : attributes) {
@@ -134,6 +142,16 @@ Finding check_command(const RuleInfo& info, const ServiceCommand& command, std::
     std::string words;
     for (const std::string& word : options.option_words) words += " " + word;
     finding.message = "tcp-env runs with" + words + ": no ident lookup before 220";
+    const std::vector<std::string>& latent = command.details->xinetd_latent_ident_attributes;
+    if (!latent.empty()) {
+      finding.evidence["xinetd_latent_userid"] = latent;
+      finding.message += ". USERID is in " + joined_with_and(latent) +
+                         " but inactive, as the service has no log_type: a log_type added "
+                         "later makes xinetd do ident itself" +
+                         (latent.front() == "log_on_success"
+                              ? ", and each connection can wait up to 30 s before 220"
+                              : "");
+    }
     return finding;
   }
   finding.status = Status::fail;

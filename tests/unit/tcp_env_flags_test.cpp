@@ -529,6 +529,15 @@ TEST(TcpEnvFlags, UseridWithoutALogTypeDoesNoIdent) {
   expect_findings(audit.findings, {{"/etc/xinetd.conf:smtp", Status::pass, 8}});
   EXPECT_EQ(audit.findings[0].evidence["xinetd_userid"], nlohmann::json::array());
   EXPECT_EQ(audit.findings[0].evidence["ident"], false);
+  // Inactive, but one log_type away from a 30 s wait: the pass says so.
+  EXPECT_EQ(audit.findings[0].evidence["xinetd_latent_userid"],
+            nlohmann::json::array({"log_on_success", "log_on_failure"}));
+  EXPECT_NE(audit.findings[0].message.find(
+                "USERID is in log_on_success and log_on_failure but inactive, as the service "
+                "has no log_type: a log_type added later makes xinetd do ident itself, and each "
+                "connection can wait up to 30 s before 220"),
+            std::string::npos)
+      << audit.findings[0].message;
   ASSERT_TRUE(audit.changes);
   EXPECT_TRUE(audit.changes->empty());
 
@@ -536,6 +545,26 @@ TEST(TcpEnvFlags, UseridWithoutALogTypeDoesNoIdent) {
              "defaults\n{\n  log_type = SYSLOG daemon info\n" + text.substr(11));
   Audit logging = audit_root(tree.root());
   expect_findings(logging.findings, {{"/etc/xinetd.conf:smtp", Status::fail, 9}});
+  EXPECT_FALSE(logging.findings[0].evidence.contains("xinetd_latent_userid"));
+
+  // log_on_failure alone costs no greeting, so the note does not claim one;
+  // a service without USERID gets no note.
+  tree.write("/etc/xinetd.conf",
+             "defaults\n{\n  log_on_failure = USERID\n}\n" + text.substr(text.find("service")) +
+                 "service smtps\n{\n  server = /var/qmail/bin/tcp-env\n"
+                 "  server_args = -Rt0 qmail-smtpd\n  log_on_failure -= USERID\n}\n");
+  Audit failure_only = audit_root(tree.root());
+  ASSERT_EQ(failure_only.findings.size(), 2u);
+  EXPECT_EQ(failure_only.findings[0].status, Status::pass);
+  EXPECT_EQ(failure_only.findings[0].evidence["xinetd_latent_userid"],
+            nlohmann::json::array({"log_on_failure"}));
+  EXPECT_NE(failure_only.findings[0].message.find("makes xinetd do ident itself"),
+            std::string::npos);
+  EXPECT_EQ(failure_only.findings[0].message.find("30 s"), std::string::npos)
+      << failure_only.findings[0].message;
+  EXPECT_EQ(failure_only.findings[1].status, Status::pass);
+  EXPECT_FALSE(failure_only.findings[1].evidence.contains("xinetd_latent_userid"))
+      << failure_only.findings[1].message;
 }
 
 TEST(TcpEnvFlags, UseridOnFailureOnlySaysItDelaysNoGreeting) {
