@@ -59,7 +59,10 @@ install_missing() {
     # Removed however apt-get ends (a dropped ssh session too): left behind,
     # it would stop every later upgrade from restarting its services.
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-    trap 'rm -f /usr/sbin/policy-rc.d; exit 130' INT TERM HUP
+    # 128 + the signal's number, as the shell itself would have exited.
+    trap 'rm -f /usr/sbin/policy-rc.d; exit 129' HUP
+    trap 'rm -f /usr/sbin/policy-rc.d; exit 130' INT
+    trap 'rm -f /usr/sbin/policy-rc.d; exit 143' TERM
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
     chmod 755 /usr/sbin/policy-rc.d
     own_policy=1
