@@ -107,6 +107,18 @@ STANDIN
   chmod 755 "$1"
 }
 
+# write_xinetd_tree TREE: the tcp-env stand-in at TREE/var/qmail/bin/tcp-env
+# and two xinetd.conf files that include TREE/etc/xinetd.d: qharden reads
+# TREE/etc/xinetd.conf, whose paths are inside the tree, and the xinetd
+# started in the namespace reads TREE/xinetd-daemon.conf, which names the same
+# service files by their real path.
+write_xinetd_tree() {
+  write_tcp_env_stand_in "$1/var/qmail/bin/tcp-env"
+  mkdir -p "$1/etc/xinetd.d" "$1/run"
+  printf 'defaults\n{\n\tinstances = 10\n}\nincludedir /etc/xinetd.d\n' > "$1/etc/xinetd.conf"
+  printf 'defaults\n{\n\tinstances = 10\n}\nincludedir %s/etc/xinetd.d\n' "$1" > "$1/xinetd-daemon.conf"
+}
+
 # A private bus like the system bus: method calls denied unless a policy
 # (the shipped one, passed as the fourth argument) allows them.
 # write_bus_config FILE SOCKET TYPE POLICY_INCLUDE

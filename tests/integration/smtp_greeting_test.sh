@@ -17,10 +17,8 @@ make_namespace "$namespace"
 in_namespace() { ip netns exec "$namespace" "$@"; }
 
 stand_in=$tree/var/qmail/bin/tcp-env
-write_tcp_env_stand_in "$stand_in"
-mkdir -p "$tree/etc/xinetd.d" "$tree/run" "$tree/etc/qharden"
-printf 'defaults\n{\n\tinstances = 10\n}\nincludedir /etc/xinetd.d\n' > "$tree/etc/xinetd.conf"
-printf 'defaults\n{\n\tinstances = 10\n}\nincludedir %s/etc/xinetd.d\n' "$tree" > "$tree/xinetd-daemon.conf"
+write_xinetd_tree "$tree"
+mkdir -p "$tree/etc/qharden"
 cat > "$tree/etc/xinetd.d/smtp_psa" <<SERVICE
 service smtp
 {

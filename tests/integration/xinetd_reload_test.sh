@@ -13,12 +13,7 @@ tree=$(make_tree)
 namespace=qh-xinetd-$$
 make_namespace "$namespace"
 stand_in=$tree/var/qmail/bin/tcp-env
-write_tcp_env_stand_in "$stand_in"
-mkdir -p "$tree/etc/xinetd.d" "$tree/run"
-# qharden reads the tree's xinetd.conf (host paths); the daemon gets a copy
-# pointing at the same service files through their real path.
-printf 'defaults\n{\n\tinstances = 10\n}\nincludedir /etc/xinetd.d\n' > "$tree/etc/xinetd.conf"
-printf 'defaults\n{\n\tinstances = 10\n}\nincludedir %s/etc/xinetd.d\n' "$tree" > "$tree/xinetd-daemon.conf"
+write_xinetd_tree "$tree"
 cat > "$tree/etc/xinetd.d/smtp_psa" <<SERVICE
 # Plesk-style service; the comment and tabs must survive the fix.
 service smtp

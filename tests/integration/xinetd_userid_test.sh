@@ -24,10 +24,7 @@ tree=$(make_tree)
 namespace=qh-userid-$$
 make_namespace "$namespace"
 stand_in=$tree/var/qmail/bin/tcp-env
-write_tcp_env_stand_in "$stand_in"
-mkdir -p "$tree/etc/xinetd.d" "$tree/run"
-printf 'defaults\n{\n\tinstances = 10\n}\nincludedir /etc/xinetd.d\n' > "$tree/etc/xinetd.conf"
-printf 'defaults\n{\n\tinstances = 10\n}\nincludedir %s/etc/xinetd.d\n' "$tree" > "$tree/xinetd-daemon.conf"
+write_xinetd_tree "$tree"
 
 # write_service NAME PORT EXTRA_LINES
 write_service() {
