@@ -7,7 +7,6 @@
 // file (one file can hold tens of thousands of services).
 #include <algorithm>
 #include <cctype>
-#include <map>
 #include <unordered_map>
 
 #include "config/config.h"

@@ -146,11 +146,11 @@ Finding check_command(const RuleInfo& info, const ServiceCommand& command, std::
     if (!latent.empty()) {
       finding.evidence["xinetd_latent_userid"] = latent;
       finding.message += ". USERID is in " + joined_with_and(latent) +
-                         " but inactive, as the service has no log_type: a log_type added "
-                         "later makes xinetd do ident itself" +
+                         " but inactive, as neither the service nor defaults has a valid "
+                         "log_type: with one, xinetd does ident itself" +
                          (latent.front() == "log_on_success"
                               ? ", and each connection can wait up to 30 s before 220"
-                              : "");
+                              : " for each connection it refuses for a limit");
     }
     return finding;
   }

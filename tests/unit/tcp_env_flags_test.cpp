@@ -533,9 +533,9 @@ TEST(TcpEnvFlags, UseridWithoutALogTypeDoesNoIdent) {
   EXPECT_EQ(audit.findings[0].evidence["xinetd_latent_userid"],
             nlohmann::json::array({"log_on_success", "log_on_failure"}));
   EXPECT_NE(audit.findings[0].message.find(
-                "USERID is in log_on_success and log_on_failure but inactive, as the service "
-                "has no log_type: a log_type added later makes xinetd do ident itself, and each "
-                "connection can wait up to 30 s before 220"),
+                "USERID is in log_on_success and log_on_failure but inactive, as neither the "
+                "service nor defaults has a valid log_type: with one, xinetd does ident itself, "
+                "and each connection can wait up to 30 s before 220"),
             std::string::npos)
       << audit.findings[0].message;
   ASSERT_TRUE(audit.changes);
@@ -558,8 +558,10 @@ TEST(TcpEnvFlags, UseridWithoutALogTypeDoesNoIdent) {
   EXPECT_EQ(failure_only.findings[0].status, Status::pass);
   EXPECT_EQ(failure_only.findings[0].evidence["xinetd_latent_userid"],
             nlohmann::json::array({"log_on_failure"}));
-  EXPECT_NE(failure_only.findings[0].message.find("makes xinetd do ident itself"),
-            std::string::npos);
+  EXPECT_NE(failure_only.findings[0].message.find(
+                "xinetd does ident itself for each connection it refuses for a limit"),
+            std::string::npos)
+      << failure_only.findings[0].message;
   EXPECT_EQ(failure_only.findings[0].message.find("30 s"), std::string::npos)
       << failure_only.findings[0].message;
   EXPECT_EQ(failure_only.findings[1].status, Status::pass);
