@@ -279,10 +279,6 @@ bool read_xinetd_services(const Host& host, const std::string& main_file,
     command.port = service->port ? service->port : service_ports.find(service->name);
     command.burst_limits = std::move(limits.settings);
     share_with_recent(command.burst_limits, recent_limits);
-    if (limits.rejected && command.enabled) {
-      command.enabled = false;
-      command.details->disabled_reason = std::move(*limits.rejected);
-    }
     inventory.commands.push_back(std::move(command));
   };
   XinetdConfiguration configuration =

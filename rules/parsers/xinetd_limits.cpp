@@ -79,6 +79,11 @@ std::map<std::string, BurstLimitSetting> first_settings(const XinetdSection& sec
 
 }  // namespace
 
+std::optional<std::size_t> xinetd_limit_value_count(const std::string& name) {
+  if (!is_limit(name)) return std::nullopt;
+  return expected_values(name);
+}
+
 std::string xinetd_limit_value_problem(const std::string& name,
                                        const std::vector<std::string>& words) {
   std::string shown = name + " =";

@@ -3,8 +3,9 @@
 // confparse.c service_fill):
 //   - each attribute takes its first valid `=` line; `+=`/`-=` and a wrong
 //     number of values are ignored with a warning, so a later line may set it;
-//   - a value that does not parse disables the service (in `defaults`, xinetd
-//     exits);
+//   - a value that does not parse disables the service as any parse error
+//     does, so a later `disable = no` or defaults' `enabled` list turns it
+//     back on (in `defaults`, xinetd exits);
 //   - `defaults` are filled in after every file is read, so they reach every
 //     service, also those read before them (unlike log_on_*); the first
 //     `defaults` value wins across files;
@@ -27,7 +28,9 @@ inline constexpr const char* kXinetdBuiltInCpsWait = "10";
 
 struct XinetdServiceLimits {
   std::vector<BurstLimitSetting> settings;  // cps, instances, per_source, in that order
-  // A value xinetd rejects in the service: it disables the service.
+  // A value xinetd rejects in the service. It disables the service, which
+  // resolve_xinetd_services says, as a later `disable = no` or defaults'
+  // `enabled` list can turn it back on.
   std::optional<std::string> rejected;
 };
 
@@ -52,6 +55,10 @@ class XinetdLimitsResolver {
   std::map<std::string, BurstLimitSetting> defaults_;
   std::vector<XinetdProblem> problems_;
 };
+
+// How many values a burst limit takes (cps 2, instances and per_source 1);
+// nothing for any other attribute.
+std::optional<std::size_t> xinetd_limit_value_count(const std::string& name);
 
 // "", or why xinetd's parser rejects these words for this attribute.
 std::string xinetd_limit_value_problem(const std::string& name,

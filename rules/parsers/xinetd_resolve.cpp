@@ -8,6 +8,7 @@
 
 #include "parsers/text_lines.h"
 #include "parsers/xinetd.h"
+#include "parsers/xinetd_limits.h"
 #include "parsers/xinetd_log_type.h"
 
 namespace qharden {
@@ -203,6 +204,16 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
       if (equals_ignoring_case(flag, "NAMEINARGS")) service.name_in_args = true;
     }
     return true;
+  }
+  if (std::optional<std::size_t> count = xinetd_limit_value_count(name)) {
+    if (values.size() != *count) return false;  // ignored, with a warning
+    std::string problem = xinetd_limit_value_problem(name, values);
+    if (problem.empty()) return true;
+    // "Error parsing attribute instances - DISABLING SERVICE", undone like
+    // any parse error; the attribute stays unset, so a later line may set it.
+    disable(service, problem + " (line " + std::to_string(attribute.line) + ")",
+            DisableCause::parse_error);
+    return false;
   }
   // The rest take exactly one value; xinetd ignores the line otherwise.
   if (values.size() != 1) return false;

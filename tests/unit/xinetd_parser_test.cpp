@@ -361,7 +361,19 @@ INSTANTIATE_TEST_SUITE_P(
         EnableCase{"disable_yes_after_a_parse_error_is_the_reason", "\tenabled = smtp-main\n",
                    "\tflags = DISABLE\n\tdisable = yes\n", false, "disable = yes"},
         EnableCase{"enabled_list_not_naming_it", "\tenabled = other\n", "\tflags = DISABLE\n",
-                   false, "not listed in `enabled` of defaults"}),
+                   false, "not listed in `enabled` of defaults"},
+        // A burst limit that does not parse is a parse error like the others
+        // (checked on the binary); one with the wrong number of values is
+        // only a warning, and the line is ignored.
+        EnableCase{"bad_instances", "", "\tinstances = abc\n", false,
+                   "`instances = abc` is neither a number nor UNLIMITED (upper case) (line 7)"},
+        EnableCase{"bad_cps_number", "", "\tcps = 10 x\n", false,
+                   "`cps = 10 x`: `x` is not a number (line 7)"},
+        EnableCase{"cps_with_one_value_is_ignored", "", "\tcps = abc\n", true, ""},
+        EnableCase{"disable_no_after_a_bad_limit", "", "\tper_source = -1\n\tdisable = no\n", true,
+                   ""},
+        EnableCase{"enabled_list_clears_a_bad_limit", "\tenabled = smtp-main\n",
+                   "\tinstances = abc\n", true, ""}),
     [](const ::testing::TestParamInfo<EnableCase>& parameter) { return parameter.param.name; });
 
 // xinetd copies defaults' log_type when it has read every file (service_fill),
