@@ -5,6 +5,7 @@
 #include "host/host.h"
 #include "parsers/getopt.h"
 #include "parsers/shell_words.h"
+#include "parsers/xinetd_limits.h"
 #include "tcpserver_flags/tcpserver_options.h"
 
 namespace qharden {
@@ -129,32 +130,28 @@ ListenerLimits judge_xinetd_limits(const ServiceCommand& command,
       return result;
     }
     std::string written = setting->name + " = " + joined(setting->words);
+    // Read as xinetd reads it: a value it refused never gets here (the
+    // service is off), so a problem is a built-in or inherited one gone wrong.
+    XinetdLimitValue read = read_xinetd_limit(setting->name, setting->words);
+    if (!read.problem.empty()) {
+      result.error = read.problem;
+      return result;
+    }
     if (setting->name == "cps") {
-      std::optional<std::int64_t> rate = whole_number(setting->words.at(0));
-      std::optional<std::int64_t> wait = whole_number(setting->words.at(1));
-      if (!rate || !wait) {
-        result.error = "`" + written + "` is not two numbers";
-        return result;
-      }
+      std::int64_t rate = read.numbers.at(0).value_or(0);
+      std::int64_t wait = read.numbers.at(1).value_or(0);
       // A rate of 0 turns xinetd's connection-rate check off (access.c).
-      bool unlimited = *rate == 0;
-      result.limits.push_back(minimum_limit("cps", unlimited ? std::nullopt : rate, *setting,
-                                            written, bounds.xinetd_cps_min));
+      bool unlimited = rate == 0;
+      result.limits.push_back(minimum_limit("cps", unlimited ? std::nullopt : std::optional(rate),
+                                            *setting, written, bounds.xinetd_cps_min));
       JudgedLimit off_for = minimum_limit("cps_wait", wait, *setting, written, 0);
       off_for.bound = bounds.xinetd_cps_wait_max;
       off_for.bound_is_maximum = true;
-      off_for.ok = unlimited || *wait <= bounds.xinetd_cps_wait_max;
+      off_for.ok = unlimited || wait <= bounds.xinetd_cps_wait_max;
       result.limits.push_back(off_for);
       continue;
     }
-    std::optional<std::int64_t> value;
-    if (setting->words.at(0) != "UNLIMITED") {
-      value = whole_number(setting->words.at(0));
-      if (!value) {
-        result.error = "`" + written + "` is neither a number nor UNLIMITED";
-        return result;
-      }
-    }
+    std::optional<std::int64_t> value = read.numbers.at(0);
     std::int64_t minimum =
         setting->name == "instances" ? bounds.xinetd_instances_min : bounds.xinetd_per_source_min;
     result.limits.push_back(minimum_limit(setting->name, value, *setting, written, minimum));

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <map>
 
+#include "parsers/xinetd_words.h"
+
 namespace qharden {
 namespace {
 
@@ -18,21 +20,6 @@ bool is_limit(const std::string& name) {
     if (name == each) return true;
   }
   return false;
-}
-
-// xinetd reads numbers with strtol/strtoul and wants nothing after them; a
-// word never holds blanks, so an optional '+' and digits that fit is the test.
-bool is_number(const std::string& word, std::uint64_t limit) {
-  std::size_t start = !word.empty() && word.front() == '+' ? 1 : 0;
-  if (start == word.size()) return false;
-  std::uint64_t value = 0;
-  for (std::size_t index = start; index < word.size(); ++index) {
-    char digit = word[index];
-    if (digit < '0' || digit > '9') return false;
-    value = value * 10 + static_cast<std::uint64_t>(digit - '0');
-    if (value > limit) return false;
-  }
-  return true;
 }
 
 BurstLimitSetting written(const XinetdSection& section, const XinetdAttribute& attribute,
@@ -84,23 +71,47 @@ std::optional<std::size_t> xinetd_limit_value_count(const std::string& name) {
   return expected_values(name);
 }
 
-std::string xinetd_limit_value_problem(const std::string& name,
-                                       const std::vector<std::string>& words) {
+XinetdLimitValue read_xinetd_limit(const std::string& name, const std::vector<std::string>& words) {
+  XinetdLimitValue read;
   std::string shown = name + " =";
   for (const std::string& word : words) shown += " " + word;
-  if (words.size() != expected_values(name))
-    return "`" + shown + "` has the wrong number of values";
+  if (words.size() != expected_values(name)) {
+    read.problem = "`" + shown + "` has the wrong number of values";
+    return read;
+  }
   if (name == "cps") {
+    // cps_parser: each into an unsigned int, then a time_t, so never below 0.
     for (const std::string& word : words) {
-      if (!is_number(word, UINT32_MAX)) return "`" + shown + "`: `" + word + "` is not a number";
+      std::optional<unsigned long long> number = xinetd_strtoull(word);
+      if (!number) {
+        read.problem = "`" + shown + "`: `" + word + "` is not a number";
+        read.numbers.clear();
+        return read;
+      }
+      read.numbers.push_back(static_cast<std::int64_t>(static_cast<std::uint32_t>(*number)));
     }
-    return "";
+    return read;
   }
-  if (words.front() == "UNLIMITED") return "";
-  if (!is_number(words.front(), INT32_MAX)) {
-    return "`" + shown + "` is neither a number nor UNLIMITED (upper case)";
+  // instances_parser and per_source_parser: EQ() ignores case; the number
+  // goes into an int (cut to 32 bits), refused when that is below 0.
+  if (xinetd_equals(words.front(), "UNLIMITED")) {
+    read.numbers.push_back(std::nullopt);
+    return read;
   }
-  return "";
+  std::optional<long> number = xinetd_strtol(words.front());
+  std::int32_t stored =
+      number ? static_cast<std::int32_t>(static_cast<std::uint32_t>(*number)) : std::int32_t{-1};
+  if (!number || stored < 0) {
+    read.problem = "`" + shown + "` is neither a number from 0 up nor UNLIMITED";
+    return read;
+  }
+  read.numbers.push_back(stored);
+  return read;
+}
+
+std::string xinetd_limit_value_problem(const std::string& name,
+                                       const std::vector<std::string>& words) {
+  return read_xinetd_limit(name, words).problem;
 }
 
 XinetdLimitsResolver::XinetdLimitsResolver(const std::vector<XinetdSection>& sections) {

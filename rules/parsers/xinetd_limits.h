@@ -10,9 +10,10 @@
 //     service, also those read before them (unlike log_on_*); the first
 //     `defaults` value wins across files;
 //   - what neither sets is built in: cps 50 10, instances and per_source
-//     UNLIMITED. `UNLIMITED` is matched with case.
+//     UNLIMITED. `UNLIMITED` is matched without case (EQ).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -59,6 +60,16 @@ class XinetdLimitsResolver {
 // How many values a burst limit takes (cps 2, instances and per_source 1);
 // nothing for any other attribute.
 std::optional<std::size_t> xinetd_limit_value_count(const std::string& name);
+
+// What xinetd stores for a burst limit's words (parsers.c), or why it
+// refuses them.
+struct XinetdLimitValue {
+  std::string problem;  // empty when xinetd takes the words
+  // instances and per_source: the number, or nothing for UNLIMITED (in any
+  // case); cps: the rate and the wait (a rate of 0 turns the check off).
+  std::vector<std::optional<std::int64_t>> numbers;
+};
+XinetdLimitValue read_xinetd_limit(const std::string& name, const std::vector<std::string>& words);
 
 // "", or why xinetd's parser rejects these words for this attribute.
 std::string xinetd_limit_value_problem(const std::string& name,

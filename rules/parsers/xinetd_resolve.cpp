@@ -10,6 +10,7 @@
 #include "parsers/xinetd.h"
 #include "parsers/xinetd_limits.h"
 #include "parsers/xinetd_log_type.h"
+#include "parsers/xinetd_words.h"
 
 namespace qharden {
 namespace {
@@ -20,10 +21,6 @@ std::string upper_case(std::string_view text) {
     character = static_cast<char>(std::toupper(static_cast<unsigned char>(character)));
   }
   return upper;
-}
-
-bool equals_ignoring_case(std::string_view left, std::string_view right) {
-  return upper_case(left) == upper_case(right);
 }
 
 bool is_modifiable(std::string_view name) {
@@ -195,13 +192,13 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
       // flags after it are not read.
       if (!is_known_flag(flag)) {
         disable(service,
-                equals_ignoring_case(flag, "DISABLE")
+                xinetd_equals(flag, "DISABLE")
                     ? "flags = DISABLE"
                     : "flags = " + joined(values) + ": xinetd knows no flag " + flag,
                 DisableCause::parse_error);
         return false;
       }
-      if (equals_ignoring_case(flag, "NAMEINARGS")) service.name_in_args = true;
+      if (xinetd_equals(flag, "NAMEINARGS")) service.name_in_args = true;
     }
     return true;
   }
@@ -229,9 +226,9 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
       disable(service, "port = " + value + " is not a port number", DisableCause::parse_error);
     }
   } else if (name == "disable") {
-    if (equals_ignoring_case(value, "yes")) {
+    if (xinetd_equals(value, "yes")) {
       disable(service, "disable = " + value);
-    } else if (!equals_ignoring_case(value, "no")) {
+    } else if (!xinetd_equals(value, "no")) {
       disable(service, "disable = " + value + " is neither yes nor no");
     } else if (service.disabled_by_parse_error) {
       // svcdisable_parser's SC_ENABLE clears what an earlier parse error set.

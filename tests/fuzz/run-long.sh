@@ -44,7 +44,7 @@ commit=$(git -C "$source_dir" rev-parse --short HEAD 2>/dev/null || echo unknown
 # an older parser say little about the new one.
 parser_sources() {
   case $1 in
-    fuzz_burst_limits) echo rules/parsers/xinetd.cpp rules/parsers/xinetd_limits.cpp rules/parsers/inetd.cpp rules/listener_burst_limits ;;
+    fuzz_burst_limits) echo rules/parsers/xinetd.cpp rules/parsers/xinetd_limits.cpp rules/parsers/xinetd_words.cpp rules/parsers/inetd.cpp rules/listener_burst_limits ;;
     fuzz_cdb) echo rules/parsers/cdb.cpp ;;
     fuzz_config) echo rules/config ;;
     fuzz_dns_names) echo rules/host/dns_names.cpp ;;
@@ -58,7 +58,7 @@ parser_sources() {
     fuzz_sysctl_conf) echo rules/parsers/sysctl_conf.cpp ;;
     fuzz_systemd_unit) echo rules/parsers/systemd_unit.cpp ;;
     fuzz_tcprules) echo rules/parsers/tcprules.cpp ;;
-    fuzz_xinetd) echo rules/parsers/xinetd.cpp rules/parsers/xinetd_load.cpp rules/parsers/xinetd_resolve.cpp rules/parsers/xinetd_log_type.cpp ;;
+    fuzz_xinetd) echo rules/parsers/xinetd.cpp rules/parsers/xinetd_load.cpp rules/parsers/xinetd_resolve.cpp rules/parsers/xinetd_log_type.cpp rules/parsers/xinetd_limits.cpp rules/parsers/xinetd_words.cpp ;;
   esac
 }
 

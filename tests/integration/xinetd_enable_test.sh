@@ -10,6 +10,7 @@
 #   disabled   disable = yes         off                 off
 #   unknown    flags = REUSE FOO     off (parse error)   served
 #   badlimit   instances = abc       off (parse error)   served
+#   lowercase  instances = unlimited served              served
 #
 # and two services not in the list, off under it: unlisted, and reenabled
 # (`instances = -5` then `disable = no`, which turns the parse error back off). Each service runs
@@ -39,7 +40,8 @@ write_service unlisted 2706 ""
 write_service badlimit 2707 "	instances = abc"
 write_service reenabled 2708 "	instances = -5
 	disable = no"
-names=(plain flagged badlog disabled unknown unlisted badlimit reenabled)
+write_service lowercase 2709 "	instances = unlimited"
+names=(plain flagged badlog disabled unknown unlisted badlimit reenabled lowercase)
 
 xinetd_pid=
 # start_xinetd DEFAULTS_LINES: the tree's xinetd.conf for qharden, and a copy
@@ -74,15 +76,15 @@ print(next((f["status"] for f in json.load(open(sys.argv[1]))["findings"]
 start_xinetd ""
 check "no enabled list: xinetd serves plain only, and qharden judges exactly that one" \
   equals "$(served_and_judged)" \
-  "plain:served:fail flagged:off:skip badlog:off:skip disabled:off:skip unknown:off:skip unlisted:served:fail badlimit:off:skip reenabled:served:fail "
+  "plain:served:fail flagged:off:skip badlog:off:skip disabled:off:skip unknown:off:skip unlisted:served:fail badlimit:off:skip reenabled:served:fail lowercase:served:fail "
 check "the skip names the parse error" \
   contains "$(cat "$tree/audit.json")" "service is disabled (flags = REUSE FOO: xinetd knows no flag FOO)"
 check "the skip names the rejected limit and its line" \
-  contains "$(cat "$tree/audit.json")" "service is disabled (\`instances = abc\` is neither a number nor UNLIMITED (upper case) (line 11))"
+  contains "$(cat "$tree/audit.json")" "service is disabled (\`instances = abc\` is neither a number from 0 up nor UNLIMITED (line 11))"
 
-start_xinetd "	enabled = plain flagged badlog disabled unknown badlimit
+start_xinetd "	enabled = plain flagged badlog disabled unknown badlimit lowercase
 "
 check "enabled list: it turns parse errors back on, never disable = yes, and qharden agrees" \
   equals "$(served_and_judged)" \
-  "plain:served:fail flagged:served:fail badlog:served:fail disabled:off:skip unknown:served:fail unlisted:off:skip badlimit:served:fail reenabled:off:skip "
+  "plain:served:fail flagged:served:fail badlog:served:fail disabled:off:skip unknown:served:fail unlisted:off:skip badlimit:served:fail reenabled:off:skip lowercase:served:fail "
 finish

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "parsers/xinetd.h"
+#include "parsers/xinetd_limits.h"
 #include "temporary_tree.h"
 
 namespace qharden {
@@ -366,15 +367,42 @@ INSTANTIATE_TEST_SUITE_P(
         // (checked on the binary); one with the wrong number of values is
         // only a warning, and the line is ignored.
         EnableCase{"bad_instances", "", "\tinstances = abc\n", false,
-                   "`instances = abc` is neither a number nor UNLIMITED (upper case) (line 7)"},
+                   "`instances = abc` is neither a number from 0 up nor UNLIMITED (line 7)"},
         EnableCase{"bad_cps_number", "", "\tcps = 10 x\n", false,
                    "`cps = 10 x`: `x` is not a number (line 7)"},
         EnableCase{"cps_with_one_value_is_ignored", "", "\tcps = abc\n", true, ""},
         EnableCase{"disable_no_after_a_bad_limit", "", "\tper_source = -1\n\tdisable = no\n", true,
                    ""},
         EnableCase{"enabled_list_clears_a_bad_limit", "\tenabled = smtp-main\n",
-                   "\tinstances = abc\n", true, ""}),
+                   "\tinstances = abc\n", true, ""},
+        // parsers.c reads limits with EQ(), strtol into an int and strtoull
+        // into unsigned ints (checked on the binary: all but the last two live).
+        EnableCase{"unlimited_in_any_case", "",
+                   "\tinstances = unlimited\n\tper_source = uNlImItEd\n", true, ""},
+        EnableCase{"instances_minus_zero", "", "\tinstances = -0\n", true, ""},
+        EnableCase{"instances_cut_to_an_int", "", "\tinstances = 4294967301\n", true, ""},
+        EnableCase{"cps_negative_wraps", "", "\tcps = -1 10\n", true, ""},
+        EnableCase{"instances_cut_below_zero", "", "\tinstances = 2147483648\n", false,
+                   "`instances = 2147483648` is neither a number from 0 up nor UNLIMITED (line 7)"},
+        EnableCase{"cps_beyond_strtoull", "", "\tcps = 18446744073709551616 10\n", false,
+                   "`cps = 18446744073709551616 10`: `18446744073709551616` is not a number "
+                   "(line 7)"}),
     [](const ::testing::TestParamInfo<EnableCase>& parameter) { return parameter.param.name; });
+
+// The numbers xinetd stores, which listener.burst-limits judges.
+TEST(XinetdLimits, ValuesAreWhatXinetdStores) {
+  using Numbers = std::vector<std::optional<std::int64_t>>;
+  EXPECT_EQ(read_xinetd_limit("instances", {"4294967301"}).numbers, Numbers{5});
+  EXPECT_EQ(read_xinetd_limit("instances", {"Unlimited"}).numbers, Numbers{std::nullopt});
+  EXPECT_EQ(read_xinetd_limit("per_source", {"+7"}).numbers, Numbers{7});
+  EXPECT_EQ(read_xinetd_limit("cps", {"-1", "10"}).numbers, (Numbers{4294967295, 10}));
+  EXPECT_EQ(read_xinetd_limit("cps", {"0", "0"}).numbers, (Numbers{0, 0}));
+  EXPECT_EQ(read_xinetd_limit("cps", {"5"}).problem, "`cps = 5` has the wrong number of values");
+  EXPECT_EQ(read_xinetd_limit("instances", {"-1"}).problem,
+            "`instances = -1` is neither a number from 0 up nor UNLIMITED");
+  EXPECT_EQ(read_xinetd_limit("instances", {"5x"}).problem,
+            "`instances = 5x` is neither a number from 0 up nor UNLIMITED");
+}
 
 // xinetd copies defaults' log_type when it has read every file (service_fill),
 // unlike log_on_success, which reaches only the services read after it.
