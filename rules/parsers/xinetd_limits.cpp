@@ -98,14 +98,12 @@ XinetdLimitValue read_xinetd_limit(const std::string& name, const std::vector<st
     read.numbers.push_back(std::nullopt);
     return read;
   }
-  std::optional<long> number = xinetd_strtol(words.front());
-  std::int32_t stored =
-      number ? static_cast<std::int32_t>(static_cast<std::uint32_t>(*number)) : std::int32_t{-1};
-  if (!number || stored < 0) {
+  std::optional<int> stored = xinetd_base10_int(words.front());
+  if (!stored || *stored < 0) {
     read.problem = "`" + shown + "` is neither a number from 0 up nor UNLIMITED";
     return read;
   }
-  read.numbers.push_back(stored);
+  read.numbers.push_back(*stored);
   return read;
 }
 

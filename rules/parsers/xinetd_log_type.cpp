@@ -1,6 +1,7 @@
 #include "parsers/xinetd_log_type.h"
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
 #include <string_view>
 
@@ -18,10 +19,15 @@ bool listed(std::string_view value, const std::string_view (&names)[Count]) {
 // get_limit: strtoull and an optional k/K or m/M; nothing when it or the
 // product overflows.
 std::optional<unsigned long long> parse_limit(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  // The suffix is looked for behind trailing white space, and what follows
+  // it is cut off with it.
+  std::size_t last = text.size() - 1;
+  while (last > 0 && std::isspace(static_cast<unsigned char>(text[last]))) --last;
   unsigned long long multiplier = 1;
-  if (!text.empty() && (text.back() == 'k' || text.back() == 'K')) multiplier = 1024;
-  if (!text.empty() && (text.back() == 'm' || text.back() == 'M')) multiplier = 1024 * 1024;
-  if (multiplier != 1) text.remove_suffix(1);
+  if (text[last] == 'k' || text[last] == 'K') multiplier = 1024;
+  if (text[last] == 'm' || text[last] == 'M') multiplier = 1024 * 1024;
+  if (multiplier != 1) text = text.substr(0, last);
   std::optional<unsigned long long> parsed = xinetd_strtoull(std::string(text));
   if (!parsed) return std::nullopt;
   constexpr unsigned long long kMaximum = std::numeric_limits<unsigned long long>::max();

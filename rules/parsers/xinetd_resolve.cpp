@@ -4,7 +4,6 @@
 // `+=` and `-=` in order; in `defaults` itself `=` adds, like `+=`.
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 
 #include "parsers/text_lines.h"
 #include "parsers/xinetd.h"
@@ -123,12 +122,11 @@ struct DefaultsState {
   }
 };
 
-std::optional<int> parse_port(std::string_view text) {
-  int port = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);
-  if (error != std::errc() || end != text.data() + text.size() || port < 1 || port > 65535) {
-    return std::nullopt;
-  }
+// port_parser: parse_base10 into an int, refused outside 0-65535. Port 0 is
+// taken and means none, so the port comes from /etc/services as if unset.
+std::optional<int> parse_port(const std::string& text) {
+  std::optional<int> port = xinetd_base10_int(text);
+  if (!port || *port < 0 || *port > 65535) return std::nullopt;
   return port;
 }
 
@@ -221,9 +219,16 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
   } else if (name == "id") {
     service.id = value;
   } else if (name == "port") {
-    service.port = parse_port(value);
-    if (!service.port) {
+    std::optional<int> port = parse_port(value);
+    if (!port) {
+      // Unset, as for any refused attribute: a later port line may set it.
       disable(service, "port = " + value + " is not a port number", DisableCause::parse_error);
+      return false;
+    }
+    if (*port == 0) {
+      service.port.reset();
+    } else {
+      service.port = port;
     }
   } else if (name == "disable") {
     if (xinetd_equals(value, "yes")) {

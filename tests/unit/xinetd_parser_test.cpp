@@ -384,10 +384,33 @@ INSTANTIATE_TEST_SUITE_P(
         EnableCase{"cps_negative_wraps", "", "\tcps = -1 10\n", true, ""},
         EnableCase{"instances_cut_below_zero", "", "\tinstances = 2147483648\n", false,
                    "`instances = 2147483648` is neither a number from 0 up nor UNLIMITED (line 7)"},
+        // parse_int lets white space follow the number: a CRLF line's \r.
+        EnableCase{"instances_before_a_carriage_return", "", "\tinstances = 5\r\n", true, ""},
+        EnableCase{"log_type_limit_before_a_carriage_return", "", "\tlog_type = FILE /x 5k\r\n",
+                   true, ""},
+        EnableCase{"port_with_a_plus", "", "\tport = +25\n", true, ""},
+        EnableCase{"port_zero_is_taken", "", "\tport = 0\n", true, ""},
         EnableCase{"cps_beyond_strtoull", "", "\tcps = 18446744073709551616 10\n", false,
                    "`cps = 18446744073709551616 10`: `18446744073709551616` is not a number "
                    "(line 7)"}),
     [](const ::testing::TestParamInfo<EnableCase>& parameter) { return parameter.param.name; });
+
+// port_parser: parse_base10 cut to an int, 0 taken as none; a refused line
+// leaves the port unset, so a later one sets it.
+TEST(XinetdResolve, PortIsReadAsXinetdReadsIt) {
+  auto port_of = [](const std::string& lines) {
+    std::vector<XinetdService> services =
+        services_of("service smtp\n{\n" + lines + "\tdisable = no\n}\n");
+    EXPECT_EQ(services.size(), 1u);
+    EXPECT_TRUE(services.at(0).enabled) << services.at(0).disabled_reason;
+    return services.at(0).port;
+  };
+  EXPECT_EQ(port_of("\tport = +2525\n"), 2525);
+  EXPECT_EQ(port_of("\tport = 4294969821\n"), 2525);
+  EXPECT_EQ(port_of("\tport = 2525\r\n"), 2525);
+  EXPECT_EQ(port_of("\tport = 0\n\tport = 2525\n"), std::nullopt);
+  EXPECT_EQ(port_of("\tport = 99999\n\tport = 2525\n"), 2525);
+}
 
 // The numbers xinetd stores, which listener.burst-limits judges.
 TEST(XinetdLimits, ValuesAreWhatXinetdStores) {
