@@ -53,7 +53,8 @@ void fuzz_xinetd(const std::string& text) {
         check_location(text, setting.locations[word], setting.words[word]);
       }
     }
-    if (service.rejected) continue;
+    // A service with a refused value is fixed too: a later `disable = no` or
+    // defaults' `enabled` list can make it live.
     qharden::ServiceCommand command;
     command.file = file;
     command.line = section.line;
