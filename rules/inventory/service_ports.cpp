@@ -8,10 +8,21 @@
 #include "parsers/text_lines.h"
 
 namespace qharden {
+namespace {
+
+// Known even without /etc/services, as on minimal containers.
+const std::map<std::string, int>& mail_ports() {
+  static const std::map<std::string, int> ports{
+      {"smtp", 25}, {"smtps", 465}, {"ssmtp", 465}, {"submissions", 465}, {"submission", 587}};
+  return ports;
+}
+
+}  // namespace
 
 ServicePorts::ServicePorts(const Host& host) {
   Expected<std::string> text = host.read_file("/etc/services");
   if (!text) return;
+  file_read_ = true;
   for (const TextLine& line : split_lines(*text)) {
     std::string_view content = std::string_view(*text).substr(line.offset, line.length);
     content = content.substr(0, content.find('#'));
@@ -19,14 +30,27 @@ ServicePorts::ServicePorts(const Host& host) {
         split_located_words(*text, TextLine{line.offset, content.size(), line.number});
     if (words.size() < 2) continue;
     std::size_t slash = words[1].text.find('/');
-    if (slash == std::string::npos || words[1].text.substr(slash + 1) != "tcp") continue;
+    if (slash == std::string::npos) continue;
     std::optional<int> port = find(words[1].text.substr(0, slash));
     if (!port) continue;
+    std::string protocol = words[1].text.substr(slash + 1);
     for (std::size_t index = 0; index < words.size(); ++index) {
       if (index == 1) continue;
-      ports_.emplace(words[index].text, *port);
+      listed_.emplace(std::pair{words[index].text, protocol}, *port);
+      if (protocol == "tcp") ports_.emplace(words[index].text, *port);
     }
   }
+}
+
+std::optional<int> ServicePorts::find_listed(const std::string& name,
+                                             const std::string& protocol) const {
+  if (!file_read_) {
+    auto found = mail_ports().find(name);
+    if (protocol == "tcp" && found != mail_ports().end()) return found->second;
+    return std::nullopt;
+  }
+  if (auto found = listed_.find({name, protocol}); found != listed_.end()) return found->second;
+  return std::nullopt;
 }
 
 std::optional<int> ServicePorts::find(const std::string& name_or_number) const {
@@ -38,9 +62,9 @@ std::optional<int> ServicePorts::find(const std::string& name_or_number) const {
     return std::nullopt;
   }
   if (auto found = ports_.find(name_or_number); found != ports_.end()) return found->second;
-  static const std::map<std::string, int> mail_ports{
-      {"smtp", 25}, {"smtps", 465}, {"ssmtp", 465}, {"submissions", 465}, {"submission", 587}};
-  if (auto found = mail_ports.find(name_or_number); found != mail_ports.end()) return found->second;
+  if (auto found = mail_ports().find(name_or_number); found != mail_ports().end()) {
+    return found->second;
+  }
   return std::nullopt;
 }
 

@@ -14,6 +14,7 @@
 #include "host/host.h"
 #include "inventory/inventory.h"
 #include "inventory/service_ports.h"
+#include "inventory/xinetd_check_entry.h"
 #include "parsers/text_lines.h"
 #include "parsers/xinetd.h"
 #include "parsers/xinetd_limits.h"
@@ -236,7 +237,7 @@ bool read_xinetd_services(const Host& host, const std::string& main_file,
   // The second pass turns each section into a command as it is parsed.
   XinetdServiceResolver service_resolver(defaults_sections);
   XinetdLimitsResolver limits_resolver(defaults_sections);
-  ServicePorts service_ports(host);
+  XinetdNameFiles name_files(host);
   XinetdPassenv passenv;
   inventory.commands.reserve(inventory.commands.size() + service_count);  // one allocation
   // The last few distinct settings seen: services that inherit theirs share one copy.
@@ -245,6 +246,12 @@ bool read_xinetd_services(const Host& host, const std::string& main_file,
     std::vector<std::string> passenv_names = passenv.next(section);
     std::optional<XinetdService> service = service_resolver.resolve(section);
     if (!service) return;  // defaults: already with the resolvers
+    if (service->enabled) {
+      if (std::optional<std::string> refusal = xinetd_start_refusal(*service, name_files)) {
+        service->enabled = false;
+        service->disabled_reason = std::move(*refusal);
+      }
+    }
     XinetdServiceLimits limits = limits_resolver.resolve(section);
 
     ServiceCommand command;
@@ -276,7 +283,11 @@ bool read_xinetd_services(const Host& host, const std::string& main_file,
       if (!latent.empty()) command.details->xinetd_latent_ident_attributes = std::move(latent);
     }
     if (!passenv_names.empty()) command.details->passenv = std::move(passenv_names);
-    command.port = service->port ? service->port : service_ports.find(service->name);
+    if (!service->port) {
+      command.port = name_files.ports().find(service->name);
+    } else if (*service->port != 0) {  // at 0 the kernel picks one: unknown here
+      command.port = service->port;
+    }
     command.burst_limits = std::move(limits.settings);
     share_with_recent(command.burst_limits, recent_limits);
     inventory.commands.push_back(std::move(command));

@@ -184,6 +184,13 @@ struct XinetdService {
   std::optional<std::size_t> server_args_end;  // end of the server_args line's words, when set
   bool name_in_args = false;                   // flags NAMEINARGS
   std::optional<int> port;
+  // What xinetd checks once every file is read (xinetd_check_entry.h):
+  std::set<std::string> types;             // `type` words, upper case: UNLISTED, RPC, ...
+  std::optional<std::string> socket_type;  // stream, dgram, raw or seqpacket
+  std::optional<std::string> protocol;     // as written: /etc/services compares it with case
+  std::optional<bool> wait;
+  bool user_set = false;  // whether that user exists is not checked
+  bool redirected = false;
   std::map<std::string, std::string> environment;
   // Effective values, upper case, after defaults and the service's =, += and -=.
   std::set<std::string> log_on_success;

@@ -123,7 +123,9 @@ struct DefaultsState {
 };
 
 // port_parser: parse_base10 into an int, refused outside 0-65535. Port 0 is
-// taken and means none, so the port comes from /etc/services as if unset.
+// a port like any: xinetd then drops a listed service ("Service submission
+// expects port 587, not 0") and binds an UNLISTED one to a port the kernel
+// picks (both seen on Debian 12's xinetd).
 std::optional<int> parse_port(const std::string& text) {
   std::optional<int> port = xinetd_base10_int(text);
   if (!port || *port < 0 || *port > 65535) return std::nullopt;
@@ -156,6 +158,27 @@ bool is_known_flag(std::string_view flag) {
                                                 "SENSOR",     "IPV4",      "IPV6",      "LABELED"};
   std::string upper = upper_case(flag);
   return std::find(std::begin(kFlags), std::end(kFlags), upper) != std::end(kFlags);
+}
+
+// type_parser: each word, without case, one of service_types (nvlists.c);
+// those before a bad word stay set, and the line is a parse error.
+bool apply_types(XinetdService& service, const std::vector<std::string>& values) {
+  static constexpr std::string_view kTypes[] = {"RPC",     "INTERNAL", "UNLISTED",
+                                                "SPECIAL", "TCPMUX",   "TCPMUXPLUS"};
+  if (values.empty()) {
+    disable(service, "type has no value", DisableCause::parse_error);
+    return false;
+  }
+  for (const std::string& value : values) {
+    std::string word = upper_case(value);
+    if (std::find(std::begin(kTypes), std::end(kTypes), word) == std::end(kTypes)) {
+      disable(service, "type = " + joined(values) + ": xinetd knows no type " + value,
+              DisableCause::parse_error);
+      return false;
+    }
+    service.types.insert(word);
+  }
+  return true;
 }
 
 // False when xinetd ignores the line, so that a later line may still set it.
@@ -200,6 +223,12 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
     }
     return true;
   }
+  if (name == "type") return apply_types(service, values);
+  if (name == "redirect") {
+    if (values.size() != 2) return false;  // ignored, with a warning
+    service.redirected = true;             // what redir_parser refuses is not modelled
+    return true;
+  }
   if (std::optional<std::size_t> count = xinetd_limit_value_count(name)) {
     if (values.size() != *count) return false;  // ignored, with a warning
     std::string problem = xinetd_limit_value_problem(name, values);
@@ -225,11 +254,27 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
       disable(service, "port = " + value + " is not a port number", DisableCause::parse_error);
       return false;
     }
-    if (*port == 0) {
-      service.port.reset();
-    } else {
-      service.port = port;
+    service.port = port;
+  } else if (name == "socket_type") {
+    static constexpr std::string_view kSocketTypes[] = {"stream", "dgram", "raw", "seqpacket"};
+    auto known = std::find_if(std::begin(kSocketTypes), std::end(kSocketTypes),
+                              [&](std::string_view type) { return xinetd_equals(value, type); });
+    if (known == std::end(kSocketTypes)) {
+      disable(service, "socket_type = " + value + ": xinetd knows no such socket type",
+              DisableCause::parse_error);
+      return false;
     }
+    service.socket_type = std::string(*known);
+  } else if (name == "protocol") {
+    service.protocol = value;
+  } else if (name == "wait") {
+    if (!xinetd_equals(value, "yes") && !xinetd_equals(value, "no")) {
+      disable(service, "wait = " + value + " is neither yes nor no", DisableCause::parse_error);
+      return false;
+    }
+    service.wait = xinetd_equals(value, "yes");
+  } else if (name == "user") {
+    service.user_set = true;
   } else if (name == "disable") {
     if (xinetd_equals(value, "yes")) {
       disable(service, "disable = " + value);
@@ -361,10 +406,11 @@ std::optional<XinetdService> XinetdServiceResolver::resolve(const XinetdSection&
 bool xinetd_attribute_is_resolved(std::string_view name) {
   // resolve_service and DefaultsState; resolve_xinetd_limits; the inventory's passenv.
   static constexpr std::string_view kResolved[] = {
-      "log_on_success", "log_on_failure", "log_type", "env", "passenv",
-      "server_args",    "flags",          "server",   "id",  "port",
-      "disable",        "enabled",        "disabled", "cps", "instances",
-      "per_source"};
+      "log_on_success", "log_on_failure", "log_type",    "env",      "passenv",
+      "server_args",    "flags",          "server",      "id",       "port",
+      "disable",        "enabled",        "disabled",    "cps",      "instances",
+      "per_source",     "type",           "socket_type", "protocol", "wait",
+      "user",           "redirect"};
   return std::find(std::begin(kResolved), std::end(kResolved), name) != std::end(kResolved);
 }
 
@@ -383,6 +429,8 @@ std::vector<XinetdService> resolve_xinetd_services(const std::vector<XinetdSecti
 XinetdCommandLine xinetd_command_line(const XinetdService& service) {
   XinetdCommandLine command;
   if (service.server.empty()) return command;  // an internal service
+  // service_fill runs /bin/true instead: xinetd forwards the connection itself.
+  if (service.redirected) return command;
   std::size_t first_argument = 0;
   if (service.name_in_args && path_basename(service.server) == "tcpd" &&
       !service.server_args.empty()) {

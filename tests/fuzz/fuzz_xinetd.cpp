@@ -126,7 +126,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         left.log_on_failure != right.log_on_failure ||
         left.ident_attributes != right.ident_attributes ||
         left.name_in_args != right.name_in_args || left.logs != right.logs ||
-        left.disabled_by_parse_error != right.disabled_by_parse_error)
+        left.disabled_by_parse_error != right.disabled_by_parse_error ||
+        left.types != right.types || left.socket_type != right.socket_type ||
+        left.protocol != right.protocol || left.wait != right.wait ||
+        left.user_set != right.user_set || left.redirected != right.redirected)
       __builtin_trap();
     // A service that is off says why, and only an off one can be off by a parse error.
     if (left.enabled != left.disabled_reason.empty()) __builtin_trap();

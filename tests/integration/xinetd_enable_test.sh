@@ -3,7 +3,7 @@
 # exactly those (a skipped service that xinetd serves is a check silently
 # lost; a judged one it does not serve is a false alarm):
 #
-#   service    line                  defaults: no list   enabled = (all five)
+#   service    line                  defaults: no list   enabled = (list)
 #   plain      -                     served              served
 #   flagged    flags = DISABLE       off (parse error)   served
 #   badlog     log_type = SYSLOG     off (parse error)   served
@@ -11,6 +11,8 @@
 #   unknown    flags = REUSE FOO     off (parse error)   served
 #   badlimit   instances = abc       off (parse error)   served
 #   lowercase  instances = unlimited served              served
+#   listedport `service smtp` on 2710 off (check_entry)   off
+#   nowait     no wait line          off (check_entry)   off
 #
 # and two services not in the list, off under it: unlisted, and reenabled
 # (`instances = -5` then `disable = no`, which turns the parse error back off). Each service runs
@@ -41,7 +43,13 @@ write_service badlimit 2707 "	instances = abc"
 write_service reenabled 2708 "	instances = -5
 	disable = no"
 write_service lowercase 2709 "	instances = unlimited"
-names=(plain flagged badlog disabled unknown unlisted badlimit reenabled lowercase)
+# Dropped once every file is read (check_entry): a listed name on another
+# port, and a service without wait.
+write_service listedport 2710 ""
+sed -i -e 's/^service listedport/service smtp/' -e '/type = UNLISTED/d' "$tree/etc/xinetd.d/listedport"
+write_service nowait 2711 ""
+sed -i '/wait = no/d' "$tree/etc/xinetd.d/nowait"
+names=(plain flagged badlog disabled unknown unlisted badlimit reenabled lowercase listedport nowait)
 
 xinetd_pid=
 # start_xinetd DEFAULTS_LINES: the tree's xinetd.conf for qharden, and a copy
@@ -68,7 +76,7 @@ served_and_judged() {
     ip netns exec "$namespace" ss -Hltn "sport = :$port" | grep -q . && served=served
     status=$(python3 -c 'import json,sys
 print(next((f["status"] for f in json.load(open(sys.argv[1]))["findings"]
-            if f["subject"].endswith(":" + sys.argv[2])), "missing"))' "$tree/audit.json" "$name")
+            if f["subject"].rsplit(":", 1)[0].endswith("/" + sys.argv[2])), "missing"))' "$tree/audit.json" "$name")
     printf '%s:%s:%s ' "$name" "$served" "$status"
   done
 }
@@ -76,15 +84,19 @@ print(next((f["status"] for f in json.load(open(sys.argv[1]))["findings"]
 start_xinetd ""
 check "no enabled list: xinetd serves plain only, and qharden judges exactly that one" \
   equals "$(served_and_judged)" \
-  "plain:served:fail flagged:off:skip badlog:off:skip disabled:off:skip unknown:off:skip unlisted:served:fail badlimit:off:skip reenabled:served:fail lowercase:served:fail "
+  "plain:served:fail flagged:off:skip badlog:off:skip disabled:off:skip unknown:off:skip unlisted:served:fail badlimit:off:skip reenabled:served:fail lowercase:served:fail listedport:off:skip nowait:off:skip "
 check "the skip names the parse error" \
   contains "$(cat "$tree/audit.json")" "service is disabled (flags = REUSE FOO: xinetd knows no flag FOO)"
 check "the skip names the rejected limit and its line" \
   contains "$(cat "$tree/audit.json")" "service is disabled (\`instances = abc\` is neither a number from 0 up nor UNLIMITED (line 11))"
+check "the skip quotes xinetd's own message for a listed name on another port" \
+  contains "$(cat "$tree/audit.json")" 'xinetd drops it at start (\"Service smtp expects port 25, not 2710\")'
+check "xinetd logged the same message" contains "$(cat "$tree/xinetd.log")" "Service smtp expects port 25, not 2710"
+check "and for the service without wait" contains "$(cat "$tree/xinetd.log")" "Service nowait missing attribute wait"
 
-start_xinetd "	enabled = plain flagged badlog disabled unknown badlimit lowercase
+start_xinetd "	enabled = plain flagged badlog disabled unknown badlimit lowercase smtp nowait
 "
 check "enabled list: it turns parse errors back on, never disable = yes, and qharden agrees" \
   equals "$(served_and_judged)" \
-  "plain:served:fail flagged:served:fail badlog:served:fail disabled:off:skip unknown:served:fail unlisted:off:skip badlimit:served:fail reenabled:off:skip lowercase:served:fail "
+  "plain:served:fail flagged:served:fail badlog:served:fail disabled:off:skip unknown:served:fail unlisted:off:skip badlimit:served:fail reenabled:off:skip lowercase:served:fail listedport:off:skip nowait:off:skip "
 finish

@@ -199,7 +199,7 @@ TEST(TcpEnvFlags, MalformedTreeGivesErrorsNamingFileAndLine) {
                                    {"/etc/xinetd.d/loop", Status::error, 0},
                                    {"/etc/xinetd.d/self", Status::error, 0},
                                    {"/etc/xinetd.d/good:smtp", Status::pass, 6},
-                                   {"/etc/xinetd.d/longline:smtps", Status::pass, 4}});
+                                   {"/etc/xinetd.d/longline:smtps", Status::pass, 6}});
   EXPECT_EQ(audit.findings[0].message,
             "/etc/xinetd.cycle:2: include cycle: /etc/xinetd.conf is already being read; not "
             "followed");
@@ -234,14 +234,14 @@ TEST(TcpEnvFlags, InetdCompatAndDuplicateServiceNamesUseTheId) {
   tree.write("/etc/default/xinetd", "# Debian\nINETD_COMPAT=Yes\n");
   tree.write("/etc/xinetd.conf",
              "service smtp\n{\n\tid = smtp-a\n\tserver = /var/qmail/bin/tcp-env\n"
-             "\tserver_args = -R /q\n}\n"
+             "\tserver_args = -R /q\n\tsocket_type = stream\n\twait = no\n\tuser = qmaild\n}\n"
              "service smtp\n{\n\tid = smtp-b\n\tserver = /var/qmail/bin/tcp-env\n"
-             "\tserver_args = -R /q\n}\n");
+             "\tserver_args = -R /q\n\tsocket_type = stream\n\twait = no\n\tuser = qmaild\n}\n");
   tree.write("/etc/inetd.conf",
              "smtp stream tcp nowait qmaild /var/qmail/bin/tcp-env tcp-env -R /q\n");
   Audit audit = audit_root(tree.root());
   expect_findings(audit.findings, {{"/etc/xinetd.conf:smtp-a", Status::pass, 4},
-                                   {"/etc/xinetd.conf:smtp-b", Status::pass, 10},
+                                   {"/etc/xinetd.conf:smtp-b", Status::pass, 13},
                                    {"/etc/inetd.conf:smtp", Status::pass, 1}});
   EXPECT_EQ(audit.findings[2].evidence["served_by"], "xinetd (INETD_COMPAT)");
 }
@@ -254,18 +254,18 @@ TEST(TcpEnvFlags, DefaultsReadAfterTheServicesStillApply) {
   testing::TemporaryTree tree;
   tree.write("/etc/xinetd.conf",
              "service smtp\n{\n\tid = smtp-a\n\tserver = /var/qmail/bin/tcp-env\n"
-             "\tserver_args = /q\n}\n"
+             "\tserver_args = /q\n\tsocket_type = stream\n\twait = no\n\tuser = qmaild\n}\n"
              "includedir /etc/xinetd.d\n"
              "service submission\n{\n\tserver = /var/qmail/bin/tcp-env\n"
-             "\tserver_args = /q\n}\n");
+             "\tserver_args = /q\n\tsocket_type = stream\n\twait = no\n\tuser = qmaild\n}\n");
   tree.write("/etc/xinetd.d/late",
              "service smtp\n{\n\tid = smtp-b\n\tserver = /var/qmail/bin/tcp-env\n"
-             "\tserver_args = -R /q\n}\n"
+             "\tserver_args = -R /q\n\tsocket_type = stream\n\twait = no\n\tuser = qmaild\n}\n"
              "defaults\n{\n\tdisabled = submission\n}\n");
   Audit audit = audit_root(tree.root());
   expect_findings(audit.findings, {{"/etc/xinetd.conf:smtp", Status::fail, 4},
                                    {"/etc/xinetd.d/late:smtp", Status::pass, 4},
-                                   {"/etc/xinetd.conf:submission", Status::skip, 10}});
+                                   {"/etc/xinetd.conf:submission", Status::skip, 13}});
   EXPECT_NE(audit.findings[2].message.find("listed in `disabled` of defaults"), std::string::npos)
       << audit.findings[2].message;
 }
@@ -328,8 +328,12 @@ TEST(TcpEnvFlags, AFileRewrittenBetweenThePassesIsReadAgain) {
   tree.write("/etc/xinetd.conf", "includedir /etc/xinetd.d\n");
   tree.write("/etc/xinetd.d/smtp_psa", "");
   RootedHost rooted = *RootedHost::open(tree.root());
-  const std::string one = "service smtp\n{\n\tid = a\n\tserver = /x/tcp-env\n}\n";
-  const std::string two = one + "service smtp\n{\n\tid = b\n\tserver = /x/tcp-env\n}\n";
+  const std::string one =
+      "service smtp\n{\n\tid = a\n\tserver = /x/tcp-env\n\tsocket_type = stream\n\twait = "
+      "no\n\tuser = qmaild\n}\n";
+  const std::string two = one +
+                          "service smtp\n{\n\tid = b\n\tserver = /x/tcp-env\n\tsocket_type = "
+                          "stream\n\twait = no\n\tuser = qmaild\n}\n";
   // Each pass reads a file twice (a look for NUL bytes, then the parse).
   // Pass one reads one service, pass two (Plesk has added one) two, then
   // both passes of the second reading agree.
@@ -419,8 +423,10 @@ TEST(TcpEnvFlags, AReadFailingPartWayThroughAFileIsAnErrorNamingIt) {
   testing::TemporaryTree tree;
   tree.write("/etc/xinetd.conf", "includedir /etc/xinetd.d\n");
   tree.write("/etc/xinetd.d/smtp_psa",
-             "service smtp\n{\n\tid = a\n\tserver = /x/tcp-env\n}\n"
-             "service smtp\n{\n\tid = b\n\tserver = /x/tcp-env\n}\n");
+             "service smtp\n{\n\tid = a\n\tserver = /x/tcp-env\n\tsocket_type = stream\n\twait = "
+             "no\n\tuser = qmaild\n}\n"
+             "service smtp\n{\n\tid = b\n\tserver = /x/tcp-env\n\tsocket_type = stream\n\twait = "
+             "no\n\tuser = qmaild\n}\n");
   RootedHost rooted = *RootedHost::open(tree.root());
   auto error_naming_the_file = [](const std::vector<Finding>& findings) {
     return std::any_of(findings.begin(), findings.end(), [](const Finding& finding) {
@@ -484,9 +490,12 @@ TEST(TcpEnvFlags, PassesFailingAtDifferentPointsAreReadAgain) {
   testing::TemporaryTree tree;
   tree.write("/etc/xinetd.conf", "includedir /etc/xinetd.d\n");
   tree.write("/etc/xinetd.d/smtp_psa",
-             "service smtp\n{\n\tid = a\n\tserver = /x/tcp-env\n}\n"
-             "service smtp\n{\n\tid = b\n\tserver = /x/tcp-env\n}\n"
-             "service smtp\n{\n\tid = c\n\tserver = /x/tcp-env\n}\n");
+             "service smtp\n{\n\tid = a\n\tserver = /x/tcp-env\n\tsocket_type = stream\n\twait = "
+             "no\n\tuser = qmaild\n}\n"
+             "service smtp\n{\n\tid = b\n\tserver = /x/tcp-env\n\tsocket_type = stream\n\twait = "
+             "no\n\tuser = qmaild\n}\n"
+             "service smtp\n{\n\tid = c\n\tserver = /x/tcp-env\n\tsocket_type = stream\n\twait = "
+             "no\n\tuser = qmaild\n}\n");
   RootedHost rooted = *RootedHost::open(tree.root());
   // Parses (the even readings) fail after 1 service in the first pass, after
   // 2 from then on.
@@ -523,7 +532,8 @@ TEST(TcpEnvFlags, UseridWithoutALogTypeDoesNoIdent) {
   testing::TemporaryTree tree;
   std::string text =
       "defaults\n{\n  log_on_success = HOST USERID\n  log_on_failure = USERID\n}\n"
-      "service smtp\n{\n  server = /var/qmail/bin/tcp-env\n  server_args = -Rt0 qmail-smtpd\n}\n";
+      "service smtp\n{\n  server = /var/qmail/bin/tcp-env\n  server_args = -Rt0 qmail-smtpd\n"
+      "  socket_type = stream\n  wait = no\n  user = qmaild\n}\n";
   tree.write("/etc/xinetd.conf", text);
   Audit audit = audit_root(tree.root());
   expect_findings(audit.findings, {{"/etc/xinetd.conf:smtp", Status::pass, 8}});
@@ -552,7 +562,8 @@ TEST(TcpEnvFlags, UseridWithoutALogTypeDoesNoIdent) {
   tree.write("/etc/xinetd.conf",
              "defaults\n{\n  log_on_failure = USERID\n}\n" + text.substr(text.find("service")) +
                  "service smtps\n{\n  server = /var/qmail/bin/tcp-env\n"
-                 "  server_args = -Rt0 qmail-smtpd\n  log_on_failure -= USERID\n}\n");
+                 "  server_args = -Rt0 qmail-smtpd\n  log_on_failure -= "
+                 "USERID\n  socket_type = stream\n  wait = no\n  user = qmaild\n}\n");
   Audit failure_only = audit_root(tree.root());
   ASSERT_EQ(failure_only.findings.size(), 2u);
   EXPECT_EQ(failure_only.findings[0].status, Status::pass);
@@ -574,7 +585,8 @@ TEST(TcpEnvFlags, UseridOnFailureOnlySaysItDelaysNoGreeting) {
   tree.write("/etc/xinetd.conf",
              "defaults\n{\n  log_type = SYSLOG daemon info\n  log_on_failure = HOST USERID\n}\n"
              "service smtp\n{\n  server = /var/qmail/bin/tcp-env\n"
-             "  server_args = -Rt0 qmail-smtpd\n}\n");
+             "  server_args = -Rt0 qmail-smtpd\n  socket_type = stream\n  wait = no\n  user = "
+             "qmaild\n}\n");
   Audit audit = audit_root(tree.root());
   expect_findings(audit.findings, {{"/etc/xinetd.conf:smtp", Status::fail, 8}});
   const std::string& message = audit.findings[0].message;
@@ -592,15 +604,18 @@ TEST(TcpEnvFlags, SeveralFixesInOneXinetdFileAreOneReplacementAndThenPass) {
       "defaults\n{\n  log_type = SYSLOG daemon info\n"
       "  log_on_success = HOST USERID\n  log_on_failure = USERID\n}\n\n"
       "service smtp\n{\n  server      = /var/qmail/bin/tcp-env\n"
-      "  server_args = -r  -t 30\t/var/qmail/bin/qmail-smtpd  # keep\n}\n\n"
+      "  server_args = -r  -t 30\t/var/qmail/bin/qmail-smtpd  # keep\n"
+      "  socket_type = stream\n  wait = no\n  user = qmaild\n}\n\n"
       "service smtps\n{\n\tflags = NAMEINARGS\n\tserver = /usr/sbin/tcpd\n"
-      "\tserver_args = /var/qmail/bin/tcp-env /var/qmail/bin/qmail-smtpd\n}\n"
-      "service bare\n{\n\tserver = /var/qmail/bin/tcp-env\n}\n";
+      "\tserver_args = /var/qmail/bin/tcp-env /var/qmail/bin/qmail-smtpd\n"
+      "\tsocket_type = stream\n\twait = no\n\tuser = qmaild\n}\n"
+      "service bare\n{\n\tserver = /var/qmail/bin/tcp-env\n"
+      "\tsocket_type = stream\n\twait = no\n\tuser = qmaild\n}\n";
   tree.write("/etc/xinetd.conf", before);
   Audit audit = audit_root(tree.root());
   expect_findings(audit.findings, {{"/etc/xinetd.conf:smtp", Status::fail, 11},
-                                   {"/etc/xinetd.conf:smtps", Status::fail, 19},
-                                   {"/etc/xinetd.conf:bare", Status::fail, 23}});
+                                   {"/etc/xinetd.conf:smtps", Status::fail, 22},
+                                   {"/etc/xinetd.conf:bare", Status::fail, 29}});
   EXPECT_EQ(audit.findings[0].evidence["xinetd_userid"],
             nlohmann::json::array({"log_on_success", "log_on_failure"}));
   ASSERT_TRUE(audit.changes) << audit.changes.error().message;
@@ -611,11 +626,14 @@ TEST(TcpEnvFlags, SeveralFixesInOneXinetdFileAreOneReplacementAndThenPass) {
       "  log_on_success = HOST USERID\n  log_on_failure = USERID\n}\n\n"
       "service smtp\n{\n  server      = /var/qmail/bin/tcp-env\n"
       "  server_args = -Rt0\t/var/qmail/bin/qmail-smtpd  # keep\n"
+      "  socket_type = stream\n  wait = no\n  user = qmaild\n"
       "  log_on_success -= USERID\n  log_on_failure -= USERID\n}\n\n"
       "service smtps\n{\n\tflags = NAMEINARGS\n\tserver = /usr/sbin/tcpd\n"
       "\tserver_args = /var/qmail/bin/tcp-env -Rt0 /var/qmail/bin/qmail-smtpd\n"
+      "\tsocket_type = stream\n\twait = no\n\tuser = qmaild\n"
       "\tlog_on_success -= USERID\n\tlog_on_failure -= USERID\n}\n"
       "service bare\n{\n\tserver = /var/qmail/bin/tcp-env\n"
+      "\tsocket_type = stream\n\twait = no\n\tuser = qmaild\n"
       "\tserver_args = -Rt0\n"
       "\tlog_on_success -= USERID\n\tlog_on_failure -= USERID\n}\n";
   EXPECT_EQ(replacement((*audit.changes)[0]).after, expected);
@@ -623,8 +641,8 @@ TEST(TcpEnvFlags, SeveralFixesInOneXinetdFileAreOneReplacementAndThenPass) {
   tree.write("/etc/xinetd.conf", expected);
   Audit again = audit_root(tree.root());
   expect_findings(again.findings, {{"/etc/xinetd.conf:smtp", Status::pass, 11},
-                                   {"/etc/xinetd.conf:smtps", Status::pass, 21},
-                                   {"/etc/xinetd.conf:bare", Status::pass, 27}});
+                                   {"/etc/xinetd.conf:smtps", Status::pass, 24},
+                                   {"/etc/xinetd.conf:bare", Status::pass, 33}});
   ASSERT_TRUE(again.changes);
   EXPECT_TRUE(again.changes->empty());
 }

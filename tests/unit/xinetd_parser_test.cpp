@@ -395,8 +395,8 @@ INSTANTIATE_TEST_SUITE_P(
                    "(line 7)"}),
     [](const ::testing::TestParamInfo<EnableCase>& parameter) { return parameter.param.name; });
 
-// port_parser: parse_base10 cut to an int, 0 taken as none; a refused line
-// leaves the port unset, so a later one sets it.
+// port_parser: parse_base10 cut to an int, 0 included; a refused line leaves
+// the port unset, so a later one sets it.
 TEST(XinetdResolve, PortIsReadAsXinetdReadsIt) {
   auto port_of = [](const std::string& lines) {
     std::vector<XinetdService> services =
@@ -408,7 +408,7 @@ TEST(XinetdResolve, PortIsReadAsXinetdReadsIt) {
   EXPECT_EQ(port_of("\tport = +2525\n"), 2525);
   EXPECT_EQ(port_of("\tport = 4294969821\n"), 2525);
   EXPECT_EQ(port_of("\tport = 2525\r\n"), 2525);
-  EXPECT_EQ(port_of("\tport = 0\n\tport = 2525\n"), std::nullopt);
+  EXPECT_EQ(port_of("\tport = 0\n\tport = 2525\n"), 0);
   EXPECT_EQ(port_of("\tport = 99999\n\tport = 2525\n"), 2525);
 }
 
@@ -496,6 +496,18 @@ TEST(XinetdResolve, NameInArgsWithTcpdRunsTheFirstArgument) {
   XinetdCommandLine direct = xinetd_command_line(services[1]);
   EXPECT_EQ(direct.argv, (std::vector<std::string>{"/usr/bin/prog", "-x"}));
   EXPECT_FALSE(direct.locations[0]);
+}
+
+// A redirected service runs no server: xinetd forwards the connection itself.
+TEST(XinetdResolve, RedirectRunsNoServer) {
+  std::vector<XinetdService> services = services_of(
+      "service smtp\n{\n\tserver = /var/qmail/bin/tcp-env\n\tredirect = 192.0.2.1 25\n}\n"
+      "service smtps\n{\n\tserver = /var/qmail/bin/tcp-env\n\tredirect = 192.0.2.1\n}\n");
+  ASSERT_EQ(services.size(), 2u);
+  EXPECT_TRUE(xinetd_command_line(services[0]).argv.empty());
+  // One value is not a redirect: xinetd ignores the line.
+  EXPECT_EQ(xinetd_command_line(services[1]).argv,
+            std::vector<std::string>{"/var/qmail/bin/tcp-env"});
 }
 
 // Files in memory for the loader; a path ending in '/' is a folder.

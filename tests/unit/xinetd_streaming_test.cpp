@@ -51,6 +51,9 @@ service smtp
 	protocol        = tcp
 	wait            = no
 	user            = root
+	only_from       = 127.0.0.1
+	nice            = 10
+	redirect        = 192.0.2.1 25
 	instances       = UNLIMITED
 	per_source      = 10
 	log_on_failure  -= USERID
@@ -101,7 +104,7 @@ TEST(XinetdStreaming, FilterKeepsOnlyResolvedAttributesAndResolvesTheSame) {
       EXPECT_TRUE(xinetd_attribute_is_resolved(attribute.name)) << attribute.name;
     }
   }
-  EXPECT_LT(kept_attributes, whole_attributes);  // log_type, socket_type, ... are dropped
+  EXPECT_LT(kept_attributes, whole_attributes);  // only_from, nice, ... are dropped
 
   std::vector<XinetdService> whole_services = resolve_xinetd_services(whole.sections);
   std::vector<XinetdService> kept_services = resolve_xinetd_services(kept.sections);
@@ -122,12 +125,22 @@ TEST(XinetdStreaming, FilterKeepsOnlyResolvedAttributesAndResolvesTheSame) {
     EXPECT_EQ(left.log_on_failure, right.log_on_failure);
     EXPECT_EQ(left.ident_attributes, right.ident_attributes);
     EXPECT_EQ(left.name_in_args, right.name_in_args);
+    EXPECT_EQ(left.types, right.types);
+    EXPECT_EQ(left.socket_type, right.socket_type);
+    EXPECT_EQ(left.protocol, right.protocol);
+    EXPECT_EQ(left.wait, right.wait);
+    EXPECT_EQ(left.user_set, right.user_set);
+    EXPECT_EQ(left.redirected, right.redirected);
   }
   // What the rich file sets, so that a filter dropping a resolved attribute fails here.
   EXPECT_EQ(kept_services[0].id, "smtp_psa");
   EXPECT_EQ(kept_services[0].server, "/var/qmail/bin/tcp-env");
   EXPECT_EQ(kept_services[0].environment.at("TZ"), "UTC");
   EXPECT_EQ(kept_services[0].port, 25);
+  EXPECT_EQ(kept_services[0].protocol, "tcp");
+  EXPECT_EQ(kept_services[0].wait, false);
+  EXPECT_TRUE(kept_services[0].user_set);
+  EXPECT_TRUE(kept_services[0].redirected);
   EXPECT_TRUE(kept_services[0].ident_attributes.empty());
   EXPECT_FALSE(kept_services[1].enabled);  // echo: listed in `disabled`
   EXPECT_EQ(kept_services[2].ident_attributes.size(), 2u);

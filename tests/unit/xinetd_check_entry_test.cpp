@@ -1,0 +1,182 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "host/host.h"
+#include "inventory/xinetd_check_entry.h"
+#include "parsers/xinetd.h"
+#include "temporary_tree.h"
+
+namespace qharden {
+namespace {
+
+// Excerpts of Debian's netbase files.
+constexpr const char* kServices =
+    "smtp\t\t25/tcp\t\tmail\n"
+    "submissions\t465/tcp\t\tssmtp smtps\n"
+    "submission\t587/tcp\n"
+    "pop3\t\t110/tcp\t\tpop-3\n"
+    "syslog\t\t514/udp\n";
+constexpr const char* kProtocols =
+    "ip\t0\tIP\ntcp\t6\tTCP\t# transmission control protocol\n"
+    "udp\t17\tUDP\n";
+
+struct RefusalCase {
+  const char* name;
+  const char* service;        // `service NAME` and lines, with wait, user and server added
+  const char* refusal_start;  // xinetd's own message; "" when xinetd keeps it
+  bool add_required_lines = true;
+};
+
+std::string refusal_for(const RefusalCase& test_case, bool with_name_files) {
+  testing::TemporaryTree tree;
+  if (with_name_files) {
+    tree.write("/etc/services", kServices);
+    tree.write("/etc/protocols", kProtocols);
+  }
+  RootedHost host = *RootedHost::open(tree.root());
+  XinetdNameFiles names(host);
+  std::string text = test_case.service;
+  std::size_t body = text.find("{\n") + 2;
+  if (test_case.add_required_lines) {
+    text.insert(body, " wait = no\n user = qmaild\n server = /var/qmail/bin/tcp-env\n");
+  }
+  std::vector<XinetdSection> sections;
+  for (XinetdItem& item : parse_xinetd_text("/etc/xinetd.d/test", text).items) {
+    if (auto* section = std::get_if<XinetdSection>(&item)) sections.push_back(std::move(*section));
+  }
+  std::vector<XinetdService> services = resolve_xinetd_services(sections);
+  if (services.size() != 1) return "(not one service)";
+  return xinetd_start_refusal(services[0], names).value_or("");
+}
+
+class XinetdStartRefusal : public ::testing::TestWithParam<RefusalCase> {};
+
+// Each message is xinetd's own, as Debian 12's xinetd 2.3.15.3 logs it.
+TEST_P(XinetdStartRefusal, DropsWhatXinetdDrops) {
+  const RefusalCase& test_case = GetParam();
+  std::string refusal = refusal_for(test_case, true);
+  if (std::string(test_case.refusal_start).empty()) {
+    EXPECT_EQ(refusal, "");
+  } else {
+    EXPECT_EQ(
+        refusal.rfind(std::string("xinetd drops it at start (\"") + test_case.refusal_start, 0), 0u)
+        << refusal;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, XinetdStartRefusal,
+    ::testing::Values(
+        RefusalCase{"Plesk", "service smtp\n{\n socket_type = stream\n protocol = tcp\n}\n", ""},
+        RefusalCase{"SocketTypeGivesTheProtocol", "service smtp\n{\n socket_type = STREAM\n}\n",
+                    ""},
+        RefusalCase{"ListedPortThatMatches",
+                    "service smtp\n{\n socket_type = stream\n port = 25\n}\n", ""},
+        RefusalCase{"AliasIsListed", "service mail\n{\n socket_type = stream\n port = 25\n}\n", ""},
+        RefusalCase{"ListedNameOnAnotherPort",
+                    "service smtp\n{\n socket_type = stream\n port = 2525\n}\n",
+                    "Service smtp expects port 25, not 2525"},
+        RefusalCase{"UnlistedOnAnotherPort",
+                    "service smtp\n{\n type = UNLISTED\n socket_type = stream\n port = 2525\n}\n",
+                    ""},
+        RefusalCase{"UnlistedWithoutAPort",
+                    "service smtp2\n{\n type = unlisted\n socket_type = stream\n}\n",
+                    "Unlisted service: smtp2 must have a port entry"},
+        RefusalCase{"NeitherProtocolNorSocketType", "service smtp\n{\n server = /bin/true\n}\n",
+                    "Port not specified for service: smtp and no protocol given"},
+        RefusalCase{"NoProtocolWithAPort", "service smtp\n{\n port = 25\n}\n",
+                    "A protocol or a socket_type must be specified for service: smtp."},
+        RefusalCase{"RawSocketGivesNoProtocol", "service smtp\n{\n socket_type = raw\n}\n",
+                    "Port not specified for service: smtp and no protocol given"},
+        RefusalCase{"NameNotListedWithoutAPort", "service smtp2525\n{\n socket_type = stream\n}\n",
+                    "Port not specified and can't find service: smtp2525 with getservbyname"},
+        RefusalCase{"NameNotListedWithAPort",
+                    "service smtp2525\n{\n socket_type = stream\n port = 2525\n}\n",
+                    "service/protocol combination not in /etc/services: smtp2525/tcp"},
+        RefusalCase{"ListedForAnotherProtocolOnly",
+                    "service syslog\n{\n socket_type = stream\n port = 514\n}\n",
+                    "service/protocol combination not in /etc/services: syslog/tcp"},
+        // getprotobyname knows the alias TCP; getservbyname compares it with
+        // /etc/services' "tcp" with case.
+        RefusalCase{"ProtocolAliasIsNotWhatServicesSays",
+                    "service smtp\n{\n protocol = TCP\n port = 25\n}\n",
+                    "service/protocol combination not in /etc/services: smtp/TCP"},
+        RefusalCase{"UnknownProtocol", "service smtp\n{\n protocol = tpc\n}\n",
+                    "Protocol tpc not in /etc/protocols"},
+        RefusalCase{"PortZeroIsAPort",
+                    "service submission\n{\n socket_type = stream\n port = 0\n}\n",
+                    "Service submission expects port 587, not 0"},
+        RefusalCase{"UnlistedOnPortZero",
+                    "service smtp2\n{\n type = UNLISTED\n socket_type = stream\n port = 0\n}\n",
+                    ""},
+        RefusalCase{"ProtocolGivesTheSocketType", "service smtp\n{\n protocol = tcp\n}\n", ""},
+        RefusalCase{"NoServer", "service smtp\n{\n socket_type = stream\n wait = no\n}\n",
+                    "Must specify a server in smtp", false},
+        RefusalCase{"RedirectNeedsNoServer",
+                    "service smtp\n{\n socket_type = stream\n wait = no\n user = nobody\n"
+                    " redirect = 192.0.2.1 25\n}\n",
+                    "", false},
+        RefusalCase{"NameInArgsWithoutServerArgs",
+                    "service smtp\n{\n socket_type = stream\n flags = NAMEINARGS\n}\n",
+                    "Must specify server args if using NAMEINARGS flag"},
+        RefusalCase{"DgramThatDoesNotWait",
+                    "service syslog\n{\n socket_type = dgram\n protocol = udp\n}\n",
+                    "Service syslog has socket_type dgram, but does not wait"},
+        RefusalCase{"MissingWaitAndUser",
+                    "service smtp\n{\n id = smtp-main\n socket_type = stream\n"
+                    " server = /var/qmail/bin/tcp-env\n}\n",
+                    "Service smtp-main missing attribute wait - DISABLING\", "
+                    "\"Service smtp-main missing attribute user - DISABLING",
+                    false},
+        RefusalCase{"UnlistedNeedsAProtocol",
+                    "service smtp2\n{\n type = UNLISTED\n socket_type = raw\n port = 2525\n}\n",
+                    "Service smtp2 missing attribute protocol - DISABLING"},
+        RefusalCase{"BadWaitIsAParseError",
+                    "service smtp\n{\n id = smtp-main\n socket_type = stream\n wait = maybe\n"
+                    " user = qmaild\n server = /bin/true\n}\n",
+                    "Service smtp-main missing attribute wait - DISABLING", false},
+        RefusalCase{"TcpmuxIsNotJudged", "service smtp\n{\n type = TCPMUX\n}\n", ""},
+        RefusalCase{"InternalIsNotJudged", "service echo\n{\n type = INTERNAL\n}\n", ""}),
+    [](const ::testing::TestParamInfo<RefusalCase>& parameter) {
+      return std::string(parameter.param.name);
+    });
+
+// Without /etc/services (a bare --root tree, a minimal container) only the
+// mail names are known: nothing is claimed about the others.
+TEST(XinetdStartRefusal, WithoutTheNameFilesOnlyMailNamesAreJudged) {
+  EXPECT_EQ(
+      refusal_for({"", "service pop3\n{\n socket_type = stream\n port = 2110\n}\n", ""}, false),
+      "");
+  EXPECT_NE(
+      refusal_for({"", "service smtp\n{\n socket_type = stream\n port = 2525\n}\n", ""}, false)
+          .find("Service smtp expects port 25, not 2525"),
+      std::string::npos);
+  EXPECT_NE(refusal_for({"", "service smtp\n{\n protocol = tpc\n}\n", ""}, false)
+                .find("Protocol tpc not in /etc/protocols"),
+            std::string::npos);
+}
+
+// A parse error in type, like any, disables the service; the words before
+// the bad one still count.
+TEST(XinetdStartRefusal, BadTypeOrSocketTypeIsAParseError) {
+  std::vector<XinetdSection> sections;
+  for (XinetdItem& item :
+       parse_xinetd_text("/etc/xinetd.d/test",
+                         "service a\n{\n type = UNLISTED bogus\n}\n"
+                         "service b\n{\n socket_type = strem\n socket_type = stream\n}\n")
+           .items) {
+    if (auto* section = std::get_if<XinetdSection>(&item)) sections.push_back(std::move(*section));
+  }
+  std::vector<XinetdService> services = resolve_xinetd_services(sections);
+  ASSERT_EQ(services.size(), 2u);
+  EXPECT_FALSE(services[0].enabled);
+  EXPECT_EQ(services[0].disabled_reason, "type = UNLISTED bogus: xinetd knows no type bogus");
+  EXPECT_EQ(services[0].types.count("UNLISTED"), 1u);
+  EXPECT_FALSE(services[1].enabled);
+  EXPECT_EQ(services[1].disabled_reason, "socket_type = strem: xinetd knows no such socket type");
+  EXPECT_EQ(services[1].socket_type, "stream") << "the refused line leaves it unset";
+}
+
+}  // namespace
+}  // namespace qharden
