@@ -19,25 +19,44 @@ const std::map<std::string, int>& mail_ports() {
 
 }  // namespace
 
-ServicePorts::ServicePorts(const Host& host) {
-  Expected<std::string> text = host.read_file("/etc/services");
+std::optional<std::string> read_name_file(const Host& host, const char* path) {
+  Expected<std::string> text = host.read_file(path);
+  if (!text) return std::nullopt;
+  return std::move(*text);
+}
+
+std::vector<std::vector<std::string>> name_file_entries(const std::string& text) {
+  std::vector<std::vector<std::string>> entries;
+  for (const TextLine& line : split_lines(text)) {
+    std::string_view content = std::string_view(text).substr(line.offset, line.length);
+    content = content.substr(0, content.find('#'));
+    std::vector<std::string> words;
+    for (LocatedWord& word :
+         split_located_words(text, TextLine{line.offset, content.size(), line.number})) {
+      words.push_back(std::move(word.text));
+    }
+    if (!words.empty()) entries.push_back(std::move(words));
+  }
+  return entries;
+}
+
+ServicePorts::ServicePorts(const Host& host)
+    : ServicePorts(read_name_file(host, "/etc/services")) {}
+
+ServicePorts::ServicePorts(const std::optional<std::string>& text) {
   if (!text) return;
   file_read_ = true;
-  for (const TextLine& line : split_lines(*text)) {
-    std::string_view content = std::string_view(*text).substr(line.offset, line.length);
-    content = content.substr(0, content.find('#'));
-    std::vector<LocatedWord> words =
-        split_located_words(*text, TextLine{line.offset, content.size(), line.number});
+  for (const std::vector<std::string>& words : name_file_entries(*text)) {
     if (words.size() < 2) continue;
-    std::size_t slash = words[1].text.find('/');
+    std::size_t slash = words[1].find('/');
     if (slash == std::string::npos) continue;
-    std::optional<int> port = find(words[1].text.substr(0, slash));
+    std::optional<int> port = find(words[1].substr(0, slash));
     if (!port) continue;
-    std::string protocol = words[1].text.substr(slash + 1);
+    std::string protocol = words[1].substr(slash + 1);
     for (std::size_t index = 0; index < words.size(); ++index) {
       if (index == 1) continue;
-      listed_.emplace(std::pair{words[index].text, protocol}, *port);
-      if (protocol == "tcp") ports_.emplace(words[index].text, *port);
+      listed_.emplace(std::pair{words[index], protocol}, *port);
+      if (protocol == "tcp") ports_.emplace(words[index], *port);
     }
   }
 }

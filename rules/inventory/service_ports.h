@@ -6,14 +6,22 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace qharden {
 
 class Host;
 
+// A name database file (/etc/services, /etc/protocols); nullopt when unreadable.
+std::optional<std::string> read_name_file(const Host& host, const char* path);
+// The words of each of its lines that holds any, after '#' is cut off.
+std::vector<std::vector<std::string>> name_file_entries(const std::string& text);
+
 class ServicePorts {
  public:
   explicit ServicePorts(const Host& host);
+  // The text of /etc/services, or nullopt when there is none.
+  explicit ServicePorts(const std::optional<std::string>& services_text);
 
   // A decimal port or a service name; nullopt when neither.
   std::optional<int> find(const std::string& name_or_number) const;

@@ -3,7 +3,6 @@
 #include <string_view>
 
 #include "host/host.h"
-#include "parsers/text_lines.h"
 #include "parsers/xinetd_words.h"
 
 namespace qharden {
@@ -31,19 +30,20 @@ std::optional<std::string> effective_socket_type(const XinetdService& service) {
 
 }  // namespace
 
-XinetdNameFiles::XinetdNameFiles(const Host& host) : ports_(host) {
-  Expected<std::string> text = host.read_file("/etc/protocols");
-  if (!text) {
+XinetdNameFiles::XinetdNameFiles(const Host& host)
+    : XinetdNameFiles(read_name_file(host, "/etc/services"),
+                      read_name_file(host, "/etc/protocols")) {}
+
+XinetdNameFiles::XinetdNameFiles(const std::optional<std::string>& services_text,
+                                 const std::optional<std::string>& protocols_text)
+    : ports_(services_text) {
+  if (!protocols_text) {
     protocols_ = {"tcp", "udp"};
     return;
   }
-  for (const TextLine& line : split_lines(*text)) {
-    std::string_view content = std::string_view(*text).substr(line.offset, line.length);
-    content = content.substr(0, content.find('#'));
-    std::vector<LocatedWord> words =
-        split_located_words(*text, TextLine{line.offset, content.size(), line.number});
+  for (const std::vector<std::string>& words : name_file_entries(*protocols_text)) {
     for (std::size_t index = 0; index < words.size(); ++index) {
-      if (index != 1) protocols_.insert(words[index].text);  // the second is the number
+      if (index != 1) protocols_.insert(words[index]);  // the second is the number
     }
   }
 }

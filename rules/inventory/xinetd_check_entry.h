@@ -20,6 +20,9 @@ class Host;
 class XinetdNameFiles {
  public:
   explicit XinetdNameFiles(const Host& host);
+  // The files' texts, nullopt for a missing one.
+  XinetdNameFiles(const std::optional<std::string>& services_text,
+                  const std::optional<std::string>& protocols_text);
 
   const ServicePorts& ports() const { return ports_; }
   // getprotobyname(): names and aliases, with case. Without the file, tcp and udp.

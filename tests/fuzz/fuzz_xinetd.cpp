@@ -8,6 +8,7 @@
 
 #include "../unit/line_blocks.h"
 #include "inventory/inventory.h"
+#include "inventory/xinetd_check_entry.h"
 #include "parsers/text_lines.h"
 #include "parsers/xinetd.h"
 #include "parsers/xinetd_limits.h"
@@ -75,10 +76,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (!qharden::line_holds_only(rest.substr(0, rest.find('\n')), '}')) __builtin_trap();
     }
   }
+  // The name files are read as the input too, so its lines can list names.
+  static const qharden::XinetdNameFiles kDebianNames(
+      std::string("smtp 25/tcp mail\nsubmission 587/tcp\nsyslog 514/udp\n"),
+      std::string("tcp 6 TCP\nudp 17 UDP\n"));
+  const qharden::XinetdNameFiles input_names(text, text);
   for (const qharden::XinetdService& service :
        qharden::resolve_xinetd_services(configuration.sections)) {
     if (service.server_location) check_location(text, *service.server_location, service.server);
+    for (const qharden::XinetdNameFiles* names : {&kDebianNames, &input_names}) {
+      std::optional<std::string> refusal = qharden::xinetd_start_refusal(service, *names);
+      if (refusal && refusal->rfind("xinetd drops it at start (\"", 0) != 0) __builtin_trap();
+    }
     qharden::XinetdCommandLine command = qharden::xinetd_command_line(service);
+    if (service.redirected && !command.argv.empty()) __builtin_trap();
     if (command.argv.size() != command.locations.size()) __builtin_trap();
     for (std::size_t index = 0; index < command.argv.size(); ++index) {
       if (command.locations[index]) {

@@ -58,7 +58,7 @@ parser_sources() {
     fuzz_sysctl_conf) echo rules/parsers/sysctl_conf.cpp ;;
     fuzz_systemd_unit) echo rules/parsers/systemd_unit.cpp ;;
     fuzz_tcprules) echo rules/parsers/tcprules.cpp ;;
-    fuzz_xinetd) echo rules/parsers/xinetd.cpp rules/parsers/xinetd_load.cpp rules/parsers/xinetd_resolve.cpp rules/parsers/xinetd_log_type.cpp rules/parsers/xinetd_limits.cpp rules/parsers/xinetd_words.cpp ;;
+    fuzz_xinetd) echo rules/parsers/xinetd.cpp rules/parsers/xinetd_load.cpp rules/parsers/xinetd_resolve.cpp rules/parsers/xinetd_log_type.cpp rules/parsers/xinetd_limits.cpp rules/parsers/xinetd_words.cpp rules/inventory/xinetd_check_entry.cpp rules/inventory/service_ports.cpp ;;
   esac
 }
 
