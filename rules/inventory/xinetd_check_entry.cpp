@@ -28,51 +28,106 @@ std::optional<std::string> effective_socket_type(const XinetdService& service) {
   return std::nullopt;
 }
 
+// The users files give, or nullopt when others may come from elsewhere.
+std::optional<std::set<std::string>> local_users(const XinetdNameTexts& texts) {
+  if (!texts.passwd) return std::nullopt;
+  std::set<std::string> users;
+  if (texts.nsswitch) {
+    for (const std::vector<std::string>& words : name_file_entries(*texts.nsswitch)) {
+      if (words[0] != "passwd:") continue;
+      for (std::size_t index = 1; index < words.size(); ++index) {
+        const std::string& source = words[index];
+        if (source.front() == '[') continue;  // an action such as [NOTFOUND=return]
+        if (source == "systemd") {
+          users.insert({"root", "nobody"});  // nss-systemd always has these two
+        } else if (source != "files" && source != "compat") {
+          return std::nullopt;  // ldap, sss, nis, winbind, ...
+        }
+      }
+    }
+  }
+  std::string_view text = *texts.passwd;
+  while (!text.empty()) {
+    std::string_view line = text.substr(0, text.find('\n'));
+    text.remove_prefix(std::min(text.size(), line.size() + 1));
+    if (line.empty()) continue;
+    if (line.front() == '+' || line.front() == '-') return std::nullopt;  // compat's NIS lines
+    users.insert(std::string(line.substr(0, line.find(':'))));
+  }
+  return users;
+}
+
 }  // namespace
 
 XinetdNameFiles::XinetdNameFiles(const Host& host)
-    : XinetdNameFiles(read_name_file(host, "/etc/services"),
-                      read_name_file(host, "/etc/protocols")) {}
+    : XinetdNameFiles(XinetdNameTexts{
+          read_name_file(host, "/etc/services"), read_name_file(host, "/etc/protocols"),
+          read_name_file(host, "/etc/passwd"), read_name_file(host, "/etc/nsswitch.conf")}) {}
 
-XinetdNameFiles::XinetdNameFiles(const std::optional<std::string>& services_text,
-                                 const std::optional<std::string>& protocols_text)
-    : ports_(services_text) {
-  if (!protocols_text) {
-    protocols_ = {"tcp", "udp"};
-    return;
-  }
-  for (const std::vector<std::string>& words : name_file_entries(*protocols_text)) {
+XinetdNameFiles::XinetdNameFiles(const XinetdNameTexts& texts)
+    : ports_(texts.services), users_(local_users(texts)) {
+  if (!texts.protocols) return;
+  protocols_.emplace();
+  for (const std::vector<std::string>& words : name_file_entries(*texts.protocols)) {
+    if (words.size() < 2) continue;
+    std::optional<int> number = xinetd_base10_int(words[1]);
+    if (!number) continue;
     for (std::size_t index = 0; index < words.size(); ++index) {
-      if (index != 1) protocols_.insert(words[index]);  // the second is the number
+      if (index != 1) protocols_->emplace(words[index], *number);  // the first line wins
     }
   }
 }
 
-bool XinetdNameFiles::knows_protocol(const std::string& name) const {
-  return protocols_.count(name) != 0;
+std::optional<int> XinetdNameFiles::protocol_number(const std::string& name) const {
+  if (!protocols_) {
+    if (name == "tcp") return 6;
+    if (name == "udp") return 17;
+    return std::nullopt;
+  }
+  auto found = protocols_->find(name);
+  if (found == protocols_->end()) return std::nullopt;
+  return found->second;
+}
+
+XinetdLookups XinetdNameFiles::lookups() const {
+  XinetdLookups lookups;
+  if (protocols_) {
+    lookups.protocol_exists = [this](const std::string& name) {
+      return protocols_->count(name) != 0;
+    };
+  }
+  if (users_) {
+    lookups.user_exists = [this](const std::string& name) { return users_->count(name) != 0; };
+  }
+  if (ports_.file_read()) {
+    lookups.tcp_service_exists = [this](const std::string& name) {
+      return ports_.find_listed(name, "tcp").has_value();
+    };
+  }
+  return lookups;
 }
 
 std::optional<std::string> xinetd_start_refusal(const XinetdService& service,
                                                 const XinetdNameFiles& names) {
   auto has_type = [&](const char* type) { return service.types.count(type) != 0; };
-  if (has_type("RPC") || has_type("INTERNAL") || has_type("TCPMUX") || has_type("TCPMUXPLUS")) {
+  auto has_flag = [&](const char* flag) { return service.flags.count(flag) != 0; };
+  if (has_type("RPC") || has_type("INTERNAL") || has_type("TCPMUX") || has_type("TCPMUXPLUS") ||
+      has_flag("SENSOR")) {
     return std::nullopt;
   }
   const std::string& name = service.name;
+  const std::string& id = service.id;
+  bool waits = service.wait.value_or(false);
   // service_fill, in its order: fix_server_argv first (a redirect runs /bin/true).
   if (service.server.empty() && !service.redirected) {
     return refusal("Must specify a server in " + name, "add a server line");
   }
-  if (service.name_in_args && !service.server_args_end && !service.redirected) {
+  if (service.name_in_args && !service.server_args_end) {
     return refusal("Must specify server args if using NAMEINARGS flag",
                    "add a server_args line, or remove NAMEINARGS from flags");
   }
-  if (service.protocol && !names.knows_protocol(*service.protocol)) {
-    // protocol_parser refuses it; not in /etc/protocols, it cannot be listed either.
-    return refusal("Protocol " + *service.protocol + " not in /etc/protocols",
-                   "write protocol = tcp");
-  }
   std::optional<std::string> protocol = effective_protocol(service);
+  std::optional<std::string> socket_type = effective_socket_type(service);
   bool unlisted = has_type("UNLISTED");
   if (!service.port) {
     if (unlisted) {
@@ -89,6 +144,20 @@ std::optional<std::string> xinetd_start_refusal(const XinetdService& service,
     }
   }
   // check_entry, in its order.
+  if (has_flag("LABELED")) {
+    if (socket_type != "stream") {
+      return refusal("Non-stream socket types cannot support labeled networking: " + id,
+                     "remove LABELED from flags");
+    }
+    if (waits) {
+      return refusal("Tcp wait services cannot support labeled networking: " + id,
+                     "remove LABELED from flags");
+    }
+    if (service.redirected) {
+      return refusal("Redirected services cannot support labeled networking: " + id,
+                     "remove LABELED from flags");
+    }
+  }
   if (!unlisted) {
     if (!protocol) {
       return refusal("A protocol or a socket_type must be specified for service: " + name + ".",
@@ -106,26 +175,45 @@ std::optional<std::string> xinetd_start_refusal(const XinetdService& service,
                      "add type = UNLISTED to serve port " + std::to_string(*service.port));
     }
   }
-  std::optional<std::string> socket_type = effective_socket_type(service);
-  if (socket_type == "dgram" && !service.wait.value_or(false)) {
-    return refusal("Service " + name + " has socket_type dgram, but does not wait",
-                   "write wait = yes");
+  if (service.redirected) {
+    if (socket_type != "stream") {
+      return refusal("Only tcp sockets are supported for redirected service " + name,
+                     "write socket_type = stream");
+    }
+    if (waits) return refusal("Redirected service " + name + " must not wait", "write wait = no");
+    if (service.name_in_args) {
+      return refusal("Redirected service " + name + " should not have NAMEINARGS flag set",
+                     "remove NAMEINARGS from flags");
+    }
+  } else if (service.log_on_success.count("TRAFFIC") != 0) {
+    return refusal("Service " + name + " should not have TRAFFIC flag set since its not redirected",
+                   "remove TRAFFIC from log_on_success, here or in defaults");
   }
-  // service_attr_check: lines a service must have itself, not from defaults.
+  // service_attr_check: lines a service must have itself, not from defaults,
+  // named in xinetd's attribute order.
   std::string missing;
   auto require = [&](bool present, const char* attribute) {
     if (present) return;
     if (!missing.empty()) missing += ", ";
-    missing += "\"Service " + service.id + " missing attribute " + attribute + " - DISABLING\"";
+    missing += "\"Service " + id + " missing attribute " + attribute + " - DISABLING\"";
   };
-  require(socket_type.has_value(), "socket_type");
   require(service.wait.has_value(), "wait");
+  require(socket_type.has_value(), "socket_type");
+  if (unlisted) require(protocol.has_value(), "protocol");
   require(service.user_set, "user");
-  if (unlisted) {
-    require(protocol.has_value(), "protocol");
-    require(service.port.has_value(), "port");
-  }
+  if (unlisted) require(service.port.has_value(), "port");
   if (!missing.empty()) return "xinetd drops it at start (" + missing + "): add the lines";
+  // Then it opens the socket: socket(2) refuses a protocol the type does not carry.
+  int carried = socket_type == "stream"      ? 6
+                : socket_type == "dgram"     ? 17
+                : socket_type == "seqpacket" ? 132
+                                             : -1;
+  int number = protocol ? names.protocol_number(*protocol).value_or(-1) : -1;
+  if (carried != -1 && number > 0 && number != carried) {
+    return "xinetd cannot open its socket (\"socket creation failed\", \"Service " + id +
+           " failed to start and is deactivated\"): socket_type = " + *socket_type +
+           " does not carry protocol " + *protocol;
+  }
   return std::nullopt;
 }
 

@@ -1,10 +1,11 @@
 // What xinetd drops after it has read every file and before it listens:
-// service_fill and check_entry in confparse.c, for the services still enabled.
-// Checked against Debian 12's xinetd 2.3.15.3. xinetd logs the reason and goes
-// on with the other services, so a dropped one is easy to miss: the port is
-// simply closed.
+// service_fill and check_entry in confparse.c, for the services still enabled,
+// and the socket it then fails to open. Checked against Debian 12's xinetd
+// 2.3.15.3. xinetd logs the reason and goes on with the other services, so a
+// dropped one is easy to miss: the port is simply closed.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -16,26 +17,37 @@ namespace qharden {
 
 class Host;
 
-// /etc/services and /etc/protocols, read once per audit.
+// The name databases xinetd's lookups read, once per audit: /etc/services,
+// /etc/protocols, and /etc/passwd when /etc/nsswitch.conf says that users
+// come from files alone.
+struct XinetdNameTexts {
+  std::optional<std::string> services;
+  std::optional<std::string> protocols;
+  std::optional<std::string> passwd;
+  std::optional<std::string> nsswitch;
+};
+
 class XinetdNameFiles {
  public:
   explicit XinetdNameFiles(const Host& host);
-  // The files' texts, nullopt for a missing one.
-  XinetdNameFiles(const std::optional<std::string>& services_text,
-                  const std::optional<std::string>& protocols_text);
+  explicit XinetdNameFiles(const XinetdNameTexts& texts);
 
   const ServicePorts& ports() const { return ports_; }
-  // getprotobyname(): names and aliases, with case. Without the file, tcp and udp.
-  bool knows_protocol(const std::string& name) const;
+  // The protocol's number, with case as getprotobyname(); nullopt when not known.
+  std::optional<int> protocol_number(const std::string& name) const;
+  // For the resolver: a lookup is left empty (finds every name) when its file
+  // is missing or, for users, when they may come from elsewhere (LDAP, NIS).
+  XinetdLookups lookups() const;
 
  private:
   ServicePorts ports_;
-  std::set<std::string> protocols_;
+  std::optional<std::map<std::string, int>> protocols_;  // name or alias to number
+  std::optional<std::set<std::string>> users_;
 };
 
 // Why xinetd refuses this enabled service at start, in its own words with a
-// way out; nullopt when it keeps it. Services of type RPC, INTERNAL or TCPMUX
-// are not judged.
+// way out; nullopt when it keeps it. Services of type RPC, INTERNAL or TCPMUX,
+// and SENSOR ones, run no server of their own and are not judged.
 std::optional<std::string> xinetd_start_refusal(const XinetdService& service,
                                                 const XinetdNameFiles& names);
 

@@ -235,9 +235,9 @@ bool read_xinetd_services(const Host& host, const std::string& main_file,
   std::vector<FileReading> first_reads = source.take_reads();
 
   // The second pass turns each section into a command as it is parsed.
-  XinetdServiceResolver service_resolver(defaults_sections);
+  XinetdNameFiles name_files(host);  // before the resolver, which holds its lookups
+  XinetdServiceResolver service_resolver(defaults_sections, name_files.lookups());
   XinetdLimitsResolver limits_resolver(defaults_sections);
-  XinetdNameFiles name_files(host);
   XinetdPassenv passenv;
   inventory.commands.reserve(inventory.commands.size() + service_count);  // one allocation
   // The last few distinct settings seen: services that inherit theirs share one copy.

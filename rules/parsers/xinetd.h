@@ -189,8 +189,9 @@ struct XinetdService {
   std::optional<std::string> socket_type;  // stream, dgram, raw or seqpacket
   std::optional<std::string> protocol;     // as written: /etc/services compares it with case
   std::optional<bool> wait;
-  bool user_set = false;  // whether that user exists is not checked
+  bool user_set = false;
   bool redirected = false;
+  std::set<std::string> flags;  // upper case
   std::map<std::string, std::string> environment;
   // Effective values, upper case, after defaults and the service's =, += and -=.
   std::set<std::string> log_on_success;
@@ -206,18 +207,29 @@ struct XinetdService {
   std::string attribute_indentation;  // of the last attribute line, for inserted lines
 };
 
+// What some of xinetd's attribute parsers look up on the host: a name they
+// cannot find is a parse error. An empty function finds every name (tests,
+// fuzzers, and hosts whose databases qharden cannot read whole).
+struct XinetdLookups {
+  std::function<bool(const std::string&)> protocol_exists;     // getprotobyname
+  std::function<bool(const std::string&)> user_exists;         // getpwnam
+  std::function<bool(const std::string&)> tcp_service_exists;  // getservbyname(name, "tcp")
+};
+
 // Services in reading order. A service's own log_on_* lines start from the
 // `defaults` read before it; a service with none, and log_type, take the
 // defaults as they are once every file is read; `enabled` and `disabled`
 // apply to every service by id, without case.
-std::vector<XinetdService> resolve_xinetd_services(const std::vector<XinetdSection>& sections);
+std::vector<XinetdService> resolve_xinetd_services(const std::vector<XinetdSection>& sections,
+                                                   const XinetdLookups& lookups = {});
 
 // The same, one section at a time, so that a caller walking 100,000 services
 // never holds them all resolved at once (issue 15: audit memory).
 class XinetdServiceResolver {
  public:
   // Reads every `defaults` first: its `enabled` and `disabled` reach every service.
-  explicit XinetdServiceResolver(const std::vector<XinetdSection>& sections);
+  explicit XinetdServiceResolver(const std::vector<XinetdSection>& sections,
+                                 XinetdLookups lookups = {});
   // A log_type in `defaults` that stops xinetd: rejected, or a second one.
   const std::vector<XinetdProblem>& problems() const { return problems_; }
   ~XinetdServiceResolver();

@@ -182,10 +182,18 @@ bool apply_types(XinetdService& service, const std::vector<std::string>& values)
 }
 
 // False when xinetd ignores the line, so that a later line may still set it.
-bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribute) {
+bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribute,
+                         const XinetdLookups& lookups) {
   const std::string& name = attribute.name;
   const std::vector<std::string>& values = attribute.values;
+  auto exists = [](const std::function<bool(const std::string&)>& lookup,
+                   const std::string& value) { return !lookup || lookup(value); };
   if (name == "server_args") {
+    if (values.empty()) {
+      // "attribute server_args expects at least 1 value"
+      disable(service, "server_args has no value", DisableCause::parse_error);
+      return false;
+    }
     service.server_args = values;
     service.server_args_locations = attribute.value_locations;
     service.server_args_end = attribute.content_end;
@@ -220,13 +228,24 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
         return false;
       }
       if (xinetd_equals(flag, "NAMEINARGS")) service.name_in_args = true;
+      service.flags.insert(upper_case(flag));
     }
     return true;
   }
   if (name == "type") return apply_types(service, values);
   if (name == "redirect") {
     if (values.size() != 2) return false;  // ignored, with a warning
-    service.redirected = true;             // what redir_parser refuses is not modelled
+    // redir_parser: a port above 0 and below 65536, or a tcp service name.
+    // Whether a host name resolves is not known offline: taken as resolving.
+    std::optional<int> port = xinetd_base10_int(values[1]);
+    bool port_valid =
+        port && *port > 0 ? *port < 65536 : exists(lookups.tcp_service_exists, values[1]);
+    if (!port_valid) {
+      disable(service, "redirect = " + joined(values) + ": xinetd finds no port " + values[1],
+              DisableCause::parse_error);
+      return false;
+    }
+    service.redirected = true;
     return true;
   }
   if (std::optional<std::size_t> count = xinetd_limit_value_count(name)) {
@@ -266,6 +285,11 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
     }
     service.socket_type = std::string(*known);
   } else if (name == "protocol") {
+    if (!exists(lookups.protocol_exists, value)) {
+      disable(service, "protocol = " + value + ": not in /etc/protocols",
+              DisableCause::parse_error);
+      return false;
+    }
     service.protocol = value;
   } else if (name == "wait") {
     if (!xinetd_equals(value, "yes") && !xinetd_equals(value, "no")) {
@@ -274,6 +298,14 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
     }
     service.wait = xinetd_equals(value, "yes");
   } else if (name == "user") {
+    // user_parser takes digits as a uid without a lookup.
+    bool digits = std::all_of(value.begin(), value.end(), [](char character) {
+      return std::isdigit(static_cast<unsigned char>(character));
+    });
+    if (!digits && !exists(lookups.user_exists, value)) {
+      disable(service, "user = " + value + ": no such user", DisableCause::parse_error);
+      return false;
+    }
     service.user_set = true;
   } else if (name == "disable") {
     if (xinetd_equals(value, "yes")) {
@@ -309,7 +341,7 @@ void apply_environment(XinetdService& service, const XinetdAttribute& attribute)
 // for it parsed, the defaults as they are once every file is read replace it
 // (service_fill), and log_type likewise.
 XinetdService resolve_service(const XinetdSection& section, const DefaultsState& so_far,
-                              const DefaultsState& every) {
+                              const DefaultsState& every, const XinetdLookups& lookups) {
   XinetdService service;
   service.file = section.file;
   service.line = section.line;
@@ -339,7 +371,7 @@ XinetdService resolve_service(const XinetdSection& section, const DefaultsState&
     } else if (name == "env") {
       apply_environment(service, attribute);
     } else if (!is_modifiable(name) && attribute.operation == XinetdOperator::assign &&
-               specified.count(name) == 0 && apply_single_valued(service, attribute)) {
+               specified.count(name) == 0 && apply_single_valued(service, attribute, lookups)) {
       specified.insert(name);
     }
   }
@@ -363,10 +395,13 @@ XinetdService resolve_service(const XinetdSection& section, const DefaultsState&
 struct XinetdServiceResolver::State {
   DefaultsState every_defaults;   // all of them: enabled and disabled
   DefaultsState defaults_so_far;  // those read before the current section: log settings
+  XinetdLookups lookups;
 };
 
-XinetdServiceResolver::XinetdServiceResolver(const std::vector<XinetdSection>& sections)
+XinetdServiceResolver::XinetdServiceResolver(const std::vector<XinetdSection>& sections,
+                                             XinetdLookups lookups)
     : state_(std::make_unique<State>()) {
+  state_->lookups = std::move(lookups);
   for (const XinetdSection& section : sections) {
     if (section.kind != XinetdSectionKind::defaults) continue;
     for (const XinetdAttribute& attribute : section.attributes) {
@@ -389,7 +424,7 @@ std::optional<XinetdService> XinetdServiceResolver::resolve(const XinetdSection&
     return std::nullopt;
   }
   const DefaultsState& every = state_->every_defaults;
-  XinetdService service = resolve_service(section, state_->defaults_so_far, every);
+  XinetdService service = resolve_service(section, state_->defaults_so_far, every, state_->lookups);
   std::string id = upper_case(service.id);
   if (every.disabled.count(id) != 0) {
     disable(service, "listed in `disabled` of defaults");
@@ -414,8 +449,9 @@ bool xinetd_attribute_is_resolved(std::string_view name) {
   return std::find(std::begin(kResolved), std::end(kResolved), name) != std::end(kResolved);
 }
 
-std::vector<XinetdService> resolve_xinetd_services(const std::vector<XinetdSection>& sections) {
-  XinetdServiceResolver resolver(sections);
+std::vector<XinetdService> resolve_xinetd_services(const std::vector<XinetdSection>& sections,
+                                                   const XinetdLookups& lookups) {
+  XinetdServiceResolver resolver(sections, lookups);
   std::vector<XinetdService> services;
   services.reserve(sections.size());  // not doubled: a file can hold 100,000 services
   for (const XinetdSection& section : sections) {
@@ -431,6 +467,8 @@ XinetdCommandLine xinetd_command_line(const XinetdService& service) {
   if (service.server.empty()) return command;  // an internal service
   // service_fill runs /bin/true instead: xinetd forwards the connection itself.
   if (service.redirected) return command;
+  // A built-in answers (check_entry turns SENSOR into INTERNAL).
+  if (service.types.count("INTERNAL") != 0 || service.flags.count("SENSOR") != 0) return command;
   std::size_t first_argument = 0;
   if (service.name_in_args && path_basename(service.server) == "tcpd" &&
       !service.server_args.empty()) {

@@ -13,6 +13,8 @@
 #   lowercase  instances = unlimited served              served
 #   listedport `service smtp` on 2710 off (check_entry)   off
 #   nowait     no wait line          off (check_entry)   off
+#   traffic    log_on_success += TRAFFIC off (check_entry) off
+#   baduser    user = (no such user) off (parse error)   off (no user: check_entry)
 #
 # and two services not in the list, off under it: unlisted, and reenabled
 # (`instances = -5` then `disable = no`, which turns the parse error back off). Each service runs
@@ -49,7 +51,13 @@ write_service listedport 2710 ""
 sed -i -e 's/^service listedport/service smtp/' -e '/type = UNLISTED/d' "$tree/etc/xinetd.d/listedport"
 write_service nowait 2711 ""
 sed -i '/wait = no/d' "$tree/etc/xinetd.d/nowait"
-names=(plain flagged badlog disabled unknown unlisted badlimit reenabled lowercase listedport nowait)
+write_service traffic 2712 "	log_on_success += TRAFFIC"
+write_service baduser 2713 ""
+sed -i 's/user = root/user = qharden-no-such-user/' "$tree/etc/xinetd.d/baduser"
+# qharden reads the name databases from the tree, as xinetd reads the host's.
+cp /etc/services /etc/protocols /etc/passwd "$tree/etc/"
+[ -e /etc/nsswitch.conf ] && cp /etc/nsswitch.conf "$tree/etc/"
+names=(plain flagged badlog disabled unknown unlisted badlimit reenabled lowercase listedport nowait traffic baduser)
 
 xinetd_pid=
 # start_xinetd DEFAULTS_LINES: the tree's xinetd.conf for qharden, and a copy
@@ -84,7 +92,7 @@ print(next((f["status"] for f in json.load(open(sys.argv[1]))["findings"]
 start_xinetd ""
 check "no enabled list: xinetd serves plain only, and qharden judges exactly that one" \
   equals "$(served_and_judged)" \
-  "plain:served:fail flagged:off:skip badlog:off:skip disabled:off:skip unknown:off:skip unlisted:served:fail badlimit:off:skip reenabled:served:fail lowercase:served:fail listedport:off:skip nowait:off:skip "
+  "plain:served:fail flagged:off:skip badlog:off:skip disabled:off:skip unknown:off:skip unlisted:served:fail badlimit:off:skip reenabled:served:fail lowercase:served:fail listedport:off:skip nowait:off:skip traffic:off:skip baduser:off:skip "
 check "the skip names the parse error" \
   contains "$(cat "$tree/audit.json")" "service is disabled (flags = REUSE FOO: xinetd knows no flag FOO)"
 check "the skip names the rejected limit and its line" \
@@ -94,9 +102,11 @@ check "the skip quotes xinetd's own message for a listed name on another port" \
 check "xinetd logged the same message" contains "$(cat "$tree/xinetd.log")" "Service smtp expects port 25, not 2710"
 check "and for the service without wait" contains "$(cat "$tree/xinetd.log")" "Service nowait missing attribute wait"
 
-start_xinetd "	enabled = plain flagged badlog disabled unknown badlimit lowercase smtp nowait
+start_xinetd "	enabled = plain flagged badlog disabled unknown badlimit lowercase smtp nowait traffic baduser
 "
 check "enabled list: it turns parse errors back on, never disable = yes, and qharden agrees" \
   equals "$(served_and_judged)" \
-  "plain:served:fail flagged:served:fail badlog:served:fail disabled:off:skip unknown:served:fail unlisted:off:skip badlimit:served:fail reenabled:off:skip lowercase:served:fail listedport:off:skip nowait:off:skip "
+  "plain:served:fail flagged:served:fail badlog:served:fail disabled:off:skip unknown:served:fail unlisted:off:skip badlimit:served:fail reenabled:off:skip lowercase:served:fail listedport:off:skip nowait:off:skip traffic:off:skip baduser:off:skip "
+check "an unknown user, turned back on, has no user at all" \
+  contains "$(cat "$tree/audit.json")" 'Service baduser missing attribute user - DISABLING'
 finish
