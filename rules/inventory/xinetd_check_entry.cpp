@@ -39,7 +39,9 @@ std::optional<std::set<std::string>> local_users(const XinetdNameTexts& texts) {
         const std::string& source = words[index];
         if (source.front() == '[') continue;  // an action such as [NOTFOUND=return]
         if (source == "systemd") {
-          users.insert({"root", "nobody"});  // nss-systemd always has these two
+          // nss-systemd always has these two; userdb records could add any.
+          if (texts.userdb_records) return std::nullopt;
+          users.insert({"root", "nobody"});
         } else if (source != "files" && source != "compat") {
           return std::nullopt;  // ldap, sss, nis, winbind, ...
         }
@@ -50,11 +52,21 @@ std::optional<std::set<std::string>> local_users(const XinetdNameTexts& texts) {
   while (!text.empty()) {
     std::string_view line = text.substr(0, text.find('\n'));
     text.remove_prefix(std::min(text.size(), line.size() + 1));
-    if (line.empty()) continue;
+    // nss_files skips leading blanks, empty lines and comments.
+    line.remove_prefix(std::min(line.size(), line.find_first_not_of(" \t")));
+    if (line.empty() || line.front() == '#') continue;
     if (line.front() == '+' || line.front() == '-') return std::nullopt;  // compat's NIS lines
     users.insert(std::string(line.substr(0, line.find(':'))));
   }
   return users;
+}
+
+bool has_userdb_records(const Host& host) {
+  for (const char* folder : {"/etc/userdb", "/run/userdb", "/usr/lib/userdb"}) {
+    Expected<std::vector<std::string>> entries = host.list_directory(folder);
+    if (entries && !entries->empty()) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -62,20 +74,25 @@ std::optional<std::set<std::string>> local_users(const XinetdNameTexts& texts) {
 XinetdNameFiles::XinetdNameFiles(const Host& host)
     : XinetdNameFiles(XinetdNameTexts{
           read_name_file(host, "/etc/services"), read_name_file(host, "/etc/protocols"),
-          read_name_file(host, "/etc/passwd"), read_name_file(host, "/etc/nsswitch.conf")}) {}
+          read_name_file(host, "/etc/passwd"), read_name_file(host, "/etc/nsswitch.conf"),
+          has_userdb_records(host)}) {}
 
 XinetdNameFiles::XinetdNameFiles(const XinetdNameTexts& texts)
-    : ports_(texts.services), users_(local_users(texts)) {
+    : ports_(std::make_shared<const ServicePorts>(texts.services)) {
+  if (std::optional<std::set<std::string>> users = local_users(texts)) {
+    users_ = std::make_shared<const std::set<std::string>>(std::move(*users));
+  }
   if (!texts.protocols) return;
-  protocols_.emplace();
+  std::map<std::string, int> protocols;
   for (const std::vector<std::string>& words : name_file_entries(*texts.protocols)) {
     if (words.size() < 2) continue;
     std::optional<int> number = xinetd_base10_int(words[1]);
     if (!number) continue;
     for (std::size_t index = 0; index < words.size(); ++index) {
-      if (index != 1) protocols_->emplace(words[index], *number);  // the first line wins
+      if (index != 1) protocols.emplace(words[index], *number);  // the first line wins
     }
   }
+  protocols_ = std::make_shared<const std::map<std::string, int>>(std::move(protocols));
 }
 
 std::optional<int> XinetdNameFiles::protocol_number(const std::string& name) const {
@@ -92,16 +109,18 @@ std::optional<int> XinetdNameFiles::protocol_number(const std::string& name) con
 XinetdLookups XinetdNameFiles::lookups() const {
   XinetdLookups lookups;
   if (protocols_) {
-    lookups.protocol_exists = [this](const std::string& name) {
-      return protocols_->count(name) != 0;
+    lookups.protocol_exists = [protocols = protocols_](const std::string& name) {
+      return protocols->count(name) != 0;
     };
   }
   if (users_) {
-    lookups.user_exists = [this](const std::string& name) { return users_->count(name) != 0; };
+    lookups.user_exists = [users = users_](const std::string& name) {
+      return users->count(name) != 0;
+    };
   }
-  if (ports_.file_read()) {
-    lookups.tcp_service_exists = [this](const std::string& name) {
-      return ports_.find_listed(name, "tcp").has_value();
+  if (ports_->file_read()) {
+    lookups.tcp_service_exists = [ports = ports_](const std::string& name) {
+      return ports->find_listed(name, "tcp").has_value();
     };
   }
   return lookups;
@@ -119,7 +138,7 @@ std::optional<std::string> xinetd_start_refusal(const XinetdService& service,
   const std::string& id = service.id;
   bool waits = service.wait.value_or(false);
   // service_fill, in its order: fix_server_argv first (a redirect runs /bin/true).
-  if (service.server.empty() && !service.redirected) {
+  if (service.server.empty() && !service.redirected && !service.redirect_to_a_name) {
     return refusal("Must specify a server in " + name, "add a server line");
   }
   if (service.name_in_args && !service.server_args_end) {
@@ -185,7 +204,7 @@ std::optional<std::string> xinetd_start_refusal(const XinetdService& service,
       return refusal("Redirected service " + name + " should not have NAMEINARGS flag set",
                      "remove NAMEINARGS from flags");
     }
-  } else if (service.log_on_success.count("TRAFFIC") != 0) {
+  } else if (service.log_on_success.count("TRAFFIC") != 0 && !service.redirect_to_a_name) {
     return refusal("Service " + name + " should not have TRAFFIC flag set since its not redirected",
                    "remove TRAFFIC from log_on_success, here or in defaults");
   }
@@ -203,16 +222,18 @@ std::optional<std::string> xinetd_start_refusal(const XinetdService& service,
   require(service.user_set, "user");
   if (unlisted) require(service.port.has_value(), "port");
   if (!missing.empty()) return "xinetd drops it at start (" + missing + "): add the lines";
-  // Then it opens the socket: socket(2) refuses a protocol the type does not carry.
-  int carried = socket_type == "stream"      ? 6
-                : socket_type == "dgram"     ? 17
-                : socket_type == "seqpacket" ? 132
-                                             : -1;
+  // Then it opens the socket. Only the pairs seen failing on Debian 12 are
+  // claimed: the kernel takes others (mptcp over stream, udplite over dgram).
   int number = protocol ? names.protocol_number(*protocol).value_or(-1) : -1;
-  if (carried != -1 && number > 0 && number != carried) {
+  if ((socket_type == "stream" && number == 17) || (socket_type == "seqpacket" && number == 6)) {
     return "xinetd cannot open its socket (\"socket creation failed\", \"Service " + id +
            " failed to start and is deactivated\"): socket_type = " + *socket_type +
            " does not carry protocol " + *protocol;
+  }
+  if (service.name_in_args_after_server_args) {
+    return "xinetd runs no server (\"Unexpected signal: 11 (Segmentation fault)\" for each "
+           "connection: server_args came before NAMEINARGS, so argv[0] is unset): write the "
+           "flags line before server_args";
   }
   return std::nullopt;
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -25,6 +26,7 @@ struct XinetdNameTexts {
   std::optional<std::string> protocols;
   std::optional<std::string> passwd;
   std::optional<std::string> nsswitch;
+  bool userdb_records = false;  // in /etc/userdb, /run/userdb or /usr/lib/userdb
 };
 
 class XinetdNameFiles {
@@ -32,17 +34,18 @@ class XinetdNameFiles {
   explicit XinetdNameFiles(const Host& host);
   explicit XinetdNameFiles(const XinetdNameTexts& texts);
 
-  const ServicePorts& ports() const { return ports_; }
+  const ServicePorts& ports() const { return *ports_; }
   // The protocol's number, with case as getprotobyname(); nullopt when not known.
   std::optional<int> protocol_number(const std::string& name) const;
   // For the resolver: a lookup is left empty (finds every name) when its file
   // is missing or, for users, when they may come from elsewhere (LDAP, NIS).
+  // The lookups share the names, so they may outlive this object.
   XinetdLookups lookups() const;
 
  private:
-  ServicePorts ports_;
-  std::optional<std::map<std::string, int>> protocols_;  // name or alias to number
-  std::optional<std::set<std::string>> users_;
+  std::shared_ptr<const ServicePorts> ports_;
+  std::shared_ptr<const std::map<std::string, int>> protocols_;  // name or alias to number
+  std::shared_ptr<const std::set<std::string>> users_;
 };
 
 // Why xinetd refuses this enabled service at start, in its own words with a

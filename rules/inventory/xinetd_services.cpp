@@ -235,7 +235,7 @@ bool read_xinetd_services(const Host& host, const std::string& main_file,
   std::vector<FileReading> first_reads = source.take_reads();
 
   // The second pass turns each section into a command as it is parsed.
-  XinetdNameFiles name_files(host);  // before the resolver, which holds its lookups
+  XinetdNameFiles name_files(host);
   XinetdServiceResolver service_resolver(defaults_sections, name_files.lookups());
   XinetdLimitsResolver limits_resolver(defaults_sections);
   XinetdPassenv passenv;

@@ -190,8 +190,10 @@ struct XinetdService {
   std::optional<std::string> protocol;     // as written: /etc/services compares it with case
   std::optional<bool> wait;
   bool user_set = false;
-  bool redirected = false;
-  std::set<std::string> flags;  // upper case
+  bool redirected = false;          // to an address literal xinetd takes
+  bool redirect_to_a_name = false;  // whether xinetd could resolve it is not known offline
+  bool name_in_args_after_server_args = false;  // xinetd then runs argv[0] = NULL
+  std::set<std::string> flags;                  // upper case
   std::map<std::string, std::string> environment;
   // Effective values, upper case, after defaults and the service's =, += and -=.
   std::set<std::string> log_on_success;

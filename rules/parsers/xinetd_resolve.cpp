@@ -2,6 +2,8 @@
 // single-valued attributes take their first `=` and ignore `+=`/`-=`; the
 // modifiable ones (log_on_*, env, ...) start from the defaults and take `=`,
 // `+=` and `-=` in order; in `defaults` itself `=` adds, like `+=`.
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -181,6 +183,25 @@ bool apply_types(XinetdService& service, const std::vector<std::string>& values)
   return true;
 }
 
+enum class RedirectAddress { literal, name, refused };
+
+// redir_parser's getaddrinfo: AF_INET6 when the text holds ':', else AF_INET,
+// which takes inet_aton's forms (127.1, 0x7f.0.0.1). Digits and dots that
+// are no address (300.1.1.1) are no name in DNS either.
+RedirectAddress read_redirect_address(const std::string& text) {
+  if (text.find(':') != std::string::npos) {
+    in6_addr address6{};
+    return inet_pton(AF_INET6, text.c_str(), &address6) == 1 ? RedirectAddress::literal
+                                                             : RedirectAddress::name;
+  }
+  in_addr address{};
+  if (inet_aton(text.c_str(), &address) != 0) return RedirectAddress::literal;
+  bool numeric = std::all_of(text.begin(), text.end(), [](char character) {
+    return std::isdigit(static_cast<unsigned char>(character)) || character == '.';
+  });
+  return numeric ? RedirectAddress::refused : RedirectAddress::name;
+}
+
 // False when xinetd ignores the line, so that a later line may still set it.
 bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribute,
                          const XinetdLookups& lookups) {
@@ -227,7 +248,12 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
                 DisableCause::parse_error);
         return false;
       }
-      if (xinetd_equals(flag, "NAMEINARGS")) service.name_in_args = true;
+      if (xinetd_equals(flag, "NAMEINARGS")) {
+        // server_args_parser kept argv[0] for the server's name, which
+        // fix_server_argv then leaves unset under NAMEINARGS.
+        if (service.server_args_end) service.name_in_args_after_server_args = true;
+        service.name_in_args = true;
+      }
       service.flags.insert(upper_case(flag));
     }
     return true;
@@ -236,16 +262,20 @@ bool apply_single_valued(XinetdService& service, const XinetdAttribute& attribut
   if (name == "redirect") {
     if (values.size() != 2) return false;  // ignored, with a warning
     // redir_parser: a port above 0 and below 65536, or a tcp service name.
-    // Whether a host name resolves is not known offline: taken as resolving.
     std::optional<int> port = xinetd_base10_int(values[1]);
     bool port_valid =
         port && *port > 0 ? *port < 65536 : exists(lookups.tcp_service_exists, values[1]);
-    if (!port_valid) {
-      disable(service, "redirect = " + joined(values) + ": xinetd finds no port " + values[1],
+    RedirectAddress address = read_redirect_address(values[0]);
+    if (!port_valid || address == RedirectAddress::refused) {
+      disable(service,
+              "redirect = " + joined(values) + ": xinetd finds no " +
+                  (port_valid ? "address " + values[0] : "port " + values[1]),
               DisableCause::parse_error);
       return false;
     }
-    service.redirected = true;
+    // A name may fail to resolve when xinetd starts, a parse error that a
+    // later disable = no undoes: its server is judged, not taken as unused.
+    (address == RedirectAddress::literal ? service.redirected : service.redirect_to_a_name) = true;
     return true;
   }
   if (std::optional<std::size_t> count = xinetd_limit_value_count(name)) {
@@ -373,6 +403,13 @@ XinetdService resolve_service(const XinetdSection& section, const DefaultsState&
     } else if (!is_modifiable(name) && attribute.operation == XinetdOperator::assign &&
                specified.count(name) == 0 && apply_single_valued(service, attribute, lookups)) {
       specified.insert(name);
+    }
+    // parse_entry: after any line named disable, even one it ignored, a
+    // service that is off is dropped there, and no enabled list revives it.
+    // The rest is still read, for the finding that says so.
+    if (name == "disable" && service.disabled_by_parse_error) {
+      service.disabled_reason += "; a disable line after it drops the service for good";
+      service.disabled_by_parse_error = false;
     }
   }
   if (service.id.empty()) service.id = service.name;

@@ -19,7 +19,7 @@ constexpr const char* kServices =
     "syslog\t\t514/udp\n";
 constexpr const char* kProtocols =
     "ip\t0\tIP\ntcp\t6\tTCP\t# transmission control protocol\n"
-    "udp\t17\tUDP\n";
+    "udp\t17\tUDP\nmptcp\t262\tMPTCP\n";
 
 struct RefusalCase {
   const char* name;
@@ -157,6 +157,26 @@ INSTANTIATE_TEST_SUITE_P(
                     "service smtp\n{\n id = smtp-main\n socket_type = stream\n wait = maybe\n"
                     " user = qmaild\n server = /bin/true\n}\n",
                     "Service smtp-main missing attribute wait - DISABLING", false},
+        RefusalCase{"MptcpOverStreamIsKept",
+                    "service smtp2\n{\n type = UNLISTED\n port = 2525\n socket_type = stream\n"
+                    " protocol = mptcp\n}\n",
+                    ""},
+        RefusalCase{"SeqpacketOverTcpCannotOpenItsSocket",
+                    "service smtp2\n{\n type = UNLISTED\n port = 2525\n socket_type = seqpacket\n"
+                    " protocol = tcp\n}\n",
+                    "socket creation failed"},
+        RefusalCase{"NameInArgsAfterServerArgsRunsNoServer",
+                    "service smtp\n{\n socket_type = stream\n server_args = tcp-env -R\n"
+                    " flags = NAMEINARGS\n}\n",
+                    "Unexpected signal: 11"},
+        RefusalCase{"NameInArgsBeforeServerArgs",
+                    "service smtp\n{\n socket_type = stream\n flags = NAMEINARGS\n"
+                    " server_args = tcp-env -R\n}\n",
+                    ""},
+        RefusalCase{"RedirectToANameMayNotHappen",
+                    "service smtp\n{\n socket_type = stream\n log_on_success = TRAFFIC\n"
+                    " redirect = mailhub.example 25\n}\n",
+                    ""},
         RefusalCase{"TcpmuxIsNotJudged", "service smtp\n{\n type = TCPMUX\n}\n", ""},
         RefusalCase{"InternalIsNotJudged", "service echo\n{\n type = INTERNAL\n}\n", ""}),
     [](const ::testing::TestParamInfo<RefusalCase>& parameter) {
@@ -232,6 +252,15 @@ TEST(XinetdStartRefusal, NamesTheHostLacksAreParseErrors) {
   EXPECT_TRUE(bad_redirect.enabled);
   EXPECT_FALSE(bad_redirect.redirected) << "the refused line sets nothing";
 
+  XinetdService named = service_of(" server = /x/tcp-env\n redirect = mailhub.example 25\n");
+  EXPECT_FALSE(named.redirected);
+  EXPECT_TRUE(named.redirect_to_a_name);
+  EXPECT_FALSE(xinetd_command_line(named).argv.empty()) << "its server may run: judged";
+  EXPECT_TRUE(service_of(" redirect = 127.1 25\n").redirected) << "inet_aton's short form";
+  EXPECT_TRUE(service_of(" redirect = ::1 25\n").redirected);
+  EXPECT_EQ(service_of(" redirect = 300.1.1.1 25\n").disabled_reason,
+            "redirect = 300.1.1.1 25: xinetd finds no address 300.1.1.1");
+
   EXPECT_EQ(service_of(" server_args =\n").disabled_reason, "server_args has no value");
   EXPECT_FALSE(service_of(" server_args =\n disable = no\n").server_args_end)
       << "unset, so NAMEINARGS then finds none";
@@ -251,6 +280,15 @@ TEST(XinetdStartRefusal, UsersAreJudgedOnlyWhenFilesAloneHoldThem) {
   EXPECT_FALSE(lookups_with("root:x:0:0::/:\n", "passwd: sss files\n").user_exists);
   EXPECT_FALSE(lookups_with("root:x:0:0::/:\n+::::::\n", "passwd: compat\n").user_exists);
   EXPECT_FALSE(lookups_with(std::nullopt, "passwd: files\n").user_exists);
+  // nss_files skips leading blanks and comments.
+  XinetdLookups blanks = lookups_with("# local\n  \tspaced:x:4321:4321::/:\n", "passwd: files\n");
+  ASSERT_TRUE(blanks.user_exists);
+  EXPECT_TRUE(blanks.user_exists("spaced"));
+  EXPECT_FALSE(blanks.user_exists("# local"));
+  // userdb records reach nss-systemd: any name may exist.
+  XinetdNameFiles userdb(XinetdNameTexts{std::nullopt, std::nullopt, "root:x:0:0::/:\n",
+                                         "passwd: files systemd\n", true});
+  EXPECT_FALSE(userdb.lookups().user_exists);
   // Without the files, nothing else is looked up either.
   XinetdLookups none = lookups_with(std::nullopt, std::nullopt);
   EXPECT_FALSE(none.protocol_exists);

@@ -299,6 +299,16 @@ INSTANTIATE_TEST_SUITE_P(
     Table, XinetdEnable,
     ::testing::Values(
         EnableCase{"plain", "", "\tdisable = no\n", true, ""},
+        // After any line named disable, even one xinetd ignores, a service
+        // that is off is dropped for good (helper-43, on the binary).
+        EnableCase{"ignored_disable_line_after_a_parse_error", "\tenabled = smtp-main\n",
+                   "\tflags = FOO\n\tdisable = no no\n", false,
+                   "flags = FOO: xinetd knows no flag FOO; a disable line after it drops the "
+                   "service for good"},
+        EnableCase{"repeated_disable_line_after_a_parse_error", "\tenabled = smtp-main\n",
+                   "\tdisable = no\n\tflags = FOO\n\tdisable = no\n", false,
+                   "flags = FOO: xinetd knows no flag FOO; a disable line after it drops the "
+                   "service for good"},
         EnableCase{"disable_yes", "", "\tdisable = yes\n", false, "disable = yes"},
         EnableCase{"disable_yes_upper", "", "\tDISABLE = YES\n", false, "disable = YES"},
         EnableCase{"disable_bad_value", "", "\tdisable = maybe\n", false,
