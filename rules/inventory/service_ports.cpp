@@ -1,6 +1,7 @@
 #include "inventory/service_ports.h"
 
 #include <charconv>
+#include <cstdlib>
 #include <string_view>
 #include <vector>
 
@@ -25,20 +26,36 @@ std::optional<std::string> read_name_file(const Host& host, const char* path) {
   return std::move(*text);
 }
 
-std::vector<std::vector<std::string>> name_file_entries(const std::string& text) {
-  std::vector<std::vector<std::string>> entries;
+void visit_name_file_entries(const std::string& text,
+                             const std::function<void(const std::vector<std::string>&)>& visit) {
+  std::vector<std::string> words;
   for (const TextLine& line : split_lines(text)) {
     std::string_view content = std::string_view(text).substr(line.offset, line.length);
     content = content.substr(0, content.find('#'));
-    std::vector<std::string> words;
+    words.clear();
     for (LocatedWord& word :
          split_located_words(text, TextLine{line.offset, content.size(), line.number})) {
       words.push_back(std::move(word.text));
     }
-    if (!words.empty()) entries.push_back(std::move(words));
+    if (!words.empty()) visit(words);
   }
-  return entries;
 }
+
+namespace {
+
+// nss_files' services parser: strtoul with base 0 (so 0x, octal and a '+'
+// sign), the low 16 bits kept, a '-' refused, then one or more slashes.
+// Seen through Debian 12's xinetd by helper-44.
+std::optional<std::pair<int, std::string>> read_port_and_protocol(const std::string& field) {
+  if (field.empty() || field.front() == '-') return std::nullopt;
+  char* end = nullptr;
+  unsigned long value = std::strtoul(field.c_str(), &end, 0);
+  if (end == field.c_str() || *end != '/') return std::nullopt;
+  while (*end == '/') ++end;
+  return std::pair{static_cast<int>(value & 0xffffUL), std::string(end)};
+}
+
+}  // namespace
 
 ServicePorts::ServicePorts(const Host& host)
     : ServicePorts(read_name_file(host, "/etc/services")) {}
@@ -46,19 +63,14 @@ ServicePorts::ServicePorts(const Host& host)
 ServicePorts::ServicePorts(const std::optional<std::string>& text) {
   if (!text) return;
   file_read_ = true;
-  for (const std::vector<std::string>& words : name_file_entries(*text)) {
-    if (words.size() < 2) continue;
-    std::size_t slash = words[1].find('/');
-    if (slash == std::string::npos) continue;
-    std::optional<int> port = find(words[1].substr(0, slash));
-    if (!port) continue;
-    std::string protocol = words[1].substr(slash + 1);
+  visit_name_file_entries(*text, [&](const std::vector<std::string>& words) {
+    if (words.size() < 2) return;
+    std::optional<std::pair<int, std::string>> port = read_port_and_protocol(words[1]);
+    if (!port || port->second.empty()) return;
     for (std::size_t index = 0; index < words.size(); ++index) {
-      if (index == 1) continue;
-      listed_.emplace(std::pair{words[index], protocol}, *port);
-      if (protocol == "tcp") ports_.emplace(words[index], *port);
+      if (index != 1) listed_.emplace(std::pair{words[index], port->second}, port->first);
     }
-  }
+  });
 }
 
 std::optional<int> ServicePorts::find_listed(const std::string& name,
@@ -80,7 +92,11 @@ std::optional<int> ServicePorts::find(const std::string& name_or_number) const {
     if (number > 0 && number <= 65535) return number;
     return std::nullopt;
   }
-  if (auto found = ports_.find(name_or_number); found != ports_.end()) return found->second;
+  // Port 0 binds where the kernel picks: no port known here.
+  if (auto found = listed_.find({name_or_number, "tcp"}); found != listed_.end()) {
+    if (found->second == 0) return std::nullopt;
+    return found->second;
+  }
   if (auto found = mail_ports().find(name_or_number); found != mail_ports().end()) {
     return found->second;
   }

@@ -3,6 +3,7 @@
 // known even when that file is absent, as on minimal containers.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -14,8 +15,10 @@ class Host;
 
 // A name database file (/etc/services, /etc/protocols); nullopt when unreadable.
 std::optional<std::string> read_name_file(const Host& host, const char* path);
-// The words of each of its lines that holds any, after '#' is cut off.
-std::vector<std::vector<std::string>> name_file_entries(const std::string& text);
+// The words of each of its lines that holds any, after '#' is cut off, one
+// line at a time: these files can be large, and only the names are kept.
+void visit_name_file_entries(const std::string& text,
+                             const std::function<void(const std::vector<std::string>&)>& visit);
 
 class ServicePorts {
  public:
@@ -32,7 +35,6 @@ class ServicePorts {
   bool file_read() const { return file_read_; }
 
  private:
-  std::map<std::string, int> ports_;
   std::map<std::pair<std::string, std::string>, int> listed_;  // (name, protocol)
   bool file_read_ = false;
 };

@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "host/host.h"
+#include "parsers/getopt.h"
 #include "parsers/xinetd_words.h"
 
 namespace qharden {
@@ -28,24 +29,47 @@ std::optional<std::string> effective_socket_type(const XinetdService& service) {
   return std::nullopt;
 }
 
+// nss_database.c: a line is a database name up to a blank or ':', then
+// blanks and colons, then its sources; the last line for a database counts.
+// A '#' inside the sources is not a comment: glibc loads it as a module.
+std::optional<std::string> passwd_sources(const std::string& nsswitch) {
+  std::optional<std::string> sources;
+  std::string_view text = nsswitch;
+  while (!text.empty()) {
+    std::string_view line = text.substr(0, text.find('\n'));
+    text.remove_prefix(std::min(text.size(), line.size() + 1));
+    line.remove_prefix(std::min(line.size(), line.find_first_not_of(" \t")));
+    if (line.empty() || line.front() == '#') continue;
+    std::size_t name_end = std::min(line.size(), line.find_first_of(" \t:"));
+    if (line.substr(0, name_end) != "passwd") continue;
+    line.remove_prefix(name_end);
+    line.remove_prefix(std::min(line.size(), line.find_first_not_of(" \t:")));
+    sources = std::string(line);
+  }
+  return sources;
+}
+
 // The users files give, or nullopt when others may come from elsewhere.
 std::optional<std::set<std::string>> local_users(const XinetdNameTexts& texts) {
   if (!texts.passwd) return std::nullopt;
   std::set<std::string> users;
-  if (texts.nsswitch) {
-    for (const std::vector<std::string>& words : name_file_entries(*texts.nsswitch)) {
-      if (words[0] != "passwd:") continue;
-      for (std::size_t index = 1; index < words.size(); ++index) {
-        const std::string& source = words[index];
-        if (source.front() == '[') continue;  // an action such as [NOTFOUND=return]
-        if (source == "systemd") {
-          // nss-systemd always has these two; userdb records could add any.
-          if (texts.userdb_records) return std::nullopt;
-          users.insert({"root", "nobody"});
-        } else if (source != "files" && source != "compat") {
-          return std::nullopt;  // ldap, sss, nis, winbind, ...
-        }
-      }
+  // Without the file, glibc's default is files alone.
+  std::optional<std::string> sources =
+      texts.nsswitch ? passwd_sources(*texts.nsswitch) : std::optional<std::string>("files");
+  if (!sources) sources = "files";
+  bool in_action = false;
+  for (const std::string& source : split_words(*sources)) {
+    // An action such as [NOTFOUND=return], perhaps written with blanks.
+    if (in_action || source.front() == '[') {
+      in_action = source.back() != ']';
+      continue;
+    }
+    if (source == "systemd") {
+      // nss-systemd always has these two; userdb records or homed could add any.
+      if (texts.userdb_records) return std::nullopt;
+      users.insert({"root", "nobody"});
+    } else if (source != "files" && source != "compat") {
+      return std::nullopt;  // ldap, sss, nis, winbind, a '#' ...
     }
   }
   std::string_view text = *texts.passwd;
@@ -62,11 +86,14 @@ std::optional<std::set<std::string>> local_users(const XinetdNameTexts& texts) {
 }
 
 bool has_userdb_records(const Host& host) {
-  for (const char* folder : {"/etc/userdb", "/run/userdb", "/usr/lib/userdb"}) {
+  // systemd 252's drop-in folders, and homed's varlink socket.
+  for (const char* folder : {"/etc/userdb", "/run/userdb", "/run/host/userdb",
+                             "/usr/local/lib/userdb", "/usr/lib/userdb"}) {
     Expected<std::vector<std::string>> entries = host.list_directory(folder);
     if (entries && !entries->empty()) return true;
   }
-  return false;
+  Expected<FileStatus> homed = host.status("/run/systemd/userdb/io.systemd.Home", false);
+  return homed && homed->kind != FileKind::missing;
 }
 
 }  // namespace
@@ -84,14 +111,14 @@ XinetdNameFiles::XinetdNameFiles(const XinetdNameTexts& texts)
   }
   if (!texts.protocols) return;
   std::map<std::string, int> protocols;
-  for (const std::vector<std::string>& words : name_file_entries(*texts.protocols)) {
-    if (words.size() < 2) continue;
+  visit_name_file_entries(*texts.protocols, [&](const std::vector<std::string>& words) {
+    if (words.size() < 2) return;
     std::optional<int> number = xinetd_base10_int(words[1]);
-    if (!number) continue;
+    if (!number) return;
     for (std::size_t index = 0; index < words.size(); ++index) {
       if (index != 1) protocols.emplace(words[index], *number);  // the first line wins
     }
-  }
+  });
   protocols_ = std::make_shared<const std::map<std::string, int>>(std::move(protocols));
 }
 

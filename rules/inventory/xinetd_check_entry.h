@@ -26,7 +26,7 @@ struct XinetdNameTexts {
   std::optional<std::string> protocols;
   std::optional<std::string> passwd;
   std::optional<std::string> nsswitch;
-  bool userdb_records = false;  // in /etc/userdb, /run/userdb or /usr/lib/userdb
+  bool userdb_records = false;  // systemd's userdb drop-ins, or homed running
 };
 
 class XinetdNameFiles {
@@ -49,8 +49,9 @@ class XinetdNameFiles {
 };
 
 // Why xinetd refuses this enabled service at start, in its own words with a
-// way out; nullopt when it keeps it. Services of type RPC, INTERNAL or TCPMUX,
-// and SENSOR ones, run no server of their own and are not judged.
+// way out; nullopt when it keeps it. Nothing is claimed about services of
+// type RPC, INTERNAL or TCPMUX, nor SENSOR ones (INTERNAL and SENSOR run no
+// server and are not judged; RPC and TCPMUX ones with a server are).
 std::optional<std::string> xinetd_start_refusal(const XinetdService& service,
                                                 const XinetdNameFiles& names);
 

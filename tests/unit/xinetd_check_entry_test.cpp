@@ -295,5 +295,58 @@ TEST(XinetdStartRefusal, UsersAreJudgedOnlyWhenFilesAloneHoldThem) {
   EXPECT_FALSE(none.tcp_service_exists);
 }
 
+// nss_files' services parser, as seen through Debian 12's xinetd (helper-44).
+TEST(XinetdStartRefusal, ServicesAreReadAsGlibcReadsThem) {
+  ServicePorts ports(std::optional<std::string>(
+      "foo1 0xBB9/tcp\nfoo2 +3002/tcp\nfoo3 99999/tcp\nfoo5 3005//tcp\nfoo6 0/tcp\n"
+      "foo4 03004/tcp\nfoo9 -1/tcp\nfoo8 smtp/tcp\nfoo7 25\n"));
+  EXPECT_EQ(ports.find_listed("foo1", "tcp"), 3001);
+  EXPECT_EQ(ports.find_listed("foo2", "tcp"), 3002);
+  EXPECT_EQ(ports.find_listed("foo3", "tcp"), 99999 % 65536);
+  EXPECT_EQ(ports.find_listed("foo5", "tcp"), 3005);
+  EXPECT_EQ(ports.find_listed("foo6", "tcp"), 0);
+  EXPECT_EQ(ports.find_listed("foo4", "tcp"), 03004);
+  EXPECT_EQ(ports.find_listed("foo9", "tcp"), std::nullopt);
+  EXPECT_EQ(ports.find_listed("foo8", "tcp"), std::nullopt);
+  EXPECT_EQ(ports.find_listed("foo7", "tcp"), std::nullopt);
+  EXPECT_EQ(ports.find("foo6"), std::nullopt) << "port 0: the kernel picks one";
+  EXPECT_EQ(ports.find("foo1"), 3001);
+}
+
+// nss_database.c's line format: a name up to a blank or ':', the last line
+// for a database counts, and a '#' among the sources is a module, not a comment.
+TEST(XinetdStartRefusal, NsswitchIsReadAsGlibcReadsIt) {
+  auto judged = [](const char* nsswitch, bool userdb = false) {
+    XinetdNameFiles names(
+        XinetdNameTexts{std::nullopt, std::nullopt, "root:x:0:0::/:\n", nsswitch, userdb});
+    return static_cast<bool>(names.lookups().user_exists);
+  };
+  EXPECT_TRUE(judged("passwd:files systemd\n"));
+  EXPECT_TRUE(judged("passwd files\n"));
+  EXPECT_TRUE(judged("passwd: files [ NOTFOUND=return ] systemd\n"));
+  EXPECT_TRUE(judged("passwd: ldap\npasswd: files\n"));
+  EXPECT_TRUE(judged("# passwd: ldap\npasswd: files\n"));
+  EXPECT_FALSE(judged("passwd:files ldap\n"));
+  EXPECT_FALSE(judged("passwd files sss\n"));
+  EXPECT_FALSE(judged("passwd: files # systemd\n"));
+  EXPECT_FALSE(judged("passwd: files\npasswd: files winbind\n"));
+  EXPECT_FALSE(judged("passwd:files systemd\n", true));
+}
+
+// The drop-in folders of systemd 252 and homed's socket reach nss-systemd.
+TEST(XinetdStartRefusal, UserdbRecordsAnywhereMakeUsersUnknowable) {
+  for (const char* record : {"/etc/userdb/a.user", "/run/userdb/a.user", "/run/host/userdb/a.user",
+                             "/usr/local/lib/userdb/a.user", "/usr/lib/userdb/a.user",
+                             "/run/systemd/userdb/io.systemd.Home"}) {
+    testing::TemporaryTree tree;
+    tree.write("/etc/passwd", "root:x:0:0::/:\n");
+    tree.write("/etc/nsswitch.conf", "passwd: files systemd\n");
+    RootedHost host = *RootedHost::open(tree.root());
+    EXPECT_TRUE(XinetdNameFiles(host).lookups().user_exists) << "before " << record;
+    tree.write(record, "{}\n");
+    EXPECT_FALSE(XinetdNameFiles(host).lookups().user_exists) << record;
+  }
+}
+
 }  // namespace
 }  // namespace qharden
