@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 
 #include "parsers/text_lines.h"
 #include "parsers/xinetd.h"
@@ -85,9 +87,48 @@ struct DefaultsState {
   // whatever the operator; an `enabled` line, even an empty one, makes a list.
   std::optional<std::set<std::string>> enabled;
   std::set<std::string> disabled;
+  std::set<std::string> fixed_set;  // single-valued attributes already set
+
+  // groups, v6only, umask and max_load: a value their parser refuses stops
+  // xinetd; a second line, another operator or another count is ignored.
+  std::optional<std::string> fixed_value_problem(const XinetdAttribute& attribute) {
+    const std::string& name = attribute.name;
+    if (name != "groups" && name != "v6only" && name != "umask" && name != "max_load") {
+      return std::nullopt;
+    }
+    if (fixed_set.count(name) != 0 || attribute.operation != XinetdOperator::assign ||
+        attribute.values.size() != 1) {
+      return std::nullopt;
+    }
+    const std::string& value = attribute.values.front();
+    std::optional<std::string> problem;
+    if (name == "groups" || name == "v6only") {
+      if (!xinetd_equals(value, "yes") && !xinetd_equals(value, "no")) {
+        problem = name + " = " + value + " is neither yes nor no";
+      }
+    } else if (name == "umask") {
+      // parse_int(value, 8, -1): strtol, base 8, trailing white space allowed.
+      errno = 0;
+      char* end = nullptr;
+      long mask = std::strtol(value.c_str(), &end, 8);
+      while (*end != '\0' && std::isspace(static_cast<unsigned char>(*end))) ++end;
+      if (errno != 0 || end == value.c_str() || *end != '\0' || mask < 0 || mask > 0777) {
+        problem = "umask = " + value + " is not an octal mask from 0 to 0777";
+      }
+    } else {
+      // sscanf("%lf"): a number first, anything after it; 0 is refused too.
+      char* end = nullptr;
+      double load = std::strtod(value.c_str(), &end);
+      if (end == value.c_str() || load == 0)
+        problem = "max_load = " + value + " is no load above 0";
+    }
+    if (!problem) fixed_set.insert(name);
+    return problem;
+  }
 
   // What about this line stops xinetd, if anything (all in defaults does).
   std::optional<std::string> apply(const XinetdAttribute& attribute) {
+    if (std::optional<std::string> problem = fixed_value_problem(attribute)) return problem;
     // In defaults, xinetd treats `=` on a modifiable attribute as `+=`.
     XinetdOperator operation =
         attribute.operation == XinetdOperator::assign ? XinetdOperator::add : attribute.operation;
@@ -482,7 +523,8 @@ bool xinetd_attribute_is_resolved(std::string_view name) {
       "server_args",    "flags",          "server",      "id",       "port",
       "disable",        "enabled",        "disabled",    "cps",      "instances",
       "per_source",     "type",           "socket_type", "protocol", "wait",
-      "user",           "redirect"};
+      "groups",         "v6only",         "umask",       "max_load", "user",
+      "redirect"};
   return std::find(std::begin(kResolved), std::end(kResolved), name) != std::end(kResolved);
 }
 

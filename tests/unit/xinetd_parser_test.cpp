@@ -471,6 +471,31 @@ TEST(XinetdResolve, DefaultsLogTypeThatStopsXinetdIsAProblem) {
             "at start");
 }
 
+// Each run on Debian 12's xinetd: "A fatal error was encountered while
+// parsing the default section. xinetd will exit." for the refused ones.
+TEST(XinetdResolve, DefaultsValuesThatStopXinetd) {
+  auto problem_of = [](const std::string& lines) {
+    XinetdServiceResolver resolver(sections_of("defaults\n{\n" + lines + "}\n"));
+    return resolver.problems().empty() ? std::string() : resolver.problems()[0].message;
+  };
+  EXPECT_EQ(problem_of("\tgroups = maybe\n"),
+            "defaults: groups = maybe is neither yes nor no; xinetd exits at start");
+  EXPECT_EQ(problem_of("\tv6only = 1\n"),
+            "defaults: v6only = 1 is neither yes nor no; xinetd exits at start");
+  EXPECT_EQ(problem_of("\tumask = 0778\n"),
+            "defaults: umask = 0778 is not an octal mask from 0 to 0777; xinetd exits at start");
+  EXPECT_EQ(problem_of("\tmax_load = 0\n"),
+            "defaults: max_load = 0 is no load above 0; xinetd exits at start");
+  EXPECT_NE(problem_of("\tmax_load = abc\n"), "");
+  for (const char* fine :
+       {"\tgroups = YES\n", "\tumask = 0777\n", "\tumask = 22 \n", "\tmax_load = 2.5x\n",
+        "\tv6only = no\n",
+        // ignored with a warning: a second line, += or two values
+        "\tgroups = yes\n\tgroups = maybe\n", "\tumask += 999\n", "\tumask = 1 2\n"}) {
+    EXPECT_EQ(problem_of(fine), "") << fine;
+  }
+}
+
 TEST(XinetdResolve, FlagsAfterAnUnknownOneAreNotRead) {
   std::vector<XinetdService> services = services_of(
       "defaults\n{\n\tenabled = a b\n}\n"
