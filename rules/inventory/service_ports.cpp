@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "host/host.h"
-#include "parsers/text_lines.h"
 
 namespace qharden {
 namespace {
@@ -28,14 +27,23 @@ std::optional<std::string> read_name_file(const Host& host, const char* path) {
 
 void visit_name_file_entries(const std::string& text,
                              const std::function<void(const std::vector<std::string>&)>& visit) {
+  // nss_files: a line ends at '\n' (so a CR-only file is one line), a C
+  // string at NUL, the entry at '#'; words part at any isspace() byte.
+  constexpr std::string_view kSpace = " \t\r\v\f";
   std::vector<std::string> words;
-  for (const TextLine& line : split_lines(text)) {
-    std::string_view content = std::string_view(text).substr(line.offset, line.length);
-    content = content.substr(0, content.find('#'));
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    std::string_view line = rest.substr(0, rest.find('\n'));
+    rest.remove_prefix(std::min(rest.size(), line.size() + 1));
+    line = line.substr(0, line.find_first_of(std::string_view("#\0", 2)));
     words.clear();
-    for (LocatedWord& word :
-         split_located_words(text, TextLine{line.offset, content.size(), line.number})) {
-      words.push_back(std::move(word.text));
+    while (true) {
+      std::size_t start = line.find_first_not_of(kSpace);
+      if (start == std::string_view::npos) break;
+      line.remove_prefix(start);
+      std::size_t end = std::min(line.size(), line.find_first_of(kSpace));
+      words.emplace_back(line.substr(0, end));
+      line.remove_prefix(end);
     }
     if (!words.empty()) visit(words);
   }
@@ -44,13 +52,14 @@ void visit_name_file_entries(const std::string& text,
 namespace {
 
 // nss_files' services parser: strtoul with base 0 (so 0x, octal and a '+'
-// sign), the low 16 bits kept, a '-' refused, then one or more slashes.
+// sign) up to 32 bits, the low 16 kept, a '-' refused, then slashes.
 // Seen through Debian 12's xinetd by helper-44.
 std::optional<std::pair<int, std::string>> read_port_and_protocol(const std::string& field) {
   if (field.empty() || field.front() == '-') return std::nullopt;
   char* end = nullptr;
   unsigned long value = std::strtoul(field.c_str(), &end, 0);
-  if (end == field.c_str() || *end != '/') return std::nullopt;
+  // glibc refuses what does not fit 32 bits (helper-45, glibc 2.36).
+  if (end == field.c_str() || *end != '/' || value > 0xffffffffUL) return std::nullopt;
   while (*end == '/') ++end;
   return std::pair{static_cast<int>(value & 0xffffUL), std::string(end)};
 }

@@ -1,9 +1,10 @@
 #include "inventory/xinetd_check_entry.h"
 
+#include <cstdlib>
 #include <string_view>
+#include <vector>
 
 #include "host/host.h"
-#include "parsers/getopt.h"
 #include "parsers/xinetd_words.h"
 
 namespace qharden {
@@ -29,8 +30,10 @@ std::optional<std::string> effective_socket_type(const XinetdService& service) {
   return std::nullopt;
 }
 
-// nss_database.c: a line is a database name up to a blank or ':', then
-// blanks and colons, then its sources; the last line for a database counts.
+constexpr std::string_view kSpace = " \t\r\v\f";  // isspace() but '\n'
+
+// nss_database.c: a line is a database name up to a space or ':', then
+// spaces and colons, then its sources; the last line for a database counts.
 // A '#' inside the sources is not a comment: glibc loads it as a module.
 std::optional<std::string> passwd_sources(const std::string& nsswitch) {
   std::optional<std::string> sources;
@@ -38,49 +41,75 @@ std::optional<std::string> passwd_sources(const std::string& nsswitch) {
   while (!text.empty()) {
     std::string_view line = text.substr(0, text.find('\n'));
     text.remove_prefix(std::min(text.size(), line.size() + 1));
-    line.remove_prefix(std::min(line.size(), line.find_first_not_of(" \t")));
+    line.remove_prefix(std::min(line.size(), line.find_first_not_of(kSpace)));
     if (line.empty() || line.front() == '#') continue;
-    std::size_t name_end = std::min(line.size(), line.find_first_of(" \t:"));
+    std::size_t name_end = std::min(line.size(), line.find_first_of(" \t\r\v\f:"));
     if (line.substr(0, name_end) != "passwd") continue;
     line.remove_prefix(name_end);
-    line.remove_prefix(std::min(line.size(), line.find_first_not_of(" \t:")));
+    line.remove_prefix(std::min(line.size(), line.find_first_not_of(" \t\r\v\f:")));
     sources = std::string(line);
   }
   return sources;
 }
 
-// The users files give, or nullopt when others may come from elsewhere.
+// nss_files' passwd parser wants seven fields and numeric ids of 32 bits.
+bool is_passwd_entry(std::string_view line) {
+  std::vector<std::string_view> fields;
+  while (true) {
+    std::size_t colon = line.find(':');
+    fields.push_back(line.substr(0, colon));
+    if (colon == std::string_view::npos) break;
+    line.remove_prefix(colon + 1);
+  }
+  if (fields.size() < 7) return false;
+  for (std::size_t index : {2u, 3u}) {
+    std::string id(fields[index]);
+    std::size_t start = id.find_first_not_of(kSpace);
+    if (start == std::string::npos || id[start] == '-') return false;
+    char* end = nullptr;
+    unsigned long value = std::strtoul(id.c_str(), &end, 10);
+    if (end == id.c_str() + start || *end != '\0' || value > 0xffffffffUL) return false;
+  }
+  return true;
+}
+
+// The users the files give, or nullopt when others may come from elsewhere.
 std::optional<std::set<std::string>> local_users(const XinetdNameTexts& texts) {
   if (!texts.passwd) return std::nullopt;
-  std::set<std::string> users;
-  // Without the file, glibc's default is files alone.
+  // Without the file, or without a passwd line, glibc takes files alone; an
+  // empty passwd line has no source at all, so no user exists.
   std::optional<std::string> sources =
-      texts.nsswitch ? passwd_sources(*texts.nsswitch) : std::optional<std::string>("files");
+      texts.nsswitch ? passwd_sources(*texts.nsswitch) : std::optional<std::string>();
   if (!sources) sources = "files";
-  bool in_action = false;
-  for (const std::string& source : split_words(*sources)) {
-    // An action such as [NOTFOUND=return], perhaps written with blanks.
-    if (in_action || source.front() == '[') {
-      in_action = source.back() != ']';
-      continue;
-    }
-    if (source == "systemd") {
+  std::set<std::string> users;
+  bool files = false;
+  for (std::string_view rest = *sources;;) {
+    std::size_t start = rest.find_first_not_of(kSpace);
+    if (start == std::string_view::npos) break;
+    rest.remove_prefix(start);
+    std::size_t end = std::min(rest.size(), rest.find_first_of(kSpace));
+    std::string_view source = rest.substr(0, end);
+    rest.remove_prefix(end);
+    if (source == "files" || source == "compat") {
+      files = true;
+    } else if (source == "systemd") {
       // nss-systemd always has these two; userdb records or homed could add any.
       if (texts.userdb_records) return std::nullopt;
       users.insert({"root", "nobody"});
-    } else if (source != "files" && source != "compat") {
-      return std::nullopt;  // ldap, sss, nis, winbind, a '#' ...
+    } else {
+      return std::nullopt;  // ldap, sss, nis, winbind, an action like [NOTFOUND=return], a '#'
     }
   }
+  if (!files) return users;
   std::string_view text = *texts.passwd;
   while (!text.empty()) {
     std::string_view line = text.substr(0, text.find('\n'));
     text.remove_prefix(std::min(text.size(), line.size() + 1));
-    // nss_files skips leading blanks, empty lines and comments.
-    line.remove_prefix(std::min(line.size(), line.find_first_not_of(" \t")));
+    // nss_files skips leading spaces, empty lines and comments.
+    line.remove_prefix(std::min(line.size(), line.find_first_not_of(kSpace)));
     if (line.empty() || line.front() == '#') continue;
     if (line.front() == '+' || line.front() == '-') return std::nullopt;  // compat's NIS lines
-    users.insert(std::string(line.substr(0, line.find(':'))));
+    if (is_passwd_entry(line)) users.insert(std::string(line.substr(0, line.find(':'))));
   }
   return users;
 }
@@ -112,11 +141,13 @@ XinetdNameFiles::XinetdNameFiles(const XinetdNameTexts& texts)
   if (!texts.protocols) return;
   std::map<std::string, int> protocols;
   visit_name_file_entries(*texts.protocols, [&](const std::vector<std::string>& words) {
-    if (words.size() < 2) return;
-    std::optional<int> number = xinetd_base10_int(words[1]);
-    if (!number) return;
+    if (words.size() < 2 || words[1].front() == '-') return;
+    // strtoul, base 10, refused above 32 bits; then cut to an int.
+    char* end = nullptr;
+    unsigned long number = std::strtoul(words[1].c_str(), &end, 10);
+    if (end == words[1].c_str() || *end != '\0' || number > 0xffffffffUL) return;
     for (std::size_t index = 0; index < words.size(); ++index) {
-      if (index != 1) protocols.emplace(words[index], *number);  // the first line wins
+      if (index != 1) protocols.emplace(words[index], static_cast<int>(number));  // first wins
     }
   });
   protocols_ = std::make_shared<const std::map<std::string, int>>(std::move(protocols));

@@ -274,7 +274,8 @@ TEST(XinetdStartRefusal, UsersAreJudgedOnlyWhenFilesAloneHoldThem) {
   };
   EXPECT_TRUE(lookups_with("root:x:0:0::/:\n", "passwd: files\n").user_exists);
   EXPECT_TRUE(lookups_with("root:x:0:0::/:\n", std::nullopt).user_exists);
-  EXPECT_TRUE(
+  // An action changes which sources are asked: nothing is claimed.
+  EXPECT_FALSE(
       lookups_with("root:x:0:0::/:\n", "passwd: compat [NOTFOUND=return] files\n").user_exists);
   EXPECT_FALSE(lookups_with("root:x:0:0::/:\n", "passwd: files ldap\n").user_exists);
   EXPECT_FALSE(lookups_with("root:x:0:0::/:\n", "passwd: sss files\n").user_exists);
@@ -311,6 +312,19 @@ TEST(XinetdStartRefusal, ServicesAreReadAsGlibcReadsThem) {
   EXPECT_EQ(ports.find_listed("foo7", "tcp"), std::nullopt);
   EXPECT_EQ(ports.find("foo6"), std::nullopt) << "port 0: the kernel picks one";
   EXPECT_EQ(ports.find("foo1"), 3001);
+
+  // Any isspace() byte parts words: a CRLF file, a vertical tab, a form feed.
+  ServicePorts spaced(std::optional<std::string>(std::string(
+      "smtp 25/tcp mail\r\nqmtp\v209/tcp\fqmtp-alias\r\nbig 4294967321/tcp\nnul 26/tcp\0x\n", 75)));
+  EXPECT_EQ(spaced.find_listed("smtp", "tcp"), 25);
+  EXPECT_EQ(spaced.find_listed("mail", "tcp"), 25);
+  EXPECT_EQ(spaced.find_listed("qmtp", "tcp"), 209);
+  EXPECT_EQ(spaced.find_listed("qmtp-alias", "tcp"), 209);
+  EXPECT_EQ(spaced.find_listed("big", "tcp"), std::nullopt) << "more than 32 bits";
+  EXPECT_EQ(spaced.find_listed("nul", "tcp"), 26) << "a C string ends at NUL";
+  // A CR-only file is one line: the later names are aliases of the first.
+  ServicePorts one_line(std::optional<std::string>("smtp 25/tcp\rfoo 26/tcp\r"));
+  EXPECT_EQ(one_line.find_listed("foo", "tcp"), 25);
 }
 
 // nss_database.c's line format: a name up to a blank or ':', the last line
@@ -323,7 +337,8 @@ TEST(XinetdStartRefusal, NsswitchIsReadAsGlibcReadsIt) {
   };
   EXPECT_TRUE(judged("passwd:files systemd\n"));
   EXPECT_TRUE(judged("passwd files\n"));
-  EXPECT_TRUE(judged("passwd: files [ NOTFOUND=return ] systemd\n"));
+  EXPECT_FALSE(judged("passwd: files [NOTFOUND=return] systemd\n"));
+  EXPECT_TRUE(judged("\vpasswd\r: files systemd\r\n")) << "any isspace() byte is a space";
   EXPECT_TRUE(judged("passwd: ldap\npasswd: files\n"));
   EXPECT_TRUE(judged("# passwd: ldap\npasswd: files\n"));
   EXPECT_FALSE(judged("passwd:files ldap\n"));
@@ -331,6 +346,24 @@ TEST(XinetdStartRefusal, NsswitchIsReadAsGlibcReadsIt) {
   EXPECT_FALSE(judged("passwd: files # systemd\n"));
   EXPECT_FALSE(judged("passwd: files\npasswd: files winbind\n"));
   EXPECT_FALSE(judged("passwd:files systemd\n", true));
+
+  // helper-45, on glibc 2.36: an empty list has no source, so no user exists;
+  // systemd alone has root and nobody only; seven fields and numeric ids.
+  auto user_exists = [](const char* passwd, const char* nsswitch, const char* name) {
+    XinetdNameFiles names(XinetdNameTexts{std::nullopt, std::nullopt, passwd, nsswitch, false});
+    return names.lookups().user_exists(name);
+  };
+  const char* bob = "bob:x:1000:1000::/home/bob:/bin/sh\r\n";
+  EXPECT_TRUE(user_exists(bob, "passwd: files\n", "bob"));
+  EXPECT_FALSE(user_exists(bob, "passwd:\n", "bob"));
+  EXPECT_FALSE(user_exists(bob, "passwd: systemd\n", "bob"));
+  EXPECT_TRUE(user_exists(bob, "passwd: systemd\n", "nobody"));
+  EXPECT_TRUE(user_exists("\v\rbob:x:1000:1000::/:/bin/sh\n", "passwd: files\n", "bob"));
+  for (const char* broken : {"bob\n", "bob:x:1000:1000\r\n", "bob:x:abc:1::/:/bin/sh\n",
+                             "bob:x::1::/:/bin/sh\n", "bob:x:-1:1::/:/bin/sh\n",
+                             "bob:x:99999999999:1::/:/bin/sh\n", "bob:x:1000x:1::/:/bin/sh\n"}) {
+    EXPECT_FALSE(user_exists(broken, "passwd: files\n", "bob")) << broken;
+  }
 }
 
 // The drop-in folders of systemd 252 and homed's socket reach nss-systemd.
