@@ -60,7 +60,7 @@ declare -A parsers=(
   [fuzz_sysctl_conf]="rules/parsers/sysctl_conf.cpp"
   [fuzz_systemd_unit]="rules/parsers/systemd_unit.cpp"
   [fuzz_tcprules]="rules/parsers/tcprules.cpp"
-  [fuzz_xinetd]="rules/parsers/xinetd.cpp rules/parsers/xinetd_load.cpp rules/parsers/xinetd_resolve.cpp"
+  [fuzz_xinetd]="rules/parsers/xinetd.cpp rules/parsers/xinetd_load.cpp rules/parsers/xinetd_resolve.cpp rules/inventory/xinetd_check_entry.cpp rules/inventory/service_ports.cpp"
 )
 
 CXX=clang++-16 cmake -S "$source_dir" -B "$build_dir" -G Ninja -DQHARDEN_FUZZ=ON \
